@@ -1,0 +1,22 @@
+"""Send Python log records to incident.io as alert events, from a background thread.
+
+>>> import logging
+>>> from incidentio_logging import IncidentIOHandler
+>>> logging.getLogger().addHandler(IncidentIOHandler())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .handler import IncidentIOHandler
+from .transport import HttpTransport, Reply, Transport, TransportError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HttpTransport",
+    "IncidentIOHandler",
+    "Reply",
+    "Transport",
+    "TransportError",
+    "__version__",
+]

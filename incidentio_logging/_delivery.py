@@ -1,0 +1,164 @@
+"""Retrying one event until it is accepted, refused, or out of time.
+
+The loop is synchronous and takes its clock and its wait as arguments, so tests drive
+backoff and ``Retry-After`` without sleeping. The body, and so the deduplication key,
+is the same bytes on every attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .transport import Reply, Transport, TransportError
+
+#: Worth another attempt: timeouts, rate limits, server faults.
+RETRYABLE = frozenset({408, 429}) | frozenset(range(500, 600))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: attempts, total time, and the backoff curve."""
+
+    max_retries: int = 5
+    max_time: float = 30.0
+    timeout: float = 5.0
+    base_delay: float = 0.5
+    max_delay: float = 15.0
+
+    def backoff(self, retry: int, rng: random.Random) -> float:
+        """Exponential with jitter: half fixed, half random, so peers spread out."""
+        ceiling = min(self.max_delay, self.base_delay * 2.0**retry)
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How delivery of one event ended."""
+
+    delivered: bool
+    retries: int
+    #: Why it was not delivered: ``rejected``, ``send_failed``, ``rate_limited`` or
+    #: ``shutdown_timeout``; empty when delivered.
+    reason: str = ""
+    status: int | None = None
+    detail: str = ""
+
+
+def deliver(
+    transport: Transport,
+    body: bytes,
+    *,
+    policy: RetryPolicy,
+    now: Callable[[], float],
+    wait: Callable[[float], None],
+    stop_at: Callable[[], float],
+    rng: random.Random,
+) -> Outcome:
+    """Send ``body`` until a 2xx, a final refusal, or the end of the time allowed.
+
+    ``stop_at()`` is read before every step: it is the shutdown deadline, which moves
+    earlier when the handler is closed in the middle of a backoff.
+    """
+    give_up_at = now() + policy.max_time
+    retries = 0
+    while True:
+        remaining = min(give_up_at, stop_at()) - now()
+        if remaining <= 0:
+            reason = "shutdown_timeout" if stop_at() < give_up_at else "send_failed"
+            return Outcome(False, retries, reason, None, "out of time before an attempt")
+        reply: Reply | None = None
+        try:
+            reply = transport.post(body, min(policy.timeout, remaining))
+        except TransportError as exc:
+            detail = str(exc)
+        else:
+            if 200 <= reply.status < 300:
+                return Outcome(True, retries)
+            detail = error_message(reply)
+            if reply.status not in RETRYABLE:
+                return Outcome(False, retries, "rejected", reply.status, detail)
+        status = reply.status if reply is not None else None
+        delay = policy.backoff(retries, rng)
+        hint = retry_after(reply, now_wall=dt.datetime.now(dt.timezone.utc)) if reply else None
+        if hint is not None:
+            delay = hint
+        if retries >= policy.max_retries or now() + delay >= min(give_up_at, stop_at()):
+            # No attempt is left that could happen in time: give up now, not after a wait.
+            if stop_at() < give_up_at and retries < policy.max_retries:
+                return Outcome(False, retries, "shutdown_timeout", status, detail)
+            reason = "rate_limited" if status == 429 else "send_failed"
+            return Outcome(False, retries, reason, status, detail)
+        wake_at = now() + delay
+        while (left := wake_at - now()) > 0:
+            # wait() returns early when close() moves stop_at; the backoff still holds.
+            if wake_at >= stop_at():
+                return Outcome(False, retries, "shutdown_timeout", status, detail)
+            wait(left)
+        retries += 1
+
+
+def retry_after(reply: Reply, *, now_wall: dt.datetime) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP date), else from the body."""
+    header = next((v for k, v in reply.headers.items() if k.lower() == "retry-after"), None)
+    seconds = _seconds_until(header, now_wall) if header else None
+    if seconds is None:
+        seconds = _seconds_until(_body_retry_after(reply.body), now_wall)
+    return seconds
+
+
+def _body_retry_after(body: bytes) -> str | None:
+    try:
+        value = json.loads(body)["rate_limit"]["retry_after"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _seconds_until(value: str | None, now_wall: dt.datetime) -> float | None:
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    when: dt.datetime | None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        when = None
+    if when is None:
+        try:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (when - now_wall).total_seconds())
+
+
+def error_message(reply: Reply) -> str:
+    """incident.io's own words from an error reply, short; the raw text if not JSON."""
+    try:
+        data = json.loads(reply.body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        parts = [str(data.get("type", ""))]
+        errors = data.get("errors")
+        if isinstance(errors, list):
+            for error in errors[:5]:
+                if isinstance(error, dict):
+                    field = error.get("source", {}).get("field") if isinstance(
+                        error.get("source"), dict) else None
+                    message = str(error.get("message", ""))
+                    parts.append(f"{field}: {message}" if field else message)
+        text = "; ".join(p for p in parts if p)
+        if text:
+            return text[:500]
+    return reply.body[:200].decode("utf-8", "replace").strip() or f"HTTP {reply.status}"

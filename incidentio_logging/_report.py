@@ -1,0 +1,54 @@
+"""How the library reports its own trouble: on stderr, rate-limited, never via logging.
+
+Logging our own problems through ``logging`` could feed them back into this handler or
+block on the locks ``dictConfig`` and ``logging.shutdown()`` hold.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import TextIO
+
+PREFIX = "incidentio-logging: "
+
+
+class Reporter:
+    """Writes at most one line per key per ``interval`` seconds, with the token masked."""
+
+    def __init__(self, *, clock: Callable[[], float], secret: str | None = None,
+                 interval: float = 60.0,
+                 stream: Callable[[], TextIO | None] = lambda: sys.stderr) -> None:
+        self._clock = clock
+        self._secret = secret
+        self._interval = interval
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def report(self, key: str, message: str, *, once: bool = False) -> None:
+        """Say ``message`` unless ``key`` was said within the interval (or ever, if ``once``)."""
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and (once or now - last < self._interval):
+                self._suppressed[key] = self._suppressed.get(key, 0) + 1
+                return
+            self._last[key] = now
+            suppressed = self._suppressed.pop(key, 0)
+        if suppressed:
+            message += f" ({suppressed} similar messages suppressed)"
+        if self._secret:
+            message = message.replace(self._secret, "[scrubbed]")
+        self._write(PREFIX + message + "\n")
+
+    def _write(self, line: str) -> None:
+        try:
+            stream = self._stream()
+            if stream is not None:
+                stream.write(line)
+                stream.flush()
+        except Exception:  # noqa: BLE001, S110 - nowhere left to report a broken stderr
+            pass

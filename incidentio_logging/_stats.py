@@ -1,0 +1,67 @@
+"""Counters that account for every record the handler accepted."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+#: Why a record was not delivered. Every accepted record ends delivered or under one.
+DROP_REASONS = (
+    "queue_full",        # the bounded queue was full at the logging call
+    "closed",            # logged after close()
+    "batch_full",        # its group already held max_batch_size records in that window
+    "body_size",         # left out to keep the event under the body budget
+    "rejected",          # incident.io refused the event (a 4xx other than 408/429)
+    "send_failed",       # retries or retry time ran out on errors or timeouts
+    "rate_limited",      # incident.io asked to wait longer than the retry budget
+    "shutdown_timeout",  # still pending when shutdown_timeout ran out
+    "internal_error",    # a fault in this library; reported on stderr
+)
+
+
+class Stats:
+    """Thread-safe counters; the hot path never touches them on success."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.taken = 0  # records taken off the queue; only the worker's side writes it
+        self._refused = 0  # records dropped at the logging call, never queued
+        self.delivered = 0
+        self.events_sent = 0
+        self.events_failed = 0
+        self.retries = 0
+        self._dropped: Counter[str] = Counter()
+
+    def drop(self, reason: str, count: int = 1) -> None:
+        """Count ``count`` records as not delivered, for ``reason``."""
+        if count:
+            with self._lock:
+                self._dropped[reason] += count
+
+    def refuse(self, reason: str) -> None:
+        """Count a record dropped at the logging call, before it reached the queue."""
+        with self._lock:
+            self._dropped[reason] += 1
+            self._refused += 1
+
+    def worker_dropped(self) -> int:
+        """Drops of records that had been queued."""
+        with self._lock:
+            return sum(self._dropped.values()) - self._refused
+
+    def as_dict(self, pending: int) -> dict[str, Any]:
+        """The public ``stats()`` shape."""
+        with self._lock:
+            dropped = dict(self._dropped)
+            refused = self._refused
+        return {
+            "records_accepted": self.taken + pending + refused,
+            "records_delivered": self.delivered,
+            "records_dropped": sum(dropped.values()),
+            "dropped": dropped,
+            "records_pending": pending,
+            "events_sent": self.events_sent,
+            "events_failed": self.events_failed,
+            "retries": self.retries,
+        }

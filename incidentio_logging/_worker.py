@@ -1,0 +1,234 @@
+"""The background thread: a bounded queue, windows, flush and stop with deadlines.
+
+The caller's side (:meth:`Worker.submit`) is a length check and a deque append; the
+thread is started by the first record, never at construction, so a handler that
+``dictConfig`` builds and throws away leaves no thread behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from ._dispatch import Dispatcher
+from ._record import Captured
+from ._report import Reporter
+from ._stats import Stats
+
+#: Threads whose own log records must never enter any of our handlers: every worker,
+#: and a thread while it delivers inline. Checked before any handler lock is taken.
+WORKER_THREADS: set[int] = set()
+
+
+class _Flush:
+    """A marker in the queue: everything before it has been shipped once it is reached."""
+
+    def __init__(self, dropped_before: int) -> None:
+        self.done = threading.Event()
+        self.dropped_before = dropped_before
+        self.delivered_all = False
+
+
+class _Stop:
+    """A marker in the queue: ship what came before, then end the thread."""
+
+
+class Worker:
+    """Owns the queue and the thread that drains it into a :class:`Dispatcher`."""
+
+    def __init__(self, dispatcher: Dispatcher, *, stats: Stats, reporter: Reporter,
+                 clock: Callable[[], float], flush_interval: float, queue_size: int,
+                 name: str) -> None:
+        self._dispatcher = dispatcher
+        self._stats = stats
+        self._reporter = reporter
+        self._clock = clock
+        self._flush_interval = flush_interval
+        self._queue_size = queue_size
+        # Past half full, wake the worker early so it drains (and counts) instead of
+        # letting a burst run into queue_full drops while it sleeps out the window.
+        self._high_water = max(1, queue_size // 2)
+        self._name = name
+        self._queue: deque[Captured | _Flush | _Stop] = deque()
+        self._wake = threading.Event()
+        self._interrupt = threading.Event()
+        self._start_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._cannot_start = False
+        self._idle = False
+        self._stop_at = math.inf
+
+    # The caller's thread ------------------------------------------------------------
+
+    def submit(self, item: Captured) -> bool:
+        """Queue ``item`` without blocking; False when the queue is full."""
+        queue = self._queue
+        if len(queue) >= self._queue_size:
+            return False
+        queue.append(item)
+        if self._thread is None:
+            self._start()
+        elif self._idle or len(queue) == self._high_water:
+            self._idle = False
+            self._wake.set()
+        return True
+
+    def pending(self) -> int:
+        """Records queued and not yet taken by the worker."""
+        return len(self._queue)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is not None or self._cannot_start:
+                return
+            thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:
+                # Interpreter shutdown (3.12+ refuses new threads): keep the records
+                # queued; close() delivers them on its own thread.
+                self._cannot_start = True
+                return
+            self._thread = thread
+
+    def flush(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` for everything queued so far to be shipped."""
+        thread = self._thread
+        if thread is threading.current_thread():
+            return False
+        if thread is None or not thread.is_alive():
+            if self._queue:
+                self._ship_inline(self._clock() + timeout)
+            return not self._queue
+        marker = _Flush(self._stats.worker_dropped())
+        self._queue.append(marker)
+        self._wake.set()
+        if _holds_logging_lock():
+            return False
+        return marker.done.wait(timeout) and marker.delivered_all
+
+    def stop(self, timeout: float) -> bool:
+        """Ship what is pending within ``timeout``, then end; True when it is all done."""
+        self._stop_at = self._clock() + timeout
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._ship_inline(self._stop_at)
+            self._dispatcher.close()
+            return True
+        self._queue.append(_Stop())
+        self._wake.set()
+        self._interrupt.set()
+        if thread is threading.current_thread() or _holds_logging_lock():
+            # dictConfig holds logging's lock while it closes old handlers; the worker
+            # may need that lock to log (urllib3), so waiting here could only time out.
+            # The worker finishes on its own within the same deadline.
+            return False
+        thread.join(max(0.0, self._stop_at - self._clock()))
+        return not thread.is_alive()
+
+    # The worker's thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        with _as_worker_thread():
+            try:
+                self._loop()
+            except Exception as exc:  # noqa: BLE001 - last resort: say so, count, stop
+                self._reporter.report("worker", f"worker thread failed: {type(exc).__name__}: "
+                                      f"{exc}; queued records dropped")
+                self._discard("internal_error")
+            finally:
+                self._dispatcher.close()
+
+    def _loop(self) -> None:
+        window_closes: float | None = None
+        while True:
+            marker = self._drain()
+            if marker is not None:
+                self._ship()
+                window_closes = None
+                if isinstance(marker, _Stop):
+                    self._discard("closed")
+                    return
+                marker.delivered_all = self._stats.worker_dropped() == marker.dropped_before
+                marker.done.set()
+                continue
+            now = self._clock()
+            timeout: float | None = None
+            if self._dispatcher.has_records():
+                if window_closes is None:
+                    window_closes = now + self._flush_interval
+                if now >= window_closes:
+                    self._ship()
+                    window_closes = None
+                    continue
+                timeout = window_closes - now
+            else:
+                self._idle = True
+                if self._queue:  # arrived between the drain and setting _idle
+                    self._idle = False
+                    continue
+            self._wake.wait(timeout)
+            self._wake.clear()
+            self._idle = False
+
+    def _drain(self) -> _Flush | _Stop | None:
+        queue, dispatcher = self._queue, self._dispatcher
+        while queue:
+            item = queue.popleft()
+            if isinstance(item, dict):
+                self._stats.taken += 1
+                dispatcher.add(item)
+            else:
+                return item
+        return None
+
+    def _ship(self) -> None:
+        self._dispatcher.ship(now=self._clock, wait=self._wait, stop_at=lambda: self._stop_at)
+
+    def _wait(self, seconds: float) -> None:
+        # Interrupted by stop(), which moves the deadline; cleared so later waits sleep.
+        if self._interrupt.wait(seconds):
+            self._interrupt.clear()
+
+    def _ship_inline(self, deadline: float) -> None:
+        """Deliver on the calling thread: the worker never started or has died."""
+        self._stop_at = min(self._stop_at, deadline)
+        with _as_worker_thread():
+            while self._queue:
+                self._drain()
+            self._ship()
+
+    def _discard(self, reason: str) -> None:
+        """Count whatever is still queued as dropped; release anyone waiting on a flush."""
+        while self._queue:
+            item = self._queue.popleft()
+            if isinstance(item, dict):
+                self._stats.taken += 1
+                self._stats.drop(reason)
+            elif isinstance(item, _Flush):
+                item.done.set()
+
+
+@contextlib.contextmanager
+def _as_worker_thread() -> Iterator[None]:
+    ident = threading.get_ident()
+    added = ident not in WORKER_THREADS
+    WORKER_THREADS.add(ident)
+    try:
+        yield
+    finally:
+        if added:
+            WORKER_THREADS.discard(ident)
+
+
+def _holds_logging_lock() -> bool:
+    """True when this thread holds the logging module's lock (inside dictConfig)."""
+    is_owned = getattr(getattr(logging, "_lock", None), "_is_owned", None)
+    try:
+        return bool(is_owned()) if is_owned is not None else False
+    except Exception:  # noqa: BLE001 - a private API; assume not held
+        return False

@@ -1,0 +1,351 @@
+"""Turn the handler's keyword options into validated settings.
+
+Every option can arrive as a plain string from an INI file, a YAML or JSON config or an
+environment variable, so each parser accepts the string form as well as the native one.
+Errors are ``ValueError``/``TypeError`` naming the option, and never echo the token.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import json
+import logging
+import math
+import os
+import re
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+TOKEN_ENV = "INCIDENT_IO_API_TOKEN"  # noqa: S105 - a variable name, not a secret
+SOURCE_ENV = "INCIDENT_IO_ALERT_SOURCE_CONFIG_ID"
+DEFAULT_ENDPOINT = "https://api.incident.io"
+ALERT_EVENTS_PATH = "/v2/alert_events/http/"
+
+GroupKey = Callable[[logging.LogRecord], object]
+Predicate = Callable[[logging.LogRecord], bool]
+DedupMode = Literal["batch", "fingerprint"]
+
+#: Fields a ``title`` or ``description`` template may use.
+TEMPLATE_FIELDS = frozenset(
+    {"level", "logger", "message", "count", "more", "exc_type", "exc_message"}
+)
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_URL_ID_RE = re.compile(re.escape(ALERT_EVENTS_PATH) + r"([^/?#]+)/?$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated handler options; built by :func:`parse_settings`."""
+
+    api_token: str = field(repr=False)
+    source_id: str
+    endpoint: str
+    metadata: Mapping[str, Any]
+    level: int
+    predicate: Predicate | None
+    title: str | None
+    description: str | None
+    source_url: str | None
+    group_by: Literal["fingerprint", "none"] | GroupKey
+    dedup: DedupMode
+    flush_interval: float
+    max_batch_size: int
+    queue_size: int
+    timeout: float
+    shutdown_timeout: float
+    max_retries: int
+    max_retry_time: float
+    ca_bundle: str | None
+
+
+def parse_settings(
+    *,
+    api_token: str | None,
+    alert_source_config_id: str | None,
+    metadata: object,
+    level: int | str | None,
+    predicate: object,
+    title: str | None,
+    description: str | None,
+    source_url: str | None,
+    group_by: object,
+    dedup: str,
+    flush_interval: object,
+    max_batch_size: object,
+    queue_size: object,
+    timeout: object,
+    shutdown_timeout: object,
+    endpoint: str | None,
+    max_retries: object,
+    max_retry_time: object,
+    ca_bundle: str | None,
+) -> Settings:
+    """Validate every option, filling in environment fallbacks and defaults."""
+    token = _token(api_token)
+    source_id, url_endpoint = _source(alert_source_config_id)
+    resolved_predicate = _callable_option("predicate", predicate) if predicate else None
+    if level is None:
+        # With a predicate and no explicit level, the predicate alone decides.
+        level = logging.NOTSET if resolved_predicate else logging.ERROR
+    return Settings(
+        api_token=token,
+        source_id=source_id,
+        endpoint=_endpoint(endpoint if endpoint is not None else url_endpoint),
+        metadata=parse_metadata(metadata),
+        level=_level(level),
+        predicate=resolved_predicate,  # type: ignore[arg-type]
+        title=_template("title", title),
+        description=_template("description", description),
+        source_url=_source_url(source_url),
+        group_by=_group_by(group_by),
+        dedup=_dedup(dedup),
+        flush_interval=_number("flush_interval", flush_interval, low=0.001, high=3600),
+        max_batch_size=_integer("max_batch_size", max_batch_size, low=1, high=10_000),
+        queue_size=_integer("queue_size", queue_size, low=1, high=10_000_000),
+        timeout=_number("timeout", timeout, low=0.001, high=600),
+        shutdown_timeout=_number("shutdown_timeout", shutdown_timeout, low=0, high=600),
+        max_retries=_integer("max_retries", max_retries, low=0, high=100),
+        max_retry_time=_number("max_retry_time", max_retry_time, low=0, high=86_400),
+        ca_bundle=_ca_bundle(ca_bundle),
+    )
+
+
+def _token(value: str | None) -> str:
+    token = value if value is not None else os.environ.get(TOKEN_ENV, "")
+    if not isinstance(token, str):
+        raise TypeError(f"api_token must be a string, not {type(token).__name__}")
+    token = token.strip()
+    if not token:
+        raise ValueError(f"api_token is required: pass api_token=... or set {TOKEN_ENV}")
+    if any(c.isspace() for c in token):
+        raise ValueError("api_token must not contain whitespace (was it pasted with 'Bearer '?)")
+    return token
+
+
+def _source(value: str | None) -> tuple[str, str]:
+    """Return the alert source config id, and the endpoint when a whole URL was given."""
+    raw = value if value is not None else os.environ.get(SOURCE_ENV)
+    if raw is None:
+        raise ValueError(
+            "alert_source_config_id is required: pass the id or the webhook URL, "
+            f"or set {SOURCE_ENV}"
+        )
+    if not isinstance(raw, str):
+        raise TypeError(f"alert_source_config_id must be a string, not {type(raw).__name__}")
+    raw = raw.strip()
+    if "/" not in raw:
+        if not _ID_RE.match(raw):
+            raise ValueError(
+                "alert_source_config_id must be an id of letters and digits "
+                "or the webhook URL ending in /v2/alert_events/http/<id>"
+            )
+        return raw, DEFAULT_ENDPOINT
+    # The URL may carry a ?token= query, so no part of it is ever echoed back.
+    parts = urlsplit(raw)
+    match = _URL_ID_RE.search(parts.path)
+    if not parts.scheme or not parts.netloc or not match or not _ID_RE.match(match.group(1)):
+        raise ValueError(
+            "alert_source_config_id looks like a URL but not like an incident.io webhook URL "
+            "(expected https://api.incident.io/v2/alert_events/http/<id>)"
+        )
+    return match.group(1), f"{parts.scheme}://{parts.netloc}"
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and any loopback address, IPv4 or IPv6."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _endpoint(value: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"endpoint must be a string, not {type(value).__name__}")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("endpoint must be a URL such as https://api.incident.io")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("endpoint must not carry credentials, a query or a fragment")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(
+            "endpoint must use https; plain http is allowed only for loopback "
+            "(127.0.0.1, ::1, localhost)"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def parse_metadata(value: object) -> dict[str, Any]:
+    """Accept a dict, a JSON object string, or the reference's ``key=value,key=value`` form.
+
+    Unlike the reference, which drops a pair without ``=``, such a pair is an error here:
+    a silently lost ``team`` label is worse than a clear message at start-up.
+    """
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"metadata keys must be strings, not {type(key).__name__}")
+            result[key] = item
+        _check_json("metadata", result)
+        return result
+    if not isinstance(value, str):
+        raise TypeError(
+            f"metadata must be a dict or a string, not {type(value).__name__}"
+        )
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"metadata is not a valid JSON object: {exc.msg}") from None
+        return parse_metadata(loaded)
+    pairs: dict[str, Any] = {}
+    for number, chunk in enumerate(text.split(","), start=1):
+        if not chunk.strip():
+            continue
+        key, sep, item = chunk.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(
+                f"metadata pair {number} is not key=value; use key=value,key=value or a JSON object"
+            )
+        pairs[key.strip()] = item.strip()
+    return pairs
+
+
+def _check_json(option: str, value: object) -> None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{option} must hold only JSON values: {exc}") from None
+
+
+def _level(value: int | str) -> int:
+    if isinstance(value, bool):
+        raise TypeError("level must be a level name or number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+        number = logging.getLevelName(text.upper())
+        if isinstance(number, int):
+            return number
+        raise ValueError(f"level {value!r} is not a known logging level")
+    raise TypeError(f"level must be a level name or number, not {type(value).__name__}")
+
+
+def _callable_option(option: str, value: object) -> Callable[..., object]:
+    if isinstance(value, str):
+        value = import_dotted(option, value)
+    if not callable(value):
+        raise TypeError(f"{option} must be callable or a dotted path 'pkg.module:function'")
+    return value
+
+
+def import_dotted(option: str, path: str) -> object:
+    """Import ``pkg.mod:attr`` or ``pkg.mod.attr``; errors name the option."""
+    module_name, sep, attr = path.strip().partition(":")
+    if not sep:
+        module_name, _, attr = module_name.rpartition(".")
+    if not module_name or not attr:
+        raise ValueError(f"{option} {path!r} is not a dotted path like 'pkg.module:function'")
+    try:
+        target: object = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"{option} {path!r} could not be imported: {exc}") from None
+    return target
+
+
+def _group_by(value: object) -> Literal["fingerprint", "none"] | GroupKey:
+    if value in ("fingerprint", "none"):
+        return value
+    if isinstance(value, str) and (":" in value or "." in value):
+        return _callable_option("group_by", value)
+    if callable(value):
+        return value
+    raise ValueError(
+        f"group_by must be 'fingerprint', 'none', a callable or a dotted path, not {value!r}"
+    )
+
+
+def _dedup(value: object) -> DedupMode:
+    if value in ("batch", "fingerprint"):
+        return value
+    raise ValueError(f"dedup must be 'batch' or 'fingerprint', not {value!r}")
+
+
+def _template(option: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{option} must be a string, not {type(value).__name__}")
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"{option} is not a valid template: {exc}") from None
+    for name in names:
+        base = re.split(r"[.\[]", name, maxsplit=1)[0]
+        if base not in TEMPLATE_FIELDS:
+            allowed = ", ".join(sorted(TEMPLATE_FIELDS))
+            raise ValueError(f"{option} uses unknown field {{{name}}}; known fields: {allowed}")
+    return value
+
+
+def _source_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"source_url must be a string, not {type(value).__name__}")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("source_url must be an http(s) URL")
+    return value.strip()
+
+
+def _number(option: str, value: object, *, low: float, high: float) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"{option} must be a number of seconds")
+    if not isinstance(value, (int, float, str)):
+        raise TypeError(f"{option} must be a number, not {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise TypeError(f"{option} must be a number, not {value!r}") from None
+    if math.isnan(number) or not low <= number <= high:
+        raise ValueError(f"{option} must be between {low:g} and {high:g}, not {value!r}")
+    return number
+
+
+def _integer(option: str, value: object, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise TypeError(f"{option} must be a whole number, not {value!r}")
+    if not isinstance(value, (int, float, str)):
+        raise TypeError(f"{option} must be a whole number, not {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise TypeError(f"{option} must be a whole number, not {value!r}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{option} must be between {low} and {high}, not {value!r}")
+    return number
+
+
+def _ca_bundle(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not os.path.isfile(value):
+        raise ValueError(f"ca_bundle must be the path of a CA bundle file; {value!r} is not one")
+    return value

@@ -1,0 +1,220 @@
+"""``IncidentIOHandler``: options in, records to a background worker, alert events out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import Any
+
+from ._dispatch import Dispatcher
+from ._record import capture
+from ._report import Reporter
+from ._stats import Stats
+from ._worker import WORKER_THREADS, Worker
+from .config import Settings, parse_settings
+from .transport import HttpTransport, Transport
+
+_HANDLERS: weakref.WeakSet[IncidentIOHandler] = weakref.WeakSet()
+
+
+class IncidentIOHandler(logging.Handler):
+    """Sends log records to incident.io's HTTP alert events API as ``firing`` events.
+
+    A logging call only snapshots the record and appends it to a bounded queue; a daemon
+    worker thread, started by the first record, groups records over ``flush_interval``
+    and POSTs one event per group, retrying with backoff. Every option can be given from
+    ``logging.config.dictConfig``; see the README for the full table.
+
+    Args:
+        api_token: the alert source's token; defaults to ``$INCIDENT_IO_API_TOKEN``.
+        alert_source_config_id: the source's id or its whole webhook URL; defaults to
+            ``$INCIDENT_IO_ALERT_SOURCE_CONFIG_ID``.
+        metadata: a dict, a JSON object string or ``"key=value,key=value"``, merged into
+            every event's ``metadata``; ``data`` is always the records.
+        level: the handler level; ERROR, or NOTSET when only a ``predicate`` is given.
+        predicate: ``(LogRecord) -> bool`` or a dotted path to one; selects records.
+        title, description: templates over ``{level} {logger} {message} {count} {more}
+            {exc_type} {exc_message}``; the defaults name the problem.
+        source_url: a link back to where the alert came from.
+        group_by: ``"fingerprint"``, ``"none"``, or a callable/dotted path returning a key.
+        dedup: ``"batch"`` (the reference's key) or ``"fingerprint"`` (one alert per problem).
+        flush_interval: seconds a window stays open; 1.0.
+        max_batch_size: records per event; more in a window are counted, not sent; 250.
+        queue_size: records that may wait for the worker; more are dropped and counted.
+        timeout: seconds for one HTTP attempt; 5.
+        shutdown_timeout: seconds ``close()`` and a bare ``flush()`` may take; 5.
+        endpoint: base URL; https, or http only on loopback.
+        max_retries, max_retry_time: how often and how long one event is retried.
+        ca_bundle: a CA bundle file for TLS verification (verification is always on).
+        transport: a :class:`~incidentio_logging.transport.Transport` to use instead of HTTP.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_token: str | None = None,
+        alert_source_config_id: str | None = None,
+        metadata: dict[str, Any] | str | None = None,
+        level: int | str | None = None,
+        predicate: Any = None,
+        title: str | None = None,
+        description: str | None = None,
+        source_url: str | None = None,
+        group_by: Any = "fingerprint",
+        dedup: str = "batch",
+        flush_interval: float = 1.0,
+        max_batch_size: int = 250,
+        queue_size: int = 10_000,
+        timeout: float = 5.0,
+        shutdown_timeout: float = 5.0,
+        endpoint: str | None = None,
+        max_retries: int = 5,
+        max_retry_time: float = 30.0,
+        ca_bundle: str | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        settings = parse_settings(
+            api_token=api_token, alert_source_config_id=alert_source_config_id,
+            metadata=metadata, level=level, predicate=predicate, title=title,
+            description=description, source_url=source_url, group_by=group_by, dedup=dedup,
+            flush_interval=flush_interval, max_batch_size=max_batch_size,
+            queue_size=queue_size, timeout=timeout, shutdown_timeout=shutdown_timeout,
+            endpoint=endpoint, max_retries=max_retries, max_retry_time=max_retry_time,
+            ca_bundle=ca_bundle,
+        )
+        super().__init__(settings.level)
+        self._settings = settings
+        self._predicate = settings.predicate
+        self._transport: Transport = transport or HttpTransport(
+            endpoint=settings.endpoint, source_id=settings.source_id,
+            api_token=settings.api_token, ca_bundle=settings.ca_bundle,
+            user_agent=_user_agent(),
+        )
+        self._close_lock = threading.Lock()
+        self._closed = False
+        self._build_runtime()
+        _HANDLERS.add(self)
+
+    def _build_runtime(self) -> None:
+        """The per-process parts: rebuilt in a forked child, so it never shares them."""
+        self._pid = os.getpid()
+        self._stats = Stats()
+        self._reporter = Reporter(clock=time.monotonic, secret=self._settings.api_token)
+        dispatcher = Dispatcher(self._settings, transport=self._transport, stats=self._stats,
+                                reporter=self._reporter)
+        self._worker = Worker(
+            dispatcher, stats=self._stats, reporter=self._reporter, clock=time.monotonic,
+            flush_interval=self._settings.flush_interval,
+            queue_size=self._settings.queue_size,
+            name=f"incidentio-logging-worker-{self._settings.source_id[:12]}",
+        )
+
+    def _after_fork(self) -> None:
+        # The parent's queue, window and connections stay the parent's: the child starts
+        # empty, so nothing is sent twice, and its own first record starts its own worker.
+        self._close_lock = threading.Lock()
+        self._transport.reset()
+        self._build_runtime()
+
+    def __repr__(self) -> str:
+        level = logging.getLevelName(self.level)
+        return (f"<{type(self).__name__} {self._settings.endpoint} "
+                f"source={self._settings.source_id} ({level})>")
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter and queue ``record`` without taking the handler lock.
+
+        Records from a worker thread (urllib3's debug lines, for one) are refused here,
+        before any lock, so they can neither recurse nor deadlock with ``dictConfig``
+        and ``logging.shutdown()``. ``emit`` needs no lock: the queue is thread-safe.
+        """
+        if threading.get_ident() in WORKER_THREADS:
+            return False
+        if self.filters:
+            result = self.filter(record)
+            if not result:
+                return False
+            if isinstance(result, logging.LogRecord):  # Python 3.12+: a filter may swap it
+                record = result
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Snapshot ``record`` and queue it; never blocks, never raises."""
+        try:
+            if self._closed:
+                self._stats.refuse("closed")
+                return
+            if self._predicate is not None and not self._predicate(record):
+                return
+            if not self._worker.submit(capture(record)):
+                self._stats.refuse("queue_full")
+                self._reporter.report("queue_full", "the queue is full "
+                                      f"(queue_size={self._settings.queue_size}); records "
+                                      "are being dropped and counted in stats()")
+        except Exception as exc:  # noqa: BLE001 - the application must never see our faults
+            self._reporter.report("emit", f"a record was not queued: {type(exc).__name__}: {exc}")
+
+    # Returning bool widens logging.Handler.flush's None: callers that ignore it are unaffected.
+    def flush(self, timeout: float | None = None) -> bool:  # type: ignore[override]
+        """Wait until everything queued before this call is delivered or given up.
+
+        Waits at most ``timeout`` seconds, or ``shutdown_timeout`` when it is None, since
+        ``logging.shutdown()`` calls ``flush()`` with no argument and exit must not hang.
+        Returns True when all of it was delivered.
+        """
+        self._check_fork()
+        try:
+            wait = self._settings.shutdown_timeout if timeout is None else max(0.0, timeout)
+            return self._worker.flush(wait)
+        except Exception as exc:  # noqa: BLE001
+            self._reporter.report("flush", f"flush failed: {type(exc).__name__}: {exc}")
+            return False
+
+    def close(self) -> None:
+        """Deliver what is pending within ``shutdown_timeout``, then stop. Idempotent."""
+        self._check_fork()
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._worker.stop(self._settings.shutdown_timeout)
+        except Exception as exc:  # noqa: BLE001
+            self._reporter.report("close", f"close failed: {type(exc).__name__}: {exc}")
+        finally:
+            super().close()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: records accepted, delivered, dropped (with ``dropped`` by reason) and
+        pending; events sent and failed; retries."""
+        return self._stats.as_dict(self._worker.pending())
+
+    @property
+    def settings(self) -> Settings:
+        """The validated options (the token is left out of its repr)."""
+        return self._settings
+
+    def _check_fork(self) -> None:
+        # For forks that bypass os.register_at_fork (a C extension calling fork()).
+        if self._pid != os.getpid():
+            self._after_fork()
+
+
+def _after_fork_in_child() -> None:
+    WORKER_THREADS.clear()
+    for handler in list(_HANDLERS):
+        handler._after_fork()
+
+
+def _user_agent() -> str:
+    from . import __version__  # noqa: PLC0415 - the package imports this module
+
+    return f"incidentio-logging/{__version__}"
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,176 @@
+"""Records to strict, bounded, scrubbed JSON.
+
+python-json-logger decides which fields a record contributes; :func:`to_jsonable` then
+makes whatever the application put in ``extra`` safe to send: no NaN, no cycles, no
+non-string keys, no unbounded strings, no secrets under secret-looking keys, and no
+exception from an object's ``__repr__``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import logging
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+from ._record import safe_repr
+
+MAX_STRING = 16_384
+MAX_ITEMS = 100
+MAX_DEPTH = 6
+MAX_RECORD_BYTES = 64 * 1024
+SCRUBBED = "[scrubbed]"
+
+_SECRET_KEY = re.compile(
+    r"passw(or)?d|secret|token|api[-_]?key|authorization|cookie|session|credential"
+    r"|private[-_]?key",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
+_FIELDS = ["levelname", "name", "message", "module", "funcName", "lineno", "pathname",
+           "process", "threadName"]
+_RENAMES = {"levelname": "level", "name": "logger", "funcName": "function", "lineno": "line",
+            "pathname": "path", "threadName": "thread"}
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a field name suggests its value is a credential."""
+    return _SECRET_KEY.search(key) is not None
+
+
+def to_jsonable(  # noqa: PLR0912 - one branch per kind of value
+    value: object, _depth: int = 0, _seen: frozenset[int] = frozenset()
+) -> Any:
+    """Return a JSON-safe, bounded copy of ``value``; never raises."""
+    kind = type(value)
+    if value is None or kind is bool:
+        return value
+    if kind is str:
+        return _text(value)  # type: ignore[arg-type]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return _integer(int(value))
+    if isinstance(value, float):
+        return _float(float(value))
+    if isinstance(value, str):
+        return _text(str.__str__(value))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _text(bytes(value[: MAX_STRING]).decode("utf-8", "replace"))
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value, _depth + 1, _seen)
+    if isinstance(value, BaseException):
+        return _text(f"{type(value).__name__}: {_safe_str(value)}")
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        if id(value) in _seen:
+            return "<cycle>"
+        if _depth >= MAX_DEPTH:
+            return f"<{type(value).__name__} nested too deep>"
+        seen = _seen | {id(value)}
+        if isinstance(value, Mapping):
+            return _mapping(value, _depth, seen)
+        return _sequence(value, _depth, seen)
+    return _text(safe_repr(value, 1000))
+
+
+def _mapping(value: Mapping[Any, Any], depth: int, seen: frozenset[int]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    try:
+        items = list(value.items())
+    except Exception:  # noqa: BLE001 - a broken mapping becomes a note, not a crash
+        return {"<error>": f"unreadable {type(value).__name__}"}
+    for index, (key, item) in enumerate(items):
+        if index >= MAX_ITEMS:
+            result["<truncated>"] = f"{len(items) - MAX_ITEMS} more items"
+            break
+        name = key if isinstance(key, str) else _safe_str(key)
+        name = _text(name)
+        result[name] = SCRUBBED if is_secret_key(name) else to_jsonable(item, depth + 1, seen)
+    return result
+
+
+def _sequence(value: Any, depth: int, seen: frozenset[int]) -> list[Any]:
+    try:
+        items = list(value)
+    except Exception:  # noqa: BLE001
+        return [f"<unreadable {type(value).__name__}>"]
+    result = [to_jsonable(item, depth + 1, seen) for item in items[:MAX_ITEMS]]
+    if len(items) > MAX_ITEMS:
+        result.append(f"<{len(items) - MAX_ITEMS} more items>")
+    return result
+
+
+def _text(value: str) -> str:
+    if len(value) > MAX_STRING:
+        value = f"{value[:MAX_STRING]}...[{len(value) - MAX_STRING} more characters]"
+    if "earer" in value or "EARER" in value:
+        value = _BEARER.sub(r"\1 " + SCRUBBED, value)
+    return value
+
+
+def _integer(value: int) -> int | str:
+    if value.bit_length() <= 63:
+        return value
+    # Past 2**63 JSON readers lose precision, and past ~14,000 bits str() itself refuses.
+    return str(value) if value.bit_length() <= 4000 else f"<int of {value.bit_length()} bits>"
+
+
+def _float(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001
+        return safe_repr(value)
+
+
+def dumps(value: object, **_ignored: object) -> str:
+    """Strict compact JSON of ``value`` after :func:`to_jsonable`; never emits NaN."""
+    return json.dumps(to_jsonable(value), ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":"))
+
+
+def encode(text: str) -> bytes:
+    """UTF-8 that survives lone surrogates (they become ``?``)."""
+    return text.encode("utf-8", "replace")
+
+
+class RecordSerializer:
+    """Turns a worker-side record into one JSON object for ``metadata.data``."""
+
+    def __init__(self) -> None:
+        self._formatter = JsonFormatter(
+            _FIELDS, rename_fields=_RENAMES, timestamp=True, json_serializer=dumps
+        )
+
+    def serialize(self, record: logging.LogRecord) -> bytes:
+        """The record as UTF-8 JSON, at most ``MAX_RECORD_BYTES`` long."""
+        try:
+            data = encode(self._formatter.format(record))
+        except Exception as exc:  # noqa: BLE001 - one bad record must not sink the event
+            return self._fallback(record, f"record could not be serialized: {type(exc).__name__}")
+        if len(data) > MAX_RECORD_BYTES:
+            return self._fallback(record, f"record was {len(data)} bytes; fields left out")
+        return data
+
+    @staticmethod
+    def _fallback(record: logging.LogRecord, note: str) -> bytes:
+        return encode(dumps({
+            "timestamp": dt.datetime.fromtimestamp(record.created, dt.timezone.utc),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": str(getattr(record, "message", ""))[:4096],
+            "incidentio_logging_note": note,
+        }))

@@ -1,0 +1,297 @@
+"""A local, incident.io-compatible receiver for tests, examples and the demo.
+
+It listens on 127.0.0.1 only, checks what incident.io checks (the path, the Bearer
+token, the required fields, the body size), answers as incident.io does (202, or a JSON
+error), and keeps what it accepted. Replies can be scripted to rehearse failures.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .config import ALERT_EVENTS_PATH
+from .events import BODY_LIMIT
+
+DEFAULT_TOKEN = "local-receiver-token-0123456789"  # noqa: S105 - loopback test token
+DEFAULT_SOURCE = "01LOCALRECEIVERSOURCE00000"
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """An alert event the receiver accepted."""
+
+    payload: dict[str, Any]
+    headers: dict[str, str]
+    received_at: float
+
+    @property
+    def title(self) -> str:
+        """The event's title."""
+        return str(self.payload["title"])
+
+    @property
+    def status(self) -> str:
+        """``firing`` or ``resolved``."""
+        return str(self.payload["status"])
+
+    @property
+    def deduplication_key(self) -> str:
+        """The event's deduplication key."""
+        return str(self.payload["deduplication_key"])
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The event's metadata object."""
+        return dict(self.payload.get("metadata") or {})
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The serialized log records, from ``metadata.data``."""
+        return list(self.metadata.get("data") or [])
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One request, accepted or not, as the receiver saw it."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """A reply to give instead of the normal one, for rehearsing failures."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class LocalReceiver:
+    """An incident.io HTTP alert source on 127.0.0.1; use as a context manager."""
+
+    def __init__(self, *, api_token: str = DEFAULT_TOKEN, source_id: str = DEFAULT_SOURCE,
+                 port: int = 0, on_event: Callable[[ReceivedEvent], None] | None = None) -> None:
+        self.api_token = api_token
+        self.source_id = source_id
+        self._on_event = on_event
+        self._lock = threading.Condition()
+        self._events: list[ReceivedEvent] = []
+        self._attempts: list[Attempt] = []
+        self._script: list[Scripted] = []
+        self._open = threading.Event()
+        self._open.set()
+        self._in_flight = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # Lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> LocalReceiver:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="incidentio-local-receiver", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._open.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> LocalReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # What a handler needs -----------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL to give a handler as ``endpoint``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def webhook_url(self) -> str:
+        """The whole webhook URL, as incident.io shows it on the alert source page."""
+        return f"{self.endpoint}{ALERT_EVENTS_PATH}{self.source_id}"
+
+    def handler_options(self) -> dict[str, str]:
+        """Keyword options that point an ``IncidentIOHandler`` here."""
+        return {"api_token": self.api_token, "alert_source_config_id": self.source_id,
+                "endpoint": self.endpoint}
+
+    # What a test reads --------------------------------------------------------------
+
+    @property
+    def events(self) -> list[ReceivedEvent]:
+        """Accepted events, oldest first."""
+        with self._lock:
+            return list(self._events)
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """Every request, accepted or not, oldest first."""
+        with self._lock:
+            return list(self._attempts)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedEvent]:
+        """Wait until at least ``count`` events were accepted; AssertionError otherwise."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self._events) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    titles = [e.title for e in self._events]
+                    raise AssertionError(f"expected {count} alert events within {timeout}s, "
+                                         f"got {len(titles)}: {titles}")
+                self._lock.wait(left)
+            return list(self._events)
+
+    def wait_in_flight(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until ``count`` requests are being held by :meth:`hold`."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._in_flight < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{count} requests not in flight after {timeout}s")
+                self._lock.wait(left)
+
+    # Rehearsing failures ------------------------------------------------------------
+
+    def script(self, *replies: int | Scripted) -> None:
+        """Answer the next requests with these replies, in order, then normally again."""
+        with self._lock:
+            self._script.extend(r if isinstance(r, Scripted) else Scripted(r) for r in replies)
+
+    def hold(self) -> None:
+        """Keep requests waiting, unanswered, until :meth:`release`."""
+        self._open.clear()
+
+    def release(self) -> None:
+        """Answer held and later requests."""
+        self._open.set()
+
+    # Serving ------------------------------------------------------------------------
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length <= BODY_LIMIT * 2 else b""
+                if length > BODY_LIMIT * 2:
+                    self.close_connection = True
+                status, reply, extra = receiver._answer(self.path, dict(self.headers),
+                                                        body, length)
+                self._send(status, reply, extra)
+
+            def do_GET(self) -> None:
+                self._send(405, _error("method_not_allowed", 405, "use POST"), {})
+
+            def _send(self, status: int, reply: dict[str, Any], extra: dict[str, str]) -> None:
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the receiver's own access log is of no use to a test."""
+
+        return Handler
+
+    def _answer(self, path: str, headers: dict[str, str], body: bytes,
+                length: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self._lock:
+            self._in_flight += 1
+            self._lock.notify_all()
+        self._open.wait(60)
+        with self._lock:
+            self._in_flight -= 1
+            scripted = self._script.pop(0) if self._script else None
+        if scripted is not None:
+            status, reply, extra = scripted.status, scripted.body or _error(
+                "scripted", scripted.status, "scripted reply"), scripted.headers
+        else:
+            status, reply = self._validate(path, headers, body, length)
+            extra = {}
+        event = ReceivedEvent(json.loads(body), headers, time.time()) if status == 202 else None
+        with self._lock:
+            self._attempts.append(Attempt(path, headers, body, status))
+            if event is not None:
+                self._events.append(event)
+            self._lock.notify_all()
+        if event is not None and self._on_event is not None:
+            self._on_event(event)
+        return status, reply, extra
+
+    def _validate(self, path: str, headers: dict[str, str], body: bytes,
+                  length: int) -> tuple[int, dict[str, Any]]:
+        if not path.startswith(ALERT_EVENTS_PATH):
+            return 404, _error("not_found", 404, "no such route")
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        if auth != f"Bearer {self.api_token}":
+            return 401, _error("authentication_error", 401,
+                               "The API key you've provided is invalid")
+        if path[len(ALERT_EVENTS_PATH):] != self.source_id:
+            return 404, _error("not_found", 404, "alert source config not found")
+        if length > BODY_LIMIT:
+            return 413, _error("payload_too_large", 413, "request body too large")
+        try:
+            payload = json.loads(body, parse_constant=_reject_constant)
+        except ValueError:
+            return 422, _error("validation_error", 422, "body is not valid JSON", "body")
+        problem = _check_payload(payload)
+        if problem:
+            return 422, _error("validation_error", 422, problem[1], problem[0])
+        return 202, {"deduplication_key": payload["deduplication_key"],
+                     "message": "Event accepted for processing", "status": "success"}
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_payload(payload: object) -> tuple[str, str] | None:
+    if not isinstance(payload, dict):
+        return "body", "body must be a JSON object"
+    if not isinstance(payload.get("title"), str) or not payload["title"]:
+        return "title", "title is required"
+    if payload.get("status") not in ("firing", "resolved"):
+        return "status", "status must be one of firing, resolved"
+    key = payload.get("deduplication_key")
+    if not isinstance(key, str) or not key:
+        return "deduplication_key", "Deduplication key is required"
+    for name in ("description", "source_url"):
+        if name in payload and not isinstance(payload[name], str):
+            return name, f"{name} must be a string"
+    if "metadata" in payload and not isinstance(payload["metadata"], dict):
+        return "metadata", "metadata must be an object"
+    return None
+
+
+def _error(kind: str, status: int, message: str, field_name: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": kind, "message": message}
+    if field_name:
+        error["source"] = {"field": field_name}
+    return {"type": kind, "status": status, "request_id": "local", "errors": [error]}

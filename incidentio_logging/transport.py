@@ -1,0 +1,115 @@
+"""One HTTP attempt at delivering an alert event.
+
+The handler talks to a :class:`Transport`; :class:`HttpTransport` is the real one. Tests
+and users can hand the handler another object with the same three methods, for example
+to route events through their own HTTP client, without patching anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import requests
+
+from .config import ALERT_EVENTS_PATH, is_loopback
+
+#: More of a reply than this is never read: an error body is a few hundred bytes.
+MAX_REPLY_BYTES = 64 * 1024
+CONNECT_TIMEOUT = 3.05
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What incident.io answered to one POST."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class TransportError(Exception):
+    """The request did not get an HTTP answer: refused, reset, timed out, TLS failure."""
+
+
+class Transport(Protocol):
+    """Sends one alert event body; the worker owns retries and deadlines."""
+
+    def post(self, body: bytes, timeout: float) -> Reply:
+        """POST ``body`` once, within ``timeout`` seconds; raise TransportError on no answer."""
+
+    def reset(self) -> None:
+        """Forget pooled connections; called in a forked child before its first send."""
+
+    def close(self) -> None:
+        """Release connections; called once when the handler stops."""
+
+
+class HttpTransport:
+    """POSTs to incident.io's HTTP alert events API with ``requests``."""
+
+    def __init__(self, *, endpoint: str, source_id: str, api_token: str,
+                 ca_bundle: str | None = None, user_agent: str = "incidentio-logging") -> None:
+        self.url = f"{endpoint}{ALERT_EVENTS_PATH}{source_id}"
+        self._host = urlsplit(endpoint).hostname or endpoint
+        self._loopback = is_loopback(self._host)
+        self._token = api_token
+        self._verify: bool | str = ca_bundle or True
+        self._headers = {
+            "Authorization": f"Bearer {api_token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": user_agent,
+        }
+        self._session = self._new_session()
+
+    def __repr__(self) -> str:
+        return f"<HttpTransport {self.url}>"
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        # A proxy from the environment must not capture loopback traffic (tests, the
+        # local receiver); for real endpoints the environment is honoured.
+        session.trust_env = not self._loopback
+        return session
+
+    def post(self, body: bytes, timeout: float) -> Reply:
+        """POST once; the read of the reply is bounded in size and in total time."""
+        deadline = time.monotonic() + timeout
+        try:
+            response = self._session.post(
+                self.url, data=body, headers=self._headers, verify=self._verify,
+                timeout=(min(CONNECT_TIMEOUT, timeout), timeout), allow_redirects=False,
+                stream=True,
+            )
+            with response:
+                content = bytearray()
+                for chunk in response.iter_content(8192):
+                    content += chunk
+                    if len(content) >= MAX_REPLY_BYTES or time.monotonic() > deadline:
+                        break
+                return Reply(response.status_code, dict(response.headers), bytes(content))
+        except requests.RequestException as exc:
+            raise TransportError(self._describe(exc)) from None
+
+    def _describe(self, exc: requests.RequestException) -> str:
+        kinds = (
+            (requests.exceptions.SSLError, "TLS handshake failed"),
+            (requests.exceptions.ConnectTimeout, "connection timed out"),
+            (requests.exceptions.ReadTimeout, "no reply within the timeout"),
+            (requests.exceptions.ConnectionError, "connection failed"),
+        )
+        what = next((text for kind, text in kinds if isinstance(exc, kind)), "request failed")
+        detail = str(exc).replace(self._token, "[scrubbed]")
+        return f"{what} to {self._host}: {type(exc).__name__}: {detail[:300]}"
+
+    def reset(self) -> None:
+        """Start a fresh session: sockets inherited over fork belong to the parent."""
+        self._session = self._new_session()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._session.close()
