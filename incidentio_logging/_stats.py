@@ -51,16 +51,22 @@ class Stats:
             return sum(self._dropped.values()) - self._refused
 
     def as_dict(self, pending: int) -> dict[str, Any]:
-        """The public ``stats()`` shape."""
+        """The public ``stats()`` shape; ``pending`` is the queue's length.
+
+        At any moment, accepted == delivered + dropped + pending.
+        """
         with self._lock:
             dropped = dict(self._dropped)
             refused = self._refused
+        total_dropped = sum(dropped.values())
+        # Taken by the worker and not yet settled: in its open window, or in flight.
+        held = self.taken - self.delivered - (total_dropped - refused)
         return {
             "records_accepted": self.taken + pending + refused,
             "records_delivered": self.delivered,
-            "records_dropped": sum(dropped.values()),
+            "records_dropped": total_dropped,
             "dropped": dropped,
-            "records_pending": pending,
+            "records_pending": pending + held,
             "events_sent": self.events_sent,
             "events_failed": self.events_failed,
             "retries": self.retries,

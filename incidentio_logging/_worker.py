@@ -54,6 +54,8 @@ class Worker:
         self._high_water = max(1, queue_size // 2)
         self._name = name
         self._queue: deque[Captured | _Flush | _Stop] = deque()
+        self._markers = 0  # flush/stop markers in the queue, so pending() counts records
+        self._markers_lock = threading.Lock()
         self._wake = threading.Event()
         self._interrupt = threading.Event()
         self._start_lock = threading.Lock()
@@ -79,7 +81,21 @@ class Worker:
 
     def pending(self) -> int:
         """Records queued and not yet taken by the worker."""
-        return len(self._queue)
+        with self._markers_lock:
+            return len(self._queue) - self._markers
+
+    def _put_marker(self, marker: _Flush | _Stop) -> None:
+        with self._markers_lock:
+            self._markers += 1
+            self._queue.append(marker)
+        self._wake.set()
+
+    def _popleft(self) -> Captured | _Flush | _Stop:
+        item = self._queue.popleft()
+        if not isinstance(item, dict):
+            with self._markers_lock:
+                self._markers -= 1
+        return item
 
     def _start(self) -> None:
         with self._start_lock:
@@ -105,8 +121,7 @@ class Worker:
                 self._ship_inline(self._clock() + timeout)
             return not self._queue
         marker = _Flush(self._stats.worker_dropped())
-        self._queue.append(marker)
-        self._wake.set()
+        self._put_marker(marker)
         if _holds_logging_lock():
             return False
         return marker.done.wait(timeout) and marker.delivered_all
@@ -119,8 +134,7 @@ class Worker:
             self._ship_inline(self._stop_at)
             self._dispatcher.close()
             return True
-        self._queue.append(_Stop())
-        self._wake.set()
+        self._put_marker(_Stop())
         self._interrupt.set()
         if thread is threading.current_thread() or _holds_logging_lock():
             # dictConfig holds logging's lock while it closes old handlers; the worker
@@ -178,7 +192,7 @@ class Worker:
     def _drain(self) -> _Flush | _Stop | None:
         queue, dispatcher = self._queue, self._dispatcher
         while queue:
-            item = queue.popleft()
+            item = self._popleft()
             if isinstance(item, dict):
                 self._stats.taken += 1
                 dispatcher.add(item)
@@ -205,7 +219,7 @@ class Worker:
     def _discard(self, reason: str) -> None:
         """Count whatever is still queued as dropped; release anyone waiting on a flush."""
         while self._queue:
-            item = self._queue.popleft()
+            item = self._popleft()
             if isinstance(item, dict):
                 self._stats.taken += 1
                 self._stats.drop(reason)

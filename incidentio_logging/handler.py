@@ -95,6 +95,7 @@ class IncidentIOHandler(logging.Handler):
         )
         self._close_lock = threading.Lock()
         self._closed = False
+        self._budget_started: float | None = None
         self._build_runtime()
         _HANDLERS.add(self)
 
@@ -164,12 +165,15 @@ class IncidentIOHandler(logging.Handler):
 
         Waits at most ``timeout`` seconds, or ``shutdown_timeout`` when it is None, since
         ``logging.shutdown()`` calls ``flush()`` with no argument and exit must not hang.
+        Such a bare flush and a ``close()`` right after it share one ``shutdown_timeout``.
         Returns True when all of it was delivered.
         """
         self._check_fork()
         try:
-            wait = self._settings.shutdown_timeout if timeout is None else max(0.0, timeout)
-            return self._worker.flush(wait)
+            if timeout is None:
+                self._budget_started = time.monotonic()
+                return self._worker.flush(self._settings.shutdown_timeout)
+            return self._worker.flush(max(0.0, timeout))
         except Exception as exc:  # noqa: BLE001
             self._reporter.report("flush", f"flush failed: {type(exc).__name__}: {exc}")
             return False
@@ -181,8 +185,15 @@ class IncidentIOHandler(logging.Handler):
             if self._closed:
                 return
             self._closed = True
+        budget = self._settings.shutdown_timeout
+        if self._budget_started is not None:
+            # logging.shutdown() runs flush() then close() at once: together, one budget.
+            # A bare flush() long before close() leaves close() its own.
+            spent = time.monotonic() - self._budget_started
+            if spent <= budget + 1.0:
+                budget = max(0.0, budget - spent)
         try:
-            self._worker.stop(self._settings.shutdown_timeout)
+            self._worker.stop(budget)
         except Exception as exc:  # noqa: BLE001
             self._reporter.report("close", f"close failed: {type(exc).__name__}: {exc}")
         finally:

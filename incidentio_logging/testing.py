@@ -98,7 +98,7 @@ class LocalReceiver:
 
     def start(self) -> LocalReceiver:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="incidentio-local-receiver", daemon=True)
         self._thread.start()
         return self

@@ -1,0 +1,163 @@
+"""Option parsing: env fallbacks, URL ids, metadata forms, and errors that name the option."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from incidentio_logging import IncidentIOHandler
+from incidentio_logging.config import parse_metadata
+
+TOKEN = "sekrit-token-value-1234567890"
+SOURCE = "01GW2G3V0S59R238FAHPDS1R66"
+
+
+def build(**options: Any) -> IncidentIOHandler:
+    base: dict[str, Any] = {"api_token": TOKEN, "alert_source_config_id": SOURCE}
+    return IncidentIOHandler(**{**base, **options})
+
+
+def test_token_and_source_fall_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no options, the token and source come from the documented env vars."""
+    monkeypatch.setenv("INCIDENT_IO_API_TOKEN", TOKEN)
+    monkeypatch.setenv("INCIDENT_IO_ALERT_SOURCE_CONFIG_ID", SOURCE)
+    handler = IncidentIOHandler()
+    assert handler.settings.api_token == TOKEN
+    assert handler.settings.source_id == SOURCE
+    assert handler.settings.endpoint == "https://api.incident.io"
+
+
+@pytest.mark.parametrize("missing", ["api_token", "alert_source_config_id"])
+def test_missing_credentials_raise_naming_the_option(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    """A missing token or source is a ValueError that says which one."""
+    monkeypatch.delenv("INCIDENT_IO_API_TOKEN", raising=False)
+    monkeypatch.delenv("INCIDENT_IO_ALERT_SOURCE_CONFIG_ID", raising=False)
+    options = {"api_token": TOKEN, "alert_source_config_id": SOURCE}
+    del options[missing]
+    with pytest.raises(ValueError, match=missing):
+        IncidentIOHandler(**options)
+
+
+def test_a_webhook_url_gives_the_id() -> None:
+    """The whole webhook URL, as the alert source page shows it, is accepted."""
+    handler = build(alert_source_config_id=f"https://api.incident.io/v2/alert_events/http/{SOURCE}")
+    assert handler.settings.source_id == SOURCE
+    assert handler.settings.endpoint == "https://api.incident.io"
+
+
+def test_a_loopback_webhook_url_also_sets_the_endpoint() -> None:
+    """A local receiver's URL points the handler at it without a separate endpoint."""
+    handler = build(alert_source_config_id=f"http://127.0.0.1:8025/v2/alert_events/http/{SOURCE}")
+    assert handler.settings.endpoint == "http://127.0.0.1:8025"
+
+
+@pytest.mark.parametrize("value", [
+    "https://example.com/some/other/path",
+    f"https://api.incident.io/v2/alert_events/http/{SOURCE}/extra",
+    "not an id!",
+])
+def test_bad_source_ids_raise_without_echoing_the_value(value: str) -> None:
+    """A malformed source is refused, and the message does not repeat what was pasted."""
+    with pytest.raises(ValueError, match="alert_source_config_id") as caught:
+        build(alert_source_config_id=value)
+    assert value not in str(caught.value)
+
+
+def test_a_url_with_a_token_query_is_never_echoed() -> None:
+    """A pasted ?token= URL that is not a webhook URL must not leak into the error."""
+    with pytest.raises(ValueError) as caught:
+        build(alert_source_config_id=f"https://example.com/hook?token={TOKEN}")
+    assert TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize("endpoint", ["http://api.incident.io", "http://10.0.0.5:8080",
+                                      "ftp://api.incident.io"])
+def test_plain_http_is_refused_except_on_loopback(endpoint: str) -> None:
+    """https is required; http only for 127.0.0.0/8, ::1 and localhost."""
+    with pytest.raises(ValueError, match="endpoint"):
+        build(endpoint=endpoint)
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9", "http://127.8.0.1", "http://[::1]:9",
+                                      "http://localhost:9", "https://eu.example.com/"])
+def test_loopback_http_and_any_https_are_accepted(endpoint: str) -> None:
+    """The allowed endpoints are kept, without a trailing slash."""
+    assert build(endpoint=endpoint).settings.endpoint == endpoint.rstrip("/")
+
+
+def test_metadata_forms() -> None:
+    """A dict, a JSON object string and the reference's key=value list all work."""
+    assert parse_metadata({"a": 1}) == {"a": 1}
+    assert parse_metadata('{"team": "core", "n": 2}') == {"team": "core", "n": 2}
+    assert parse_metadata(" team = core , env=prod, url=a=b ,") == {
+        "team": "core", "env": "prod", "url": "a=b"}
+    assert parse_metadata("") == {}
+
+
+@pytest.mark.parametrize("value", ["team=core,env", "=core", '{"not": json', "[1, 2]",
+                                   '{"n": NaN}'])
+def test_bad_metadata_raises_naming_the_option(value: str) -> None:
+    """A pair without '=', an empty key or broken JSON is a clear error."""
+    with pytest.raises((ValueError, TypeError), match="metadata"):
+        build(metadata=value)
+
+
+def test_level_defaults_to_error_and_accepts_names() -> None:
+    """ERROR by default; names and numbers (as strings from INI files) work."""
+    assert build().level == logging.ERROR
+    assert build(level="warning").level == logging.WARNING
+    assert build(level="25").level == 25
+    with pytest.raises(ValueError, match="level"):
+        build(level="LOUD")
+
+
+def is_payment(record: logging.LogRecord) -> bool:
+    """A predicate for the dotted-path tests."""
+    return record.name.startswith("shop.payments")
+
+
+def test_a_predicate_alone_decides_when_no_level_is_given() -> None:
+    """With a predicate and no level, the handler level is NOTSET."""
+    handler = build(predicate=is_payment)
+    assert handler.level == logging.NOTSET
+    assert build(predicate=is_payment, level="ERROR").level == logging.ERROR
+
+
+def test_predicate_and_group_by_take_dotted_paths() -> None:
+    """'pkg.mod:func' and 'pkg.mod.func' both import the function."""
+    assert build(predicate="tests.test_config:is_payment").settings.predicate is is_payment
+    assert build(group_by="tests.test_config.is_payment").settings.group_by is is_payment
+    with pytest.raises(ValueError, match="predicate"):
+        build(predicate="tests.test_config:nothing_here")
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("group_by", "logger"), ("dedup", "minute"), ("flush_interval", 0),
+    ("flush_interval", "soon"), ("max_batch_size", 0), ("queue_size", 2.5),
+    ("timeout", -1), ("shutdown_timeout", True), ("title", "{nope}"),
+    ("description", "{message"), ("source_url", "javascript:alert(1)"),
+    ("ca_bundle", "/no/such/bundle.pem"), ("max_retries", -1),
+])
+def test_bad_options_raise_naming_the_option(option: str, value: object) -> None:
+    """Every validated option names itself in its error, and never shows the token."""
+    with pytest.raises((ValueError, TypeError), match=option) as caught:
+        build(**{option: value})
+    assert TOKEN not in str(caught.value)
+
+
+def test_numbers_may_be_strings_as_in_ini_files() -> None:
+    """'0.5' and '100' are read as numbers."""
+    settings = build(flush_interval="0.5", queue_size="100", timeout="2").settings
+    assert (settings.flush_interval, settings.queue_size, settings.timeout) == (0.5, 100, 2.0)
+
+
+def test_the_token_is_not_in_any_repr() -> None:
+    """repr of the handler, its settings and its transport leave the token out."""
+    handler = build()
+    for text in (repr(handler), repr(handler.settings), repr(handler._transport)):
+        assert TOKEN not in text
+    assert SOURCE in repr(handler)

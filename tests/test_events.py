@@ -1,0 +1,131 @@
+"""Groups to event bodies: titles, dedup keys, metadata, and the size budget."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import pytest
+
+from incidentio_logging._record import capture, restore
+from incidentio_logging.events import BODY_BUDGET, EventBuilder
+from incidentio_logging.grouping import Group, Window, fingerprint
+
+MINUTE = 1_790_000_000.0 - 1_790_000_000.0 % 60  # the start of some UTC minute
+
+
+def group(*messages: str, logger: str = "shop.payments", exc: bool = False,
+          max_batch_size: int = 250, **extra: Any) -> Group:
+    window = Window(fingerprint, max_batch_size)
+    for message in messages:
+        exc_info = None
+        if exc:
+            try:
+                raise KeyError("sku-9")
+            except KeyError:
+                exc_info = sys.exc_info()
+        record = logging.getLogger(logger).makeRecord(
+            logger, logging.ERROR, "f.py", 1, "%s", (message,), exc_info, extra=extra)
+        window.add(restore(capture(record)))
+    (only,) = window.take()
+    return only
+
+
+def builder(now: float = MINUTE, **options: Any) -> EventBuilder:
+    settings: dict[str, Any] = {"metadata": {}, "title": None, "description": None,
+                                "source_url": None, "dedup": "batch"}
+    return EventBuilder(**{**settings, **options}, wall_clock=lambda: now)
+
+
+def payload(body: bytes) -> dict[str, Any]:
+    def no_constants(name: str) -> None:
+        raise AssertionError(name)
+    data: dict[str, Any] = json.loads(body, parse_constant=no_constants)
+    return data
+
+
+def test_the_default_title_names_level_logger_message_and_how_many_more() -> None:
+    """Not a bare count: on-call sees what broke."""
+    event = builder().build(group("Card declined for A-1", "Card declined for A-2",
+                                  "Card declined for A-3"))
+    assert event.title == "ERROR shop.payments: Card declined for A-1 (+2 more)"
+    assert builder().build(group("Only one")).title == "ERROR shop.payments: Only one"
+
+
+def test_a_title_template_with_named_fields() -> None:
+    """{level} {logger} {message} {count} {more} {exc_type} are filled in."""
+    event = builder(title="[{count}] {exc_type} in {logger}: {message}").build(
+        group("lookup failed", "lookup failed", exc=True))
+    assert event.title == "[2] KeyError in shop.payments: lookup failed"
+
+
+def test_the_body_is_a_firing_event_with_records_in_metadata_data() -> None:
+    """Status, key, description, source_url, configured metadata and the records."""
+    event = builder(metadata={"service": "checkout", "data": "not mine"},
+                    source_url="https://grafana.example/d/1").build(
+        group("first", "second", exc=True, order_id="A-1"))
+    body = payload(event.body)
+    assert body["status"] == "firing"
+    assert body["deduplication_key"] == event.deduplication_key
+    assert body["source_url"] == "https://grafana.example/d/1"
+    assert body["metadata"]["service"] == "checkout"
+    assert [r["message"] for r in body["metadata"]["data"]] == ["first", "second"]
+    assert body["metadata"]["data"][0]["order_id"] == "A-1"
+    summary = body["metadata"]["incidentio_logging"]
+    assert (summary["records"], summary["omitted_records"]) == (2, 0)
+    assert "KeyError: 'sku-9'" in body["description"]
+    assert "**2 ERROR record(s)**" in body["description"]
+
+
+def test_batch_keys_follow_the_data_and_the_utc_minute() -> None:
+    """The reference's key: same records in the same minute match; a new minute differs."""
+    records = group("a", "b")
+    same = builder(now=MINUTE + 1).build(records).deduplication_key
+    assert builder(now=MINUTE + 59).build(records).deduplication_key == same
+    assert builder(now=MINUTE + 60).build(records).deduplication_key != same
+    assert builder(now=MINUTE + 1).build(group("a", "b")).deduplication_key != same
+
+
+def test_fingerprint_keys_are_stable_across_windows_and_time() -> None:
+    """One problem, one key: different args, a day later, a new builder."""
+    first = builder(dedup="fingerprint").build(group("x")).deduplication_key
+    later = builder(now=MINUTE + 86_400, dedup="fingerprint").build(group("y", "z"))
+    assert later.deduplication_key == first
+    other = builder(dedup="fingerprint").build(group("x", logger="shop.refunds"))
+    assert other.deduplication_key != first
+
+
+def test_the_body_stays_under_budget_and_counts_what_it_left_out() -> None:
+    """250 records of 12 KiB cannot all fit: the surplus is omitted and counted."""
+    event = builder().build(group(*["m" * 12_000] * 250))
+    assert len(event.body) <= BODY_BUDGET
+    body = payload(event.body)
+    kept = len(body["metadata"]["data"])
+    assert 0 < kept < 250
+    assert event.omitted_size == 250 - kept
+    assert body["metadata"]["incidentio_logging"]["omitted_records"] == 250 - kept
+
+
+def test_records_past_max_batch_size_are_counted_in_metadata() -> None:
+    """A flood is summarised, not sent."""
+    event = builder().build(group(*["x"] * 30, max_batch_size=5))
+    body = payload(event.body)
+    assert len(body["metadata"]["data"]) == 5
+    assert body["metadata"]["incidentio_logging"]["omitted_records"] == 25
+    assert event.omitted_batch == 25
+    assert event.title.endswith("(+29 more)")
+
+
+@pytest.mark.parametrize("token", ["tok-0123456789abcdef", "short"])
+def test_the_token_is_masked_if_a_record_carries_it(token: str) -> None:
+    """Even a message that contains the API token does not send it."""
+    event = builder(redact=token).build(group(f"config is {token}"))
+    assert token.encode() not in event.body
+    payload(event.body)
+
+
+def test_overlong_titles_are_cut() -> None:
+    """Titles stay short whatever the message."""
+    assert len(builder().build(group("t" * 5000)).title) <= 250

@@ -1,0 +1,351 @@
+"""The handler end to end against the local receiver: emit, queue, worker, delivery."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from incidentio_logging.testing import LocalReceiver, Scripted
+
+from .conftest import MakeHandler, worker_threads
+
+
+def test_an_error_becomes_a_firing_event(make_handler: MakeHandler, receiver: LocalReceiver,
+                                         logger: logging.Logger) -> None:
+    """logger.error(...) reaches the receiver as one event with the record in data."""
+    handler = make_handler(metadata="service=checkout")
+    logger.addHandler(handler)
+    logger.error("Card declined for order %s", "A-1", extra={"order_id": "A-1"})
+    assert handler.flush(5)
+    (event,) = receiver.events
+    assert event.status == "firing"
+    assert event.title == f"ERROR {logger.name}: Card declined for order A-1"
+    assert event.metadata["service"] == "checkout"
+    (record,) = event.records
+    assert (record["message"], record["order_id"]) == ("Card declined for order A-1", "A-1")
+    assert handler.stats()["records_delivered"] == 1
+
+
+def test_records_below_the_level_or_rejected_by_the_predicate_are_not_sent(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Level ERROR by default; a predicate selects on its own."""
+    handlers = [make_handler(), make_handler(predicate=lambda r: "pay" in r.getMessage())]
+    for handler in handlers:
+        logger.addHandler(handler)
+    logger.warning("not sent by the first handler")
+    logger.info("payment retried")
+    logger.info("nothing to see")
+    for handler in handlers:
+        assert handler.flush(5)
+    assert sorted(r["message"] for e in receiver.events for r in e.records) == [
+        "payment retried"]
+
+
+def test_emit_never_waits_on_the_network(make_handler: MakeHandler, receiver: LocalReceiver,
+                                         logger: logging.Logger) -> None:
+    """While the receiver holds a request unanswered, logging calls still return.
+
+    If emit waited on the network, the second batch of calls would never return
+    (the receiver is only released after them) and the test would time out.
+    """
+    handler = make_handler()
+    logger.addHandler(handler)
+    receiver.hold()
+    logger.error("first")
+    receiver.wait_in_flight(1)
+    for i in range(200):
+        logger.error("while blocked %d", i)
+    assert handler.stats()["records_pending"] == 201  # 200 queued, 1 in flight
+    receiver.release()
+    assert handler.flush(10)
+    assert handler.stats()["records_delivered"] == 201
+
+
+def test_emit_never_raises_into_the_application(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A raising predicate, a broken format call and hostile extras: no exception escapes."""
+
+    def predicate(record: logging.LogRecord) -> bool:
+        if record.msg == "explode":
+            raise RuntimeError("predicate bug")
+        return True
+
+    class Hostile:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    handler = make_handler(predicate=predicate)
+    logger.addHandler(handler)
+    logger.error("explode")
+    logger.error("two %s %s", "args?")
+    logger.error("hostile", extra={"thing": Hostile(), "nan": float("nan")})
+    assert handler.flush(5)
+    messages = sorted(r["message"] for e in receiver.events for r in e.records)
+    assert messages[0] == "'two %s %s' % ('args?',) (message could not be formatted: TypeError)"
+    assert messages[1] == "hostile"
+    assert "RuntimeError: predicate bug" in capsys.readouterr().err
+    assert handler.stats()["records_accepted"] == 2
+
+
+def test_emit_does_not_mutate_the_record(make_handler: MakeHandler,
+                                         logger: logging.Logger) -> None:
+    """Other handlers see the record exactly as the logger made it."""
+    seen: list[dict[str, object]] = []
+
+    class Spy(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(dict(record.__dict__))
+
+    logger.addHandler(make_handler())
+    logger.addHandler(Spy())
+    try:
+        raise ValueError("x")
+    except ValueError:
+        logger.exception("failed %s", "once")
+    assert "message" not in seen[0]
+    assert seen[0]["exc_text"] is None
+
+
+def test_serialization_and_tracebacks_happen_on_the_worker(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """str() of the exception and repr() of extras run on the worker thread, not the caller."""
+    caller = threading.get_ident()
+    threads: list[tuple[str, int]] = []
+
+    class Tracked(Exception):
+        def __str__(self) -> str:
+            threads.append(("exception", threading.get_ident()))
+            return "tracked"
+
+    class Extra:
+        def __repr__(self) -> str:
+            threads.append(("extra", threading.get_ident()))
+            return "<Extra>"
+
+    handler = make_handler(title="{level} {logger}")  # the default title reads the exception
+    logger.addHandler(handler)
+    try:
+        raise Tracked
+    except Tracked:
+        logger.exception("failed", extra={"thing": Extra()})
+    assert threads == []  # nothing formatted during the logging call
+    assert handler.flush(5)
+    assert {kind for kind, _ in threads} == {"exception", "extra"}
+    assert caller not in {ident for _, ident in threads}
+    (record,) = receiver.events[0].records
+    assert record["thing"] == "<Extra>" and "Tracked: tracked" in record["exc_info"]
+
+
+def test_what_is_sent_is_what_was_logged(make_handler: MakeHandler, receiver: LocalReceiver,
+                                         logger: logging.Logger) -> None:
+    """Arguments mutated after the call do not change the message that is sent."""
+    handler = make_handler(flush_interval=0.5)
+    logger.addHandler(handler)
+    cart = ["apple"]
+    logger.error("cart was %s", cart, extra={"cart_size": len(cart)})
+    cart.append("pear")
+    assert handler.flush(5)
+    (record,) = receiver.events[0].records
+    assert (record["message"], record["cart_size"]) == ("cart was ['apple']", 1)
+
+
+def test_a_full_queue_drops_and_counts(make_handler: MakeHandler, receiver: LocalReceiver,
+                                       logger: logging.Logger) -> None:
+    """With the worker stuck on the network, the queue holds queue_size and no more."""
+    handler = make_handler(queue_size=100)
+    logger.addHandler(handler)
+    receiver.hold()
+    logger.error("first")
+    receiver.wait_in_flight(1)
+    for i in range(125):
+        logger.error("flood %d", i)
+    stats = handler.stats()
+    assert stats["records_pending"] == 101  # the queue's 100, and 1 in flight
+    assert stats["dropped"] == {"queue_full": 25}
+    receiver.release()
+    assert handler.flush(10)  # everything that was queued got delivered
+    stats = handler.stats()
+    assert stats["records_accepted"] == 126
+    assert stats["records_delivered"] + stats["records_dropped"] == 126
+
+
+def test_the_worker_starts_lazily_one_daemon_per_handler(
+        make_handler: MakeHandler, logger: logging.Logger) -> None:
+    """No thread at construction; one named daemon thread after the first record."""
+    before = set(worker_threads())
+    handler = make_handler()
+    assert set(worker_threads()) == before
+    logger.addHandler(handler)
+    for _ in range(50):
+        logger.error("x")
+    assert handler.flush(5)
+    new = set(worker_threads()) - before
+    assert len(new) == 1
+    (thread,) = new
+    assert thread.daemon
+
+
+def test_grouping_by_fingerprint_makes_one_event_per_problem(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Two problems in one window give two events, each with its own records."""
+    handler = make_handler(flush_interval=0.3)
+    logger.addHandler(handler)
+    for order in ("A-1", "A-2", "A-3"):
+        logger.error("Card declined for order %s", order)
+    logger.error("Stock lookup failed")
+    assert handler.flush(5)
+    titles = sorted(e.title for e in receiver.events)
+    assert titles == [f"ERROR {logger.name}: Card declined for order A-1 (+2 more)",
+                      f"ERROR {logger.name}: Stock lookup failed"]
+
+
+def test_group_by_none_sends_one_event_per_window(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """The reference's behaviour: everything in the window in one event."""
+    handler = make_handler(group_by="none", flush_interval=0.3)
+    logger.addHandler(handler)
+    logger.error("one")
+    logger.critical("two")
+    assert handler.flush(5)
+    (event,) = receiver.events
+    assert [r["message"] for r in event.records] == ["one", "two"]
+
+
+def test_fingerprint_dedup_reuses_one_key_across_windows(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Repeats of one problem in later windows carry the same key."""
+    handler = make_handler(dedup="fingerprint")
+    logger.addHandler(handler)
+    logger.error("disk full on %s", "db-1")
+    assert handler.flush(5)
+    logger.error("disk full on %s", "db-2")
+    assert handler.flush(5)
+    first, second = receiver.events
+    assert first.deduplication_key == second.deduplication_key
+
+
+def test_transient_failures_are_retried_with_the_same_key(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """503 then 429 (Retry-After: 0), then delivered; every attempt has identical bytes."""
+    receiver.script(Scripted(503, headers={"Retry-After": "0"}),
+                    Scripted(429, headers={"Retry-After": "0"}))
+    handler = make_handler()
+    logger.addHandler(handler)
+    logger.error("flaky")
+    assert handler.flush(5)
+    assert [a.status for a in receiver.attempts] == [503, 429, 202]
+    assert len({a.body for a in receiver.attempts}) == 1
+    assert handler.stats()["retries"] == 2
+
+
+def test_a_refusal_is_reported_once_and_never_retried(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """401: one attempt per event, one clear stderr line, no token in it."""
+    handler = make_handler(api_token="wrong-token-abcdefghijkl")
+    logger.addHandler(handler)
+    logger.error("first")
+    assert not handler.flush(5)
+    logger.error("second")
+    assert not handler.flush(5)
+    assert [a.status for a in receiver.attempts] == [401, 401]
+    err = capsys.readouterr().err
+    assert err.count("incidentio-logging:") == 1
+    assert "HTTP 401" in err and "authentication_error" in err and "check api_token" in err
+    assert "wrong-token-abcdefghijkl" not in err
+    assert handler.stats()["dropped"] == {"rejected": 2}
+
+
+def test_a_422_names_incident_ios_message(make_handler: MakeHandler, receiver: LocalReceiver,
+                                          logger: logging.Logger,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The report quotes the validation error and its field."""
+    receiver.script(Scripted(422, body={"type": "validation_error", "errors": [
+        {"message": "Deduplication key is required",
+         "source": {"field": "deduplication_key"}}]}))
+    handler = make_handler()
+    logger.addHandler(handler)
+    logger.error("x")
+    handler.flush(5)
+    assert "deduplication_key: Deduplication key is required" in capsys.readouterr().err
+
+
+def test_records_from_the_worker_thread_are_never_sent(
+        make_handler: MakeHandler, receiver: LocalReceiver) -> None:
+    """Root at DEBUG: urllib3's own debug lines from the worker must not become events."""
+    root = logging.getLogger()
+    old_level = root.level
+    handler = make_handler(level="DEBUG")
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        logging.getLogger("tests.recursion").error("the only record")
+        assert handler.flush(5)
+        logging.getLogger("tests.recursion").error("and a second window")
+        assert handler.flush(5)
+        time.sleep(0.2)  # give a recursive event, if any, the time to be sent
+        assert handler.flush(5)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    loggers = {r["logger"] for e in receiver.events for r in e.records}
+    assert loggers == {"tests.recursion"}
+    assert handler.stats()["records_accepted"] == 2
+
+
+def test_logging_after_close_is_counted_not_sent(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """After close(), records are dropped as 'closed', silently; close() twice is fine."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    handler.close()
+    handler.close()
+    for _ in range(100):
+        logger.error("too late")
+    assert handler.stats()["dropped"] == {"closed": 100}
+    assert capsys.readouterr().err == ""
+    assert receiver.attempts == []
+
+
+def test_close_delivers_pending_records(make_handler: MakeHandler, receiver: LocalReceiver,
+                                        logger: logging.Logger) -> None:
+    """A long window does not delay close(): pending records go out at once."""
+    handler = make_handler(flush_interval=60)
+    logger.addHandler(handler)
+    logger.error("pending at close")
+    handler.close()
+    assert [r["message"] for r in receiver.events[0].records] == ["pending at close"]
+    assert not any(t.is_alive() for t in worker_threads() if t is handler._worker._thread)
+
+
+def test_close_in_the_middle_of_a_backoff_keeps_its_deadline(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Retry-After: 20 from the receiver; close() still returns within shutdown_timeout."""
+    receiver.script(*[Scripted(503, headers={"Retry-After": "20"})] * 3)
+    handler = make_handler(shutdown_timeout=0.5)
+    logger.addHandler(handler)
+    logger.error("will not make it")
+    deadline = time.monotonic() + 5
+    while not receiver.attempts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # now inside the 20 s backoff
+    started = time.monotonic()
+    handler.close()
+    assert time.monotonic() - started < 0.5 + 0.25
+    assert handler.stats()["dropped"] == {"shutdown_timeout": 1}
+
+
+def test_flush_without_timeout_is_bounded_by_shutdown_timeout(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """logging.shutdown() calls flush() bare: it must not wait forever on a stuck network."""
+    handler = make_handler(shutdown_timeout=0.3)
+    logger.addHandler(handler)
+    receiver.hold()
+    logger.error("stuck")
+    receiver.wait_in_flight(1)
+    assert handler.flush() is False

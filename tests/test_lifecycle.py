@@ -1,0 +1,195 @@
+"""Exit, fork and reconfiguration: the moments peers' handlers hang, leak or resend."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from incidentio_logging import IncidentIOHandler
+from incidentio_logging.testing import LocalReceiver
+
+from .conftest import MakeHandler, worker_threads
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(code: str, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (this one's version) with ``env`` added."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+        timeout=timeout, cwd=HERE, env={**os.environ, **env}, check=False,
+    )
+
+
+def receiver_env(receiver: LocalReceiver) -> dict[str, str]:
+    return {"INCIDENT_IO_API_TOKEN": receiver.api_token,
+            "INCIDENT_IO_ALERT_SOURCE_CONFIG_ID": receiver.webhook_url}
+
+
+def test_exit_delivers_pending_events(receiver: LocalReceiver) -> None:
+    """No flush, no close: logging.shutdown() at exit delivers the open window."""
+    result = run_script("""
+        import logging
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(flush_interval=60))
+        logging.getLogger("app").error("pending at exit")
+    """, receiver_env(receiver))
+    assert result.returncode == 0, result.stderr
+    (event,) = receiver.wait_for(1)
+    assert event.records[0]["message"] == "pending at exit"
+
+
+def test_a_record_first_logged_during_shutdown_is_delivered(receiver: LocalReceiver) -> None:
+    """An atexit hook logs the first error, after threading has shut down.
+
+    On Python 3.12+ no thread can start then; close() must deliver on its own thread.
+    """
+    result = run_script("""
+        import atexit, logging, sys
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=60)
+        logging.getLogger().addHandler(handler)
+        # Registered after logging's own hook, so it runs before logging.shutdown().
+        atexit.register(lambda: logging.getLogger("app").error("logged during exit"))
+    """, receiver_env(receiver))
+    assert result.returncode == 0, result.stderr
+    (event,) = receiver.wait_for(1)
+    assert event.records[0]["message"] == "logged during exit"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def silent_endpoint() -> Iterator[str]:
+    """An endpoint that accepts connections and never answers: the worst receiver."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_exit_with_the_receiver_down_is_bounded(silent_endpoint: str) -> None:
+    """With nothing answering, logging.shutdown() takes about shutdown_timeout, no more."""
+    result = run_script(f"""
+        import logging, time
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(api_token="t0k3n-abcdefghijklmnop",
+            alert_source_config_id="S1", endpoint="{silent_endpoint}",
+            shutdown_timeout=1.0, timeout=30)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("app").error("nobody is listening")
+        started = time.monotonic()
+        logging.shutdown()
+        print(f"shutdown took {{time.monotonic() - started:.3f}}")
+        stats = handler.stats()
+        print(stats["records_delivered"], stats["records_pending"])
+    """, {})
+    assert result.returncode == 0, result.stderr
+    took = float(result.stdout.split()[2])
+    assert took < 1.0 + 0.5, result.stdout
+    # Still in flight when the budget ran out: not delivered, and shown as pending.
+    assert result.stdout.splitlines()[1] == "0 1"
+    assert "t0k3n-abcdefghijklmnop" not in result.stdout + result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_sends_its_own_alerts_and_not_the_parents_backlog(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """The parent's queued records stay the parent's; the child starts empty and delivers."""
+    handler = make_handler(flush_interval=60)
+    logger.addHandler(handler)
+    for i in range(3):
+        logger.error("parent backlog %d", i)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        pid = os.fork()
+    if pid == 0:  # the child: no pytest from here on
+        code = 1
+        try:
+            logger.error("child error")
+            code = 0 if handler.flush(10) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    (child_event,) = receiver.wait_for(1)
+    assert [r["message"] for r in child_event.records] == ["child error"]
+    assert child_event.records[0]["process"] == pid
+    assert handler.flush(10)
+    messages = sorted(r["message"] for e in receiver.events for r in e.records)
+    assert messages == ["child error", "parent backlog 0", "parent backlog 1", "parent backlog 2"]
+
+
+def config(receiver: LocalReceiver, **options: Any) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "handlers": {"incident_io": {"class": "incidentio_logging.IncidentIOHandler",
+                                     **receiver.handler_options(), "flush_interval": 0.05,
+                                     **options}},
+        "loggers": {"tests.dictconfig": {"handlers": ["incident_io"], "level": "INFO",
+                                         "propagate": False}},
+    }
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """dictConfig tests reconfigure logging; put an empty config back afterwards."""
+    yield
+    logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_dictconfig_twice_leaks_no_thread(receiver: LocalReceiver) -> None:
+    """Django configures logging twice; old handlers' workers must end."""
+    before = set(worker_threads())
+    for round_ in range(3):
+        logging.config.dictConfig(config(receiver))
+        logging.getLogger("tests.dictconfig").error("round %d", round_)
+    deadline = time.monotonic() + 10
+    while len(set(worker_threads()) - before) > 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(set(worker_threads()) - before) == 1
+    receiver.wait_for(3)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_dictconfig_does_not_wait_on_a_stuck_worker(receiver: LocalReceiver) -> None:
+    """dictConfig holds logging's lock while it closes the old handler: close must not block.
+
+    The receiver holds the old worker's request; with shutdown_timeout=60 a blocking close
+    would outlast the test's timeout.
+    """
+    logging.config.dictConfig(config(receiver, shutdown_timeout=60))
+    receiver.hold()
+    logging.getLogger("tests.dictconfig").error("in flight")
+    receiver.wait_in_flight(1)
+    logging.config.dictConfig(config(receiver))
+    receiver.release()
+    (event,) = receiver.wait_for(1)
+    assert event.records[0]["message"] == "in flight"
+
+
+def test_a_handler_that_never_logged_closes_instantly(make_handler: MakeHandler) -> None:
+    """Nothing started, nothing to wait for."""
+    handler = make_handler()
+    handler.close()
+    assert handler.flush(1)
+
+
+def test_fork_hook_is_registered() -> None:
+    """The child re-initialises through os.register_at_fork, also for new handlers."""
+    handler = IncidentIOHandler(api_token="t" * 20, alert_source_config_id="S1")
+    old_worker = handler._worker
+    handler._pid = -1  # as if this process were a child created without the hook
+    handler.flush(1)
+    assert handler._worker is not old_worker

@@ -1,0 +1,73 @@
+"""The caller-side snapshot: cheap, frozen at the call, and never touching the record."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from incidentio_logging._record import capture, restore, safe_repr
+
+
+def make(msg: object, *args: object, **extra: object) -> logging.LogRecord:
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    return logging.getLogger("shop").makeRecord(
+        "shop", logging.ERROR, "f.py", 1, msg, args or None, exc_info, extra=extra)
+
+
+def test_capture_does_not_mutate_the_record() -> None:
+    """No attribute is added or changed: no message, no exc_text, same extras."""
+    record = make("order %s failed", "A-1", order={"id": "A-1"})
+    before = dict(record.__dict__)
+    capture(record)
+    assert record.__dict__ == before
+    assert "message" not in record.__dict__
+    assert record.exc_text is None
+
+
+def test_the_message_and_top_level_extras_are_frozen_at_the_call() -> None:
+    """Changing the args or rebinding an extra afterwards does not change the snapshot."""
+    items = ["a"]
+    record = make("items %s", items, user="alice")
+    data = capture(record)
+    items.append("b")
+    record.user = "bob"
+    restored = restore(data)
+    assert restored.getMessage() == "items ['a']"
+    assert restored.user == "alice"  # type: ignore[attr-defined]
+
+
+def test_the_traceback_is_kept_by_reference_not_formatted() -> None:
+    """exc_info travels as the live tuple; formatting is left for the worker."""
+    record = make("failed")
+    data = capture(record)
+    assert data["exc_info"] is record.exc_info
+    assert data.get("exc_text") is None
+
+
+def test_a_broken_format_call_becomes_a_readable_message() -> None:
+    """Wrong args do not raise; the message says what happened."""
+    data = capture(make("needs two %s %s", "one"))
+    assert "needs two %s %s" in data["message"]
+    assert "could not be formatted: TypeError" in data["message"]
+
+
+def test_a_message_object_whose_str_raises_is_survived() -> None:
+    """A non-string msg with a hostile __str__ and __repr__ still yields a message."""
+
+    class Hostile:
+        def __str__(self) -> str:
+            raise ValueError("no str")
+
+        def __repr__(self) -> str:
+            raise ValueError("no repr")
+
+    data = capture(make(Hostile()))
+    assert "unrepresentable Hostile" in data["message"]
+
+
+def test_safe_repr_bounds_its_output() -> None:
+    """Long reprs are cut."""
+    assert len(safe_repr("x" * 10_000, 50)) == 53

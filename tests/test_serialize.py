@@ -1,0 +1,102 @@
+"""Records to strict JSON: hostile values, bounds and scrubbing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+from typing import Any
+
+from incidentio_logging._record import capture, restore
+from incidentio_logging.serialize import MAX_RECORD_BYTES, MAX_STRING, RecordSerializer, to_jsonable
+
+
+def strict_loads(data: bytes) -> Any:
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"{name} in JSON")
+    return json.loads(data, parse_constant=no_constants)
+
+
+def serialize(msg: str = "boom", exc: bool = False, **extra: Any) -> dict[str, Any]:
+    exc_info = None
+    if exc:
+        try:
+            raise KeyError("sku-9")
+        except KeyError:
+            exc_info = sys.exc_info()
+    record = logging.getLogger("shop").makeRecord(
+        "shop.payments", logging.ERROR, "/app/pay.py", 42, msg, None, exc_info, func="pay",
+        extra=extra)
+    data: dict[str, Any] = strict_loads(RecordSerializer().serialize(restore(capture(record))))
+    return data
+
+
+def test_standard_fields_and_extras() -> None:
+    """The record's useful fields, under readable names, plus its extras."""
+    data = serialize("Card declined", order_id="A-1", amount=42.5)
+    assert data["level"] == "ERROR"
+    assert data["logger"] == "shop.payments"
+    assert data["message"] == "Card declined"
+    assert (data["function"], data["line"], data["path"]) == ("pay", 42, "/app/pay.py")
+    assert data["timestamp"].endswith("+00:00")
+    assert (data["order_id"], data["amount"]) == ("A-1", 42.5)
+
+
+def test_the_traceback_is_formatted_into_exc_info() -> None:
+    """exc_info becomes the traceback text."""
+    data = serialize(exc=True)
+    assert data["exc_info"].startswith("Traceback (most recent call last)")
+    assert "KeyError: 'sku-9'" in data["exc_info"]
+
+
+def test_hostile_values_become_strict_json() -> None:
+    """NaN, infinities, cycles, bytes, non-string keys, raising reprs, huge ints, surrogates."""
+
+    class Hostile:
+        def __repr__(self) -> str:
+            raise RuntimeError("no")
+
+    cycle: dict[str, Any] = {}
+    cycle["self"] = cycle
+    data = serialize(
+        nan=math.nan, inf=-math.inf, cycle=cycle, raw=b"\xff\xfebytes",
+        keys={1: "one", (2, 3): "tuple", None: "none"}, hostile=Hostile(),
+        huge=10**5000, big=2**70, surrogate="lone \ud800 surrogate", nested=[[[[[[[[1]]]]]]]],
+    )
+    assert data["nan"] == "NaN" and data["inf"] == "-Infinity"
+    assert data["cycle"] == {"self": "<cycle>"}
+    assert data["raw"].endswith("bytes")
+    assert data["keys"] == {"1": "one", "(2, 3)": "tuple", "None": "none"}
+    assert data["hostile"] == "<unrepresentable Hostile>"
+    assert data["huge"].startswith("<int of") and data["big"] == str(2**70)
+    assert data["surrogate"] == "lone ? surrogate"
+    assert "nested too deep" in json.dumps(data["nested"])
+
+
+def test_long_values_are_cut_and_records_bounded() -> None:
+    """A huge string is cut; a record too large overall is replaced by a short one."""
+    data = serialize(blob="x" * (MAX_STRING + 500))
+    assert data["blob"].endswith("[500 more characters]")
+    many = {f"field{i}": "y" * MAX_STRING for i in range(8)}
+    data = serialize("big record", **many)
+    assert data["message"] == "big record"
+    assert "incidentio_logging_note" in data
+    assert len(json.dumps(data)) < MAX_RECORD_BYTES
+
+
+def test_secret_looking_keys_are_scrubbed_at_any_depth() -> None:
+    """password, token, api_key, authorization, cookie, session... at any depth."""
+    data = serialize(password="p4ss", user={"name": "al", "API-Key": "k", "Session_ID": "s",
+                                           "headers": [{"Authorization": "Basic x"}]},
+                     db_passwd="x", note="sent Bearer abcdefghijklmnop to the API")
+    assert data["password"] == "[scrubbed]" and data["db_passwd"] == "[scrubbed]"
+    assert data["user"] == {"name": "al", "API-Key": "[scrubbed]", "Session_ID": "[scrubbed]",
+                            "headers": [{"Authorization": "[scrubbed]"}]}
+    assert data["note"] == "sent Bearer [scrubbed] to the API"
+
+
+def test_to_jsonable_keeps_ordinary_values() -> None:
+    """Plain JSON values pass through unchanged."""
+    value = {"a": [1, 2.5, True, None, "s"], "b": {"c": "d"}}
+    assert to_jsonable(value) == value
