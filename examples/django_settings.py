@@ -5,7 +5,7 @@ Copy the LOGGING block into your settings.py. To see it work against the local r
     python examples/django_settings.py           # in another, after those exports
 """
 
-SECRET_KEY = "example-only-not-secret"  # noqa: S105
+SECRET_KEY = "example-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["localhost"]
 INSTALLED_APPS: list[str] = []

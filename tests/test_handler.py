@@ -81,7 +81,7 @@ def test_emit_never_raises_into_the_application(
     handler = make_handler(predicate=predicate)
     logger.addHandler(handler)
     logger.error("explode")
-    logger.error("two %s %s", "args?")
+    logger.error("two %s %s", "args?")  # noqa: PLE1206 - the broken call is the test
     logger.error("hostile", extra={"thing": Hostile(), "nan": float("nan")})
     assert handler.flush(5)
     messages = sorted(r["message"] for e in receiver.events for r in e.records)

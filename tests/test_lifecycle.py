@@ -24,7 +24,8 @@ from .conftest import MakeHandler, worker_threads
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_script(code: str, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def run_script(code: str, env: dict[str, str],
+               timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (this one's version) with ``env`` added."""
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
