@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from ._delivery import Outcome, RetryPolicy, deliver
-from ._record import Captured, restore
+from ._record import Captured
 from ._report import Reporter
 from ._stats import Stats
 from .config import Settings
@@ -55,7 +55,11 @@ class Dispatcher:
 
     def add(self, data: Captured) -> None:
         """Take one captured record into the open window."""
-        self._window.add(restore(data))
+        self._window.add(data)
+
+    def discard(self) -> int:
+        """Empty the open window without sending it; how many records it held."""
+        return sum(group.total for group in self._window.take())
 
     def has_records(self) -> bool:
         """True while the open window holds anything."""

@@ -90,12 +90,7 @@ class Worker:
             self._queue.append(marker)
         self._wake.set()
 
-    def _popleft(self) -> Captured | _Flush | _Stop:
-        item = self._queue.popleft()
-        if not isinstance(item, dict):
-            with self._markers_lock:
-                self._markers -= 1
-        return item
+
 
     def _start(self) -> None:
         with self._start_lock:
@@ -190,15 +185,20 @@ class Worker:
             self._idle = False
 
     def _drain(self) -> _Flush | _Stop | None:
-        queue, dispatcher = self._queue, self._dispatcher
-        while queue:
-            item = self._popleft()
-            if isinstance(item, dict):
-                self._stats.taken += 1
-                dispatcher.add(item)
-            else:
-                return item
-        return None
+        queue, add = self._queue, self._dispatcher.add
+        taken = 0
+        try:
+            while queue:
+                item = queue.popleft()
+                if type(item) is dict:
+                    taken += 1
+                    add(item)
+                else:
+                    self._marker_taken()
+                    return item  # type: ignore[return-value]
+            return None
+        finally:
+            self._stats.taken += taken
 
     def _ship(self) -> None:
         self._dispatcher.ship(now=self._clock, wait=self._wait, stop_at=lambda: self._stop_at)
@@ -217,14 +217,22 @@ class Worker:
             self._ship()
 
     def _discard(self, reason: str) -> None:
-        """Count whatever is still queued as dropped; release anyone waiting on a flush."""
+        """Count what is queued or in the open window as dropped; release flush waiters."""
+        dropped = 0
         while self._queue:
-            item = self._popleft()
-            if isinstance(item, dict):
-                self._stats.taken += 1
-                self._stats.drop(reason)
-            elif isinstance(item, _Flush):
+            item = self._queue.popleft()
+            if type(item) is dict:
+                dropped += 1
+                continue
+            self._marker_taken()
+            if isinstance(item, _Flush):
                 item.done.set()
+        self._stats.taken += dropped
+        self._stats.drop(reason, dropped + self._dispatcher.discard())
+
+    def _marker_taken(self) -> None:
+        with self._markers_lock:
+            self._markers -= 1
 
 
 @contextlib.contextmanager

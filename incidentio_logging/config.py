@@ -316,9 +316,8 @@ def _source_url(value: str | None) -> str | None:
 
 
 def _number(option: str, value: object, *, low: float, high: float) -> float:
-    if isinstance(value, bool):
-        raise TypeError(f"{option} must be a number of seconds")
-    if not isinstance(value, (int, float, str)):
+    """A number within [low, high]; strings such as "0.5" (from INI or YAML) are read."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise TypeError(f"{option} must be a number, not {value!r}")
     try:
         number = float(value)
@@ -330,17 +329,10 @@ def _number(option: str, value: object, *, low: float, high: float) -> float:
 
 
 def _integer(option: str, value: object, *, low: int, high: int) -> int:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+    number = _number(option, value, low=low, high=high)
+    if not number.is_integer():
         raise TypeError(f"{option} must be a whole number, not {value!r}")
-    if not isinstance(value, (int, float, str)):
-        raise TypeError(f"{option} must be a whole number, not {value!r}")
-    try:
-        number = int(value)
-    except ValueError:
-        raise TypeError(f"{option} must be a whole number, not {value!r}") from None
-    if not low <= number <= high:
-        raise ValueError(f"{option} must be between {low} and {high}, not {value!r}")
-    return number
+    return int(number)
 
 
 def _ca_bundle(value: str | None) -> str | None:

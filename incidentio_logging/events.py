@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .grouping import Group
+from ._record import safe_str
+from .grouping import Group, label
 from .serialize import RecordSerializer, dumps, encode, to_jsonable
 
 #: incident.io's only published size figure is 512 KiB per body; stay well below it.
@@ -97,7 +98,7 @@ class EventBuilder:
         digest = hashlib.sha256()
         if self._dedup == "fingerprint":
             # Stable across windows, processes and restarts: repeats update one alert.
-            digest.update(b"fingerprint\n" + encode(group.key))
+            digest.update(b"fingerprint\n" + encode(label(group.key)))
         else:
             # The reference: this event's data and the UTC minute it was formed in.
             minute = dt.datetime.fromtimestamp(self._wall_clock(), dt.timezone.utc)
@@ -137,7 +138,7 @@ def template_fields(group: Group) -> dict[str, Any]:
         "count": group.total,
         "more": group.total - 1,
         "exc_type": type(exc).__name__ if exc is not None else "",
-        "exc_message": first_line(_safe_str(exc)) if exc is not None else "",
+        "exc_message": first_line(safe_str(exc)) if exc is not None else "",
     }
 
 
@@ -150,8 +151,8 @@ def default_title(fields: Mapping[str, Any]) -> str:
 
 def default_description(group: Group, fields: Mapping[str, Any]) -> str:
     """Markdown an on-call engineer can act on: what, where, how often, and the traceback."""
-    first, last = group.records[0], group.records[-1]
-    span = f"{_clock(first.created)} and {_clock(last.created)} UTC"
+    first = group.records[0]
+    span = f"{_clock(first.created)} and {_clock(group.last_created)} UTC"
     lines = [
         f"**{fields['count']} {fields['level']} record(s)** from `{fields['logger']}` "
         f"between {span}.",
@@ -178,7 +179,7 @@ def _summary(group: Group, first: logging.LogRecord, included: int,
         "included_records": included,
         "omitted_records": group.omitted + omitted_size,
         "first_seen": _iso(group.records[0].created),
-        "last_seen": _iso(group.records[-1].created),
+        "last_seen": _iso(group.last_created),
     }
 
 
@@ -201,13 +202,6 @@ def first_line(text: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _safe_str(value: object) -> str:
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001
-        return f"<unprintable {type(value).__name__}>"
 
 
 def _iso(timestamp: float) -> str:

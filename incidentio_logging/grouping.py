@@ -1,56 +1,70 @@
 """Which records belong together in one alert event.
 
-Pure: a :class:`Window` is fed records and hands back groups; it knows nothing of time,
-threads or HTTP. A group keeps at most ``max_batch_size`` records and only counts the
-rest, so a flood costs the worker a dict lookup per record, not a serialization.
+Pure: a :class:`Window` is fed captured records and hands back groups; it knows nothing
+of time, threads or HTTP. A group keeps at most ``max_batch_size`` records and only
+counts the rest. A flood costs the worker a tuple and a dict lookup per record: records
+that are only counted are never even turned back into record objects.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
-from ._record import safe_repr
+from ._record import Captured, restore, safe_repr
 
-KeyFunc = Callable[[logging.LogRecord], str]
+KeyFunc = Callable[[Captured], Hashable]
+
+
+def fingerprint_key(data: Captured) -> tuple[str, str, str, str]:
+    """Logger, level, message template and exception type: what makes two errors "the same".
+
+    The template (``msg``) is used rather than the formatted message, so that
+    ``"order %s failed"`` groups across order ids.
+    """
+    msg = data["msg"]
+    exc_info = data["exc_info"]
+    exc_type = exc_info[0].__qualname__ if exc_info and exc_info[0] else ""
+    template = msg if type(msg) is str else type(msg).__qualname__
+    return (data["name"], data["levelname"], template, exc_type)
 
 
 def fingerprint(record: logging.LogRecord) -> str:
-    """Logger, level, message template and exception type: what makes two errors "the same".
-
-    The template (``record.msg``) is used rather than the formatted message, so that
-    ``"order %s failed"`` groups across order ids.
-    """
-    template = record.msg if isinstance(record.msg, str) else type(record.msg).__qualname__
-    exc_type = record.exc_info[0].__qualname__ if record.exc_info and record.exc_info[0] else ""
-    return f"{record.name}\x1f{record.levelname}\x1f{template}\x1f{exc_type}"
+    """:func:`fingerprint_key` of a record, as text."""
+    return label(fingerprint_key(record.__dict__))
 
 
-def whole_window(_record: logging.LogRecord) -> str:
-    """``group_by="none"``: every record of a window in one event, as the reference does."""
+def label(key: Hashable) -> str:
+    """A group key as stable text, for deduplication keys."""
+    if isinstance(key, tuple):
+        return "\x1f".join(str(part) for part in key)
+    return key if isinstance(key, str) else safe_repr(key, 500)
+
+
+def _whole_window(_data: Captured) -> str:
     return ""
 
 
 def key_function(group_by: object, on_error: Callable[[Exception], None]) -> KeyFunc:
     """The grouping function for a validated ``group_by`` option.
 
-    A user's function that raises falls back to :func:`fingerprint` for that record, and
-    ``on_error`` hears about it.
+    ``"none"`` puts a whole window in one group, as the reference does. A user's function
+    gets a record; if it raises, that record is grouped by fingerprint and ``on_error``
+    hears about it.
     """
     if group_by == "fingerprint":
-        return fingerprint
+        return fingerprint_key
     if group_by == "none":
-        return whole_window
+        return _whole_window
     user_func: Callable[[logging.LogRecord], object] = group_by  # type: ignore[assignment]
 
-    def user_key(record: logging.LogRecord) -> str:
+    def user_key(data: Captured) -> Hashable:
         try:
-            key = user_func(record)
+            return label(user_func(restore(data)))
         except Exception as exc:  # noqa: BLE001 - the user's code must not stop the worker
             on_error(exc)
-            return fingerprint(record)
-        return key if isinstance(key, str) else safe_repr(key, 500)
+            return fingerprint_key(data)
 
     return user_key
 
@@ -59,9 +73,10 @@ def key_function(group_by: object, on_error: Callable[[Exception], None]) -> Key
 class Group:
     """The records of one window that share a key."""
 
-    key: str
+    key: Hashable
     records: list[logging.LogRecord] = field(default_factory=list)
     total: int = 0
+    last_created: float = 0.0
 
     @property
     def omitted(self) -> int:
@@ -75,17 +90,18 @@ class Window:
     def __init__(self, key: KeyFunc, max_batch_size: int) -> None:
         self._key = key
         self._max = max_batch_size
-        self._groups: dict[str, Group] = {}
+        self._groups: dict[Hashable, Group] = {}
 
-    def add(self, record: logging.LogRecord) -> None:
-        """Place ``record`` in its group, or only count it when the group is full."""
-        key = self._key(record)
+    def add(self, data: Captured) -> None:
+        """Place a captured record in its group, or only count it when the group is full."""
+        key = self._key(data)
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = Group(key)
         group.total += 1
+        group.last_created = data["created"]
         if len(group.records) < self._max:
-            group.records.append(record)
+            group.records.append(restore(data))
 
     def __bool__(self) -> bool:
         return bool(self._groups)

@@ -19,7 +19,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-from ._record import safe_repr
+from ._record import safe_repr, safe_str
 
 MAX_STRING = 16_384
 MAX_ITEMS = 100
@@ -68,7 +68,7 @@ def to_jsonable(  # noqa: PLR0912 - one branch per kind of value
     if isinstance(value, enum.Enum):
         return to_jsonable(value.value, _depth + 1, _seen)
     if isinstance(value, BaseException):
-        return _text(f"{type(value).__name__}: {_safe_str(value)}")
+        return _text(f"{type(value).__name__}: {safe_str(value)}")
     if isinstance(value, (Mapping, list, tuple, set, frozenset)):
         if id(value) in _seen:
             return "<cycle>"
@@ -91,7 +91,7 @@ def _mapping(value: Mapping[Any, Any], depth: int, seen: frozenset[int]) -> dict
         if index >= MAX_ITEMS:
             result["<truncated>"] = f"{len(items) - MAX_ITEMS} more items"
             break
-        name = key if isinstance(key, str) else _safe_str(key)
+        name = key if isinstance(key, str) else safe_str(key)
         name = _text(name)
         result[name] = SCRUBBED if is_secret_key(name) else to_jsonable(item, depth + 1, seen)
     return result
@@ -127,13 +127,6 @@ def _float(value: float) -> float | str:
     if math.isfinite(value):
         return value
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
-def _safe_str(value: object) -> str:
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001
-        return safe_repr(value)
 
 
 def dumps(value: object, **_ignored: object) -> str:

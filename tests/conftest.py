@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -57,3 +60,23 @@ def logger() -> Iterator[logging.Logger]:
 def worker_threads() -> list[threading.Thread]:
     """The handler worker threads alive now."""
     return [t for t in threading.enumerate() if t.name.startswith("incidentio-logging-worker")]
+
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
+
+
+def exc_info_of(exc: BaseException) -> ExcInfo:
+    """A real exc_info tuple, with a traceback, for ``exc``."""
+    try:
+        raise exc
+    except BaseException:
+        info = sys.exc_info()
+    assert info[0] is not None and info[1] is not None and info[2] is not None
+    return info[0], info[1], info[2]
+
+
+def strict_json(data: bytes) -> Any:
+    """Parse as strict JSON: NaN and Infinity fail the test."""
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"{name} in JSON")
+    return json.loads(data, parse_constant=no_constants)

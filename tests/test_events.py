@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from typing import Any
 
 import pytest
 
-from incidentio_logging._record import capture, restore
+from incidentio_logging._record import capture
 from incidentio_logging.events import BODY_BUDGET, EventBuilder
-from incidentio_logging.grouping import Group, Window, fingerprint
+from incidentio_logging.grouping import Group, Window, fingerprint_key
+
+from .conftest import exc_info_of, strict_json
 
 MINUTE = 1_790_000_000.0 - 1_790_000_000.0 % 60  # the start of some UTC minute
 
 
 def group(*messages: str, logger: str = "shop.payments", exc: bool = False,
           max_batch_size: int = 250, **extra: Any) -> Group:
-    window = Window(fingerprint, max_batch_size)
+    window = Window(fingerprint_key, max_batch_size)
     for message in messages:
-        exc_info = None
-        if exc:
-            try:
-                raise KeyError("sku-9")
-            except KeyError:
-                exc_info = sys.exc_info()
+        exc_info = exc_info_of(KeyError("sku-9")) if exc else None
         record = logging.getLogger(logger).makeRecord(
             logger, logging.ERROR, "f.py", 1, "%s", (message,), exc_info, extra=extra)
-        window.add(restore(capture(record)))
+        window.add(capture(record))
     (only,) = window.take()
     return only
 
@@ -40,9 +35,7 @@ def builder(now: float = MINUTE, **options: Any) -> EventBuilder:
 
 
 def payload(body: bytes) -> dict[str, Any]:
-    def no_constants(name: str) -> None:
-        raise AssertionError(name)
-    data: dict[str, Any] = json.loads(body, parse_constant=no_constants)
+    data: dict[str, Any] = strict_json(body)
     return data
 
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import logging
-import sys
 
-from incidentio_logging.grouping import Window, fingerprint, key_function
+from incidentio_logging._record import capture
+from incidentio_logging.grouping import Window, fingerprint, fingerprint_key, key_function
+
+from .conftest import exc_info_of
 
 
 def record(name: str = "shop", msg: str = "order %s failed", arg: object = "A-1",
            level: int = logging.ERROR, exc: type[BaseException] | None = None) -> logging.LogRecord:
-    exc_info = None
-    if exc is not None:
-        try:
-            raise exc("x")
-        except BaseException:
-            exc_info = sys.exc_info()
+    exc_info = exc_info_of(exc("x")) if exc is not None else None
     return logging.getLogger(name).makeRecord(name, level, "f.py", 1, msg, (arg,), exc_info)
 
 
@@ -30,9 +27,9 @@ def test_the_fingerprint_ignores_arguments_but_not_the_template() -> None:
 
 def test_a_window_groups_in_order_of_first_arrival() -> None:
     """Groups come out in the order their first record came in."""
-    window = Window(fingerprint, 10)
+    window = Window(fingerprint_key, 10)
     for rec in (record(msg="b %s"), record(msg="a %s"), record(msg="b %s")):
-        window.add(rec)
+        window.add(capture(rec))
     groups = window.take()
     assert [len(g.records) for g in groups] == [2, 1]
     assert groups[0].records[0].msg == "b %s"
@@ -41,9 +38,9 @@ def test_a_window_groups_in_order_of_first_arrival() -> None:
 
 def test_a_full_group_only_counts_the_rest() -> None:
     """Past max_batch_size, records are counted as omitted and not kept."""
-    window = Window(fingerprint, 3)
+    window = Window(fingerprint_key, 3)
     for i in range(10):
-        window.add(record(arg=i))
+        window.add(capture(record(arg=i)))
     (group,) = window.take()
     assert (len(group.records), group.total, group.omitted) == (3, 10, 7)
 
@@ -51,8 +48,8 @@ def test_a_full_group_only_counts_the_rest() -> None:
 def test_group_by_none_puts_the_whole_window_in_one_group() -> None:
     """'none' is the reference's one-event-per-window."""
     window = Window(key_function("none", lambda exc: None), 10)
-    window.add(record(name="a"))
-    window.add(record(name="b", msg="other"))
+    window.add(capture(record(name="a")))
+    window.add(capture(record(name="b", msg="other")))
     assert len(window.take()) == 1
 
 
@@ -66,6 +63,6 @@ def test_a_callable_group_by_and_its_failures() -> None:
         return rec.args
 
     key = key_function(by_first_arg, errors.append)
-    assert key(record(arg="A")) == key(record(arg="A", msg="other %s"))
-    assert key(record(arg="boom")) == fingerprint(record(arg="boom"))
+    assert key(capture(record(arg="A"))) == key(capture(record(arg="A", msg="other %s")))
+    assert key(capture(record(arg="boom"))) == fingerprint_key(capture(record(arg="boom")))
     assert [str(e) for e in errors] == ["bad key"]

@@ -8,9 +8,20 @@ import time
 
 import pytest
 
+from incidentio_logging import IncidentIOHandler
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, worker_threads
+
+
+def stalled(handler: IncidentIOHandler, logger: logging.Logger,
+            receiver: LocalReceiver) -> IncidentIOHandler:
+    """Attach ``handler`` and leave its worker stuck in a request the receiver holds."""
+    logger.addHandler(handler)
+    receiver.hold()
+    logger.error("first")
+    receiver.wait_in_flight(1)
+    return handler
 
 
 def test_an_error_becomes_a_firing_event(make_handler: MakeHandler, receiver: LocalReceiver,
@@ -51,11 +62,7 @@ def test_emit_never_waits_on_the_network(make_handler: MakeHandler, receiver: Lo
     If emit waited on the network, the second batch of calls would never return
     (the receiver is only released after them) and the test would time out.
     """
-    handler = make_handler()
-    logger.addHandler(handler)
-    receiver.hold()
-    logger.error("first")
-    receiver.wait_in_flight(1)
+    handler = stalled(make_handler(), logger, receiver)
     for i in range(200):
         logger.error("while blocked %d", i)
     assert handler.stats()["records_pending"] == 201  # 200 queued, 1 in flight
@@ -156,11 +163,7 @@ def test_what_is_sent_is_what_was_logged(make_handler: MakeHandler, receiver: Lo
 def test_a_full_queue_drops_and_counts(make_handler: MakeHandler, receiver: LocalReceiver,
                                        logger: logging.Logger) -> None:
     """With the worker stuck on the network, the queue holds queue_size and no more."""
-    handler = make_handler(queue_size=100)
-    logger.addHandler(handler)
-    receiver.hold()
-    logger.error("first")
-    receiver.wait_in_flight(1)
+    handler = stalled(make_handler(queue_size=100), logger, receiver)
     for i in range(125):
         logger.error("flood %d", i)
     stats = handler.stats()

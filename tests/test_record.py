@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 from incidentio_logging._record import capture, restore, safe_repr
 
+from .conftest import exc_info_of
+
 
 def make(msg: object, *args: object, **extra: object) -> logging.LogRecord:
-    try:
-        raise RuntimeError("boom")
-    except RuntimeError:
-        exc_info = sys.exc_info()
     return logging.getLogger("shop").makeRecord(
-        "shop", logging.ERROR, "f.py", 1, msg, args or None, exc_info, extra=extra)
+        "shop", logging.ERROR, "f.py", 1, msg, args or None, exc_info_of(RuntimeError("boom")),
+        extra=extra)
 
 
 def test_capture_does_not_mutate_the_record() -> None:

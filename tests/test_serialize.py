@@ -5,30 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
 from typing import Any
 
 from incidentio_logging._record import capture, restore
 from incidentio_logging.serialize import MAX_RECORD_BYTES, MAX_STRING, RecordSerializer, to_jsonable
 
-
-def strict_loads(data: bytes) -> Any:
-    def no_constants(name: str) -> None:
-        raise AssertionError(f"{name} in JSON")
-    return json.loads(data, parse_constant=no_constants)
+from .conftest import exc_info_of, strict_json
 
 
 def serialize(msg: str = "boom", exc: bool = False, **extra: Any) -> dict[str, Any]:
-    exc_info = None
-    if exc:
-        try:
-            raise KeyError("sku-9")
-        except KeyError:
-            exc_info = sys.exc_info()
+    exc_info = exc_info_of(KeyError("sku-9")) if exc else None
     record = logging.getLogger("shop").makeRecord(
         "shop.payments", logging.ERROR, "/app/pay.py", 42, msg, None, exc_info, func="pay",
         extra=extra)
-    data: dict[str, Any] = strict_loads(RecordSerializer().serialize(restore(capture(record))))
+    data: dict[str, Any] = strict_json(RecordSerializer().serialize(restore(capture(record))))
     return data
 
 
