@@ -79,8 +79,12 @@ class Dispatcher:
                 continue
             self._stats.drop("batch_full", event.omitted_batch)
             self._stats.drop("body_size", event.omitted_size)
-            outcome = deliver(self._transport, event.body, policy=self._policy, now=now,
-                              wait=wait, stop_at=stop_at, rng=self._rng)
+            try:
+                outcome = deliver(self._transport, event.body, policy=self._policy, now=now,
+                                  wait=wait, stop_at=stop_at, rng=self._rng)
+            except Exception as exc:  # noqa: BLE001 - e.g. a user transport raising its own
+                outcome = Outcome(False, 0, "internal_error", None,
+                                  f"the transport raised {type(exc).__name__}: {exc}")
             self._account(group, event, outcome)
 
     def _account(self, group: Group, event: AlertEvent, outcome: Outcome) -> None:

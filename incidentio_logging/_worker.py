@@ -90,8 +90,6 @@ class Worker:
             self._queue.append(marker)
         self._wake.set()
 
-
-
     def _start(self) -> None:
         with self._start_lock:
             if self._thread is not None or self._cannot_start:
@@ -112,9 +110,9 @@ class Worker:
         if thread is threading.current_thread():
             return False
         if thread is None or not thread.is_alive():
-            if self._queue:
-                self._ship_inline(self._clock() + timeout)
-            return not self._queue
+            dropped_before = self._stats.worker_dropped()
+            self._ship_inline(self._clock() + timeout)
+            return self.pending() == 0 and self._stats.worker_dropped() == dropped_before
         marker = _Flush(self._stats.worker_dropped())
         self._put_marker(marker)
         if _holds_logging_lock():
@@ -145,10 +143,12 @@ class Worker:
         with _as_worker_thread():
             try:
                 self._loop()
-            except Exception as exc:  # noqa: BLE001 - last resort: say so, count, stop
+            except Exception as exc:  # noqa: BLE001 - last resort: say so, count, start over
                 self._reporter.report("worker", f"worker thread failed: {type(exc).__name__}: "
                                       f"{exc}; queued records dropped")
                 self._discard("internal_error")
+                with self._start_lock:
+                    self._thread = None  # the next record starts a fresh worker
             finally:
                 self._dispatcher.close()
 
@@ -192,7 +192,12 @@ class Worker:
                 item = queue.popleft()
                 if type(item) is dict:
                     taken += 1
-                    add(item)
+                    try:
+                        add(item)
+                    except Exception as exc:  # noqa: BLE001 - one bad record, not the thread
+                        self._stats.drop("internal_error")
+                        self._reporter.report("add", "a record could not be grouped "
+                                              f"({type(exc).__name__}: {exc}); dropped")
                 else:
                     self._marker_taken()
                     return item  # type: ignore[return-value]
@@ -200,8 +205,9 @@ class Worker:
         finally:
             self._stats.taken += taken
 
-    def _ship(self) -> None:
-        self._dispatcher.ship(now=self._clock, wait=self._wait, stop_at=lambda: self._stop_at)
+    def _ship(self, deadline: float = math.inf) -> None:
+        self._dispatcher.ship(now=self._clock, wait=self._wait,
+                              stop_at=lambda: min(self._stop_at, deadline))
 
     def _wait(self, seconds: float) -> None:
         # Interrupted by stop(), which moves the deadline; cleared so later waits sleep.
@@ -210,11 +216,12 @@ class Worker:
 
     def _ship_inline(self, deadline: float) -> None:
         """Deliver on the calling thread: the worker never started or has died."""
-        self._stop_at = min(self._stop_at, deadline)
+        if not self._queue and not self._dispatcher.has_records():
+            return
         with _as_worker_thread():
             while self._queue:
                 self._drain()
-            self._ship()
+            self._ship(deadline)
 
     def _discard(self, reason: str) -> None:
         """Count what is queued or in the open window as dropped; release flush waiters."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 import pytest
 
-from incidentio_logging import IncidentIOHandler
+from incidentio_logging import IncidentIOHandler, Reply
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, worker_threads
@@ -352,3 +353,80 @@ def test_flush_without_timeout_is_bounded_by_shutdown_timeout(
     logger.error("stuck")
     receiver.wait_in_flight(1)
     assert handler.flush() is False
+
+
+class ExplodingTransport:
+    """A user transport with a bug: raises something that is not a TransportError."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def post(self, body: bytes, timeout: float) -> Reply:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("transport bug")
+        return Reply(202)
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_raising_transport_costs_the_event_not_the_worker(
+        make_handler: MakeHandler, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The event is counted as internal_error, reported, and the next one goes out."""
+    transport = ExplodingTransport()
+    handler = make_handler(transport=transport)
+    logger.addHandler(handler)
+    logger.error("lost to the bug")
+    assert not handler.flush(5)
+    logger.error("delivered after it")
+    assert handler.flush(5)
+    stats = handler.stats()
+    assert stats["dropped"] == {"internal_error": 1}
+    assert stats["records_delivered"] == 1
+    assert "RuntimeError: transport bug" in capsys.readouterr().err
+
+
+def test_a_record_that_cannot_be_grouped_is_dropped_alone(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed queue item is counted as internal_error; the worker carries on."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    handler._worker.submit({"not": "a captured record"})
+    logger.error("after")
+    handler.flush(5)
+    assert "a record could not be grouped (KeyError" in capsys.readouterr().err
+    stats = handler.stats()
+    assert stats["dropped"] == {"internal_error": 1}
+    assert (stats["records_delivered"], stats["records_pending"]) == (1, 0)
+
+
+def test_a_crashed_worker_is_replaced_by_the_next_record(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fault in the worker loop itself: its records are counted, a new worker starts."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    dispatcher = handler._worker._dispatcher
+    real_ship = dispatcher.ship
+
+    def ship_once_broken(**kwargs: Any) -> None:
+        monkeypatch.setattr(dispatcher, "ship", real_ship)
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(dispatcher, "ship", ship_once_broken)
+    logger.error("lost in the crash")
+    first_worker = handler._worker._thread
+    assert first_worker is not None
+    first_worker.join(5)
+    assert "worker thread failed: RuntimeError: injected fault" in capsys.readouterr().err
+    assert handler.stats()["dropped"] == {"internal_error": 1}
+    logger.error("after")
+    assert handler.flush(5)
+    assert handler._worker._thread is not first_worker
+    assert [r["message"] for e in receiver.events for r in e.records] == ["after"]
