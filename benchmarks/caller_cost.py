@@ -1,119 +1,91 @@
-"""Caller-thread cost of one logging call, as a ratio to a bare NullHandler.
+"""Caller-thread cost of a logging call, as a ratio to a NullHandler in the same run.
 
-    python benchmarks/caller_cost.py            # full run (about a minute)
-    python benchmarks/caller_cost.py --quick    # smoke run, for CI: proves it runs
-
-Each round times a block of calls for every configuration, in an order that rotates
-between rounds, and divides by the NullHandler floor of the same round; the table shows
-the median of those per-round ratios, because this machine is noisy and only ratios
-measured side by side are meaningful. Our handler runs with its worker live, delivering
-to the local receiver on 127.0.0.1.
+A block is a run of identical calls plus the handler's worker draining them, timed in
+process CPU time: the caller's time and the CPU its worker takes under the GIL. Rounds
+rotate the order of the handlers, and each round's block is divided by the floor's
+block of the same round; the median of those ratios is reported. Between blocks the
+harness collects garbage and pauses (untimed), so that one handler's leftovers, its
+garbage or its thread's periodic wake-ups, are not charged to the next.
 """
 
 from __future__ import annotations
 
-import argparse
+import gc
 import logging
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 
-from incidentio_logging import IncidentIOHandler
-from incidentio_logging.testing import LocalReceiver
+from .handlers import Subject
 
 EXTRA = {"order_id": "A-1001", "amount": 42.5, "customer": "c_123", "attempt": 2}
 
 
-@dataclass
-class Case:
-    """One row: a logger wired to one handler, and the call to time."""
+@dataclass(frozen=True)
+class Call:
+    """The logging call being timed."""
 
-    name: str
-    logger: logging.Logger
-    exc_info: bool = False
     level: int = logging.ERROR
-
-    def block(self, calls: int) -> float:
-        """Seconds per call over ``calls`` calls."""
-        log, extra, level = self.logger, EXTRA, self.level
-        if self.exc_info:
-            try:
-                raise ValueError("card declined")
-            except ValueError:
-                started = time.perf_counter()
-                for i in range(calls):
-                    log.log(level, "payment %s failed", i, extra=extra, exc_info=True)
-                return (time.perf_counter() - started) / calls
-        started = time.perf_counter()
-        for i in range(calls):
-            log.log(level, "payment %s failed", i, extra=extra)
-        return (time.perf_counter() - started) / calls
+    exc_info: bool = False
 
 
-def make_logger(name: str, handler: logging.Handler) -> logging.Logger:
-    log = logging.getLogger(f"bench.{name}")
-    log.handlers[:] = [handler]
+def _logger_for(subject: Subject) -> logging.Logger:
+    log = logging.getLogger(f"bench.{id(subject)}")
+    log.handlers[:] = [subject.handler]
     log.propagate = False
     log.setLevel(logging.DEBUG)
     return log
 
 
-def measure(cases: list[Case], floors: dict[bool, Case], rounds: int,
-            calls: int) -> dict[str, list[float]]:
-    """Per-round ratios of each case to the floor with the same exc_info."""
-    ratios: dict[str, list[float]] = {case.name: [] for case in cases}
-    everything = list(floors.values()) + cases
+def settle() -> None:
+    """Untimed, between blocks: let other handlers' threads go quiet and start the block
+    with an empty young generation, so a block pays only for its own garbage and worker."""
+    gc.collect()
+    time.sleep(0.005)
+
+
+def block(subject: Subject, call: Call, calls: int) -> float:
+    """CPU seconds per call for ``calls`` calls and their drain."""
+    log, level, extra = _logger_for(subject), call.level, EXTRA
+    settle()
+    started = time.process_time()
+    if call.exc_info:
+        try:
+            raise ValueError("card declined")
+        except ValueError:
+            for i in range(calls):
+                log.log(level, "payment %s failed", i, extra=extra, exc_info=True)
+    else:
+        for i in range(calls):
+            log.log(level, "payment %s failed", i, extra=extra)
+    subject.drain()
+    return (time.process_time() - started) / calls
+
+
+@dataclass(frozen=True)
+class Result:
+    """Per-round ratios of one handler to the floor."""
+
+    name: str
+    ratios: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ratios)
+
+
+def compare(floor: Subject, rows: list[Subject], call: Call, *, rounds: int,
+            calls: int) -> tuple[float, list[Result]]:
+    """The floor's median seconds per call, and each row's ratios to it."""
+    everyone = [floor, *rows]
+    for subject in everyone:  # warm caches, start workers lazily
+        block(subject, call, min(calls, 500))
+    floor_costs: list[float] = []
+    ratios: dict[str, list[float]] = {row.name: [] for row in rows}
     for round_ in range(rounds):
-        shift = round_ % len(everything)
-        order = everything[shift:] + everything[:shift]
-        timings = {case.name: case.block(calls) for case in order}
-        for case in cases:
-            ratios[case.name].append(timings[case.name] / timings[floors[case.exc_info].name])
-    return ratios
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the comparison and print a markdown table."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="a few short rounds, for CI")
-    args = parser.parse_args(argv)
-    # Blocks of 10,000 calls span a couple of the worker's drains (it wakes every
-    # queue_size/2 records), so each block pays its share of the worker's GIL time.
-    rounds, calls = (3, 200) if args.quick else (31, 10_000)
-
-    with LocalReceiver() as receiver:
-        ours = IncidentIOHandler(**receiver.handler_options())
-        filtered = IncidentIOHandler(**receiver.handler_options())
-        floors = {False: Case("NullHandler", make_logger("null", logging.NullHandler())),
-                  True: Case("NullHandler, exc_info", make_logger("nullx", logging.NullHandler()),
-                             exc_info=True)}
-        ours_log = make_logger("ours", ours)
-        cases = [
-            Case("IncidentIOHandler", ours_log),
-            Case("IncidentIOHandler, exc_info", ours_log, exc_info=True),
-            Case("IncidentIOHandler, filtered out by level", make_logger("filtered", filtered),
-                 level=logging.WARNING),
-        ]
-        floors[False].block(calls)  # warm up imports and caches
-        ratios = measure(cases, floors, rounds, calls)
-        floor_us = statistics.median(floors[False].block(calls) for _ in range(5)) * 1e6
-        delivered = ours.flush(30)
-        stats = ours.stats()
-        ours.close()
-        filtered.close()
-
-    print(f"Python {sys.version.split()[0]}; {rounds} rounds x {calls} calls; "
-          f"NullHandler floor {floor_us:.2f} us per call\n")
-    print("| handler | median ratio to NullHandler | min | max |")
-    print("|---|---|---|---|")
-    for name, values in ratios.items():
-        print(f"| {name} | {statistics.median(values):.2f}x | {min(values):.2f}x "
-              f"| {max(values):.2f}x |")
-    print(f"\nworker: delivered all: {delivered}; events sent {stats['events_sent']}, "
-          f"records delivered {stats['records_delivered']}, dropped {stats['dropped']}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        shift = round_ % len(everyone)
+        costs = {s.name: block(s, call, calls) for s in everyone[shift:] + everyone[:shift]}
+        floor_costs.append(costs[floor.name])
+        for row in rows:
+            ratios[row.name].append(costs[row.name] / costs[floor.name])
+    return statistics.median(floor_costs), [Result(n, r) for n, r in ratios.items()]

@@ -52,10 +52,9 @@ class Dispatcher:
         )
         self._policy = RetryPolicy(max_retries=settings.max_retries,
                                    max_time=settings.max_retry_time, timeout=settings.timeout)
-
-    def add(self, data: Captured) -> None:
-        """Take one captured record into the open window."""
-        self._window.add(data)
+        #: Takes one captured record into the open window; the window's own method, bound
+        #: once, because the worker calls it for every record of a flood.
+        self.add: Callable[[Captured], None] = self._window.add
 
     def discard(self) -> int:
         """Empty the open window without sending it; how many records it held."""

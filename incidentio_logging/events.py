@@ -17,7 +17,7 @@ from typing import Any
 
 from ._record import safe_str
 from .grouping import Group, label
-from .serialize import RecordSerializer, dumps, encode, to_jsonable
+from .serialize import ExcInfo, RecordSerializer, dumps, encode, to_jsonable
 
 #: incident.io's only published size figure is 512 KiB per body; stay well below it.
 BODY_LIMIT = 512 * 1024
@@ -73,7 +73,8 @@ class EventBuilder:
         fields = template_fields(group)
         title = _cut(_render(self._title, fields) or default_title(fields), MAX_TITLE)
         description = _cut(
-            _render(self._description, fields) or default_description(group, fields),
+            _render(self._description, fields)
+            or default_description(group, fields, self._serializer.format_exception),
             MAX_DESCRIPTION,
         )
         records = [self._serializer.serialize(record) for record in group.records]
@@ -149,7 +150,8 @@ def default_title(fields: Mapping[str, Any]) -> str:
     return f"{fields['level']} {fields['logger']}: {_cut(message, MAX_TITLE - 40)}{more}"
 
 
-def default_description(group: Group, fields: Mapping[str, Any]) -> str:
+def default_description(group: Group, fields: Mapping[str, Any],
+                        format_exception: Callable[[ExcInfo], str]) -> str:
     """Markdown an on-call engineer can act on: what, where, how often, and the traceback."""
     first = group.records[0]
     span = f"{_clock(first.created)} and {_clock(group.last_created)} UTC"
@@ -163,7 +165,7 @@ def default_description(group: Group, fields: Mapping[str, Any]) -> str:
     ]
     traceback = next((r for r in group.records if r.exc_info), None)
     if traceback is not None and traceback.exc_info:
-        text = logging.Formatter().formatException(traceback.exc_info)
+        text = format_exception(traceback.exc_info)  # type: ignore[arg-type]
         if len(text) > MAX_TRACEBACK:
             text = "...\n" + text[-MAX_TRACEBACK:]
         lines += ["", "```", text, "```"]

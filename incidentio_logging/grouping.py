@@ -69,7 +69,7 @@ def key_function(group_by: object, on_error: Callable[[Exception], None]) -> Key
     return user_key
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     """The records of one window that share a key."""
 
@@ -100,8 +100,9 @@ class Window:
             group = self._groups[key] = Group(key)
         group.total += 1
         group.last_created = data["created"]
-        if len(group.records) < self._max:
-            group.records.append(restore(data))
+        records = group.records
+        if len(records) < self._max:
+            records.append(restore(data))
 
     def __bool__(self) -> bool:
         return bool(self._groups)

@@ -18,6 +18,7 @@ from .config import Settings, parse_settings
 from .transport import HttpTransport, Transport
 
 _HANDLERS: weakref.WeakSet[IncidentIOHandler] = weakref.WeakSet()
+_get_ident = threading.get_ident  # bound once: handle() runs on every logging call
 
 
 class IncidentIOHandler(logging.Handler):
@@ -132,7 +133,7 @@ class IncidentIOHandler(logging.Handler):
         before any lock, so they can neither recurse nor deadlock with ``dictConfig``
         and ``logging.shutdown()``. ``emit`` needs no lock: the queue is thread-safe.
         """
-        if threading.get_ident() in WORKER_THREADS:
+        if _get_ident() in WORKER_THREADS:
             return False
         if self.filters:
             result = self.filter(record)

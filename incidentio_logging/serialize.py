@@ -8,13 +8,15 @@ exception from an object's ``__repr__``.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import enum
 import json
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from types import TracebackType
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
@@ -140,13 +142,61 @@ def encode(text: str) -> bytes:
     return text.encode("utf-8", "replace")
 
 
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+_GROUP_TYPES: tuple[type, ...] = tuple(
+    t for t in (getattr(builtins, "BaseExceptionGroup", None),) if t is not None
+)
+
+
+def traceback_signature(exc_info: ExcInfo) -> Hashable | None:
+    """What a formatted traceback depends on, when that is only the exception and frames.
+
+    A flood repeats one code path: its tracebacks differ only by object identity, so one
+    formatting serves them all. Chained exceptions, notes and exception groups print
+    more than this captures, and get None (not cached).
+    """
+    exc_type, exc, tb = exc_info
+    if (exc.__cause__ is not None or exc.__context__ is not None
+            or getattr(exc, "__notes__", None) or isinstance(exc, _GROUP_TYPES)):
+        return None
+    frames = []
+    while tb is not None:
+        # The instruction offset fixes the line and, on 3.11+, the columns underlined.
+        frames.append((tb.tb_frame.f_code, tb.tb_lasti))
+        tb = tb.tb_next
+    return exc_type, safe_str(exc), tuple(frames)
+
+
+class _Formatter(JsonFormatter):
+    """python-json-logger's formatter, formatting each distinct traceback once."""
+
+    _CACHE_SIZE = 256
+
+    def __init__(self) -> None:
+        super().__init__(_FIELDS, rename_fields=_RENAMES, timestamp=True, json_serializer=dumps)
+        self._tracebacks: dict[Hashable, str] = {}
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - the stdlib's name
+        key = traceback_signature(ei) if ei and ei[1] is not None else None
+        if key is None:
+            return str(super().formatException(ei))
+        text = self._tracebacks.get(key)
+        if text is None:
+            if len(self._tracebacks) >= self._CACHE_SIZE:
+                self._tracebacks.clear()
+            text = self._tracebacks[key] = str(super().formatException(ei))
+        return text
+
+
 class RecordSerializer:
     """Turns a worker-side record into one JSON object for ``metadata.data``."""
 
     def __init__(self) -> None:
-        self._formatter = JsonFormatter(
-            _FIELDS, rename_fields=_RENAMES, timestamp=True, json_serializer=dumps
-        )
+        self._formatter = _Formatter()
+
+    def format_exception(self, exc_info: ExcInfo) -> str:
+        """The traceback text, as it appears in a record's ``exc_info``."""
+        return self._formatter.formatException(exc_info)
 
     def serialize(self, record: logging.LogRecord) -> bytes:
         """The record as UTF-8 JSON, at most ``MAX_RECORD_BYTES`` long."""

@@ -7,8 +7,16 @@ import logging
 import math
 from typing import Any
 
+import pytest
+
 from incidentio_logging._record import capture, restore
-from incidentio_logging.serialize import MAX_RECORD_BYTES, MAX_STRING, RecordSerializer, to_jsonable
+from incidentio_logging.serialize import (
+    MAX_RECORD_BYTES,
+    MAX_STRING,
+    RecordSerializer,
+    to_jsonable,
+    traceback_signature,
+)
 
 from .conftest import exc_info_of, strict_json
 
@@ -90,3 +98,50 @@ def test_to_jsonable_keeps_ordinary_values() -> None:
     """Plain JSON values pass through unchanged."""
     value = {"a": [1, 2.5, True, None, "s"], "b": {"c": "d"}}
     assert to_jsonable(value) == value
+
+
+def raise_at(line: int, message: str = "boom") -> BaseException:
+    """An exception raised from one of two lines, with a traceback."""
+    try:
+        if line == 1:
+            raise ValueError(message)
+        raise ValueError(message)
+    except ValueError as exc:
+        return exc
+
+
+def info(exc: BaseException) -> Any:
+    return (type(exc), exc, exc.__traceback__)
+
+
+def test_one_raise_site_in_a_loop_has_one_traceback_signature() -> None:
+    """A flood's tracebacks share a signature; another line or message does not."""
+    first, again = raise_at(1), raise_at(1)
+    assert first is not again
+    assert traceback_signature(info(first)) == traceback_signature(info(again))
+    assert traceback_signature(info(first)) != traceback_signature(info(raise_at(2)))
+    assert traceback_signature(info(first)) != traceback_signature(info(raise_at(1, "other")))
+
+
+def test_chained_exceptions_are_not_cached() -> None:
+    """A cause or context prints more than the frames: no signature."""
+
+    def chained() -> None:
+        try:
+            raise KeyError("inner")
+        except KeyError as inner:
+            raise ValueError("outer") from inner
+
+    with pytest.raises(ValueError, match="outer") as caught:
+        chained()
+    assert traceback_signature(info(caught.value)) is None
+
+
+def test_cached_tracebacks_read_exactly_as_fresh_ones() -> None:
+    """The cache changes the cost, never the text."""
+    serializer = RecordSerializer()
+    exc = raise_at(1)
+    fresh = logging.Formatter().formatException(info(exc))
+    assert serializer.format_exception(info(exc)) == fresh
+    assert serializer.format_exception(info(raise_at(1))) == fresh  # same frames, same text
+    assert len(serializer._formatter._tracebacks) == 1

@@ -1,0 +1,141 @@
+"""Run every benchmark and print (or write) the markdown report.
+
+    python -m benchmarks                          # the full run, about five minutes
+    python -m benchmarks --output BENCHMARKS.md   # the same, written to a file
+    python -m benchmarks --quick                  # a smoke run: proves it works, no figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Iterator
+
+from . import caller_cost, throughput
+from .caller_cost import Call
+from .handlers import filtered_subjects, subjects
+from .servers import Servers
+
+
+def machine() -> str:
+    """One line about where the figures come from."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info
+                          if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return (f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
+            f"{os.cpu_count()} cores ({model or 'unknown CPU'})")
+
+
+def caller_section(servers: Servers, rounds: int, calls: int) -> Iterator[str]:
+    yield "## Caller-thread cost of `logger.error(...)`"
+    yield ""
+    yield ("Median over rounds of each round's ratio to a bare `NullHandler` (the cost of "
+           "making the record). A block is the calls plus the handler's worker draining "
+           "them, in process CPU time, so a handler is charged for its worker's share of "
+           f"the GIL. {rounds} rounds of {calls} calls, handlers in rotating order.")
+    yield ""
+    with subjects(servers) as (floor, rows, notes):
+        plain_floor, plain = caller_cost.compare(floor, rows, Call(), rounds=rounds,
+                                                 calls=calls)
+        exc_floor, with_exc = caller_cost.compare(floor, rows, Call(exc_info=True),
+                                                  rounds=rounds, calls=calls)
+    yield "| handler | plain | with `exc_info` |"
+    yield "|---|---|---|"
+    yield (f"| NullHandler (floor) | 1.00x ({plain_floor * 1e6:.2f} µs) "
+           f"| 1.00x ({exc_floor * 1e6:.2f} µs) |")
+    for a, b in zip(plain, with_exc, strict=True):
+        yield f"| {a.name} | {a.median:.2f}x | {b.median:.2f}x |"
+    for note in notes:
+        yield f"\n(Left out: {note}.)"
+    yield ""
+    filtered = filtered_subjects(servers)
+    with subjects(servers) as (floor, _, _):
+        _, results = caller_cost.compare(floor, filtered, Call(level=20), rounds=rounds,
+                                         calls=calls)
+    for subject in filtered:
+        subject.handler.close()
+    yield "## Filtered-out records"
+    yield ""
+    yield ("`logger.info(...)` reaching a handler that refuses it, against the same call "
+           "into a `NullHandler`.")
+    yield ""
+    yield "| case | ratio to NullHandler |"
+    yield "|---|---|"
+    for result in results:
+        yield f"| {result.name} | {result.median:.2f}x |"
+    yield ""
+
+
+def throughput_section(servers: Servers, groups: list[int]) -> Iterator[str]:
+    yield "## Worker throughput"
+    yield ""
+    yield ("250 records per group in one window, then `flush()`: the worker serializes, "
+           "builds and POSTs one event per group to the local receiver (in another "
+           "process). Records beyond the 256 KiB body budget are left out and counted, so "
+           "`delivered` can be below `logged`.")
+    yield ""
+    yield "| record | groups | logged | delivered | delivered records/s | CPU s per 1,000 |"
+    yield "|---|---|---|---|---|---|"
+    for size in throughput.SIZES:
+        for count in groups:
+            row = throughput.measure(servers, size=size, groups=count)
+            yield (f"| {row.size} | {row.groups} | {row.logged} | {row.delivered} | "
+                   f"{row.per_second:,.0f} | {row.cpu_per_thousand:.3f} |")
+    yield ""
+
+
+def memory_section(servers: Servers, records: int) -> Iterator[str]:
+    yield f"## Memory: {records:,} `logger.error` calls in a burst"
+    yield ""
+    yield ("Each case in a fresh process; peak RSS from `getrusage`. Ours runs with its "
+           "defaults (`queue_size=10000`, `max_batch_size=250`).")
+    yield ""
+    yield "| handler | threads | RSS before | peak RSS | calls/s | delivered | dropped |"
+    yield "|---|---|---|---|---|---|---|"
+    for handler, threads in (("null", 1), ("ours", 1), ("ours", 4)):
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.memory", "--handler", handler,
+             "--records", str(records), "--threads", str(threads), "--token", servers.token,
+             "--url", servers.webhook_url],
+            capture_output=True, text=True, check=True, timeout=600).stdout
+        row = json.loads(out.splitlines()[-1])
+        name = "NullHandler" if handler == "null" else "IncidentIOHandler"
+        yield (f"| {name} | {threads} | {row['rss_before_mib']} MiB | {row['peak_rss_mib']} MiB "
+               f"| {row['calls_per_second']:,} | {row.get('delivered', '-')} "
+               f"| {row.get('dropped', '-')} |")
+    yield ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run everything; print the report, or write it with --output."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--quick", action="store_true", help="smoke run for CI")
+    parser.add_argument("--output", help="write the report to this file")
+    args = parser.parse_args(argv)
+    rounds, calls, groups, records = ((3, 200, [2], 20_000) if args.quick
+                                      else (31, 5_000, [1, 10, 40], 1_000_000))
+    lines = ["# Benchmarks", "",
+             f"`python -m benchmarks{' --quick' if args.quick else ''}` on {machine()}.", ""]
+    with Servers() as servers:
+        for section in (caller_section(servers, rounds, calls),
+                        throughput_section(servers, groups),
+                        memory_section(servers, records)):
+            for line in section:
+                lines.append(line)
+                print(line, flush=True)
+    if args.output:
+        with open(args.output, "w") as report:
+            report.write("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Peak RSS while a burst of error records is logged; run in a fresh process per case.
+
+    python -m benchmarks.memory --handler ours --records 1000000 --threads 4 \
+        --token T --url http://127.0.0.1:PORT/v2/alert_events/http/ID
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import sys
+import threading
+import time
+
+
+def rss_mib() -> float:
+    """Current resident set size."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Log the burst and print one JSON line of figures."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--handler", choices=("ours", "null"), required=True)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--token", default="")
+    parser.add_argument("--url", default="")
+    args = parser.parse_args(argv)
+
+    from incidentio_logging import IncidentIOHandler
+
+    handler: logging.Handler
+    if args.handler == "ours":
+        handler = IncidentIOHandler(api_token=args.token, alert_source_config_id=args.url)
+    else:
+        handler = logging.NullHandler()
+    log = logging.getLogger("bench.memory")
+    log.handlers[:] = [handler]
+    log.propagate = False
+    before = rss_mib()
+    per_thread = args.records // args.threads
+
+    def burst() -> None:
+        for i in range(per_thread):
+            log.error("order %d failed", i, extra={"order_id": i, "amount": 42.5})
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=burst) for _ in range(args.threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    figures: dict[str, object] = {
+        "rss_before_mib": round(before, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "calls_per_second": round(per_thread * args.threads / seconds),
+    }
+    if isinstance(handler, IncidentIOHandler):
+        handler.flush(30)
+        stats = handler.stats()
+        figures.update(delivered=stats["records_delivered"], dropped=stats["dropped"],
+                       events=stats["events_sent"])
+        handler.close()
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
