@@ -43,8 +43,9 @@ class Dispatcher:
         self._stats = stats
         self._reporter = reporter
         self._rng = rng or random.Random()
-        self._window = Window(key_function(settings.group_by, self._group_by_failed),
-                              settings.max_batch_size)
+        #: The open window; the handler reads its ``full`` stand-in on the caller's thread.
+        self.window = Window(key_function(settings.group_by, self._group_by_failed),
+                             settings.max_batch_size)
         self._builder = EventBuilder(
             metadata=settings.metadata, title=settings.title,
             description=settings.description, source_url=settings.source_url,
@@ -54,20 +55,20 @@ class Dispatcher:
                                    max_time=settings.max_retry_time, timeout=settings.timeout)
         #: Takes one captured record into the open window; the window's own method, bound
         #: once, because the worker calls it for every record of a flood.
-        self.add: Callable[[Captured], None] = self._window.add
+        self.add: Callable[[Captured], None] = self.window.add
 
     def discard(self) -> int:
         """Empty the open window without sending it; how many records it held."""
-        return sum(group.total for group in self._window.take())
+        return sum(group.total for group in self.window.take())
 
     def has_records(self) -> bool:
         """True while the open window holds anything."""
-        return bool(self._window)
+        return bool(self.window)
 
     def ship(self, *, now: Callable[[], float], wait: Callable[[float], None],
              stop_at: Callable[[], float]) -> None:
         """Close the window and deliver one event per group, in order of first arrival."""
-        for group in self._window.take():
+        for group in self.window.take():
             try:
                 event = self._builder.build(group)
             except Exception as exc:  # noqa: BLE001 - a bug here must cost records, not the thread

@@ -18,6 +18,7 @@ from ._dispatch import Dispatcher
 from ._record import Captured
 from ._report import Reporter
 from ._stats import Stats
+from .grouping import Overflow
 
 #: Threads whose own log records must never enter any of our handlers: every worker,
 #: and a thread while it delivers inline. Checked before any handler lock is taken.
@@ -49,11 +50,12 @@ class Worker:
         self._clock = clock
         self._flush_interval = flush_interval
         self._queue_size = queue_size
-        # Past half full, wake the worker early so it drains (and counts) instead of
-        # letting a burst run into queue_full drops while it sleeps out the window.
-        self._high_water = max(1, queue_size // 2)
+        # Wake the worker mid-window after this many records, so a burst is drained (and
+        # counted) instead of running into queue_full while the worker sleeps out the
+        # window, and so a full group's stand-in is published early in a flood.
+        self._high_water = max(1, min(queue_size // 2, 1024))
         self._name = name
-        self._queue: deque[Captured | _Flush | _Stop] = deque()
+        self._queue: deque[Captured | Overflow | _Flush | _Stop] = deque()
         self._markers = 0  # flush/stop markers in the queue, so pending() counts records
         self._markers_lock = threading.Lock()
         self._wake = threading.Event()
@@ -66,7 +68,7 @@ class Worker:
 
     # The caller's thread ------------------------------------------------------------
 
-    def submit(self, item: Captured) -> bool:
+    def submit(self, item: Captured | Overflow) -> bool:
         """Queue ``item`` without blocking; False when the queue is full."""
         queue = self._queue
         if len(queue) >= self._queue_size:
@@ -185,12 +187,16 @@ class Worker:
             self._idle = False
 
     def _drain(self) -> _Flush | _Stop | None:
-        queue, add = self._queue, self._dispatcher.add
+        queue, add, count = self._queue, self._dispatcher.add, self._dispatcher.window.count
         taken = 0
         try:
             while queue:
                 item = queue.popleft()
-                if type(item) is dict:
+                if type(item) is Overflow:
+                    taken += 1
+                    if not count(item):  # its group was shipped: only the drop is left
+                        self._stats.drop("batch_full")
+                elif type(item) is dict:
                     taken += 1
                     try:
                         add(item)
@@ -228,7 +234,7 @@ class Worker:
         dropped = 0
         while self._queue:
             item = self._queue.popleft()
-            if type(item) is dict:
+            if type(item) is dict or type(item) is Overflow:
                 dropped += 1
                 continue
             self._marker_taken()

@@ -77,20 +77,21 @@ class EventBuilder:
             or default_description(group, fields, self._serializer.format_exception),
             MAX_DESCRIPTION,
         )
-        records = [self._serializer.serialize(record) for record in group.records]
         head: dict[str, Any] = {"title": title, "status": "firing", "deduplication_key": "0" * 64,
                                 "description": description}
         if self._source_url:
             head["source_url"] = self._source_url
-        summary = _summary(group, first, len(records), 0)
+        summary = _summary(group, first, len(group.records), 0)
         room = self._budget - len(self._assemble(head, summary, [])) - _SLACK
         chosen: list[bytes] = []
-        for record in records:
-            room -= len(record) + 1
+        for record in group.records:
+            # Serialized one by one until the budget is spent: the rest are never encoded.
+            data = self._serializer.serialize(record)
+            room -= len(data) + 1
             if room < 0:
                 break
-            chosen.append(record)
-        omitted_size = len(records) - len(chosen)
+            chosen.append(data)
+        omitted_size = len(group.records) - len(chosen)
         head["deduplication_key"] = key = self._key(group, chosen)
         body = self._assemble(head, _summary(group, first, len(chosen), omitted_size), chosen)
         return AlertEvent(key, title, body, len(chosen), group.omitted, omitted_size)

@@ -84,6 +84,25 @@ class Group:
         return self.total - len(self.records)
 
 
+@dataclass(slots=True, eq=False)
+class Overflow:
+    """Stands in the queue for a record of a group that is already full.
+
+    Once a group holds ``max_batch_size`` records, the rest of the window only counts
+    them. The caller then compares a record with this object's template, logger, level
+    and exception type, the fingerprint's parts, and on a match queues this shared object
+    instead of a snapshot: no copy, no formatting, and for the worker a counter bump.
+    """
+
+    group: Group
+    window: int
+    msg: object
+    name: str
+    levelno: int
+    exc_type: type[BaseException] | None
+    last_created: float = 0.0
+
+
 class Window:
     """Collects records into groups until the worker closes it."""
 
@@ -91,6 +110,10 @@ class Window:
         self._key = key
         self._max = max_batch_size
         self._groups: dict[Hashable, Group] = {}
+        self._number = 0
+        #: The stand-in for the group that filled up last, while this window is open.
+        #: Only fingerprint grouping has one: it alone can be matched on the caller.
+        self.full: Overflow | None = None
 
     def add(self, data: Captured) -> None:
         """Place a captured record in its group, or only count it when the group is full."""
@@ -103,6 +126,18 @@ class Window:
         records = group.records
         if len(records) < self._max:
             records.append(restore(data))
+            if len(records) == self._max and self._key is fingerprint_key:
+                exc_info = data["exc_info"]
+                self.full = Overflow(group, self._number, data["msg"], data["name"],
+                                     data["levelno"], exc_info[0] if exc_info else None)
+
+    def count(self, overflow: Overflow) -> bool:
+        """Count a stand-in's record; False when its window has closed since it was made."""
+        if overflow.window != self._number:
+            return False
+        overflow.group.total += 1
+        overflow.group.last_created = overflow.last_created
+        return True
 
     def __bool__(self) -> bool:
         return bool(self._groups)
@@ -111,4 +146,6 @@ class Window:
         """Close the window: its groups in order of first arrival, and an empty window."""
         groups = list(self._groups.values())
         self._groups = {}
+        self._number += 1
+        self.full = None
         return groups

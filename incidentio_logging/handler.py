@@ -107,6 +107,7 @@ class IncidentIOHandler(logging.Handler):
         self._reporter = Reporter(clock=time.monotonic, secret=self._settings.api_token)
         dispatcher = Dispatcher(self._settings, transport=self._transport, stats=self._stats,
                                 reporter=self._reporter)
+        self._window = dispatcher.window
         self._worker = Worker(
             dispatcher, stats=self._stats, reporter=self._reporter, clock=time.monotonic,
             flush_interval=self._settings.flush_interval,
@@ -151,6 +152,16 @@ class IncidentIOHandler(logging.Handler):
                 self._stats.refuse("closed")
                 return
             if self._predicate is not None and not self._predicate(record):
+                return
+            full = self._window.full
+            if (full is not None and record.msg is full.msg and record.name == full.name
+                    and record.levelno == full.levelno
+                    and (record.exc_info[0] if record.exc_info else None) is full.exc_type):
+                # A flood of one problem whose event is already full: only counted, so
+                # nothing about the record needs keeping but when it happened.
+                full.last_created = record.created
+                if not self._worker.submit(full):
+                    self._stats.refuse("queue_full")
                 return
             # capture(), inlined: this is the one line every selected record pays for.
             data = record.__dict__.copy()

@@ -122,3 +122,18 @@ def test_the_token_is_masked_if_a_record_carries_it(token: str) -> None:
 def test_overlong_titles_are_cut() -> None:
     """Titles stay short whatever the message."""
     assert len(builder().build(group("t" * 5000)).title) <= 250
+
+
+def test_records_past_the_budget_are_never_serialized() -> None:
+    """Once the body is full, the remaining records are counted without being encoded."""
+    serialized: list[str] = []
+    events = builder()
+    real = events._serializer.serialize
+
+    def counting(record: logging.LogRecord) -> bytes:
+        serialized.append(record.getMessage())
+        return real(record)
+
+    events._serializer.serialize = counting  # type: ignore[method-assign]
+    event = events.build(group(*["m" * 12_000] * 250))
+    assert len(serialized) == event.delivered_records + 1  # the one that did not fit

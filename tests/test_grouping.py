@@ -66,3 +66,37 @@ def test_a_callable_group_by_and_its_failures() -> None:
     assert key(capture(record(arg="A"))) == key(capture(record(arg="A", msg="other %s")))
     assert key(capture(record(arg="boom"))) == fingerprint_key(capture(record(arg="boom")))
     assert [str(e) for e in errors] == ["bad key"]
+
+
+def test_a_full_group_publishes_a_stand_in_that_is_counted() -> None:
+    """When a group fills, ``full`` describes it; counting through it bumps the group."""
+    window = Window(fingerprint_key, 2)
+    first = record(exc=KeyError)
+    window.add(capture(first))
+    assert window.full is None
+    window.add(capture(record(arg="B", exc=KeyError)))
+    full = window.full
+    assert full is not None
+    assert (full.msg, full.name, full.levelno, full.exc_type) == (
+        first.msg, "shop", logging.ERROR, KeyError)
+    assert window.count(full)
+    (group,) = window.take()
+    assert (group.total, group.omitted) == (3, 1)
+
+
+def test_a_stand_in_from_a_closed_window_is_refused() -> None:
+    """After take(), an old stand-in no longer counts: the caller drops it as batch_full."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record()))
+    full = window.full
+    assert full is not None
+    window.take()
+    assert window.full is None
+    assert not window.count(full)
+
+
+def test_only_fingerprint_grouping_publishes_a_stand_in() -> None:
+    """A user key cannot be matched on the caller's thread."""
+    window = Window(key_function(lambda r: "k", lambda exc: None), 1)
+    window.add(capture(record()))
+    assert window.full is None

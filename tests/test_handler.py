@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from incidentio_logging import IncidentIOHandler, Reply
+from incidentio_logging.grouping import Overflow
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, worker_threads
@@ -430,3 +431,39 @@ def test_a_crashed_worker_is_replaced_by_the_next_record(
     assert handler.flush(5)
     assert handler._worker._thread is not first_worker
     assert [r["message"] for e in receiver.events for r in e.records] == ["after"]
+
+
+def test_a_flood_is_counted_without_capturing_each_record(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Past max_batch_size, records of the same problem are only counted, exactly."""
+    handler = make_handler(max_batch_size=10, flush_interval=30)
+    logger.addHandler(handler)
+    for i in range(10):
+        logger.error("disk full on %s", i)
+    worker = handler._worker
+    worker._wake.set()  # drain now rather than at the end of the window
+    while worker.pending():
+        time.sleep(0.001)
+    assert handler._window.full is not None
+    for i in range(10, 1000):
+        logger.error("disk full on %s", i)
+    assert all(type(item) is Overflow for item in list(worker._queue))
+    logger.error("a different problem")  # still captured and sent, mid-flood
+    try:
+        raise KeyError("k")
+    except KeyError:
+        logger.exception("disk full on %s", "x")  # same template, another fingerprint
+    assert not handler.flush(5)  # 990 were only counted
+    events = {e.title: e for e in receiver.events}
+    flood = events[f"ERROR {logger.name}: disk full on 0 (+999 more)"]
+    assert len(flood.records) == 10
+    assert flood.metadata["incidentio_logging"]["omitted_records"] == 990
+    assert f"ERROR {logger.name}: a different problem" in events
+    assert f"ERROR {logger.name}: disk full on x" in events
+    stats = handler.stats()
+    assert stats["records_accepted"] == 1002
+    assert stats["records_delivered"] == 12
+    assert stats["dropped"] == {"batch_full": 990}
+    logger.error("disk full on %s", "next window")  # a new window: captured again
+    assert handler.flush(5)
+    assert receiver.events[-1].records[0]["message"] == "disk full on next window"
