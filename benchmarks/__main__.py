@@ -102,8 +102,8 @@ def throughput_section(servers: Servers, groups: list[int]) -> Iterator[str]:
 def memory_section(servers: Servers, records: int) -> Iterator[str]:
     yield f"## Memory: {records:,} `logger.error` calls in a burst"
     yield ""
-    yield ("Each case in a fresh process; peak RSS from `getrusage`. Ours runs with its "
-           "defaults (`queue_size=10000`, `max_batch_size=250`).")
+    yield ("Each case in a fresh process; peak RSS is the process's `VmHWM`. Ours runs "
+           "with its defaults (`queue_size=10000`, `max_batch_size=250`).")
     yield ""
     yield "| handler | threads | RSS before | peak RSS | calls/s | delivered | dropped |"
     yield "|---|---|---|---|---|---|---|"

@@ -9,17 +9,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import resource
 import sys
 import threading
 import time
 
 
-def rss_mib() -> float:
-    """Current resident set size."""
+def status_mib(field: str) -> float:
+    """A size from /proc/self/status: VmRSS now, or VmHWM, the peak.
+
+    Not getrusage's ru_maxrss: Linux carries it over fork and exec, so a child started by
+    a larger parent reports the parent's peak.
+    """
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -44,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("bench.memory")
     log.handlers[:] = [handler]
     log.propagate = False
-    before = rss_mib()
+    before = status_mib("VmRSS")
     per_thread = args.records // args.threads
 
     def burst() -> None:
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     figures: dict[str, object] = {
         "rss_before_mib": round(before, 1),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": round(status_mib("VmHWM"), 1),
         "calls_per_second": round(per_thread * args.threads / seconds),
     }
     if isinstance(handler, IncidentIOHandler):

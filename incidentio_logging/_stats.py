@@ -50,19 +50,22 @@ class Stats:
         with self._lock:
             return sum(self._dropped.values()) - self._refused
 
-    def as_dict(self, pending: int) -> dict[str, Any]:
-        """The public ``stats()`` shape; ``pending`` is the queue's length.
+    def as_dict(self, pending: int, counted: int) -> dict[str, Any]:
+        """The public ``stats()`` shape.
 
-        At any moment, accepted == delivered + dropped + pending.
+        ``pending`` is the queue's length; ``counted``, the records of full groups that
+        were counted on the callers' threads. Once the handler is quiet,
+        accepted == delivered + dropped + pending.
         """
         with self._lock:
             dropped = dict(self._dropped)
             refused = self._refused
         total_dropped = sum(dropped.values())
-        # Taken by the worker and not yet settled: in its open window, or in flight.
-        held = self.taken - self.delivered - (total_dropped - refused)
+        received = self.taken + counted
+        # Received and not yet settled: in the open window, or in flight.
+        held = received - self.delivered - (total_dropped - refused)
         return {
-            "records_accepted": self.taken + pending + refused,
+            "records_accepted": received + pending + refused,
             "records_delivered": self.delivered,
             "records_dropped": total_dropped,
             "dropped": dropped,

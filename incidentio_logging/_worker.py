@@ -18,7 +18,6 @@ from ._dispatch import Dispatcher
 from ._record import Captured
 from ._report import Reporter
 from ._stats import Stats
-from .grouping import Overflow
 
 #: Threads whose own log records must never enter any of our handlers: every worker,
 #: and a thread while it delivers inline. Checked before any handler lock is taken.
@@ -55,7 +54,7 @@ class Worker:
         # window, and so a full group's stand-in is published early in a flood.
         self._high_water = max(1, min(queue_size // 2, 1024))
         self._name = name
-        self._queue: deque[Captured | Overflow | _Flush | _Stop] = deque()
+        self._queue: deque[Captured | _Flush | _Stop] = deque()
         self._markers = 0  # flush/stop markers in the queue, so pending() counts records
         self._markers_lock = threading.Lock()
         self._wake = threading.Event()
@@ -68,7 +67,7 @@ class Worker:
 
     # The caller's thread ------------------------------------------------------------
 
-    def submit(self, item: Captured | Overflow) -> bool:
+    def submit(self, item: Captured) -> bool:
         """Queue ``item`` without blocking; False when the queue is full."""
         queue = self._queue
         if len(queue) >= self._queue_size:
@@ -76,7 +75,9 @@ class Worker:
         queue.append(item)
         if self._thread is None:
             self._start()
-        elif self._idle or len(queue) == self._high_water:
+        elif self._idle or (len(queue) >= self._high_water and not self._wake.is_set()):
+            # ">=", not "==": with several threads logging, another append can land
+            # between ours and the length check, and the exact mark would go unseen.
             self._idle = False
             self._wake.set()
         return True
@@ -187,16 +188,12 @@ class Worker:
             self._idle = False
 
     def _drain(self) -> _Flush | _Stop | None:
-        queue, add, count = self._queue, self._dispatcher.add, self._dispatcher.window.count
+        queue, add = self._queue, self._dispatcher.add
         taken = 0
         try:
             while queue:
                 item = queue.popleft()
-                if type(item) is Overflow:
-                    taken += 1
-                    if not count(item):  # its group was shipped: only the drop is left
-                        self._stats.drop("batch_full")
-                elif type(item) is dict:
+                if type(item) is dict:
                     taken += 1
                     try:
                         add(item)
@@ -234,7 +231,7 @@ class Worker:
         dropped = 0
         while self._queue:
             item = self._queue.popleft()
-            if type(item) is dict or type(item) is Overflow:
+            if type(item) is dict:
                 dropped += 1
                 continue
             self._marker_taken()

@@ -9,6 +9,7 @@ that are only counted are never even turned back into record objects.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -84,23 +85,45 @@ class Group:
         return self.total - len(self.records)
 
 
-@dataclass(slots=True, eq=False)
 class Overflow:
-    """Stands in the queue for a record of a group that is already full.
+    """Counts, on the callers' threads, the records of a group that is already full.
 
     Once a group holds ``max_batch_size`` records, the rest of the window only counts
-    them. The caller then compares a record with this object's template, logger, level
-    and exception type, the fingerprint's parts, and on a match queues this shared object
-    instead of a snapshot: no copy, no formatting, and for the worker a counter bump.
+    them. The caller compares a record with this object's template, logger, level and
+    exception type, the fingerprint's parts, and on a match counts it here: no snapshot,
+    no queue slot, no work for the worker. A flood therefore cannot fill the queue and
+    crowd out the records of another problem.
     """
 
-    group: Group
-    window: int
-    msg: object
-    name: str
-    levelno: int
-    exc_type: type[BaseException] | None
-    last_created: float = 0.0
+    __slots__ = ("_closed", "_lock", "count", "exc_type", "group", "last_created", "levelno",
+                 "msg", "name")
+
+    def __init__(self, group: Group, msg: object, name: str, levelno: int,
+                 exc_type: type[BaseException] | None) -> None:
+        self.group = group
+        self.msg = msg
+        self.name = name
+        self.levelno = levelno
+        self.exc_type = exc_type
+        self.count = 0
+        self.last_created = 0.0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def add(self, created: float) -> bool:
+        """Count one record; False once closed, and the caller takes the usual path."""
+        with self._lock:
+            if self._closed:
+                return False
+            self.count += 1
+            self.last_created = created
+            return True
+
+    def close(self) -> int:
+        """Stop counting; how many were counted."""
+        with self._lock:
+            self._closed = True
+            return self.count
 
 
 class Window:
@@ -110,10 +133,11 @@ class Window:
         self._key = key
         self._max = max_batch_size
         self._groups: dict[Hashable, Group] = {}
-        self._number = 0
-        #: The stand-in for the group that filled up last, while this window is open.
-        #: Only fingerprint grouping has one: it alone can be matched on the caller.
+        #: The stand-in counting for the group that filled up last. Only fingerprint
+        #: grouping has one: it alone can be matched on the caller's thread.
         self.full: Overflow | None = None
+        #: Records counted by stand-ins that have since been closed, ever.
+        self.counted = 0
 
     def add(self, data: Captured) -> None:
         """Place a captured record in its group, or only count it when the group is full."""
@@ -128,24 +152,29 @@ class Window:
             records.append(restore(data))
             if len(records) == self._max and self._key is fingerprint_key:
                 exc_info = data["exc_info"]
-                self.full = Overflow(group, self._number, data["msg"], data["name"],
-                                     data["levelno"], exc_info[0] if exc_info else None)
+                self._retire(Overflow(group, data["msg"], data["name"], data["levelno"],
+                                      exc_info[0] if exc_info else None))
 
-    def count(self, overflow: Overflow) -> bool:
-        """Count a stand-in's record; False when its window has closed since it was made."""
-        if overflow.window != self._number:
-            return False
-        overflow.group.total += 1
-        overflow.group.last_created = overflow.last_created
-        return True
+    def counting(self) -> int:
+        """Records counted by stand-ins so far, including the open one."""
+        full = self.full
+        return self.counted + (full.count if full is not None else 0)
+
+    def _retire(self, new: Overflow | None) -> None:
+        old, self.full = self.full, new
+        if old is not None:
+            counted = old.close()
+            old.group.total += counted
+            if counted:
+                old.group.last_created = max(old.group.last_created, old.last_created)
+            self.counted += counted
 
     def __bool__(self) -> bool:
         return bool(self._groups)
 
     def take(self) -> list[Group]:
         """Close the window: its groups in order of first arrival, and an empty window."""
+        self._retire(None)
         groups = list(self._groups.values())
         self._groups = {}
-        self._number += 1
-        self.full = None
         return groups

@@ -154,14 +154,13 @@ class IncidentIOHandler(logging.Handler):
             if self._predicate is not None and not self._predicate(record):
                 return
             full = self._window.full
+            # A flood of one problem whose event is already full: the record is only
+            # counted, so nothing about it needs keeping but when it happened. A closed
+            # stand-in (its window just shipped) declines, and the record goes on below.
             if (full is not None and record.msg is full.msg and record.name == full.name
                     and record.levelno == full.levelno
-                    and (record.exc_info[0] if record.exc_info else None) is full.exc_type):
-                # A flood of one problem whose event is already full: only counted, so
-                # nothing about the record needs keeping but when it happened.
-                full.last_created = record.created
-                if not self._worker.submit(full):
-                    self._stats.refuse("queue_full")
+                    and (record.exc_info[0] if record.exc_info else None) is full.exc_type
+                    and full.add(record.created)):
                 return
             # capture(), inlined: this is the one line every selected record pays for.
             data = record.__dict__.copy()
@@ -220,7 +219,7 @@ class IncidentIOHandler(logging.Handler):
     def stats(self) -> dict[str, Any]:
         """Counters: records accepted, delivered, dropped (with ``dropped`` by reason) and
         pending; events sent and failed; retries."""
-        return self._stats.as_dict(self._worker.pending())
+        return self._stats.as_dict(self._worker.pending(), self._window.counting())
 
     @property
     def settings(self) -> Settings:

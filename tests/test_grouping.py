@@ -68,8 +68,8 @@ def test_a_callable_group_by_and_its_failures() -> None:
     assert [str(e) for e in errors] == ["bad key"]
 
 
-def test_a_full_group_publishes_a_stand_in_that_is_counted() -> None:
-    """When a group fills, ``full`` describes it; counting through it bumps the group."""
+def test_a_full_group_publishes_a_stand_in_that_counts() -> None:
+    """When a group fills, ``full`` describes it; what it counts joins the group."""
     window = Window(fingerprint_key, 2)
     first = record(exc=KeyError)
     window.add(capture(first))
@@ -79,20 +79,36 @@ def test_a_full_group_publishes_a_stand_in_that_is_counted() -> None:
     assert full is not None
     assert (full.msg, full.name, full.levelno, full.exc_type) == (
         first.msg, "shop", logging.ERROR, KeyError)
-    assert window.count(full)
+    later = first.created + 60
+    assert full.add(later - 1)
+    assert full.add(later)
+    assert window.counting() == 2
     (group,) = window.take()
-    assert (group.total, group.omitted) == (3, 1)
+    assert (group.total, group.omitted, group.last_created) == (4, 2, later)
+    assert window.counting() == 2  # still counted, now as closed
 
 
-def test_a_stand_in_from_a_closed_window_is_refused() -> None:
-    """After take(), an old stand-in no longer counts: the caller drops it as batch_full."""
+def test_a_closed_stand_in_declines() -> None:
+    """After take(), a stand-in a caller still holds refuses, so the record goes the usual way."""
     window = Window(fingerprint_key, 1)
     window.add(capture(record()))
     full = window.full
     assert full is not None
     window.take()
     assert window.full is None
-    assert not window.count(full)
+    assert not full.add(1.0)
+
+
+def test_a_newer_full_group_retires_the_older_stand_in() -> None:
+    """One stand-in at a time: the replaced one is closed and its count kept."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record(msg="a %s")))
+    older = window.full
+    assert older is not None and older.add(1.0)
+    window.add(capture(record(msg="b %s")))
+    assert window.full is not older
+    assert not older.add(2.0)
+    assert [g.total for g in window.take()] == [2, 1]
 
 
 def test_only_fingerprint_grouping_publishes_a_stand_in() -> None:

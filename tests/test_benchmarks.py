@@ -1,0 +1,25 @@
+"""The benchmark harness keeps running: its quick mode, as CI runs it. No timings asserted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.timeout(180)
+def test_the_harness_runs_in_quick_mode() -> None:
+    """`python -m benchmarks --quick` completes and prints every section and our rows."""
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--quick"], cwd=HERE,
+                            capture_output=True, text=True, timeout=170, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for heading in ("## Caller-thread cost", "## Filtered-out records", "## Worker throughput",
+                    "## Memory"):
+        assert heading in out
+    assert "| IncidentIOHandler (defaults) |" in out
+    assert "| QueueHandler |" in out
