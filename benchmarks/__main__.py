@@ -40,7 +40,8 @@ def caller_section(servers: Servers, rounds: int, calls: int) -> Iterator[str]:
     yield ("Median over rounds of each round's ratio to a bare `NullHandler` (the cost of "
            "making the record). A block is the calls plus the handler's worker draining "
            "them, in process CPU time, so a handler is charged for its worker's share of "
-           f"the GIL. {rounds} rounds of {calls} calls, handlers in rotating order.")
+           f"the GIL. {rounds} rounds of {calls} calls, handlers in rotating order; in "
+           "brackets, the middle half of the per-round ratios.")
     yield ""
     with subjects(servers) as (floor, rows, notes):
         plain_floor, plain = caller_cost.compare(floor, rows, Call(), rounds=rounds,
@@ -52,7 +53,7 @@ def caller_section(servers: Servers, rounds: int, calls: int) -> Iterator[str]:
     yield (f"| NullHandler (floor) | 1.00x ({plain_floor * 1e6:.2f} µs) "
            f"| 1.00x ({exc_floor * 1e6:.2f} µs) |")
     for a, b in zip(plain, with_exc, strict=True):
-        yield f"| {a.name} | {a.median:.2f}x | {b.median:.2f}x |"
+        yield f"| {a.name} | {a} | {b} |"
     for note in notes:
         yield f"\n(Left out: {note}.)"
     yield ""
@@ -77,7 +78,7 @@ def caller_section(servers: Servers, rounds: int, calls: int) -> Iterator[str]:
     yield "| case | ratio to NullHandler |"
     yield "|---|---|"
     for result in results:
-        yield f"| {result.name} | {result.median:.2f}x |"
+        yield f"| {result.name} | {result} |"
     yield ""
 
 

@@ -73,6 +73,13 @@ class Result:
     def median(self) -> float:
         return statistics.median(self.ratios)
 
+    def __str__(self) -> str:
+        """Median, and the middle half of the rounds: how noisy the figure is."""
+        if len(self.ratios) < 4:
+            return f"{self.median:.2f}x"
+        low, _, high = statistics.quantiles(self.ratios, n=4)
+        return f"{self.median:.2f}x ({low:.2f} to {high:.2f})"
+
 
 def compare(floor: Subject, rows: list[Subject], call: Call, *, rounds: int,
             calls: int) -> tuple[float, list[Result]]:
