@@ -59,8 +59,8 @@ def caller_section(servers: Servers, rounds: int, calls: int) -> Iterator[str]:
     yield ""
     yield ("The calls repeat one problem, as an error loop does. With the defaults, once a "
            "group holds `max_batch_size` (250) records in a window, further records of the "
-           "same problem are only counted, and the caller queues a shared stand-in instead "
-           "of a snapshot. The second row of ours keeps every record, so each call pays for "
+           "same problem are only counted, on the caller's thread, with no snapshot and no "
+           "queue slot. The second row of ours keeps every record, so each call pays for "
            "the snapshot and grouping; the serialization of kept records happens once per "
            "window and is measured under *Worker throughput*.")
     yield ""
