@@ -5,6 +5,8 @@ Against the local receiver:
     python -m incidentio_logging receiver        # in one terminal; it prints two exports
     python examples/flask_app.py                 # requests /checkout once, then exits
 or serve it:  flask --app examples/flask_app run
+or with gunicorn, as in production:
+    gunicorn --preload -w 2 -b 127.0.0.1:8000 --chdir examples flask_app:app
 """
 
 from logging.config import dictConfig
@@ -14,10 +16,14 @@ from flask import Flask
 dictConfig({
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "request_summary": {"()": "incidentio_logging.contrib.flask.RequestSummaryFilter"},
+    },
     "handlers": {
         "incident_io": {
             "class": "incidentio_logging.IncidentIOHandler",
             "level": "ERROR",
+            "filters": ["request_summary"],
             "metadata": "service=storefront",
         },
     },

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import re
+import socket
 from collections.abc import Hashable, Mapping
 from types import TracebackType
 from typing import Any
@@ -80,7 +81,21 @@ def to_jsonable(  # noqa: PLR0912 - one branch per kind of value
         if isinstance(value, Mapping):
             return _mapping(value, _depth, seen)
         return _sequence(value, _depth, seen)
+    if _is_request(value):
+        # Its repr carries the query string, and its attributes cookies, headers, bodies.
+        return f"<{type(value).__name__}>"
     return _text(safe_repr(value, 1000))
+
+
+def _is_request(value: object) -> bool:
+    """An HTTP request object (Django, Flask/Werkzeug, Starlette...) or a socket."""
+    if isinstance(value, socket.socket):
+        return True
+    try:
+        return hasattr(value, "method") and any(
+            hasattr(value, name) for name in ("META", "environ", "headers", "scope"))
+    except Exception:  # noqa: BLE001 - a hostile __getattr__; treat it as one to be safe
+        return True
 
 
 def _mapping(value: Mapping[Any, Any], depth: int, seen: frozenset[int]) -> dict[str, Any]:

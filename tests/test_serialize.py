@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -145,3 +145,22 @@ def test_cached_tracebacks_read_exactly_as_fresh_ones() -> None:
     assert serializer.format_exception(info(exc)) == fresh
     assert serializer.format_exception(info(raise_at(1))) == fresh  # same frames, same text
     assert len(serializer._formatter._tracebacks) == 1
+
+
+def test_request_objects_and_sockets_are_never_dumped() -> None:
+    """A request's repr carries its query string: only its type name is sent."""
+
+    class WSGIRequest:
+        method = "GET"
+        META: ClassVar[dict[str, str]] = {"HTTP_COOKIE": "sessionid=s3cr3t"}
+
+        def __repr__(self) -> str:
+            return "<WSGIRequest: GET '/checkout/?token=s3cr3t'>"
+
+    import socket
+
+    with socket.socket() as sock:
+        data = serialize(request=WSGIRequest(), conn=sock)
+    assert data["request"] == "<WSGIRequest>"
+    assert data["conn"] == "<socket>"
+    assert "s3cr3t" not in json.dumps(data)

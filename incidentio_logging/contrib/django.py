@@ -1,0 +1,62 @@
+"""Django: a logging filter that adds a safe summary of the request to error records.
+
+Add it to the handler in ``LOGGING``::
+
+    "filters": {
+        "request_summary": {"()": "incidentio_logging.contrib.django.RequestSummaryFilter"},
+    },
+    "handlers": {"incident_io": {..., "filters": ["request_summary"]}},
+
+Django puts the request on ``record.request`` (``django.request`` and ``django.security``
+loggers). The summary holds the method, the path without its query string, the status
+code, the route and view name, and the user id when the request's user was already loaded
+and is authenticated. Cookies, headers, the body, the query string, the session and
+settings are never read into it; the request object itself is never serialized.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+SUMMARY_ATTRIBUTE = "request_summary"
+
+
+class RequestSummaryFilter(logging.Filter):
+    """Adds ``record.request_summary``; never rejects a record and never raises."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Attach the summary when the record carries a Django request."""
+        request = getattr(record, "request", None)
+        if request is not None and SUMMARY_ATTRIBUTE not in record.__dict__:
+            try:
+                summary = request_summary(request, getattr(record, "status_code", None))
+            except Exception:  # noqa: BLE001 - a summary is a nicety; the record matters
+                summary = None
+            if summary is not None:
+                setattr(record, SUMMARY_ATTRIBUTE, summary)
+        return True
+
+
+def request_summary(request: object, status_code: object = None) -> dict[str, Any] | None:
+    """The safe part of a request, or None for what is not an ``HttpRequest``.
+
+    ``django.server`` logs with ``record.request`` set to a socket, which has none.
+    """
+    from django.http import HttpRequest  # noqa: PLC0415 - Django is optional
+
+    if not isinstance(request, HttpRequest):
+        return None
+    summary: dict[str, Any] = {"method": request.method, "path": request.path}
+    if isinstance(status_code, int):
+        summary["status_code"] = status_code
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        summary["route"] = match.route or None
+        summary["view"] = match.view_name
+    # Only a user the request already loaded: evaluating request.user could query the
+    # database from inside a logging call, perhaps the very database that is failing.
+    user = request.__dict__.get("_cached_user")
+    if user is not None and getattr(user, "is_authenticated", False):
+        summary["user_id"] = str(user.pk)
+    return summary

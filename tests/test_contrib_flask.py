@@ -1,0 +1,139 @@
+"""Flask, for real: an app whose errors reach app.log_exception, and gunicorn --preload."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+from incidentio_logging.contrib.flask import RequestSummaryFilter
+from incidentio_logging.testing import LocalReceiver
+
+from .conftest import MakeHandler
+
+flask = pytest.importorskip("flask")
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECRETS = ("QUERY-S3CRET", "COOKIE-S3CRET", "HEADER-S3CRET", "PASSWORD-S3CRET")
+
+
+@pytest.fixture
+def app(make_handler: MakeHandler) -> Iterator[tuple[Any, Any]]:
+    """A Flask app with a failing view, and its handler with the summary filter."""
+    app = flask.Flask("storefront")
+    handler = make_handler()
+    handler.addFilter(RequestSummaryFilter())
+    app.logger.addHandler(handler)
+
+    @app.route("/checkout", methods=["GET", "POST"])
+    def checkout() -> str:
+        return str({}["total"])
+
+    @app.route("/")
+    def home() -> str:
+        return "ok"
+
+    yield app, handler
+    app.logger.removeHandler(handler)
+
+
+def test_a_failing_view_alerts_once_with_a_request_summary(
+        app: tuple[Any, Any], receiver: LocalReceiver) -> None:
+    """log_exception's record becomes one event, with method, path, rule and endpoint."""
+    flask_app, handler = app
+    assert flask_app.test_client().get("/checkout?x=1").status_code == 500
+    handler.flush(5)
+    (event,) = receiver.events
+    assert event.title == "ERROR storefront: Exception on /checkout [GET]"
+    (record,) = event.records
+    assert record["request_summary"] == {"method": "GET", "path": "/checkout",
+                                         "route": "/checkout", "endpoint": "checkout"}
+    assert "KeyError: 'total'" in record["exc_info"]
+
+
+def test_secrets_in_the_request_never_leave(app: tuple[Any, Any],
+                                            receiver: LocalReceiver) -> None:
+    """Query token, session cookie, Authorization header and a POSTed password."""
+    flask_app, handler = app
+    browser = flask_app.test_client()
+    browser.set_cookie("session", "COOKIE-S3CRET")
+    browser.get("/checkout?token=QUERY-S3CRET", headers={"Authorization": "Bearer HEADER-S3CRET"})
+    browser.post("/checkout", data={"password": "PASSWORD-S3CRET"})
+    handler.flush(5)
+    sent = b"".join(a.body for a in receiver.attempts)
+    assert sent.count(b"Exception on /checkout") >= 2
+    for secret in SECRETS:
+        assert secret.encode() not in sent
+
+
+def test_a_404_and_a_working_page_do_not_alert(app: tuple[Any, Any],
+                                               receiver: LocalReceiver) -> None:
+    """Flask logs neither."""
+    flask_app, handler = app
+    assert flask_app.test_client().get("/nope").status_code == 404
+    assert flask_app.test_client().get("/").status_code == 200
+    handler.flush(5)
+    assert receiver.attempts == []
+
+
+def test_outside_a_request_records_pass_unchanged() -> None:
+    """The filter adds nothing without a request context, and never refuses."""
+    record = logging.makeLogRecord({"msg": "startup failed"})
+    assert RequestSummaryFilter().filter(record)
+    assert not hasattr(record, "request_summary")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="gunicorn is POSIX only")
+@pytest.mark.timeout(90)
+def test_the_flask_example_under_gunicorn_preload_alerts_from_both_workers(
+        receiver: LocalReceiver) -> None:
+    """gunicorn --preload -w 2: each worker's errors arrive; SIGTERM shuts down cleanly."""
+    port = free_port()
+    env = {**os.environ, "INCIDENT_IO_API_TOKEN": receiver.api_token,
+           "INCIDENT_IO_ALERT_SOURCE_CONFIG_ID": receiver.webhook_url}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--preload", "-w", "2", "-b", f"127.0.0.1:{port}",
+         "--chdir", os.path.join(HERE, "examples"), "flask_app:app"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/checkout"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        pids: set[int] = set()
+        with ThreadPoolExecutor(8) as pool:
+            while len(pids) < 2 and time.monotonic() < deadline:
+                statuses = list(pool.map(lambda _: requests.get(url, timeout=5).status_code,
+                                         range(16)))
+                assert set(statuses) == {500}
+                time.sleep(1.2)  # past the default one-second window
+                pids = {r["process"] for e in receiver.events for r in e.records}
+        assert len(pids) == 2, f"alerts came from {pids}"
+        assert server.pid not in pids  # the workers send, not the preloading master
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=30)
+    assert server.returncode == 0, errors
+    assert "Shutting down: Master" in errors
+    assert "incidentio-logging:" not in errors  # nothing dropped, refused or stuck
