@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from .connection import check
 from .handler import IncidentIOHandler
 from .testing import LocalReceiver, ReceivedEvent
 
@@ -102,6 +103,13 @@ def receiver(port: int) -> int:
             return 0
 
 
+def connection_test(token: str | None, source: str | None, endpoint: str | None) -> int:
+    """Send the connection test event and print the verdict."""
+    verdict = check(api_token=token, alert_source_config_id=source, endpoint=endpoint)
+    print(verdict.message, file=sys.stdout if verdict.code == 0 else sys.stderr)
+    return verdict.code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``python -m incidentio_logging``."""
     parser = argparse.ArgumentParser(prog="python -m incidentio_logging")
@@ -109,9 +117,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("demo", help="log a few errors and show the alert events they make")
     serve = commands.add_parser("receiver", help="run the local incident.io receiver")
     serve.add_argument("--port", type=int, default=8025)
+    test = commands.add_parser(
+        "test", help="check credentials with one 'resolved' event (pages nobody)",
+        description="Exit codes: 0 OK, 2 configuration, 3 token refused, 4 source not "
+                    "found, 5 event rejected, 6 rate limited, 7 unreachable, 8 unexpected.")
+    test.add_argument("--token", help="default: $INCIDENT_IO_API_TOKEN (prefer the variable: "
+                                      "arguments show up in process lists)")
+    test.add_argument("--source", help="id or webhook URL; default: "
+                                       "$INCIDENT_IO_ALERT_SOURCE_CONFIG_ID")
+    test.add_argument("--endpoint", help="default: https://api.incident.io, or the webhook "
+                                         "URL's host")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo()
+    if args.command == "test":
+        return connection_test(args.token, args.source, args.endpoint)
     return receiver(args.port)
 
 

@@ -86,8 +86,8 @@ def parse_settings(
     ca_bundle: str | None,
 ) -> Settings:
     """Validate every option, filling in environment fallbacks and defaults."""
-    token = _token(api_token)
-    source_id, url_endpoint = _source(alert_source_config_id)
+    token, source_id, resolved_endpoint = parse_connection(
+        api_token, alert_source_config_id, endpoint)
     resolved_predicate = _callable_option("predicate", predicate) if predicate else None
     if level is None:
         # With a predicate and no explicit level, the predicate alone decides.
@@ -95,7 +95,7 @@ def parse_settings(
     return Settings(
         api_token=token,
         source_id=source_id,
-        endpoint=_endpoint(endpoint if endpoint is not None else url_endpoint),
+        endpoint=resolved_endpoint,
         metadata=parse_metadata(metadata),
         level=_level(level),
         predicate=resolved_predicate,  # type: ignore[arg-type]
@@ -113,6 +113,14 @@ def parse_settings(
         max_retry_time=_number("max_retry_time", max_retry_time, low=0, high=86_400),
         ca_bundle=_ca_bundle(ca_bundle),
     )
+
+
+def parse_connection(api_token: str | None, alert_source_config_id: str | None,
+                     endpoint: str | None) -> tuple[str, str, str]:
+    """Token, source id and endpoint, with the same fallbacks and checks as the handler."""
+    token = _token(api_token)
+    source_id, url_endpoint = _source(alert_source_config_id)
+    return token, source_id, _endpoint(endpoint if endpoint is not None else url_endpoint)
 
 
 def _token(value: str | None) -> str:
