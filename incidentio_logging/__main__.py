@@ -89,10 +89,12 @@ def demo() -> int:
         return 0 if delivered and len(receiver.events) == 2 else 1
 
 
-def receiver(port: int) -> int:
+def receiver(host: str, port: int, jsonl: str | None) -> int:
     """Run the local receiver until interrupted, printing what arrives."""
-    with LocalReceiver(port=port, on_event=show) as local:
-        print(f"Listening on {local.endpoint}. Point a handler at it with:\n"
+    with LocalReceiver(host=host, port=port, on_event=show, jsonl=jsonl) as local:
+        print(f"Listening on {local.endpoint}; alerts at {local.endpoint}/\n"
+              f"{'Appending events to ' + jsonl if jsonl else 'Events kept in memory'}.\n"
+              "Point a handler at it with:\n"
               f"  export INCIDENT_IO_API_TOKEN={local.api_token}\n"
               f"  export INCIDENT_IO_ALERT_SOURCE_CONFIG_ID={local.webhook_url}\n"
               "Ctrl-C to stop.", flush=True)
@@ -116,7 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="log a few errors and show the alert events they make")
     serve = commands.add_parser("receiver", help="run the local incident.io receiver")
+    serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8025)
+    serve.add_argument("--jsonl", metavar="FILE", help="also append each event to FILE")
     test = commands.add_parser(
         "test", help="check credentials with one 'resolved' event (pages nobody)",
         description="Exit codes: 0 OK, 2 configuration, 3 token refused, 4 source not "
@@ -132,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo()
     if args.command == "test":
         return connection_test(args.token, args.source, args.endpoint)
-    return receiver(args.port)
+    return receiver(args.host, args.port, args.jsonl)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ._receiver_page import PAGE
 from .config import ALERT_EVENTS_PATH
 from .events import BODY_LIMIT
 
@@ -79,10 +80,13 @@ class LocalReceiver:
     """An incident.io HTTP alert source on 127.0.0.1; use as a context manager."""
 
     def __init__(self, *, api_token: str = DEFAULT_TOKEN, source_id: str = DEFAULT_SOURCE,
-                 port: int = 0, on_event: Callable[[ReceivedEvent], None] | None = None) -> None:
+                 host: str = "127.0.0.1", port: int = 0,
+                 on_event: Callable[[ReceivedEvent], None] | None = None,
+                 jsonl: str | None = None) -> None:
         self.api_token = api_token
         self.source_id = source_id
         self._on_event = on_event
+        self._jsonl = jsonl
         self._lock = threading.Condition()
         self._events: list[ReceivedEvent] = []
         self._attempts: list[Attempt] = []
@@ -90,7 +94,7 @@ class LocalReceiver:
         self._open = threading.Event()
         self._open.set()
         self._in_flight = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -160,6 +164,26 @@ class LocalReceiver:
                 self._lock.wait(left)
             return list(self._events)
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """One entry per deduplication key, newest first: what on-call would see."""
+        by_key: dict[str, dict[str, Any]] = {}
+        for event in self.events:
+            alert = by_key.setdefault(event.deduplication_key, {
+                "key": event.deduplication_key, "events": 0, "records": 0,
+                "first_received": event.received_at, "metadata": {}, "latest_records": []})
+            alert.update(status=event.status, last_received=event.received_at)
+            if event.status == "firing" or "title" not in alert:
+                alert["title"] = event.title
+            # A resolve usually carries neither: keep what the last firing event said.
+            if event.records:
+                alert["latest_records"] = event.records
+            metadata = {k: v for k, v in event.metadata.items() if k != "data"}
+            if metadata:
+                alert["metadata"] = metadata
+            alert["events"] += 1
+            alert["records"] += len(event.records)
+        return sorted(by_key.values(), key=lambda a: a["last_received"], reverse=True)
+
     def wait_in_flight(self, count: int = 1, timeout: float = 10.0) -> None:
         """Wait until ``count`` requests are being held by :meth:`hold`."""
         deadline = time.monotonic() + timeout
@@ -203,12 +227,18 @@ class LocalReceiver:
                 self._send(status, reply, extra)
 
             def do_GET(self) -> None:
-                self._send(405, _error("method_not_allowed", 405, "use POST"), {})
+                if self.path == "/":
+                    self._send(200, PAGE, {}, "text/html; charset=utf-8")
+                elif self.path == "/api/alerts":
+                    self._send(200, receiver.alerts(), {})
+                else:
+                    self._send(405, _error("method_not_allowed", 405, "use POST"), {})
 
-            def _send(self, status: int, reply: dict[str, Any], extra: dict[str, str]) -> None:
-                data = json.dumps(reply).encode()
+            def _send(self, status: int, reply: Any, extra: dict[str, str],
+                      content_type: str = "application/json") -> None:
+                data = reply.encode() if isinstance(reply, str) else json.dumps(reply).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in extra.items():
                     self.send_header(name, value)
@@ -240,6 +270,10 @@ class LocalReceiver:
             self._attempts.append(Attempt(path, headers, body, status))
             if event is not None:
                 self._events.append(event)
+                if self._jsonl:
+                    with open(self._jsonl, "a", encoding="utf-8") as lines:
+                        lines.write(json.dumps({"received_at": event.received_at,
+                                                **event.payload}) + "\n")
             self._lock.notify_all()
         if event is not None and self._on_event is not None:
             self._on_event(event)

@@ -72,3 +72,40 @@ def test_scripted_replies_come_first_then_normal_service(receiver: LocalReceiver
     """script() rehearses failures, in order."""
     receiver.script(503, 429)
     assert [post(receiver, VALID).status_code for _ in range(3)] == [503, 429, 202]
+
+
+def test_events_can_be_appended_to_a_jsonl_file(tmp_path: Any) -> None:
+    """--jsonl: one JSON object per accepted event, with when it arrived."""
+    path = tmp_path / "events.jsonl"
+    with LocalReceiver(jsonl=str(path)) as receiver:
+        post(receiver, VALID)
+        post(receiver, {**VALID, "status": "resolved"})
+        post(receiver, VALID, token="wrong")  # refused: not written
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["status"] for line in lines] == ["firing", "resolved"]
+    assert all("received_at" in line for line in lines)
+
+
+def test_the_receiver_command_serves_until_stopped() -> None:
+    """`python -m incidentio_logging receiver` prints where it listens and what to export."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "incidentio_logging", "receiver",
+                               "--port", str(port)], stdout=subprocess.PIPE, text=True,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().startswith(f"Listening on http://127.0.0.1:{port}")
+        page = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert page.status_code == 200 and "Alerts received" in page.text
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=10)
+    assert server.returncode == 0
