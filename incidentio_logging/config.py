@@ -227,14 +227,22 @@ def parse_metadata(value: object) -> dict[str, Any]:
                 f"metadata pair {number} is not key=value; use key=value,key=value or a JSON object"
             )
         pairs[key.strip()] = item.strip()
+    _check_json("metadata", pairs)
     return pairs
+
+
+#: Configured metadata rides on every event; past this it would crowd out the records.
+MAX_METADATA_BYTES = 16 * 1024
 
 
 def _check_json(option: str, value: object) -> None:
     try:
-        json.dumps(value, allow_nan=False)
+        size = len(json.dumps(value, allow_nan=False).encode())
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{option} must hold only JSON values: {exc}") from None
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"{option} is {size} bytes of JSON; at most {MAX_METADATA_BYTES} "
+                         "fit beside the records in every event")
 
 
 def _level(value: int | str) -> int:

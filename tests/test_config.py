@@ -99,7 +99,7 @@ def test_metadata_forms() -> None:
 
 
 @pytest.mark.parametrize("value", ["team=core,env", "=core", '{"not": json', "[1, 2]",
-                                   '{"n": NaN}'])
+                                   '{"n": NaN}', '{"blob": "' + "x" * 20_000 + '"}'])
 def test_bad_metadata_raises_naming_the_option(value: str) -> None:
     """A pair without '=', an empty key or broken JSON is a clear error."""
     with pytest.raises((ValueError, TypeError), match="metadata"):
