@@ -23,15 +23,12 @@ class CapturedRecord(logging.LogRecord):
 
 
 def capture(record: logging.LogRecord) -> Captured:
-    """Snapshot ``record`` on the caller's thread, cheaply and without mutating it.
-
-    ``IncidentIOHandler.emit`` does the same inline, to save a call on the hot path.
-    """
+    """Snapshot ``record`` on the caller's thread, cheaply and without mutating it."""
     data = record.__dict__.copy()
     try:
         data["message"] = record.getMessage()
     except Exception as exc:  # noqa: BLE001 - a broken format call must not reach the app
-        data["message"] = unformattable(record, exc)
+        data["message"] = _unformattable(record, exc)
     return data
 
 
@@ -59,8 +56,7 @@ def safe_repr(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def unformattable(record: logging.LogRecord, exc: Exception) -> str:
-    """The message for a record whose ``msg % args`` raised."""
+def _unformattable(record: logging.LogRecord, exc: Exception) -> str:
     return (
         f"{safe_repr(record.msg)} % {safe_repr(record.args)} "
         f"(message could not be formatted: {type(exc).__name__})"

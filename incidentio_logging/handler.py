@@ -10,7 +10,7 @@ import weakref
 from typing import Any
 
 from ._dispatch import Dispatcher
-from ._record import unformattable
+from ._record import capture
 from ._report import Reporter
 from ._stats import Stats
 from ._worker import WORKER_THREADS, Worker
@@ -162,13 +162,7 @@ class IncidentIOHandler(logging.Handler):
                     and (record.exc_info[0] if record.exc_info else None) is full.exc_type
                     and full.add(record.created)):
                 return
-            # capture(), inlined: this is the one line every selected record pays for.
-            data = record.__dict__.copy()
-            try:
-                data["message"] = record.getMessage()
-            except Exception as exc:  # noqa: BLE001 - a broken format call is survived
-                data["message"] = unformattable(record, exc)
-            if not self._worker.submit(data):
+            if not self._worker.submit(capture(record)):
                 self._stats.refuse("queue_full")
                 self._reporter.report("queue_full", "the queue is full "
                                       f"(queue_size={self._settings.queue_size}); records "
