@@ -128,11 +128,12 @@ class IncidentIOHandler(logging.Handler):
                 f"source={self._settings.source_id} ({level})>")
 
     def handle(self, record: logging.LogRecord) -> bool:
-        """Filter and queue ``record`` without taking the handler lock.
+        """Select and queue ``record`` without taking the handler lock.
 
         Records from a worker thread (urllib3's debug lines, for one) are refused here,
         before any lock, so they can neither recurse nor deadlock with ``dictConfig``
-        and ``logging.shutdown()``. ``emit`` needs no lock: the queue is thread-safe.
+        and ``logging.shutdown()``. Then the filters and the ``predicate`` select, as
+        filters do in ``logging``; ``emit`` needs no lock: the queue is thread-safe.
         """
         if _get_ident() in WORKER_THREADS:
             return False
@@ -142,6 +143,15 @@ class IncidentIOHandler(logging.Handler):
                 return False
             if isinstance(result, logging.LogRecord):  # Python 3.12+: a filter may swap it
                 record = result
+        predicate = self._predicate
+        if predicate is not None:
+            try:
+                if not predicate(record):
+                    return False
+            except Exception as exc:  # noqa: BLE001 - the user's code must not reach the app
+                self._reporter.report("predicate", f"predicate raised {type(exc).__name__}: "
+                                      f"{exc}; the record was not sent")
+                return False
         self.emit(record)
         return True
 
@@ -150,8 +160,6 @@ class IncidentIOHandler(logging.Handler):
         try:
             if self._closed:
                 self._stats.refuse("closed")
-                return
-            if self._predicate is not None and not self._predicate(record):
                 return
             full = self._window.full
             # A flood of one problem whose event is already full: the record is only
