@@ -125,5 +125,10 @@ def filtered_subjects(servers: Servers) -> list[Subject]:
     by_level = IncidentIOHandler(**servers.incidentio_options())
     by_predicate = IncidentIOHandler(**servers.incidentio_options(),
                                      predicate=lambda record: False)
+    # Three terms, all evaluated: the logger glob and the level match, the extra refuses.
+    by_rule = IncidentIOHandler(**servers.incidentio_options(),
+                                rule="logger:bench.* level:>=info -m.attempt:2")
     return [Subject("IncidentIOHandler, below its level", by_level),
-            Subject("IncidentIOHandler, refused by its predicate", by_predicate)]
+            Subject("IncidentIOHandler, refused by its predicate", by_predicate),
+            Subject("IncidentIOHandler, refused by a 3-term rule "
+                    "(`logger:bench.* level:>=info -m.attempt:2`)", by_rule)]

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .rule import compile_rule
+
 TOKEN_ENV = "INCIDENT_IO_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 SOURCE_ENV = "INCIDENT_IO_ALERT_SOURCE_CONFIG_ID"
 DEFAULT_ENDPOINT = "https://api.incident.io"
@@ -47,7 +49,7 @@ class Settings:
     endpoint: str
     metadata: Mapping[str, Any]
     level: int
-    predicate: Predicate | None
+    predicate: Predicate | None  # the rule and the predicate together, when either is set
     title: str | None
     description: str | None
     source_url: str | None
@@ -70,6 +72,7 @@ def parse_settings(
     metadata: object,
     level: int | str | None,
     predicate: object,
+    rule: str | None,
     title: str | None,
     description: str | None,
     source_url: str | None,
@@ -88,17 +91,18 @@ def parse_settings(
     """Validate every option, filling in environment fallbacks and defaults."""
     token, source_id, resolved_endpoint = parse_connection(
         api_token, alert_source_config_id, endpoint)
-    resolved_predicate = _callable_option("predicate", predicate) if predicate else None
+    selector = _selector(_callable_option("predicate", predicate) if predicate else None,
+                         compile_rule(rule) if rule is not None else None)
     if level is None:
-        # With a predicate and no explicit level, the predicate alone decides.
-        level = logging.NOTSET if resolved_predicate else logging.ERROR
+        # With a predicate or a rule and no explicit level, they alone decide.
+        level = logging.NOTSET if selector else logging.ERROR
     return Settings(
         api_token=token,
         source_id=source_id,
         endpoint=resolved_endpoint,
         metadata=parse_metadata(metadata),
         level=_level(level),
-        predicate=resolved_predicate,  # type: ignore[arg-type]
+        predicate=selector,
         title=_template("title", title),
         description=_template("description", description),
         source_url=_source_url(source_url),
@@ -113,6 +117,14 @@ def parse_settings(
         max_retry_time=_number("max_retry_time", max_retry_time, low=0, high=86_400),
         ca_bundle=_ca_bundle(ca_bundle),
     )
+
+
+def _selector(predicate: Callable[..., object] | None,
+              rule: Predicate | None) -> Predicate | None:
+    """The predicate and the rule as one test: both must match."""
+    if predicate is None or rule is None:
+        return rule or predicate  # type: ignore[return-value]
+    return lambda record: rule(record) and bool(predicate(record))
 
 
 def parse_connection(api_token: str | None, alert_source_config_id: str | None,

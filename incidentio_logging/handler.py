@@ -37,6 +37,8 @@ class IncidentIOHandler(logging.Handler):
             every event's ``metadata``; ``data`` is always the records.
         level: the handler level; ERROR, or NOTSET when only a ``predicate`` is given.
         predicate: ``(LogRecord) -> bool`` or a dotted path to one; selects records.
+        rule: a query string such as ``"logger:shop.* level:>=error -timeout"``; see
+            :mod:`incidentio_logging.rule`. With a predicate, both must match.
         title, description: templates over ``{level} {logger} {message} {count} {more}
             {exc_type} {exc_message}``; the defaults name the problem.
         source_url: a link back to where the alert came from.
@@ -61,6 +63,7 @@ class IncidentIOHandler(logging.Handler):
         metadata: dict[str, Any] | str | None = None,
         level: int | str | None = None,
         predicate: Any = None,
+        rule: str | None = None,
         title: str | None = None,
         description: str | None = None,
         source_url: str | None = None,
@@ -79,7 +82,7 @@ class IncidentIOHandler(logging.Handler):
     ) -> None:
         settings = parse_settings(
             api_token=api_token, alert_source_config_id=alert_source_config_id,
-            metadata=metadata, level=level, predicate=predicate, title=title,
+            metadata=metadata, level=level, predicate=predicate, rule=rule, title=title,
             description=description, source_url=source_url, group_by=group_by, dedup=dedup,
             flush_interval=flush_interval, max_batch_size=max_batch_size,
             queue_size=queue_size, timeout=timeout, shutdown_timeout=shutdown_timeout,
