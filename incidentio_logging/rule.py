@@ -197,13 +197,20 @@ def _error(position: int, expected: str) -> ValueError:
 # Evaluation --------------------------------------------------------------------------
 
 def compile_rule(text: str) -> Callable[[logging.LogRecord], bool]:
-    """A predicate for ``text``, built once: each term becomes a small closure."""
-    tests = [_compile(term) for term in parse(text)]
+    """A predicate for ``text``, built once: each term becomes one small closure, with
+    everything that can be worked out in advance (numbers, patterns) worked out."""
+    tests = tuple(_compile(term) for term in parse(text))
 
     def rule(record: logging.LogRecord) -> bool:
-        return all(test(record) for test in tests)
+        for test in tests:  # noqa: SIM110 - a loop, not all(): no generator per record
+            if not test(record):
+                return False
+        return True
 
     return rule
+
+
+_MISSING = object()
 
 
 def _compile(term: Term) -> Callable[[logging.LogRecord], bool]:
@@ -214,17 +221,16 @@ def _compile(term: Term) -> Callable[[logging.LogRecord], bool]:
     return lambda record: match(read(record))
 
 
-_MISSING = object()
-
-
 def _reader(term: Term) -> Callable[[logging.LogRecord], Any]:
     if term.field is None or term.field == "message":
         return message_of
     if term.field == "level":
-        return lambda record: record.levelno
+        return operator.attrgetter("levelno")
     if term.field == "m":
-        path = term.extra
-        return lambda record: extra_of(record, path)
+        head, rest = term.extra[0], term.extra[1:]
+        if not rest:
+            return lambda record: record.__dict__.get(head, _MISSING)
+        return lambda record: extra_of(record, term.extra)
     attribute = _ATTRIBUTES[term.field]
     return lambda record: getattr(record, attribute, _MISSING)
 
@@ -239,12 +245,21 @@ def _matcher(term: Term) -> Callable[[Any], bool]:
         pattern = re.compile(fnmatch.translate(value))
         return lambda found: found is not _MISSING and pattern.match(_text(found)) is not None
     if op == "eq":
-        return lambda found: equals(found, value)
+        if term.field == "level":
+            return lambda found: bool(found == value)
+        wanted = _number(value)
+        if wanted is None:
+            return lambda found: found is not _MISSING and _text(found) == value
+        return lambda found: (found is not _MISSING and (
+            number == wanted if (number := as_number(found)) is not None
+            else _text(found) == value))
     if op == "range":
         low, high = value
         return lambda found: (number := as_number(found)) is not None and low <= number <= high
     compare: Callable[[float, float], bool] = {
         ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}[op]
+    if term.field == "level":
+        return lambda found: compare(found, value)
     return lambda found: (number := as_number(found)) is not None and compare(number, value)
 
 
@@ -270,18 +285,6 @@ def as_number(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def equals(found: Any, value: Any) -> bool:
-    """Level and numbers compare numerically; anything else as text."""
-    if found is _MISSING:
-        return False
-    if isinstance(value, int) and not isinstance(value, bool) and isinstance(found, int):
-        return bool(found == value)
-    number, wanted = as_number(found), _number(value) if isinstance(value, str) else None
-    if number is not None and wanted is not None:
-        return number == wanted
-    return bool(_text(found) == value)
 
 
 def _text(value: Any) -> str:
