@@ -122,23 +122,22 @@ class Worker:
             return False
         return marker.done.wait(timeout) and marker.delivered_all
 
-    def stop(self, timeout: float) -> bool:
-        """Ship what is pending within ``timeout``, then end; True when it is all done."""
+    def stop(self, timeout: float) -> None:
+        """Ship what is pending within ``timeout``, then end."""
         self._stop_at = self._clock() + timeout
         thread = self._thread
         if thread is None or not thread.is_alive():
             self._ship_inline(self._stop_at)
             self._dispatcher.close()
-            return True
+            return
         self._put_marker(_Stop())
         self._interrupt.set()
         if thread is threading.current_thread() or _holds_logging_lock():
             # dictConfig holds logging's lock while it closes old handlers; the worker
             # may need that lock to log (urllib3), so waiting here could only time out.
             # The worker finishes on its own within the same deadline.
-            return False
+            return
         thread.join(max(0.0, self._stop_at - self._clock()))
-        return not thread.is_alive()
 
     # The worker's thread ------------------------------------------------------------
 
@@ -165,8 +164,7 @@ class Worker:
                 if isinstance(marker, _Stop):
                     self._discard("closed")
                     return
-                marker.delivered_all = self._stats.worker_dropped() == marker.dropped_before
-                marker.done.set()
+                self._settle(marker)
                 continue
             now = self._clock()
             timeout: float | None = None
@@ -221,10 +219,20 @@ class Worker:
         """Deliver on the calling thread: the worker never started or has died."""
         if not self._queue and not self._dispatcher.has_records():
             return
+        flushes = []
         with _as_worker_thread():
             while self._queue:
-                self._drain()
+                marker = self._drain()
+                if isinstance(marker, _Flush):
+                    flushes.append(marker)
             self._ship(deadline)
+        for marker in flushes:
+            self._settle(marker)
+
+    def _settle(self, marker: _Flush) -> None:
+        """Everything queued before ``marker`` is shipped: tell its caller how it went."""
+        marker.delivered_all = self._stats.worker_dropped() == marker.dropped_before
+        marker.done.set()
 
     def _discard(self, reason: str) -> None:
         """Count what is queued or in the open window as dropped; release flush waiters."""

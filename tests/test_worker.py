@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from incidentio_logging import IncidentIOHandler
-from incidentio_logging._worker import Worker
+from incidentio_logging._worker import Worker, _Flush
 
 
 @pytest.fixture
@@ -51,3 +51,14 @@ def test_a_full_queue_refuses(worker: Worker) -> None:
         assert worker.submit({})
     assert not worker.submit({})
     assert worker.pending() == 100
+
+
+def test_inline_delivery_releases_a_flush_that_was_waiting(worker: Worker) -> None:
+    """A flush marker queued for a worker that has since died is settled by whoever
+    delivers inline, instead of leaving its caller to sleep out the whole timeout."""
+    waiting = _Flush(worker._stats.worker_dropped())
+    worker._put_marker(waiting)
+    worker._thread = None  # the worker is gone; the next flush delivers inline
+    assert worker.flush(1)
+    assert waiting.done.is_set()
+    assert waiting.delivered_all
