@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 
 from ._delivery import Outcome, RetryPolicy, deliver
-from ._record import Captured
 from ._report import Reporter
 from ._stats import Stats
 from .config import Settings
@@ -53,9 +52,6 @@ class Dispatcher:
         )
         self._policy = RetryPolicy(max_retries=settings.max_retries,
                                    max_time=settings.max_retry_time, timeout=settings.timeout)
-        #: Takes one captured record into the open window; the window's own method, bound
-        #: once, because the worker calls it for every record of a flood.
-        self.add: Callable[[Captured], None] = self.window.add
 
     def discard(self) -> int:
         """Empty the open window without sending it; how many records it held."""

@@ -186,7 +186,7 @@ class Worker:
             self._idle = False
 
     def _drain(self) -> _Flush | _Stop | None:
-        queue, add = self._queue, self._dispatcher.add
+        queue, add = self._queue, self._dispatcher.window.add
         taken = 0
         try:
             while queue:
