@@ -110,13 +110,21 @@ class Overflow:
         self._lock = threading.Lock()
         self._closed = False
 
-    def add(self, created: float) -> bool:
-        """Count one record; False once closed, and the caller takes the usual path."""
+    def add(self, record: logging.LogRecord) -> bool:
+        """Count ``record`` if it has this group's fingerprint and counting is still open.
+
+        The comparison is :func:`fingerprint_key`'s, on the live record: the same template
+        object, logger, level and exception type. False sends the record the usual way.
+        """
+        if (record.msg is not self.msg or record.name != self.name
+                or record.levelno != self.levelno
+                or (record.exc_info[0] if record.exc_info else None) is not self.exc_type):
+            return False
         with self._lock:
             if self._closed:
                 return False
             self.count += 1
-            self.last_created = created
+            self.last_created = record.created
             return True
 
     def close(self) -> int:

@@ -166,12 +166,9 @@ class IncidentIOHandler(logging.Handler):
                 return
             full = self._window.full
             # A flood of one problem whose event is already full: the record is only
-            # counted, so nothing about it needs keeping but when it happened. A closed
-            # stand-in (its window just shipped) declines, and the record goes on below.
-            if (full is not None and record.msg is full.msg and record.name == full.name
-                    and record.levelno == full.levelno
-                    and (record.exc_info[0] if record.exc_info else None) is full.exc_type
-                    and full.add(record.created)):
+            # counted. A different problem, or a stand-in whose window just shipped,
+            # declines, and the record is captured below.
+            if full is not None and full.add(record):
                 return
             if not self._worker.submit(capture(record)):
                 self._stats.refuse("queue_full")

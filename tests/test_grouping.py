@@ -79,12 +79,15 @@ def test_a_full_group_publishes_a_stand_in_that_counts() -> None:
     assert full is not None
     assert (full.msg, full.name, full.levelno, full.exc_type) == (
         first.msg, "shop", logging.ERROR, KeyError)
-    later = first.created + 60
-    assert full.add(later - 1)
+    later = record(arg="C", exc=KeyError)
+    later.created = first.created + 60
+    assert full.add(record(arg="B", exc=KeyError))
     assert full.add(later)
+    assert not full.add(record(arg="D", exc=ValueError))  # another exception type
+    assert not full.add(record(msg="other %s", exc=KeyError))  # another template
     assert window.counting() == 2
     (group,) = window.take()
-    assert (group.total, group.omitted, group.last_created) == (4, 2, later)
+    assert (group.total, group.omitted, group.last_created) == (4, 2, later.created)
     assert window.counting() == 2  # still counted, now as closed
 
 
@@ -96,7 +99,7 @@ def test_a_closed_stand_in_declines() -> None:
     assert full is not None
     window.take()
     assert window.full is None
-    assert not full.add(1.0)
+    assert not full.add(record())
 
 
 def test_a_newer_full_group_retires_the_older_stand_in() -> None:
@@ -104,10 +107,10 @@ def test_a_newer_full_group_retires_the_older_stand_in() -> None:
     window = Window(fingerprint_key, 1)
     window.add(capture(record(msg="a %s")))
     older = window.full
-    assert older is not None and older.add(1.0)
+    assert older is not None and older.add(record(msg="a %s"))
     window.add(capture(record(msg="b %s")))
     assert window.full is not older
-    assert not older.add(2.0)
+    assert not older.add(record(msg="a %s"))
     assert [g.total for g in window.take()] == [2, 1]
 
 
