@@ -42,8 +42,9 @@ class Outcome:
 
     delivered: bool
     retries: int
-    #: Why it was not delivered: ``rejected``, ``send_failed``, ``rate_limited`` or
-    #: ``shutdown_timeout``; empty when delivered.
+    #: Why it was not delivered: ``rejected``, ``send_failed``, ``rate_limited``,
+    #: ``shutdown_timeout``, or (set by the dispatcher when a transport raises its own
+    #: exception) ``internal_error``; empty when delivered.
     reason: str = ""
     status: int | None = None
     detail: str = ""

@@ -6,22 +6,19 @@ import threading
 from collections import Counter
 from typing import Any
 
-#: Why a record was not delivered. Every accepted record ends delivered or under one.
-DROP_REASONS = (
-    "queue_full",        # the bounded queue was full at the logging call
-    "closed",            # logged after close()
-    "batch_full",        # its group already held max_batch_size records in that window
-    "body_size",         # left out to keep the event under the body budget
-    "rejected",          # incident.io refused the event (a 4xx other than 408/429)
-    "send_failed",       # retries or retry time ran out on errors or timeouts
-    "rate_limited",      # incident.io asked to wait longer than the retry budget
-    "shutdown_timeout",  # still pending when shutdown_timeout ran out
-    "internal_error",    # a fault in this library; reported on stderr
-)
-
 
 class Stats:
-    """Thread-safe counters; the hot path never touches them on success."""
+    """Thread-safe counters; the hot path never touches them on success.
+
+    Every accepted record ends delivered, or dropped for one reason:
+    ``queue_full`` (the queue was full at the logging call), ``closed`` (logged after
+    close()), ``batch_full`` (its group already held max_batch_size records in that
+    window), ``body_size`` (left out to keep the event under the body budget),
+    ``rejected`` (a 4xx other than 408/429), ``send_failed`` (retries or retry time ran
+    out), ``rate_limited`` (asked to wait longer than the retry budget),
+    ``shutdown_timeout`` (still pending when shutdown_timeout ran out) and
+    ``internal_error`` (a fault in this library or a user's transport; reported).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

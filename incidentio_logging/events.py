@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +68,6 @@ class EventBuilder:
 
     def build(self, group: Group) -> AlertEvent:
         """The event for ``group``: records beyond the size budget are left out and counted."""
-        first = group.records[0]
         fields = template_fields(group)
         title = _cut(_render(self._title, fields) or default_title(fields), MAX_TITLE)
         description = _cut(
@@ -81,7 +79,7 @@ class EventBuilder:
                                 "description": description}
         if self._source_url:
             head["source_url"] = self._source_url
-        summary = _summary(group, first, len(group.records), 0)
+        summary = _summary(group, len(group.records), 0)
         room = self._budget - len(self._assemble(head, summary, [])) - _SLACK
         chosen: list[bytes] = []
         for record in group.records:
@@ -93,7 +91,7 @@ class EventBuilder:
             chosen.append(data)
         omitted_size = len(group.records) - len(chosen)
         head["deduplication_key"] = key = self._key(group, chosen)
-        body = self._assemble(head, _summary(group, first, len(chosen), omitted_size), chosen)
+        body = self._assemble(head, _summary(group, len(chosen), omitted_size), chosen)
         return AlertEvent(key, title, body, len(chosen), group.omitted, omitted_size)
 
     def _key(self, group: Group, records: list[bytes]) -> str:
@@ -173,8 +171,8 @@ def default_description(group: Group, fields: Mapping[str, Any],
     return "\n".join(lines)
 
 
-def _summary(group: Group, first: logging.LogRecord, included: int,
-             omitted_size: int) -> dict[str, Any]:
+def _summary(group: Group, included: int, omitted_size: int) -> dict[str, Any]:
+    first = group.records[0]
     return {
         "logger": first.name,
         "level": first.levelname,

@@ -31,11 +31,6 @@ def fingerprint_key(data: Captured) -> tuple[str, str, str, str]:
     return (data["name"], data["levelname"], template, exc_type)
 
 
-def fingerprint(record: logging.LogRecord) -> str:
-    """:func:`fingerprint_key` of a record, as text."""
-    return label(fingerprint_key(record.__dict__))
-
-
 def label(key: Hashable) -> str:
     """A group key as stable text, for deduplication keys."""
     if isinstance(key, tuple):
