@@ -1,0 +1,50 @@
+"""The library's own reports: stderr, at most one line per key per interval, token masked."""
+
+from __future__ import annotations
+
+import io
+
+from incidentio_logging._report import Reporter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_one_line_per_key_per_interval_then_a_count_of_what_was_held_back() -> None:
+    """Repeats within the interval are held back, and counted in the next line."""
+    clock, out = Clock(), io.StringIO()
+    reporter = Reporter(clock=clock, interval=60, stream=lambda: out)
+    for _ in range(5):
+        reporter.report("queue_full", "the queue is full")
+    reporter.report("other", "something else")
+    clock.now += 61
+    reporter.report("queue_full", "the queue is full")
+    assert out.getvalue().splitlines() == [
+        "incidentio-logging: the queue is full",
+        "incidentio-logging: something else",
+        "incidentio-logging: the queue is full (4 similar messages suppressed)",
+    ]
+
+
+def test_once_means_once_whatever_the_interval() -> None:
+    """A refusal by incident.io is said a single time."""
+    clock, out = Clock(), io.StringIO()
+    reporter = Reporter(clock=clock, interval=1, stream=lambda: out)
+    reporter.report("rejected-401", "refused", once=True)
+    clock.now += 3600
+    reporter.report("rejected-401", "refused", once=True)
+    assert out.getvalue().count("refused") == 1
+
+
+def test_the_token_is_masked_and_a_missing_stderr_is_survived() -> None:
+    """A message that happens to contain the token never shows it; no stream, no crash."""
+    out = io.StringIO()
+    Reporter(clock=Clock(), secret="tok-123456789", stream=lambda: out).report(
+        "x", "failed sending with tok-123456789")
+    assert out.getvalue() == "incidentio-logging: failed sending with [scrubbed]\n"
+    Reporter(clock=Clock(), stream=lambda: None).report("x", "nowhere to go")
