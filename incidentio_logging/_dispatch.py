@@ -12,12 +12,14 @@ import random
 import time
 from collections.abc import Callable
 
+from ._budget import EventBudget
 from ._delivery import Outcome, RetryPolicy, deliver
 from ._report import Reporter
 from ._stats import Stats
 from .config import Settings
 from .events import AlertEvent, EventBuilder
 from .grouping import Group, Window, key_function
+from .serialize import secret_key_pattern
 from .transport import Transport
 
 #: What to check, by status, when incident.io refuses an event.
@@ -49,13 +51,20 @@ class Dispatcher:
             metadata=settings.metadata, title=settings.title,
             description=settings.description, source_url=settings.source_url,
             dedup=settings.dedup, wall_clock=wall_clock, redact=settings.api_token,
+            secret=secret_key_pattern(settings.scrub_keys),
         )
+        self._budget = EventBudget(settings.max_events_per_minute)
+        self._per_minute = settings.max_events_per_minute
         self._policy = RetryPolicy(max_retries=settings.max_retries,
                                    max_time=settings.max_retry_time, timeout=settings.timeout)
 
-    def discard(self) -> int:
-        """Empty the open window without sending it; how many records it held."""
-        return sum(group.total for group in self.window.take())
+    def discard(self, reason: str) -> None:
+        """Empty the open window without sending it, counting its records as dropped.
+
+        A group held back keeps its own reason (``storm_control``); the rest get ``reason``.
+        """
+        for group in self.window.take():
+            self._stats.drop(group.held or reason, group.total)
 
     def has_records(self) -> bool:
         """True while the open window holds anything."""
@@ -63,8 +72,16 @@ class Dispatcher:
 
     def ship(self, *, now: Callable[[], float], wait: Callable[[float], None],
              stop_at: Callable[[], float]) -> None:
-        """Close the window and deliver one event per group, in order of first arrival."""
+        """Close the window and deliver one event per group, in order of first arrival.
+
+        A group over ``max_events_per_minute`` is carried into the next window instead:
+        its records wait there, new ones join them, and the event that finally goes says
+        how many were held back.
+        """
         for group in self.window.take():
+            if not self._budget.take(now()):
+                self._hold_back(group)
+                continue
             try:
                 event = self._builder.build(group)
             except Exception as exc:  # noqa: BLE001 - a bug here must cost records, not the thread
@@ -82,6 +99,17 @@ class Dispatcher:
                 outcome = Outcome(False, 0, "internal_error", None,
                                   f"the transport raised {type(exc).__name__}: {exc}")
             self._account(group, event, outcome)
+
+    def _hold_back(self, group: Group) -> None:
+        if group.total != group.held_total:  # new records since it was last held back
+            group.suppressed += 1
+            group.held_total = group.total
+        self.window.carry(group, "storm_control")
+        self._reporter.report(
+            "storm_control",
+            f"more than max_events_per_minute={self._per_minute} alert events; the rest "
+            "wait and are folded into their group's next event",
+        )
 
     def _account(self, group: Group, event: AlertEvent, outcome: Outcome) -> None:
         stats = self._stats

@@ -230,8 +230,13 @@ class Worker:
             self._settle(marker)
 
     def _settle(self, marker: _Flush) -> None:
-        """Everything queued before ``marker`` is shipped: tell its caller how it went."""
-        marker.delivered_all = self._stats.worker_dropped() == marker.dropped_before
+        """Everything queued before ``marker`` is shipped: tell its caller how it went.
+
+        Right after a ship, the window holds only groups held back (storm control,
+        thresholds): those records are not delivered yet.
+        """
+        marker.delivered_all = (self._stats.worker_dropped() == marker.dropped_before
+                                and not self._dispatcher.has_records())
         marker.done.set()
 
     def _discard(self, reason: str) -> None:
@@ -246,7 +251,8 @@ class Worker:
             if isinstance(item, _Flush):
                 item.done.set()
         self._stats.taken += dropped
-        self._stats.drop(reason, dropped + self._dispatcher.discard())
+        self._stats.drop(reason, dropped)
+        self._dispatcher.discard(reason)
 
     def _marker_taken(self) -> None:
         with self._markers_lock:

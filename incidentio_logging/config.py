@@ -63,6 +63,12 @@ class Settings:
     max_retries: int
     max_retry_time: float
     ca_bundle: str | None
+    max_events_per_minute: int = 60
+    scrub_keys: tuple[str, ...] = ()
+    resolve_after: float | None = None
+    resolve_on_close: bool = False
+    threshold: int | None = None
+    threshold_window: float = 60.0
 
 
 def parse_settings(
@@ -87,6 +93,12 @@ def parse_settings(
     max_retries: object,
     max_retry_time: object,
     ca_bundle: str | None,
+    max_events_per_minute: object = 60,
+    scrub_keys: object = (),
+    resolve_after: object = None,
+    resolve_on_close: object = False,
+    threshold: object = None,
+    threshold_window: object = None,
 ) -> Settings:
     """Validate every option, filling in environment fallbacks and defaults."""
     token, source_id, resolved_endpoint = parse_connection(
@@ -116,7 +128,59 @@ def parse_settings(
         max_retries=_integer("max_retries", max_retries, low=0, high=100),
         max_retry_time=_number("max_retry_time", max_retry_time, low=0, high=86_400),
         ca_bundle=_ca_bundle(ca_bundle),
+        max_events_per_minute=_integer("max_events_per_minute", max_events_per_minute,
+                                       low=1, high=MAX_EVENTS_PER_MINUTE),
+        scrub_keys=_words("scrub_keys", scrub_keys),
+        resolve_after=None if resolve_after is None else _number(
+            "resolve_after", resolve_after, low=0.001, high=7 * 86_400),
+        resolve_on_close=_boolean("resolve_on_close", resolve_on_close),
+        threshold=None if threshold is None else _integer(
+            "threshold", threshold, low=1, high=MAX_THRESHOLD),
+        threshold_window=_threshold_window(threshold, threshold_window),
     )
+
+
+#: incident.io's public API allows 1,200 requests a minute per key; one handler never needs more.
+MAX_EVENTS_PER_MINUTE = 1_200
+#: Records a threshold may count; held timestamps are bounded by it per group.
+MAX_THRESHOLD = 10_000
+
+
+def _threshold_window(threshold: object, value: object) -> float:
+    if value is None:
+        return 60.0
+    if threshold is None:
+        raise ValueError("threshold_window needs threshold: the records that must arrive "
+                         "within it for a group to fire")
+    return _number("threshold_window", value, low=0.001, high=86_400)
+
+
+def _boolean(option: str, value: object) -> bool:
+    """A bool, or its INI/YAML string form."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[value.strip().lower()]
+    raise TypeError(f"{option} must be true or false, not {value!r}")
+
+
+_BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
+             "false": False, "no": False, "off": False, "0": False}
+
+
+def _words(option: str, value: object) -> tuple[str, ...]:
+    """A list of non-empty strings, or one comma-separated string (from INI)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise TypeError(f"{option} must be a list of strings or a comma-separated string")
+    words = []
+    for item in value:
+        if not isinstance(item, str):
+            raise TypeError(f"{option} must hold strings, not {type(item).__name__}")
+        if item.strip():
+            words.append(item.strip())
+    return tuple(words)
 
 
 def _selector(predicate: Callable[..., object] | None,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ._record import safe_str
 from .grouping import Group, label
-from .serialize import ExcInfo, RecordSerializer, dumps, encode, to_jsonable
+from .serialize import SECRET_KEY, ExcInfo, RecordSerializer, dumps, encode, to_jsonable
 
 #: incident.io's only published size figure is 512 KiB per body; stay well below it.
 BODY_LIMIT = 512 * 1024
@@ -55,6 +56,7 @@ class EventBuilder:
         wall_clock: Callable[[], float],
         redact: str | None = None,
         budget: int = BODY_BUDGET,
+        secret: re.Pattern[str] = SECRET_KEY,
     ) -> None:
         self._metadata = {k: to_jsonable(v) for k, v in metadata.items() if k != "data"}
         self._title = title
@@ -62,7 +64,7 @@ class EventBuilder:
         self._source_url = source_url
         self._dedup = dedup
         self._wall_clock = wall_clock
-        self._serializer = RecordSerializer()
+        self._serializer = RecordSerializer(secret)
         self._budget = budget
         self._redact = _redaction(redact)
 
@@ -162,6 +164,9 @@ def default_description(group: Group, fields: Mapping[str, Any],
         _cut(first.getMessage(), 2_000),
         "```",
     ]
+    if group.suppressed:
+        lines[1:1] = ["", f"Storm control held back {group.suppressed} earlier event(s) for "
+                      "this problem (max_events_per_minute); their records are counted here."]
     traceback = next((r for r in group.records if r.exc_info), None)
     if traceback is not None and traceback.exc_info:
         text = format_exception(traceback.exc_info)  # type: ignore[arg-type]
@@ -181,6 +186,7 @@ def _summary(group: Group, included: int, omitted_size: int) -> dict[str, Any]:
         "omitted_records": group.omitted + omitted_size,
         "first_seen": _iso(group.records[0].created),
         "last_seen": _iso(group.last_created),
+        "suppressed_events": group.suppressed,
     }
 
 

@@ -73,6 +73,13 @@ class Group:
     records: list[logging.LogRecord] = field(default_factory=list)
     total: int = 0
     last_created: float = 0.0
+    #: Why the group is carried into the next window instead of being sent:
+    #: ``storm_control`` or ``below_threshold``; empty for a group of this window only.
+    held: str = ""
+    #: Windows whose event for this group storm control held back; the next event says so.
+    suppressed: int = 0
+    #: ``total`` when storm control last held the group back: more means another window.
+    held_total: int = 0
 
     @property
     def omitted(self) -> int:
@@ -153,10 +160,27 @@ class Window:
         records = group.records
         if len(records) < self._max:
             records.append(restore(data))
-            if len(records) == self._max and self._key is fingerprint_key:
-                exc_info = data["exc_info"]
-                self._retire(Overflow(group, data["msg"], data["name"], data["levelno"],
-                                      exc_info[0] if exc_info else None))
+            if len(records) == self._max:
+                self._stand_in(group)
+
+    def carry(self, group: Group, reason: str) -> None:
+        """Keep ``group`` open into the next window, held back for ``reason``.
+
+        Its records stay (new ones join them) and its event is sent by a later
+        :meth:`take`. A full group gets its stand-in again, so a flood of it is still
+        only counted on the callers' threads.
+        """
+        group.held = reason
+        self._groups[group.key] = group
+        if len(group.records) >= self._max:
+            self._stand_in(group)
+
+    def _stand_in(self, group: Group) -> None:
+        # Only fingerprint grouping can be matched on the caller's thread.
+        if self._key is fingerprint_key:
+            first = group.records[0]
+            self._retire(Overflow(group, first.msg, first.name, first.levelno,
+                                  first.exc_info[0] if first.exc_info else None))
 
     def counting(self) -> int:
         """Records counted by stand-ins so far, including the open one."""

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 from ._dispatch import Dispatcher
@@ -52,6 +53,14 @@ class IncidentIOHandler(logging.Handler):
         endpoint: base URL; https, or http only on loopback.
         max_retries, max_retry_time: how often and how long one event is retried.
         ca_bundle: a CA bundle file for TLS verification (verification is always on).
+        max_events_per_minute: storm control: alert events in any 60 s, resolves
+            included; 60. Held-back groups are folded into their next event.
+        scrub_keys: more key words whose values are scrubbed, on top of the built-in
+            ones (password, secret, token, api_key, authorization, cookie, session...).
+        resolve_after: seconds of quiet after which a fired alert is resolved; off.
+        resolve_on_close: also resolve every fired alert at ``close()``; False.
+        threshold, threshold_window: fire a group only once ``threshold`` records
+            arrived within ``threshold_window`` seconds (60); off.
         transport: a :class:`~incidentio_logging.transport.Transport` to use instead of HTTP.
     """
 
@@ -78,6 +87,12 @@ class IncidentIOHandler(logging.Handler):
         max_retries: int = 5,
         max_retry_time: float = 30.0,
         ca_bundle: str | None = None,
+        max_events_per_minute: int = 60,
+        scrub_keys: Sequence[str] | str = (),
+        resolve_after: float | None = None,
+        resolve_on_close: bool = False,
+        threshold: int | None = None,
+        threshold_window: float | None = None,
         transport: Transport | None = None,
     ) -> None:
         settings = parse_settings(
@@ -87,7 +102,10 @@ class IncidentIOHandler(logging.Handler):
             flush_interval=flush_interval, max_batch_size=max_batch_size,
             queue_size=queue_size, timeout=timeout, shutdown_timeout=shutdown_timeout,
             endpoint=endpoint, max_retries=max_retries, max_retry_time=max_retry_time,
-            ca_bundle=ca_bundle,
+            ca_bundle=ca_bundle, max_events_per_minute=max_events_per_minute,
+            scrub_keys=scrub_keys, resolve_after=resolve_after,
+            resolve_on_close=resolve_on_close, threshold=threshold,
+            threshold_window=threshold_window,
         )
         super().__init__(settings.level)
         self._settings = settings

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import enum
+import functools
 import json
 import logging
 import math
@@ -30,11 +31,9 @@ MAX_DEPTH = 6
 MAX_RECORD_BYTES = 64 * 1024
 SCRUBBED = "[scrubbed]"
 
-_SECRET_KEY = re.compile(
-    r"passw(or)?d|secret|token|api[-_]?key|authorization|cookie|session|credential"
-    r"|private[-_]?key",
-    re.IGNORECASE,
-)
+_SECRET_WORDS = (r"passw(or)?d|secret|token|api[-_]?key|authorization|cookie|session"  # noqa: S105 - key names
+                 r"|credential|private[-_]?key")
+SECRET_KEY = re.compile(_SECRET_WORDS, re.IGNORECASE)
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
 _FIELDS = ["levelname", "name", "message", "module", "funcName", "lineno", "pathname",
            "process", "threadName"]
@@ -42,15 +41,22 @@ _RENAMES = {"levelname": "level", "name": "logger", "funcName": "function", "lin
             "pathname": "path", "threadName": "thread"}
 
 
-def is_secret_key(key: str) -> bool:
-    """True when a field name suggests its value is a credential."""
-    return _SECRET_KEY.search(key) is not None
+def secret_key_pattern(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
+    """The built-in secret-looking key words plus ``extra`` ones, matched anywhere in a key."""
+    if not extra:
+        return SECRET_KEY
+    words = "|".join(re.escape(word) for word in extra)
+    return re.compile(f"{_SECRET_WORDS}|{words}", re.IGNORECASE)
 
 
 def to_jsonable(  # noqa: PLR0912 - one branch per kind of value
-    value: object, _depth: int = 0, _seen: frozenset[int] = frozenset()
+    value: object, _depth: int = 0, _seen: frozenset[int] = frozenset(),
+    secret: re.Pattern[str] = SECRET_KEY,
 ) -> Any:
-    """Return a JSON-safe, bounded copy of ``value``; never raises."""
+    """Return a JSON-safe, bounded copy of ``value``; never raises.
+
+    Values under keys that ``secret`` finds are replaced, at any depth.
+    """
     kind = type(value)
     if value is None or kind is bool:
         return value
@@ -69,7 +75,7 @@ def to_jsonable(  # noqa: PLR0912 - one branch per kind of value
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, enum.Enum):
-        return to_jsonable(value.value, _depth + 1, _seen)
+        return to_jsonable(value.value, _depth + 1, _seen, secret)
     if isinstance(value, BaseException):
         return _text(f"{type(value).__name__}: {safe_str(value)}")
     if isinstance(value, (Mapping, list, tuple, set, frozenset)):
@@ -79,8 +85,8 @@ def to_jsonable(  # noqa: PLR0912 - one branch per kind of value
             return f"<{type(value).__name__} nested too deep>"
         seen = _seen | {id(value)}
         if isinstance(value, Mapping):
-            return _mapping(value, _depth, seen)
-        return _sequence(value, _depth, seen)
+            return _mapping(value, _depth, seen, secret)
+        return _sequence(value, _depth, seen, secret)
     if _is_request(value):
         # Its repr carries the query string, and its attributes cookies, headers, bodies.
         return f"<{type(value).__name__}>"
@@ -98,7 +104,8 @@ def _is_request(value: object) -> bool:
         return True
 
 
-def _mapping(value: Mapping[Any, Any], depth: int, seen: frozenset[int]) -> dict[str, Any]:
+def _mapping(value: Mapping[Any, Any], depth: int, seen: frozenset[int],
+             secret: re.Pattern[str]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     try:
         items = list(value.items())
@@ -110,16 +117,18 @@ def _mapping(value: Mapping[Any, Any], depth: int, seen: frozenset[int]) -> dict
             break
         name = key if isinstance(key, str) else safe_str(key)
         name = _text(name)
-        result[name] = SCRUBBED if is_secret_key(name) else to_jsonable(item, depth + 1, seen)
+        result[name] = (SCRUBBED if secret.search(name)
+                        else to_jsonable(item, depth + 1, seen, secret))
     return result
 
 
-def _sequence(value: Any, depth: int, seen: frozenset[int]) -> list[Any]:
+def _sequence(value: Any, depth: int, seen: frozenset[int],
+              secret: re.Pattern[str]) -> list[Any]:
     try:
         items = list(value)
     except Exception:  # noqa: BLE001
         return [f"<unreadable {type(value).__name__}>"]
-    result = [to_jsonable(item, depth + 1, seen) for item in items[:MAX_ITEMS]]
+    result = [to_jsonable(item, depth + 1, seen, secret) for item in items[:MAX_ITEMS]]
     if len(items) > MAX_ITEMS:
         result.append(f"<{len(items) - MAX_ITEMS} more items>")
     return result
@@ -146,9 +155,9 @@ def _float(value: float) -> float | str:
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
-def dumps(value: object, **_ignored: object) -> str:
+def dumps(value: object, secret: re.Pattern[str] = SECRET_KEY, **_ignored: object) -> str:
     """Strict compact JSON of ``value`` after :func:`to_jsonable`; never emits NaN."""
-    return json.dumps(to_jsonable(value), ensure_ascii=False, allow_nan=False,
+    return json.dumps(to_jsonable(value, secret=secret), ensure_ascii=False, allow_nan=False,
                       separators=(",", ":"))
 
 
@@ -187,8 +196,9 @@ class _Formatter(JsonFormatter):
 
     _CACHE_SIZE = 256
 
-    def __init__(self) -> None:
-        super().__init__(_FIELDS, rename_fields=_RENAMES, timestamp=True, json_serializer=dumps)
+    def __init__(self, secret: re.Pattern[str]) -> None:
+        super().__init__(_FIELDS, rename_fields=_RENAMES, timestamp=True,
+                         json_serializer=functools.partial(dumps, secret=secret))
         self._tracebacks: dict[Hashable, str] = {}
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - the stdlib's name
@@ -206,8 +216,8 @@ class _Formatter(JsonFormatter):
 class RecordSerializer:
     """Turns a worker-side record into one JSON object for ``metadata.data``."""
 
-    def __init__(self) -> None:
-        self._formatter = _Formatter()
+    def __init__(self, secret: re.Pattern[str] = SECRET_KEY) -> None:
+        self._formatter = _Formatter(secret)
 
     def format_exception(self, exc_info: ExcInfo) -> str:
         """The traceback text, as it appears in a record's ``exc_info``."""

@@ -8,6 +8,8 @@ error), and keeps what it accepted. Replies can be scripted to rehearse failures
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -59,7 +61,7 @@ class ReceivedEvent:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One request, accepted or not, as the receiver saw it."""
+    """One request, accepted or not, as the receiver saw it; ``status`` 0 means reset."""
 
     path: str
     headers: dict[str, str]
@@ -69,11 +71,24 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Scripted:
-    """A reply to give instead of the normal one, for rehearsing failures."""
+    """A reply to give instead of the normal one, for rehearsing failures.
 
-    status: int
+    ``status`` None answers as incident.io would (202 for a valid event) while the
+    fault fields still apply. The request is always read, and an accepted event recorded,
+    before any fault: as on a real server that is slow, or fails after processing.
+    """
+
+    status: int | None = None
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: Seconds before the reply starts: a slow response.
+    delay: float = 0.0
+    #: Seconds between the reply's headers (and half its body) and the rest: a slow body.
+    body_delay: float = 0.0
+    #: The reply body exactly, instead of JSON: malformed (``b"{oops"``) or empty (``b""``).
+    raw: bytes | None = None
+    #: Drop the connection with a TCP reset instead of answering.
+    reset: bool = False
 
 
 class LocalReceiver:
@@ -94,11 +109,17 @@ class LocalReceiver:
         self._open = threading.Event()
         self._open.set()
         self._in_flight = 0
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._stopping = threading.Event()
+        self._server = self._listen((host, port))
         self._thread: threading.Thread | None = None
+        self._refusing = False
 
     # Lifecycle ----------------------------------------------------------------------
+
+    def _listen(self, address: tuple[str, int]) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(address, self._handler_class())
+        server.daemon_threads = True
+        return server
 
     def start(self) -> LocalReceiver:
         """Serve in a background thread."""
@@ -110,8 +131,24 @@ class LocalReceiver:
     def stop(self) -> None:
         """Stop serving and release the port."""
         self._open.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._stopping.set()
+        if not self._refusing:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def refuse_connections(self) -> None:
+        """Stop listening: connections are refused until :meth:`accept_connections`."""
+        if not self._refusing:
+            self._refusing = True
+            self._server.shutdown()
+            self._server.server_close()
+
+    def accept_connections(self) -> None:
+        """Listen again, on the same port, after :meth:`refuse_connections`."""
+        if self._refusing:
+            self._server = self._listen(self._server.server_address[:2])  # type: ignore[arg-type]
+            self._refusing = False
+            self.start()
 
     def __enter__(self) -> LocalReceiver:
         return self.start()
@@ -222,28 +259,49 @@ class LocalReceiver:
                 body = self.rfile.read(length) if length <= BODY_LIMIT * 2 else b""
                 if length > BODY_LIMIT * 2:
                     self.close_connection = True
-                status, reply, extra = receiver._answer(self.path, dict(self.headers),
+                status, reply, fault = receiver._answer(self.path, dict(self.headers),
                                                         body, length)
-                self._send(status, reply, extra)
+                if fault.reset:
+                    self._reset()
+                    return
+                receiver._stopping.wait(fault.delay)
+                data = fault.raw if fault.raw is not None else json.dumps(reply).encode()
+                try:
+                    self._send(status, data, fault.headers, body_delay=fault.body_delay)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The client gave up on a slow reply: its retry is its own request.
+                    self.close_connection = True
 
             def do_GET(self) -> None:
                 if self.path == "/":
-                    self._send(200, PAGE, {}, "text/html; charset=utf-8")
+                    self._send(200, PAGE.encode(), {}, "text/html; charset=utf-8")
                 elif self.path == "/api/alerts":
-                    self._send(200, receiver.alerts(), {})
+                    self._send(200, json.dumps(receiver.alerts()).encode(), {})
                 else:
-                    self._send(405, _error("method_not_allowed", 405, "use POST"), {})
+                    error = _error("method_not_allowed", 405, "use POST")
+                    self._send(405, json.dumps(error).encode(), {})
 
-            def _send(self, status: int, reply: Any, extra: dict[str, str],
-                      content_type: str = "application/json") -> None:
-                data = reply.encode() if isinstance(reply, str) else json.dumps(reply).encode()
+            def _send(self, status: int, data: bytes, extra: dict[str, str],
+                      content_type: str = "application/json", body_delay: float = 0.0) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in extra.items():
                     self.send_header(name, value)
                 self.end_headers()
+                if body_delay:
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    receiver._stopping.wait(body_delay)
+                    data = data[len(data) // 2:]
                 self.wfile.write(data)
+
+            def _reset(self) -> None:
+                # Linger 0: close() sends RST, not FIN, as a crashed peer or a proxy would.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the receiver's own access log is of no use to a test."""
@@ -251,23 +309,23 @@ class LocalReceiver:
         return Handler
 
     def _answer(self, path: str, headers: dict[str, str], body: bytes,
-                length: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+                length: int) -> tuple[int, dict[str, Any], Scripted]:
         with self._lock:
             self._in_flight += 1
             self._lock.notify_all()
         self._open.wait(60)
         with self._lock:
             self._in_flight -= 1
-            scripted = self._script.pop(0) if self._script else None
-        if scripted is not None:
-            status, reply, extra = scripted.status, scripted.body or _error(
-                "scripted", scripted.status, "scripted reply"), scripted.headers
+            fault = self._script.pop(0) if self._script else _NORMAL
+        if fault.status is not None:
+            status = fault.status
+            reply = fault.body or _error("scripted", status, "scripted reply")
         else:
             status, reply = self._validate(path, headers, body, length)
-            extra = {}
-        event = ReceivedEvent(json.loads(body), headers, time.time()) if status == 202 else None
+        accepted = status == 202 and not fault.reset  # a reset request was never processed
+        event = ReceivedEvent(json.loads(body), headers, time.time()) if accepted else None
         with self._lock:
-            self._attempts.append(Attempt(path, headers, body, status))
+            self._attempts.append(Attempt(path, headers, body, 0 if fault.reset else status))
             if event is not None:
                 self._events.append(event)
                 if self._jsonl:
@@ -277,7 +335,7 @@ class LocalReceiver:
             self._lock.notify_all()
         if event is not None and self._on_event is not None:
             self._on_event(event)
-        return status, reply, extra
+        return status, reply, fault
 
     def _validate(self, path: str, headers: dict[str, str], body: bytes,
                   length: int) -> tuple[int, dict[str, Any]]:
@@ -300,6 +358,9 @@ class LocalReceiver:
             return 422, _error("validation_error", 422, problem[1], problem[0])
         return 202, {"deduplication_key": payload["deduplication_key"],
                      "message": "Event accepted for processing", "status": "success"}
+
+
+_NORMAL = Scripted()
 
 
 def _reject_constant(name: str) -> None:

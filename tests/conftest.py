@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from incidentio_logging import IncidentIOHandler
+from incidentio_logging._dispatch import Dispatcher
+from incidentio_logging._record import capture
+from incidentio_logging._report import Reporter
+from incidentio_logging._stats import Stats
 from incidentio_logging.testing import LocalReceiver
+from incidentio_logging.transport import HttpTransport
 
 _names = itertools.count()
 
@@ -55,6 +60,61 @@ def logger() -> Iterator[logging.Logger]:
     yield log
     for handler in list(log.handlers):
         log.removeHandler(handler)
+
+
+class FakeClock:
+    """Time that moves only when a test moves it, or when the code under test waits."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+class Rig:
+    """A dispatcher on a fake clock, sending over real HTTP to the receiver.
+
+    The worker thread is left out: a test adds records and ships windows itself, at the
+    times it chooses, to exercise what depends on time without sleeping.
+    """
+
+    def __init__(self, receiver: LocalReceiver, **options: Any) -> None:
+        self.clock = FakeClock()
+        self.wall = FakeClock(1_790_000_000.0)
+        handler = IncidentIOHandler(**{**receiver.handler_options(), **options})
+        handler.close()
+        settings = handler.settings
+        self.stats = Stats()
+        self.transport = HttpTransport(endpoint=settings.endpoint, source_id=settings.source_id,
+                                       api_token=settings.api_token)
+        self.dispatcher = Dispatcher(settings, transport=self.transport, stats=self.stats,
+                                     reporter=Reporter(clock=self.clock, stream=lambda: None),
+                                     wall_clock=self.wall)
+
+    def log(self, msg: str = "payment %s failed", *args: object, logger: str = "shop",
+            level: int = logging.ERROR, **extra: Any) -> None:
+        """Add one record, created now by the wall clock, to the open window."""
+        record = logging.getLogger(logger).makeRecord(
+            logger, level, "f.py", 1, msg, args or ("A-1",), None, extra=extra or None)
+        record.created = self.wall.now
+        self.stats.taken += 1
+        self.dispatcher.window.add(capture(record))
+
+    def advance(self, seconds: float) -> None:
+        """Move both clocks forward."""
+        self.clock.now += seconds
+        self.wall.now += seconds
+
+    def ship(self) -> None:
+        """Close the window, as the worker does when it times out."""
+        self.dispatcher.ship(now=self.clock, wait=self.clock.wait,
+                             stop_at=lambda: float("inf"))
 
 
 def worker_threads() -> list[threading.Thread]:

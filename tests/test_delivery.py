@@ -13,17 +13,7 @@ from incidentio_logging._delivery import Outcome, RetryPolicy, deliver, retry_af
 from incidentio_logging.testing import LocalReceiver, Scripted
 from incidentio_logging.transport import HttpTransport, Reply, TransportError
 
-
-class FakeClock:
-    """Time that moves only when the code under test waits."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.waits: list[float] = []
-
-    def wait(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
+from .conftest import FakeClock
 
 
 class Scripted503:

@@ -1,0 +1,42 @@
+"""Every row of RELIABILITY.md: a fault, flood or exit, and where each record ended up."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.reliability import Result, Scenario, run, scenarios
+
+#: No fault here lasts less than a second: a logging call that waited on it would show.
+CALL_BOUND_US = 500_000
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("scenario", scenarios(), ids=lambda s: s.name)
+def test_scenario(scenario: Scenario) -> None:
+    """Every accepted record is delivered exactly once or dropped for the expected reason;
+    no logging call touched a socket or waited on the network; close() kept its deadline."""
+    result = run(scenario)
+    check(result)
+
+
+def check(result: Result) -> None:
+    """The assertions every scenario shares."""
+    scenario, stats = result.scenario, result.stats
+    assert result.balanced, (stats, result.received, result.duplicates)
+    reasons = set(stats["dropped"])
+    assert scenario.dropped <= reasons <= scenario.dropped | scenario.may_drop, stats
+    assert result.network_calls == []
+    assert result.call_max_us < CALL_BOUND_US
+    shutdown_timeout = scenario.options.get("shutdown_timeout", 5)
+    assert result.exit_seconds <= shutdown_timeout + 0.5
+    # Each kind of trouble is said once on stderr, however many records it cost.
+    assert result.stderr_lines <= len(reasons)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("scenario", [s for s in scenarios(soak=True) if "flood" in s.name],
+                         ids=lambda s: s.name)
+def test_soak_flood(scenario: Scenario) -> None:
+    """The floods at a million calls: `python -m pytest -m soak`."""
+    check(run(scenario))
