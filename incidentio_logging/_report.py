@@ -24,7 +24,7 @@ class Reporter:
         self._secret = secret
         self._interval = interval
         self._stream = stream
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a signal handler may report from inside report()
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
 

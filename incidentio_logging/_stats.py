@@ -21,7 +21,7 @@ class Stats:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # refuse() runs on callers' threads, signal handlers too
         self.taken = 0  # records taken off the queue; only the worker's side writes it
         self._refused = 0  # records dropped at the logging call, never queued
         self.delivered = 0

@@ -59,7 +59,7 @@ class Worker:
         self._markers_lock = threading.Lock()
         self._wake = threading.Event()
         self._interrupt = threading.Event()
-        self._start_lock = threading.Lock()
+        self._start_lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._cannot_start = False
         self._idle = False
@@ -94,28 +94,46 @@ class Worker:
         self._wake.set()
 
     def _start(self) -> None:
-        with self._start_lock:
+        # Never wait: a flush or close delivering inline holds the lock, and will take
+        # this record too; if it does not, the next record starts the worker.
+        if not self._start_lock.acquire(blocking=False):
+            return
+        try:
             if self._thread is not None or self._cannot_start:
                 return
-            thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            # Set before start(): a signal handler logging in between, on this thread
+            # (the lock is reentrant for it), must see a worker and not start another.
+            self._thread = thread = threading.Thread(target=self._run, name=self._name,
+                                                     daemon=True)
             try:
                 thread.start()
             except RuntimeError:
                 # Interpreter shutdown (3.12+ refuses new threads): keep the records
                 # queued; close() delivers them on its own thread.
+                self._thread = None
                 self._cannot_start = True
-                return
-            self._thread = thread
+        finally:
+            self._start_lock.release()
+
+    def _inline_needed(self) -> bool:
+        thread = self._thread
+        return thread is None or not thread.is_alive()
 
     def flush(self, timeout: float) -> bool:
         """Wait at most ``timeout`` for everything queued so far to be shipped."""
         thread = self._thread
         if thread is threading.current_thread():
             return False
-        if thread is None or not thread.is_alive():
-            dropped_before = self._stats.worker_dropped()
-            self._ship_inline(self._clock() + timeout)
-            return self.pending() == 0 and self._stats.worker_dropped() == dropped_before
+        if self._inline_needed():
+            with self._start_lock:  # no worker starts while this thread delivers
+                if self._inline_needed():
+                    dropped_before = self._stats.worker_dropped()
+                    self._ship_inline(self._clock() + timeout)
+                    return (self.pending() == 0
+                            and self._stats.worker_dropped() == dropped_before)
+            thread = self._thread
+            if thread is None:
+                return False
         marker = _Flush(self._stats.worker_dropped())
         self._put_marker(marker)
         if _holds_logging_lock():
@@ -125,11 +143,13 @@ class Worker:
     def stop(self, timeout: float) -> None:
         """Ship what is pending within ``timeout``, then end."""
         self._stop_at = self._clock() + timeout
-        thread = self._thread
-        if thread is None or not thread.is_alive():
-            self._ship_inline(self._stop_at)
-            self._dispatcher.close()
-            return
+        with self._start_lock:  # no worker starts while this thread delivers
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                self._cannot_start = True  # stopped: no worker from now on
+                self._ship_inline(self._stop_at)
+                self._dispatcher.close()
+                return
         self._put_marker(_Stop())
         self._interrupt.set()
         if thread is threading.current_thread() or _holds_logging_lock():

@@ -109,7 +109,9 @@ class Overflow:
         self.exc_type = exc_type
         self.count = 0
         self.last_created = 0.0
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler that logs runs on the thread it interrupted, maybe
+        # inside add(); a plain lock would deadlock there.
+        self._lock = threading.RLock()
         self._closed = False
 
     def add(self, record: logging.LogRecord) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -256,6 +257,24 @@ def _after_fork_in_child() -> None:
     WORKER_THREADS.clear()
     for handler in list(_HANDLERS):
         handler._after_fork()
+    # A multiprocessing child started by fork ends in os._exit(): no atexit, so no
+    # logging.shutdown(), and its records would be lost. Its exit runs multiprocessing's
+    # finalizers, but the child's start clears them after this hook has run, then runs
+    # the after-fork callbacks: so register one that adds the finalizer. The module is
+    # loaded whenever multiprocessing did the forking.
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.register_after_fork(_HANDLERS, _close_at_multiprocessing_exit)
+
+
+def _close_at_multiprocessing_exit(_handlers: object) -> None:
+    util = sys.modules["multiprocessing.util"]
+    util.Finalize(None, _close_all, exitpriority=-100)
+
+
+def _close_all() -> None:
+    for handler in list(_HANDLERS):
+        handler.close()
 
 
 def _user_agent() -> str:

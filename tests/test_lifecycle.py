@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
 import os
@@ -194,3 +195,99 @@ def test_fork_hook_is_registered() -> None:
     handler._pid = -1  # as if this process were a child created without the hook
     handler.flush(1)
     assert handler._worker is not old_worker
+
+
+MULTIPROCESSING_APP = """
+import logging, multiprocessing, os, sys
+from incidentio_logging import IncidentIOHandler
+
+# Top level, as applications do: a spawned child runs this again and gets its own handler.
+log = logging.getLogger("app")
+log.propagate = False
+log.addHandler(IncidentIOHandler(flush_interval=60))
+
+
+def child() -> None:
+    log.error("child %s", os.getpid())
+
+
+if __name__ == "__main__":
+    log.error("parent backlog")  # queued in the parent when the child starts
+    process = multiprocessing.get_context(sys.argv[1]).Process(target=child)
+    process.start()
+    process.join(30)
+    sys.exit(process.exitcode)
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_multiprocessing_children_deliver_their_own_and_not_the_parents(
+        method: str, receiver: LocalReceiver, tmp_path: Any) -> None:
+    """A child started by fork ends in os._exit(), which skips logging.shutdown(); a
+    multiprocessing finalizer delivers its records. Spawn starts clean. Either way the
+    parent's backlog arrives once, from the parent."""
+    if method not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip(f"no {method} here")
+    app = tmp_path / "app.py"
+    app.write_text(MULTIPROCESSING_APP)
+    result = subprocess.run([sys.executable, str(app), method], capture_output=True,
+                            text=True, timeout=50, cwd=HERE, check=False,
+                            env={**os.environ, **receiver_env(receiver)})
+    assert result.returncode == 0, result.stderr
+    events = receiver.wait_for(2)
+    messages = sorted(r["message"] for e in events for r in e.records)
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("child ") and messages[1] == "parent backlog"
+
+
+def test_logging_from_a_signal_handler_does_not_deadlock(receiver: LocalReceiver) -> None:
+    """A timer signal every half millisecond logs from inside whatever logging call the
+    main thread is making, for a second; everything still balances and arrives."""
+    result = run_script("""
+        import json, logging, signal, time
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=0.05, queue_size=1_000_000)
+        log = logging.getLogger("app")
+        log.addHandler(handler)
+        signal.signal(signal.SIGALRM, lambda *_: log.error("from the signal handler"))
+        signal.setitimer(signal.ITIMER_REAL, 0.0005, 0.0005)
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            log.error("main loop %s", 1)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        handler.flush(20)  # False: the flood's surplus is dropped as batch_full
+        print(json.dumps(handler.stats()))
+    """, receiver_env(receiver), timeout=50)
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert stats["records_pending"] == 0
+    assert stats["records_accepted"] == stats["records_delivered"] + stats["records_dropped"]
+    assert set(stats["dropped"]) <= {"batch_full"}
+    loggers = {r["message"] for e in receiver.events for r in e.records}
+    assert loggers == {"main loop 1", "from the signal handler"}
+
+
+def test_logging_from_del_during_interpreter_shutdown(receiver: LocalReceiver) -> None:
+    """Finalizers that log while the interpreter tears down: after logging.shutdown()
+    they are counted as closed; nothing hangs, nothing of ours raises."""
+    result = run_script("""
+        import logging
+        from incidentio_logging import IncidentIOHandler
+
+        class Noisy:
+            def __init__(self, name):
+                self.name = name
+            def __del__(self):
+                logging.getLogger("app").error("from __del__ of %s", self.name)
+
+        logging.getLogger().addHandler(IncidentIOHandler(flush_interval=60))
+        cycle = Noisy("a cycle")
+        cycle.me = cycle
+        del cycle
+        keep = Noisy("a module global")  # collected at teardown
+        logging.getLogger("app").error("before exit")
+    """, receiver_env(receiver))
+    assert result.returncode == 0, result.stderr
+    assert "incidentio_logging" not in result.stderr, result.stderr
+    events = receiver.wait_for(1)
+    assert "before exit" in {r["message"] for e in events for r in e.records}
