@@ -8,14 +8,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Iterator
 
-from . import caller_cost, throughput
+from . import caller_cost, memory, throughput
 from .caller_cost import Call
 from .handlers import filtered_subjects, subjects
 from .servers import Servers
@@ -100,28 +98,6 @@ def throughput_section(servers: Servers, groups: list[int]) -> Iterator[str]:
     yield ""
 
 
-def memory_section(servers: Servers, records: int) -> Iterator[str]:
-    yield f"## Memory: {records:,} `logger.error` calls in a burst"
-    yield ""
-    yield ("Each case in a fresh process; peak RSS is the process's `VmHWM`. Ours runs "
-           "with its defaults (`queue_size=10000`, `max_batch_size=250`).")
-    yield ""
-    yield "| handler | threads | RSS before | peak RSS | calls/s | delivered | dropped |"
-    yield "|---|---|---|---|---|---|---|"
-    for handler, threads in (("null", 1), ("ours", 1), ("ours", 4)):
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.memory", "--handler", handler,
-             "--records", str(records), "--threads", str(threads), "--token", servers.token,
-             "--url", servers.webhook_url],
-            capture_output=True, text=True, check=True, timeout=600).stdout
-        row = json.loads(out.splitlines()[-1])
-        name = "NullHandler" if handler == "null" else "IncidentIOHandler"
-        yield (f"| {name} | {threads} | {row['rss_before_mib']} MiB | {row['peak_rss_mib']} MiB "
-               f"| {row['calls_per_second']:,} | {row.get('delivered', '-')} "
-               f"| {row.get('dropped', '-')} |")
-    yield ""
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run everything; print the report, or write it with --output."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
@@ -135,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     with Servers() as servers:
         for section in (caller_section(servers, rounds, calls),
                         throughput_section(servers, groups),
-                        memory_section(servers, records)):
+                        memory.section(servers, records)):
             for line in section:
                 lines.append(line)
                 print(line, flush=True)

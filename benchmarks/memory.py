@@ -9,9 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # not imported when a case runs: it would count in the RSS
+    from .servers import Servers
 
 
 def status_mib(field: str) -> float:
@@ -74,6 +80,29 @@ def main(argv: list[str] | None = None) -> int:
         handler.close()
     print(json.dumps(figures))
     return 0
+
+
+def section(servers: Servers, records: int) -> Iterator[str]:
+    """The markdown section: each case run in a fresh process by :func:`main`."""
+    yield f"## Memory: {records:,} `logger.error` calls in a burst"
+    yield ""
+    yield ("Each case in a fresh process; peak RSS is the process's `VmHWM`. Ours runs "
+           "with its defaults (`queue_size=10000`, `max_batch_size=250`).")
+    yield ""
+    yield "| handler | threads | RSS before | peak RSS | calls/s | delivered | dropped |"
+    yield "|---|---|---|---|---|---|---|"
+    for handler, threads in (("null", 1), ("ours", 1), ("ours", 4)):
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.memory", "--handler", handler,
+             "--records", str(records), "--threads", str(threads), "--token", servers.token,
+             "--url", servers.webhook_url],
+            capture_output=True, text=True, check=True, timeout=600).stdout
+        row = json.loads(out.splitlines()[-1])
+        name = "NullHandler" if handler == "null" else "IncidentIOHandler"
+        yield (f"| {name} | {threads} | {row['rss_before_mib']} MiB | {row['peak_rss_mib']} MiB "
+               f"| {row['calls_per_second']:,} | {row.get('delivered', '-')} "
+               f"| {row.get('dropped', '-')} |")
+    yield ""
 
 
 if __name__ == "__main__":

@@ -195,7 +195,9 @@ class IncidentIOHandler(logging.Handler):
                                       f"(queue_size={self._settings.queue_size}); records "
                                       "are being dropped and counted in stats()")
         except Exception as exc:  # noqa: BLE001 - the application must never see our faults
-            self._reporter.report("emit", f"a record was not queued: {type(exc).__name__}: {exc}")
+            self._stats.refuse("internal_error")
+            self._reporter.report("emit", "a record was not queued and is counted as "
+                                  f"dropped: {type(exc).__name__}: {exc}")
 
     # Returning bool widens logging.Handler.flush's None: callers that ignore it are unaffected.
     def flush(self, timeout: float | None = None) -> bool:  # type: ignore[override]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -97,8 +99,14 @@ class LocalReceiver:
     def __init__(self, *, api_token: str = DEFAULT_TOKEN, source_id: str = DEFAULT_SOURCE,
                  host: str = "127.0.0.1", port: int = 0,
                  on_event: Callable[[ReceivedEvent], None] | None = None,
-                 jsonl: str | None = None) -> None:
+                 jsonl: str | None = None,
+                 tls: tuple[str, str] | None = None) -> None:
+        """``tls`` is a (certificate file, key file) pair: serve https instead of http."""
         self.api_token = api_token
+        self._tls: ssl.SSLContext | None = None
+        if tls is not None:
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls.load_cert_chain(*tls)
         self.source_id = source_id
         self._on_event = on_event
         self._jsonl = jsonl
@@ -117,8 +125,13 @@ class LocalReceiver:
     # Lifecycle ----------------------------------------------------------------------
 
     def _listen(self, address: tuple[str, int]) -> ThreadingHTTPServer:
-        server = ThreadingHTTPServer(address, self._handler_class())
+        server = _QuietServer(address, self._handler_class())
         server.daemon_threads = True
+        if self._tls is not None:
+            # The handshake happens in the request's thread: one that fails (a client
+            # that does not trust the certificate) costs that request alone.
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True,
+                                                  do_handshake_on_connect=False)
         return server
 
     def start(self) -> LocalReceiver:
@@ -162,7 +175,8 @@ class LocalReceiver:
     def endpoint(self) -> str:
         """The base URL to give a handler as ``endpoint``."""
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{host!s}:{port}"
 
     @property
     def webhook_url(self) -> str:
@@ -361,6 +375,13 @@ class LocalReceiver:
 
 
 _NORMAL = Scripted()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about clients that hang up or fail a TLS handshake: the test's business."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 def _reject_constant(name: str) -> None:

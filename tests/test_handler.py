@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from incidentio_logging import IncidentIOHandler, Reply
+from incidentio_logging.serialize import RecordSerializer
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, worker_threads
@@ -467,3 +468,44 @@ def test_a_flood_is_counted_without_capturing_each_record(
     logger.error("disk full on %s", "next window")  # a new window: captured again
     assert handler.flush(5)
     assert receiver.events[-1].records[0]["message"] == "disk full on next window"
+
+
+def test_the_worker_serializes_only_the_records_it_sends(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood with max_batch_size=5 costs five serializations per event, not thousands."""
+    serialized = []
+    original = RecordSerializer.serialize
+
+    def counting(self: RecordSerializer, record: logging.LogRecord) -> bytes:
+        serialized.append(record.getMessage())
+        return original(self, record)
+
+    monkeypatch.setattr(RecordSerializer, "serialize", counting)
+    handler = make_handler(max_batch_size=5)
+    logger.addHandler(handler)
+    for i in range(5000):
+        logger.error("disk full on %s", i, extra={"payload": "x" * 1000})
+    handler.flush(10)
+    stats = handler.stats()
+    assert stats["records_delivered"] == len(serialized) == 5 * stats["events_sent"]
+    assert stats["records_accepted"] == 5000
+
+
+def test_a_fault_inside_emit_is_counted_not_lost(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Even a record that breaks emit() itself is counted as dropped (internal_error)."""
+    handler = make_handler(max_batch_size=1, flush_interval=30)
+    logger.addHandler(handler)
+    template = "disk full on %s"
+    logger.error(template, 1)
+    worker = handler._worker
+    worker._wake.set()
+    while handler._window.full is None:
+        time.sleep(0.001)
+    record = logger.makeRecord(logger.name, logging.ERROR, "f.py", 1, template, (2,), None)
+    record.exc_info = 5  # type: ignore[assignment] - what a buggy filter might leave
+    handler.handle(record)
+    assert handler.stats()["dropped"] == {"internal_error": 1}
+    assert "counted as dropped" in capsys.readouterr().err
