@@ -11,6 +11,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ._budget import EventBudget
 from ._delivery import Outcome, RetryPolicy, deliver
@@ -19,7 +20,9 @@ from ._stats import Stats
 from .config import Settings
 from .events import AlertEvent, EventBuilder
 from .grouping import Group, Window, key_function
+from .resolving import Fired, ResolveTimers
 from .serialize import secret_key_pattern
+from .threshold import MAX_GROUPS, Threshold
 from .transport import Transport
 
 #: What to check, by status, when incident.io refuses an event.
@@ -34,8 +37,21 @@ _HINTS = {
 }
 
 
+@dataclass(frozen=True)
+class Timing:
+    """The clock, the way to wait, and the deadline that closing sets, for one step."""
+
+    now: Callable[[], float]
+    wait: Callable[[float], None]
+    stop_at: Callable[[], float]
+
+
 class Dispatcher:
-    """Collects records into a window and ships each closed window as alert events."""
+    """Collects records into a window and ships each closed window as alert events.
+
+    It also keeps the alerts it fired, to resolve them once quiet (``resolve_after``),
+    and holds back groups that have not crossed their ``threshold``.
+    """
 
     def __init__(self, settings: Settings, *, transport: Transport, stats: Stats,
                  reporter: Reporter, wall_clock: Callable[[], float] = time.time,
@@ -43,25 +59,36 @@ class Dispatcher:
         self._transport = transport
         self._stats = stats
         self._reporter = reporter
+        self._wall_clock = wall_clock
         self._rng = rng or random.Random()
+        self._threshold = (Threshold(settings.threshold, settings.threshold_window)
+                           if settings.threshold is not None else None)
         #: The open window; the handler reads its ``full`` stand-in on the caller's thread.
         self.window = Window(key_function(settings.group_by, self._group_by_failed),
-                             settings.max_batch_size)
+                             settings.max_batch_size,
+                             recent=self._threshold.times if self._threshold else None)
         self._builder = EventBuilder(
             metadata=settings.metadata, title=settings.title,
             description=settings.description, source_url=settings.source_url,
             dedup=settings.dedup, wall_clock=wall_clock, redact=settings.api_token,
             secret=secret_key_pattern(settings.scrub_keys),
+            threshold=((settings.threshold, settings.threshold_window)
+                       if settings.threshold is not None else None),
         )
         self._budget = EventBudget(settings.max_events_per_minute)
         self._per_minute = settings.max_events_per_minute
+        self._timers = (ResolveTimers(settings.resolve_after,
+                                      follow_group=settings.dedup == "fingerprint")
+                        if settings.resolve_after is not None else None)
+        self._resolve_on_close = settings.resolve_on_close
         self._policy = RetryPolicy(max_retries=settings.max_retries,
                                    max_time=settings.max_retry_time, timeout=settings.timeout)
 
     def discard(self, reason: str) -> None:
         """Empty the open window without sending it, counting its records as dropped.
 
-        A group held back keeps its own reason (``storm_control``); the rest get ``reason``.
+        A group held back keeps its own reason (``storm_control``, ``below_threshold``);
+        the rest get ``reason``.
         """
         for group in self.window.take():
             self._stats.drop(group.held or reason, group.total)
@@ -70,16 +97,21 @@ class Dispatcher:
         """True while the open window holds anything."""
         return bool(self.window)
 
-    def ship(self, *, now: Callable[[], float], wait: Callable[[float], None],
-             stop_at: Callable[[], float]) -> None:
+    def ship(self, timing: Timing) -> None:
         """Close the window and deliver one event per group, in order of first arrival.
 
-        A group over ``max_events_per_minute`` is carried into the next window instead:
-        its records wait there, new ones join them, and the event that finally goes says
-        how many were held back.
+        A group below its threshold is carried into the next window, less its records
+        that aged out of the threshold window. A group over ``max_events_per_minute`` is
+        carried too: its records wait, new ones join them, and the event that finally
+        goes says how many were held back.
         """
+        threshold, wall = self._threshold, self._wall_clock()
+        held = 0
         for group in self.window.take():
-            if not self._budget.take(now()):
+            if threshold is not None and not threshold.crossed(group, wall):
+                held += self._hold_below_threshold(threshold, group, wall, held)
+                continue
+            if not self._budget.take(timing.now()):
                 self._hold_back(group)
                 continue
             try:
@@ -92,13 +124,36 @@ class Dispatcher:
                 continue
             self._stats.drop("batch_full", event.omitted_batch)
             self._stats.drop("body_size", event.omitted_size)
-            try:
-                outcome = deliver(self._transport, event.body, policy=self._policy, now=now,
-                                  wait=wait, stop_at=stop_at, rng=self._rng)
-            except Exception as exc:  # noqa: BLE001 - e.g. a user transport raising its own
-                outcome = Outcome(False, 0, "internal_error", None,
-                                  f"the transport raised {type(exc).__name__}: {exc}")
+            outcome = self._send(event.body, timing)
             self._account(group, event, outcome)
+            if outcome.delivered and self._timers is not None:
+                given_up = self._timers.fired(event.deduplication_key, event.title, group.key,
+                                              timing.now())
+                if given_up is not None:
+                    self._reporter.report("resolve_full", "too many alerts waiting to be "
+                                          f"resolved; {given_up.title!r} will not be")
+        if threshold is not None:
+            threshold.forget_quiet(wall)
+
+    def _send(self, body: bytes, timing: Timing) -> Outcome:
+        try:
+            return deliver(self._transport, body, policy=self._policy, now=timing.now,
+                           wait=timing.wait, stop_at=timing.stop_at, rng=self._rng)
+        except Exception as exc:  # noqa: BLE001 - e.g. a user transport raising its own
+            return Outcome(False, 0, "internal_error", None,
+                           f"the transport raised {type(exc).__name__}: {exc}")
+
+    def _hold_below_threshold(self, threshold: Threshold, group: Group, wall: float,
+                              held: int) -> int:
+        """Carry ``group`` on, or drop it: 1 if it was carried."""
+        if held >= MAX_GROUPS:  # memory stays bounded however many problems there are
+            self._stats.drop("below_threshold", group.total)
+            return 0
+        self._stats.drop("below_threshold", threshold.expire(group, wall))
+        if not group.total:
+            return 0
+        self.window.carry(group, "below_threshold")
+        return 1
 
     def _hold_back(self, group: Group) -> None:
         if group.total != group.held_total:  # new records since it was last held back
@@ -110,6 +165,46 @@ class Dispatcher:
             f"more than max_events_per_minute={self._per_minute} alert events; the rest "
             "wait and are folded into their group's next event",
         )
+
+    # Resolving ----------------------------------------------------------------------
+
+    def next_due(self, now: float) -> float | None:
+        """When :meth:`resolve_due` has work: the first quiet alert, once storm control
+        allows another event."""
+        due = self._timers.next_due() if self._timers is not None else None
+        return None if due is None else max(due, self._budget.free_at(now))
+
+    def resolve_due(self, timing: Timing) -> None:
+        """Resolve the alerts quiet for ``resolve_after`` seconds, as storm control allows."""
+        if self._timers is None:
+            return
+        for fired in self._timers.due(timing.now(), self.window.holds):
+            if not self._budget.take(timing.now()):
+                return
+            self._resolve(self._timers, fired, "quiet for resolve_after seconds", timing)
+
+    def finish(self, timing: Timing) -> None:
+        """At close(): with ``resolve_on_close``, resolve every alert still firing."""
+        if self._timers is None or not self._resolve_on_close:
+            return
+        for fired in self._timers.pending():
+            if not self._budget.take(timing.now()):
+                self._reporter.report("resolve_on_close", "max_events_per_minute left no room "
+                                      f"to resolve {len(self._timers)} alert(s) at close")
+                return
+            self._resolve(self._timers, fired, "the handler was closed (resolve_on_close)",
+                          timing)
+
+    def _resolve(self, timers: ResolveTimers, fired: Fired, why: str, timing: Timing) -> None:
+        outcome = self._send(self._builder.resolve(fired.key, fired.title, why), timing)
+        timers.done(fired.key)
+        self._stats.retries += outcome.retries
+        if outcome.delivered:
+            self._stats.resolves_sent += 1
+            return
+        self._stats.resolves_failed += 1
+        self._reporter.report("resolve", f"could not resolve {fired.title!r} "
+                              f"({outcome.reason}: {outcome.detail}); it stays firing")
 
     def _account(self, group: Group, event: AlertEvent, outcome: Outcome) -> None:
         stats = self._stats

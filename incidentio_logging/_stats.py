@@ -16,7 +16,9 @@ class Stats:
     window), ``body_size`` (left out to keep the event under the body budget),
     ``rejected`` (a 4xx other than 408/429), ``send_failed`` (retries or retry time ran
     out), ``rate_limited`` (asked to wait longer than the retry budget),
-    ``shutdown_timeout`` (still pending when shutdown_timeout ran out) and
+    ``shutdown_timeout`` (still pending when shutdown_timeout ran out), ``storm_control``
+    (held back by max_events_per_minute and still unsent at close()),
+    ``below_threshold`` (aged out of threshold_window before the threshold was met) and
     ``internal_error`` (a fault in this library or a user's transport; reported).
     """
 
@@ -28,6 +30,8 @@ class Stats:
         self.events_sent = 0
         self.events_failed = 0
         self.retries = 0
+        self.resolves_sent = 0
+        self.resolves_failed = 0
         self._dropped: Counter[str] = Counter()
 
     def drop(self, reason: str, count: int = 1) -> None:
@@ -70,4 +74,6 @@ class Stats:
             "events_sent": self.events_sent,
             "events_failed": self.events_failed,
             "retries": self.retries,
+            "resolves_sent": self.resolves_sent,
+            "resolves_failed": self.resolves_failed,
         }

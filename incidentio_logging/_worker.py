@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from ._dispatch import Dispatcher
+from ._dispatch import Dispatcher, Timing
 from ._record import Captured
 from ._report import Reporter
 from ._stats import Stats
@@ -148,6 +148,8 @@ class Worker:
             if thread is None or not thread.is_alive():
                 self._cannot_start = True  # stopped: no worker from now on
                 self._ship_inline(self._stop_at)
+                with _as_worker_thread():
+                    self._dispatcher.finish(self._timing())
                 self._dispatcher.close()
                 return
         self._put_marker(_Stop())
@@ -182,12 +184,17 @@ class Worker:
                 self._ship()
                 window_closes = None
                 if isinstance(marker, _Stop):
+                    self._dispatcher.finish(self._timing())
                     self._discard("closed")
                     return
                 self._settle(marker)
                 continue
             now = self._clock()
-            timeout: float | None = None
+            due = self._dispatcher.next_due(now)
+            if due is not None and now >= due:
+                self._dispatcher.resolve_due(self._timing())
+                continue
+            timeout = None if due is None else due - now
             if self._dispatcher.has_records():
                 if window_closes is None:
                     window_closes = now + self._flush_interval
@@ -195,7 +202,7 @@ class Worker:
                     self._ship()
                     window_closes = None
                     continue
-                timeout = window_closes - now
+                timeout = min(timeout or math.inf, window_closes - now)
             else:
                 self._idle = True
                 if self._queue:  # arrived between the drain and setting _idle
@@ -226,9 +233,12 @@ class Worker:
         finally:
             self._stats.taken += taken
 
+    def _timing(self, deadline: float = math.inf) -> Timing:
+        return Timing(now=self._clock, wait=self._wait,
+                      stop_at=lambda: min(self._stop_at, deadline))
+
     def _ship(self, deadline: float = math.inf) -> None:
-        self._dispatcher.ship(now=self._clock, wait=self._wait,
-                              stop_at=lambda: min(self._stop_at, deadline))
+        self._dispatcher.ship(self._timing(deadline))
 
     def _wait(self, seconds: float) -> None:
         # Interrupted by stop(), which moves the deadline; cleared so later waits sleep.

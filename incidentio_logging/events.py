@@ -57,6 +57,7 @@ class EventBuilder:
         redact: str | None = None,
         budget: int = BODY_BUDGET,
         secret: re.Pattern[str] = SECRET_KEY,
+        threshold: tuple[int, float] | None = None,
     ) -> None:
         self._metadata = {k: to_jsonable(v) for k, v in metadata.items() if k != "data"}
         self._title = title
@@ -67,11 +68,17 @@ class EventBuilder:
         self._serializer = RecordSerializer(secret)
         self._budget = budget
         self._redact = _redaction(redact)
+        self._threshold = threshold
 
     def build(self, group: Group) -> AlertEvent:
         """The event for ``group``: records beyond the size budget are left out and counted."""
         fields = template_fields(group)
-        title = _cut(_render(self._title, fields) or default_title(fields), MAX_TITLE)
+        title = _render(self._title, fields) or default_title(fields)
+        if self._threshold is not None:
+            # Says what crossed the threshold: the records of the problem in this event,
+            # all made within the threshold window.
+            title = f"[{group.total} in {self._threshold[1]:g}s] {title}"
+        title = _cut(title, MAX_TITLE)
         description = _cut(
             _render(self._description, fields)
             or default_description(group, fields, self._serializer.format_exception),
@@ -81,7 +88,7 @@ class EventBuilder:
                                 "description": description}
         if self._source_url:
             head["source_url"] = self._source_url
-        summary = _summary(group, len(group.records), 0)
+        summary = self._summary(group, len(group.records), 0)
         room = self._budget - len(self._assemble(head, summary, [])) - _SLACK
         chosen: list[bytes] = []
         for record in group.records:
@@ -93,8 +100,28 @@ class EventBuilder:
             chosen.append(data)
         omitted_size = len(group.records) - len(chosen)
         head["deduplication_key"] = key = self._key(group, chosen)
-        body = self._assemble(head, _summary(group, len(chosen), omitted_size), chosen)
+        body = self._assemble(head, self._summary(group, len(chosen), omitted_size), chosen)
         return AlertEvent(key, title, body, len(chosen), group.omitted, omitted_size)
+
+    def resolve(self, key: str, title: str, why: str) -> bytes:
+        """The body that resolves the alert fired under ``key``: the same key, byte for byte."""
+        head: dict[str, Any] = {"title": title, "status": "resolved", "deduplication_key": key}
+        if self._source_url:
+            head["source_url"] = self._source_url
+        metadata = {**self._metadata, SUMMARY_KEY: {"resolved": why}}
+        body = encode(json.dumps({**head, "metadata": metadata}, ensure_ascii=False,
+                                 separators=(",", ":")))
+        if self._redact is not None and self._redact[0] in body:
+            body = body.replace(*self._redact)
+        return body
+
+    def _summary(self, group: Group, included: int, omitted_size: int) -> dict[str, Any]:
+        summary = _summary(group, included, omitted_size)
+        if self._threshold is not None:
+            count, window = self._threshold
+            summary["threshold"] = {"records": group.total, "threshold": count,
+                                    "window_seconds": window}
+        return summary
 
     def _key(self, group: Group, records: list[bytes]) -> str:
         digest = hashlib.sha256()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -80,6 +81,8 @@ class Group:
     suppressed: int = 0
     #: ``total`` when storm control last held the group back: more means another window.
     held_total: int = 0
+    #: With a threshold: when this problem's recent records were made, newest last.
+    times: deque[float] | None = None
 
     @property
     def omitted(self) -> int:
@@ -141,9 +144,12 @@ class Overflow:
 class Window:
     """Collects records into groups until the worker closes it."""
 
-    def __init__(self, key: KeyFunc, max_batch_size: int) -> None:
+    def __init__(self, key: KeyFunc, max_batch_size: int,
+                 recent: Callable[[Hashable], deque[float]] | None = None) -> None:
         self._key = key
         self._max = max_batch_size
+        #: With a threshold, where each problem keeps its records' times across windows.
+        self._recent = recent
         self._groups: dict[Hashable, Group] = {}
         #: The stand-in counting for the group that filled up last. Only fingerprint
         #: grouping has one: it alone can be matched on the caller's thread.
@@ -157,8 +163,12 @@ class Window:
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = Group(key)
+            if self._recent is not None:
+                group.times = self._recent(key)
         group.total += 1
         group.last_created = data["created"]
+        if group.times is not None:
+            group.times.append(data["created"])
         records = group.records
         if len(records) < self._max:
             records.append(restore(data))
@@ -196,10 +206,17 @@ class Window:
             old.group.total += counted
             if counted:
                 old.group.last_created = max(old.group.last_created, old.last_created)
+                times = old.group.times
+                if times is not None:  # their own times were not kept: the last one stands in
+                    times.extend([old.last_created] * min(counted, times.maxlen or counted))
             self.counted += counted
 
     def __bool__(self) -> bool:
         return bool(self._groups)
+
+    def holds(self, key: Hashable) -> bool:
+        """True when the open window has records of the group ``key``."""
+        return key in self._groups
 
     def take(self) -> list[Group]:
         """Close the window: its groups in order of first arrival, and an empty window."""

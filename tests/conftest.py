@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from incidentio_logging import IncidentIOHandler
-from incidentio_logging._dispatch import Dispatcher
+from incidentio_logging._dispatch import Dispatcher, Timing
 from incidentio_logging._record import capture
 from incidentio_logging._report import Reporter
 from incidentio_logging._stats import Stats
@@ -111,10 +111,18 @@ class Rig:
         self.clock.now += seconds
         self.wall.now += seconds
 
+    @property
+    def timing(self) -> Timing:
+        """The fake clock, waits that move it, and no deadline."""
+        return Timing(now=self.clock, wait=self.clock.wait, stop_at=lambda: float("inf"))
+
     def ship(self) -> None:
         """Close the window, as the worker does when it times out."""
-        self.dispatcher.ship(now=self.clock, wait=self.clock.wait,
-                             stop_at=lambda: float("inf"))
+        self.dispatcher.ship(self.timing)
+
+    def resolve_due(self) -> None:
+        """Send the resolves that are due, as the worker does when it wakes for them."""
+        self.dispatcher.resolve_due(self.timing)
 
 
 def worker_threads() -> list[threading.Thread]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 import pytest
 
 from incidentio_logging import IncidentIOHandler, Reply
+from incidentio_logging._dispatch import Timing
 from incidentio_logging.serialize import RecordSerializer
 from incidentio_logging.testing import LocalReceiver, Scripted
 
@@ -416,7 +416,7 @@ def test_a_crashed_worker_is_replaced_by_the_next_record(
     dispatcher = handler._worker._dispatcher
     real_ship = dispatcher.ship
 
-    def ship_once_broken(**kwargs: Any) -> None:
+    def ship_once_broken(timing: Timing) -> None:
         monkeypatch.setattr(dispatcher, "ship", real_ship)
         raise RuntimeError("injected fault")
 

@@ -1,0 +1,125 @@
+"""Threshold alerts: a problem fires once ``threshold`` records arrive within the window."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from incidentio_logging.testing import LocalReceiver
+from incidentio_logging.threshold import MAX_GROUPS
+
+from .conftest import MakeHandler, Rig
+
+
+def test_below_the_threshold_nothing_fires_and_the_records_wait(receiver: LocalReceiver) -> None:
+    """Two of three: held. The third, 30 s later, fires one event with all three, and
+    the title and metadata say how many crossed the threshold."""
+    rig = Rig(receiver, threshold=3, threshold_window=60)
+    rig.log("payment %s failed", "A-1")
+    rig.log("payment %s failed", "A-2")
+    rig.ship()
+    assert receiver.attempts == [] and rig.dispatcher.has_records()
+    rig.advance(30)
+    rig.log("payment %s failed", "A-3")
+    rig.ship()
+    (event,) = receiver.wait_for(1)
+    assert event.title == "[3 in 60s] ERROR shop: payment A-1 failed (+2 more)"
+    assert [r["message"] for r in event.records] == [
+        "payment A-1 failed", "payment A-2 failed", "payment A-3 failed"]
+    assert event.metadata["incidentio_logging"]["threshold"] == {
+        "records": 3, "threshold": 3, "window_seconds": 60.0}
+    assert rig.stats.delivered == 3
+
+
+@pytest.mark.parametrize(("last_at", "fires"), [(60.0, True), (60.001, False)])
+def test_the_window_edge_is_inclusive(receiver: LocalReceiver, last_at: float,
+                                      fires: bool) -> None:
+    """Records at 0 s, 30 s and 60 s are within a 60 s window; at 60.001 s the first has
+    aged out, is dropped as below_threshold, and the other two wait."""
+    rig = Rig(receiver, threshold=3, threshold_window=60)
+    rig.log()
+    rig.ship()
+    rig.advance(30)
+    rig.log()
+    rig.ship()
+    rig.advance(last_at - 30)
+    rig.log()
+    rig.ship()
+    assert bool(receiver.attempts) is fires
+    if not fires:
+        assert rig.stats.as_dict(0, 0)["dropped"] == {"below_threshold": 1}
+        assert rig.stats.as_dict(0, 0)["records_pending"] == 2
+
+
+def test_held_records_expire_with_the_window(receiver: LocalReceiver) -> None:
+    """Records that never make the threshold are dropped, and counted, once they age out."""
+    rig = Rig(receiver, threshold=5, threshold_window=60)
+    for _ in range(4):
+        rig.log()
+    rig.ship()
+    rig.advance(60.5)
+    rig.ship()
+    assert not rig.dispatcher.has_records()
+    stats = rig.stats.as_dict(0, 0)
+    assert stats["dropped"] == {"below_threshold": 4} and stats["records_pending"] == 0
+    assert receiver.attempts == []
+
+
+def test_a_problem_over_the_threshold_keeps_firing_then_is_held_again(
+        receiver: LocalReceiver) -> None:
+    """While the rate stays at or over the threshold each window fires; once it falls
+    below, records are held again."""
+    rig = Rig(receiver, threshold=2, threshold_window=10)
+    rig.log()
+    rig.log()
+    rig.ship()
+    rig.advance(5)
+    rig.log()  # with the two before, 3 in the last 10 s
+    rig.ship()
+    assert len(receiver.events) == 2
+    rig.advance(30)
+    rig.log()  # alone in its window
+    rig.ship()
+    assert len(receiver.events) == 2 and rig.dispatcher.has_records()
+
+
+def test_memory_stays_bounded_with_many_distinct_problems(receiver: LocalReceiver) -> None:
+    """Five thousand problems, one record each, threshold 2: at most MAX_GROUPS are held
+    and followed; the rest are dropped as below_threshold, not kept."""
+    rig = Rig(receiver, threshold=2, threshold_window=60, max_events_per_minute=1200)
+    for number in range(5 * MAX_GROUPS):
+        rig.log(f"problem {number} %s")
+    rig.ship()
+    threshold = rig.dispatcher._threshold
+    assert threshold is not None
+    assert len(threshold._times) <= MAX_GROUPS
+    held = rig.dispatcher.window.take()
+    assert len(held) == MAX_GROUPS
+    assert rig.stats.as_dict(0, 0)["dropped"] == {"below_threshold": 4 * MAX_GROUPS}
+
+
+def test_threshold_from_dictconfig_through_the_handler(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """String options, as an INI file gives them; flush() says held records are not sent."""
+    handler = make_handler(threshold="3", threshold_window="60")
+    logger.addHandler(handler)
+    logger.error("payment %s failed", 1)
+    logger.error("payment %s failed", 2)
+    assert not handler.flush(5)
+    assert receiver.attempts == []
+    logger.error("payment %s failed", 3)
+    assert handler.flush(5)
+    (event,) = receiver.events
+    assert event.title.startswith("[3 in 60s] ")
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    ({"threshold": 0}, "threshold"), ({"threshold": 10_001}, "threshold"),
+    ({"threshold_window": 30}, "threshold_window needs threshold"),
+    ({"threshold": 2, "threshold_window": 0}, "threshold_window"),
+])
+def test_threshold_options_are_validated(make_handler: MakeHandler, options: dict[str, object],
+                                         match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        make_handler(**options)
