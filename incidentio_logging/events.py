@@ -75,9 +75,7 @@ class EventBuilder:
         fields = template_fields(group)
         title = _render(self._title, fields) or default_title(fields)
         if self._threshold is not None:
-            # Says what crossed the threshold: the records of the problem in this event,
-            # all made within the threshold window.
-            title = f"[{group.total} in {self._threshold[1]:g}s] {title}"
+            title = f"[≥{_within_window(group)} in {self._threshold[1]:g}s] {title}"
         title = _cut(title, MAX_TITLE)
         description = _cut(
             _render(self._description, fields)
@@ -119,8 +117,8 @@ class EventBuilder:
         summary = _summary(group, included, omitted_size)
         if self._threshold is not None:
             count, window = self._threshold
-            summary["threshold"] = {"records": group.total, "threshold": count,
-                                    "window_seconds": window}
+            summary["threshold"] = {"records_within_window": _within_window(group),
+                                    "threshold": count, "window_seconds": window}
         return summary
 
     def _key(self, group: Group, records: list[bytes]) -> str:
@@ -146,6 +144,15 @@ class EventBuilder:
         if self._redact is not None and self._redact[0] in body:
             body = body.replace(*self._redact)
         return body
+
+
+def _within_window(group: Group) -> int:
+    """How many of the problem's records are known to lie within the threshold window.
+
+    A lower bound: the records in this event are all within it (older held ones expired),
+    and so are the times the threshold keeps, at most ``threshold`` of them.
+    """
+    return max(group.total, len(group.times or ()))
 
 
 def _redaction(token: str | None) -> tuple[bytes, bytes] | None:

@@ -47,3 +47,13 @@ def test_flask_app_example(receiver: LocalReceiver) -> None:
     assert event.title == "ERROR flask_app: Exception on /checkout [GET]"
     assert "KeyError: 'total'" in event.records[0]["exc_info"]
     assert event.records[0]["request_summary"]["path"] == "/checkout"
+
+
+def test_alert_lifecycle_example(receiver: LocalReceiver) -> None:
+    """Threshold, then firing, firing, resolved: one key throughout."""
+    result = run_example("alert_lifecycle.py", receiver)
+    assert "flush() says False" in result.stdout  # held below the threshold
+    events = receiver.wait_for(3)
+    assert [e.status for e in events] == ["firing", "firing", "resolved"]
+    assert events[0].title.startswith("[≥3 in 10s] ERROR shop.payments:")
+    assert len({e.deduplication_key for e in events}) == 1

@@ -24,11 +24,11 @@ def test_below_the_threshold_nothing_fires_and_the_records_wait(receiver: LocalR
     rig.log("payment %s failed", "A-3")
     rig.ship()
     (event,) = receiver.wait_for(1)
-    assert event.title == "[3 in 60s] ERROR shop: payment A-1 failed (+2 more)"
+    assert event.title == "[≥3 in 60s] ERROR shop: payment A-1 failed (+2 more)"
     assert [r["message"] for r in event.records] == [
         "payment A-1 failed", "payment A-2 failed", "payment A-3 failed"]
     assert event.metadata["incidentio_logging"]["threshold"] == {
-        "records": 3, "threshold": 3, "window_seconds": 60.0}
+        "records_within_window": 3, "threshold": 3, "window_seconds": 60.0}
     assert rig.stats.delivered == 3
 
 
@@ -111,7 +111,7 @@ def test_threshold_from_dictconfig_through_the_handler(
     logger.error("payment %s failed", 3)
     assert handler.flush(5)
     (event,) = receiver.events
-    assert event.title.startswith("[3 in 60s] ")
+    assert event.title.startswith("[≥3 in 60s] ")
 
 
 @pytest.mark.parametrize(("options", "match"), [
