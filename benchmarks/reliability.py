@@ -283,8 +283,9 @@ def document(results: list[Result], soak: bool) -> Iterator[str]:
     yield ("Every row is a test: `tests/test_reliability.py` runs each scenario in CI and "
            "asserts the reasons, the balance, no socket use on the logging thread, calls "
            "under 0.5 s (every fault lasts at least a second, so a call that waited on one "
-           "would fail) and `close()` within `shutdown_timeout`. The million-call floods "
-           "run with `python -m pytest -m soak`.")
+           "would fail) and `close()` within `shutdown_timeout`. One row alone: "
+           "`python -m pytest 'tests/test_reliability.py::test_scenario[<scenario>]'`. "
+           "The million-call floods run with `python -m pytest -m soak`.")
     yield ""
     yield from table(results)
     yield ""

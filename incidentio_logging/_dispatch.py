@@ -92,6 +92,13 @@ class Dispatcher:
         """
         for group in self.window.take():
             self._stats.drop(group.held or reason, group.total)
+        self._drop_unplaced()
+
+    def _drop_unplaced(self) -> None:
+        window = self.window
+        if window.unplaced:
+            self._stats.drop("batch_full", window.unplaced)
+            window.unplaced = 0
 
     def has_records(self) -> bool:
         """True while the open window holds anything."""
@@ -107,7 +114,9 @@ class Dispatcher:
         """
         threshold, wall = self._threshold, self._wall_clock()
         held = 0
-        for group in self.window.take():
+        groups = self.window.take()
+        self._drop_unplaced()
+        for group in groups:
             if threshold is not None and not threshold.crossed(group, wall):
                 held += self._hold_below_threshold(threshold, group, wall, held)
                 continue

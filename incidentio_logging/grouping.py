@@ -98,14 +98,20 @@ class Overflow:
     exception type, the fingerprint's parts, and on a match counts it here: no snapshot,
     no queue slot, no work for the worker. A flood therefore cannot fill the queue and
     crowd out the records of another problem.
+
+    ``allow`` lets that many matching records through first, captured as usual: a flood
+    that outlives its window is handed on with ``allow=max_batch_size``, so the next
+    window gets its samples and the rest are counted at once, instead of queueing until
+    the worker has grouped a full batch again.
     """
 
-    __slots__ = ("_closed", "_lock", "count", "exc_type", "group", "last_created", "levelno",
-                 "msg", "name")
+    __slots__ = ("_closed", "_lock", "allow", "count", "exc_type", "key", "last_created",
+                 "levelno", "msg", "name")
 
-    def __init__(self, group: Group, msg: object, name: str, levelno: int,
-                 exc_type: type[BaseException] | None) -> None:
-        self.group = group
+    def __init__(self, key: Hashable, msg: object, name: str, levelno: int,
+                 exc_type: type[BaseException] | None, *, allow: int = 0) -> None:
+        self.key = key
+        self.allow = allow
         self.msg = msg
         self.name = name
         self.levelno = levelno
@@ -129,6 +135,9 @@ class Overflow:
             return False
         with self._lock:
             if self._closed:
+                return False
+            if self.allow:
+                self.allow -= 1
                 return False
             self.count += 1
             self.last_created = record.created
@@ -156,6 +165,9 @@ class Window:
         self.full: Overflow | None = None
         #: Records counted by stand-ins that have since been closed, ever.
         self.counted = 0
+        #: Of those, records whose group was not in the window when their stand-in
+        #: closed (its samples still queued): the dispatcher counts them as batch_full.
+        self.unplaced = 0
 
     def add(self, data: Captured) -> None:
         """Place a captured record in its group, or only count it when the group is full."""
@@ -191,7 +203,7 @@ class Window:
         # Only fingerprint grouping can be matched on the caller's thread.
         if self._key is fingerprint_key:
             first = group.records[0]
-            self._retire(Overflow(group, first.msg, first.name, first.levelno,
+            self._retire(Overflow(group.key, first.msg, first.name, first.levelno,
                                   first.exc_info[0] if first.exc_info else None))
 
     def counting(self) -> int:
@@ -201,15 +213,21 @@ class Window:
 
     def _retire(self, new: Overflow | None) -> None:
         old, self.full = self.full, new
-        if old is not None:
-            counted = old.close()
-            old.group.total += counted
-            if counted:
-                old.group.last_created = max(old.group.last_created, old.last_created)
-                times = old.group.times
-                if times is not None:  # their own times were not kept: the last one stands in
-                    times.extend([old.last_created] * min(counted, times.maxlen or counted))
-            self.counted += counted
+        if old is None:
+            return
+        counted = old.close()
+        if not counted:
+            return
+        self.counted += counted
+        group = self._groups.get(old.key)
+        if group is None:
+            self.unplaced += counted
+            return
+        group.total += counted
+        group.last_created = max(group.last_created, old.last_created)
+        times = group.times
+        if times is not None:  # their own times were not kept: the last one stands in
+            times.extend([old.last_created] * min(counted, times.maxlen or counted))
 
     def __bool__(self) -> bool:
         return bool(self._groups)
@@ -220,7 +238,11 @@ class Window:
 
     def take(self) -> list[Group]:
         """Close the window: its groups in order of first arrival, and an empty window."""
+        flood = self.full
         self._retire(None)
         groups = list(self._groups.values())
         self._groups = {}
+        if flood is not None and flood.count:  # still flooding: hand it on
+            self.full = Overflow(flood.key, flood.msg, flood.name, flood.levelno,
+                                 flood.exc_type, allow=self._max)
         return groups

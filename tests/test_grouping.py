@@ -6,8 +6,9 @@ import logging
 
 from incidentio_logging._record import capture
 from incidentio_logging.grouping import Window, fingerprint_key, key_function
+from incidentio_logging.testing import LocalReceiver
 
-from .conftest import exc_info_of
+from .conftest import Rig, exc_info_of
 
 
 def record(name: str = "shop", msg: str = "order %s failed", arg: object = "A-1",
@@ -122,3 +123,72 @@ def test_only_fingerprint_grouping_publishes_a_stand_in() -> None:
     window = Window(key_function(lambda r: "k", lambda exc: None), 1)
     window.add(capture(record()))
     assert window.full is None
+
+
+def test_a_flood_that_outlives_its_window_is_handed_on() -> None:
+    """A stand-in that counted anything is handed to the next window: it lets the next
+    max_batch_size records through for samples, then counts again at once."""
+    window = Window(fingerprint_key, 2)
+    window.add(capture(record(arg="A")))
+    window.add(capture(record(arg="B")))
+    flood = window.full
+    assert flood is not None and flood.add(record(arg="C"))
+    (group,) = window.take()
+    assert group.total == 3
+    handed = window.full
+    assert handed is not None and handed is not flood
+    passed = [record(arg="D"), record(arg="E")]
+    assert [handed.add(r) for r in passed] == [False, False]  # samples: captured as usual
+    assert handed.add(record(arg="F"))  # and the rest counted on the caller's thread
+    for sample in passed:
+        window.add(capture(sample))  # the worker groups them: full again
+    assert window.full is not handed
+    (group,) = window.take()
+    assert [r.args for r in group.records] == [("D",), ("E",)]
+    assert group.total == 3
+    assert window.counting() == 2 and window.unplaced == 0
+
+
+def test_records_counted_before_their_samples_are_grouped_are_not_lost() -> None:
+    """If the window closes while the handed-on stand-in's samples are still queued, what
+    it counted has no group to join: it is kept as ``unplaced`` for the dispatcher to
+    count as dropped, so the books still balance."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record()))
+    flood = window.full
+    assert flood is not None and flood.add(record())
+    window.take()
+    handed = window.full
+    assert handed is not None
+    assert not handed.add(record())  # its sample, still on its way to the worker
+    assert handed.add(record())
+    assert window.take() == []
+    assert window.unplaced == 1 and window.counting() == 2
+
+
+def test_a_stand_in_that_counted_nothing_is_not_handed_on() -> None:
+    """A group that merely filled up is no flood: the next window starts plain."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record()))
+    assert window.full is not None
+    window.take()
+    assert window.full is None
+
+
+def test_the_dispatcher_counts_unplaced_records_as_batch_full(receiver: LocalReceiver) -> None:
+    """Through the dispatcher: sent, counted and unplaced records all balance."""
+    rig = Rig(receiver, max_batch_size=1)
+    template = record().msg  # the stand-in matches the very template object
+    rig.log(template)
+    window = rig.dispatcher.window
+    assert window.full is not None and window.full.add(record(msg=template))
+    rig.ship()
+    handed = window.full
+    assert handed is not None
+    assert not handed.add(record(msg=template)) and handed.add(record(msg=template))
+    rig.ship()
+    stats = rig.stats.as_dict(pending=0, counted=window.counting())
+    assert stats["dropped"] == {"batch_full": 2}  # one omitted from the event, one unplaced
+    assert stats["records_delivered"] == 1
+    # The sample let through is still "in the queue": the only record unaccounted for.
+    assert stats["records_accepted"] == 3 and stats["records_pending"] == 0
