@@ -252,6 +252,40 @@ def table(results: list[Result]) -> Iterator[str]:
                f"| {r.exit_seconds:.2f} s | {r.stderr_lines} | {'yes' if r.balanced else 'NO'} |")
 
 
+#: What the table above cannot show, because it is about a process's life rather than
+#: a receiver's faults: each with the test that proves it.
+LIFECYCLE = [
+    ("`dictConfig` twice (Django does this): no leaked thread, no hang",
+     "test_lifecycle.py::test_dictconfig_twice_leaks_no_thread"),
+    ("`dictConfig` replacing a handler whose worker is stuck in a request",
+     "test_lifecycle.py::test_dictconfig_does_not_wait_on_a_stuck_worker"),
+    ("`close()` twice; logging after `close()`: counted as closed, no warnings",
+     "test_handler.py::test_logging_after_close_is_counted_not_sent"),
+    ("exit with events pending: delivered by `logging.shutdown()`",
+     "test_lifecycle.py::test_exit_delivers_pending_events"),
+    ("Python 3.12+: a first record logged from an atexit hook, when no thread can start",
+     "test_lifecycle.py::test_a_record_first_logged_during_shutdown_is_delivered"),
+    ("exit with the receiver down: bounded by `shutdown_timeout`",
+     "test_lifecycle.py::test_exit_with_the_receiver_down_is_bounded"),
+    ("`os.fork()` with records queued: the child sends its own, never the parent's",
+     "test_lifecycle.py::test_a_forked_child_sends_its_own_alerts_and_not_the_parents_backlog"),
+    ("multiprocessing, fork and spawn: each child's alert arrives, the backlog once",
+     "test_lifecycle.py::test_multiprocessing_children_deliver_their_own_and_not_the_parents"),
+    ("`gunicorn --preload -w 2`: each worker's error delivered",
+     "test_contrib_flask.py::test_the_flask_example_under_gunicorn_preload_alerts_from_both_workers"),
+    ("logging from a signal handler every 0.5 ms for a second: no deadlock, balanced",
+     "test_lifecycle.py::test_logging_from_a_signal_handler_does_not_deadlock"),
+    ("logging from `__del__` during interpreter shutdown",
+     "test_lifecycle.py::test_logging_from_del_during_interpreter_shutdown"),
+    ("hostile log calls (hypothesis): strict JSON under 512 KiB, neighbours delivered",
+     "test_hostile.py::test_hostile_log_calls_never_hurt_the_handler_or_their_neighbours"),
+    ("the token in no report, repr or stats: 401, 403, refused, reset, timeout",
+     "test_security.py::test_the_token_is_never_printed"),
+    ("TLS verified by default; trusted through `ca_bundle`",
+     "test_security.py::test_tls_is_verified_by_default"),
+]
+
+
 def document(results: list[Result], soak: bool) -> Iterator[str]:
     """RELIABILITY.md: how to read the table, the table, and the flood's memory."""
     from . import memory
@@ -288,6 +322,15 @@ def document(results: list[Result], soak: bool) -> Iterator[str]:
            "The million-call floods run with `python -m pytest -m soak`.")
     yield ""
     yield from table(results)
+    yield ""
+    yield "## Lifecycle, hostile input and secrets"
+    yield ""
+    yield "Each is a CI test, in a real subprocess where exit or fork is the point."
+    yield ""
+    yield "| scenario | test (`tests/`) |"
+    yield "|---|---|"
+    for scenario, test in LIFECYCLE:
+        yield f"| {scenario} | `{test}` |"
     yield ""
     with Servers() as servers:
         yield from memory.section(servers, 1_000_000)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
-from benchmarks.reliability import Result, Scenario, run, scenarios
+from benchmarks.reliability import LIFECYCLE, Result, Scenario, run, scenarios
 
 #: No fault here lasts less than a second: a logging call that waited on it would show.
 CALL_BOUND_US = 500_000
@@ -40,3 +42,11 @@ def check(result: Result) -> None:
 def test_soak_flood(scenario: Scenario) -> None:
     """The floods at a million calls: `python -m pytest -m soak`."""
     check(run(scenario))
+
+
+def test_every_lifecycle_row_names_a_real_test() -> None:
+    """RELIABILITY.md's second table points at tests that exist."""
+    here = pathlib.Path(__file__).parent
+    for _, test in LIFECYCLE:
+        module, name = test.split("::")
+        assert f"def {name}(" in (here / module).read_text(), test
