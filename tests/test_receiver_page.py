@@ -45,9 +45,12 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
 
 def wait_until(driver: Any, condition: Any, timeout: float = 10) -> Any:
+    """Poll ``condition``; an element that the page re-rendered under it is looked up again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=(
+        NoSuchElementException, StaleElementReferenceException)).until(condition)
 
 
 def resolve(receiver: LocalReceiver, key: str) -> None:
