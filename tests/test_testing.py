@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
+import pytest
 import requests
 
-from incidentio_logging.testing import LocalReceiver
+from incidentio_logging.testing import LocalReceiver, Scripted
 
 
 def post(receiver: LocalReceiver, body: Any, *, token: str | None = None,
@@ -109,3 +111,28 @@ def test_the_receiver_command_serves_until_stopped() -> None:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=10)
     assert server.returncode == 0
+
+
+def test_fault_modes_as_a_client_sees_them(receiver: LocalReceiver) -> None:
+    """A raw body comes back byte for byte; a reset is a connection error, logged as
+    status 0 and never kept; a slow reply still processes the event first."""
+    receiver.script(Scripted(202, raw=b"{oops"), Scripted(reset=True), Scripted(delay=0.3))
+    assert post(receiver, VALID).content == b"{oops"
+    with pytest.raises(requests.ConnectionError):
+        post(receiver, {**VALID, "deduplication_key": "k2"})
+    started = time.monotonic()
+    assert post(receiver, {**VALID, "deduplication_key": "k3"}).status_code == 202
+    assert time.monotonic() - started >= 0.3
+    assert [a.status for a in receiver.attempts] == [202, 0, 202]
+    assert [e.deduplication_key for e in receiver.events] == ["k1", "k3"]
+
+
+def test_refused_connections_come_back_on_the_same_port(receiver: LocalReceiver) -> None:
+    """refuse_connections() closes the socket; accept_connections() listens again."""
+    endpoint = receiver.endpoint
+    receiver.refuse_connections()
+    with pytest.raises(requests.ConnectionError):
+        post(receiver, VALID)
+    receiver.accept_connections()
+    assert receiver.endpoint == endpoint
+    assert post(receiver, VALID).status_code == 202
