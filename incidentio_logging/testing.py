@@ -77,7 +77,8 @@ class Scripted:
 
     ``status`` None answers as incident.io would (202 for a valid event) while the
     fault fields still apply. The request is always read, and an accepted event recorded,
-    before any fault: as on a real server that is slow, or fails after processing.
+    before a delay or a bad body: as on a real server that is slow, or fails after
+    processing. A reset request is never processed.
     """
 
     status: int | None = None
