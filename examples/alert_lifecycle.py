@@ -5,7 +5,7 @@ Run against the local receiver:
     python examples/alert_lifecycle.py           # in another, after those exports
 
 The payment errors alert only once three arrive within ten seconds; the alert is
-resolved after two quiet seconds. Short times, so the example runs in a few seconds.
+resolved after three quiet seconds. Short times, so the example runs in a few seconds.
 """
 
 import logging
@@ -23,7 +23,7 @@ logging.config.dictConfig({
             "flush_interval": "0.2",
             "threshold": "3",
             "threshold_window": "10",
-            "resolve_after": "2",
+            "resolve_after": "3",
         },
     },
     "loggers": {"shop.payments": {"handlers": ["incident_io"], "level": "ERROR"}},
@@ -39,5 +39,5 @@ print("third error: alert fired; flush() says", handler.flush(5))
 time.sleep(1)
 log.error("Payment provider timed out for order %s", "A-4")  # still within the rate
 print("fourth error: the alert is updated; flush() says", handler.flush(5))
-time.sleep(3)  # quiet for longer than resolve_after: the worker resolves it
-print("quiet for 3 s; stats:", handler.stats())
+time.sleep(4)  # quiet for longer than resolve_after: the worker resolves it
+print("quiet for 4 s; stats:", handler.stats())
