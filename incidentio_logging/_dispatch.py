@@ -133,6 +133,11 @@ class Dispatcher:
                 continue
             self._stats.drop("batch_full", event.omitted_batch)
             self._stats.drop("body_size", event.omitted_size)
+            if event.omitted_batch or event.omitted_size:
+                self._reporter.report(
+                    "omitted", f"{event.omitted_batch + event.omitted_size} record(s) of "
+                    f"{event.title!r} were counted, not sent (max_batch_size, or the body's "
+                    "size); the event's metadata.incidentio_logging says how many")
             outcome = self._send(event.body, timing)
             self._account(group, event, outcome)
             if outcome.delivered and self._timers is not None:

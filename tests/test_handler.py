@@ -509,3 +509,18 @@ def test_a_fault_inside_emit_is_counted_not_lost(
     handler.handle(record)
     assert handler.stats()["dropped"] == {"internal_error": 1}
     assert "counted as dropped" in capsys.readouterr().err
+
+
+def test_a_flood_is_reported_once_per_interval(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Three windows of a flood, each with records only counted: one line on stderr."""
+    handler = make_handler(max_batch_size=10)
+    logger.addHandler(handler)
+    for _ in range(3):
+        for i in range(100):
+            logger.error("disk full on %s", i)
+        handler.flush(5)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "were counted, not sent" in lines[0], lines
+    assert handler.stats()["dropped"] == {"batch_full": 270}
