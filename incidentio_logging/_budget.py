@@ -16,7 +16,8 @@ class EventBudget:
     """A sliding one-minute log of the events sent, at most ``per_minute`` long."""
 
     def __init__(self, per_minute: int) -> None:
-        self._per_minute = per_minute
+        #: The ``max_events_per_minute`` it enforces.
+        self.per_minute = per_minute
         self._sent: deque[float] = deque()
 
     def _forget(self, now: float) -> None:
@@ -27,7 +28,7 @@ class EventBudget:
     def take(self, now: float) -> bool:
         """Spend one event at ``now``; False when the last minute already had them all."""
         self._forget(now)
-        if len(self._sent) >= self._per_minute:
+        if len(self._sent) >= self.per_minute:
             return False
         self._sent.append(now)
         return True
@@ -35,6 +36,6 @@ class EventBudget:
     def free_at(self, now: float) -> float:
         """When the next event may be sent: ``now`` if it may be sent already."""
         self._forget(now)
-        if len(self._sent) < self._per_minute:
+        if len(self._sent) < self.per_minute:
             return now
         return self._sent[0] + MINUTE

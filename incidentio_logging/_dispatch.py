@@ -76,7 +76,6 @@ class Dispatcher:
                        if settings.threshold is not None else None),
         )
         self._budget = EventBudget(settings.max_events_per_minute)
-        self._per_minute = settings.max_events_per_minute
         self._timers = (ResolveTimers(settings.resolve_after,
                                       follow_group=settings.dedup == "fingerprint")
                         if settings.resolve_after is not None else None)
@@ -176,7 +175,7 @@ class Dispatcher:
         self.window.carry(group, "storm_control")
         self._reporter.report(
             "storm_control",
-            f"more than max_events_per_minute={self._per_minute} alert events; the rest "
+            f"more than max_events_per_minute={self._budget.per_minute} alert events; the rest "
             "wait and are folded into their group's next event",
         )
 

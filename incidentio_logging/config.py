@@ -63,12 +63,12 @@ class Settings:
     max_retries: int
     max_retry_time: float
     ca_bundle: str | None
-    max_events_per_minute: int = 60
-    scrub_keys: tuple[str, ...] = ()
-    resolve_after: float | None = None
-    resolve_on_close: bool = False
-    threshold: int | None = None
-    threshold_window: float = 60.0
+    max_events_per_minute: int
+    scrub_keys: tuple[str, ...]
+    resolve_after: float | None
+    resolve_on_close: bool
+    threshold: int | None
+    threshold_window: float
 
 
 def parse_settings(
@@ -93,12 +93,12 @@ def parse_settings(
     max_retries: object,
     max_retry_time: object,
     ca_bundle: str | None,
-    max_events_per_minute: object = 60,
-    scrub_keys: object = (),
-    resolve_after: object = None,
-    resolve_on_close: object = False,
-    threshold: object = None,
-    threshold_window: object = None,
+    max_events_per_minute: object,
+    scrub_keys: object,
+    resolve_after: object,
+    resolve_on_close: object,
+    threshold: object,
+    threshold_window: object,
 ) -> Settings:
     """Validate every option, filling in environment fallbacks and defaults."""
     token, source_id, resolved_endpoint = parse_connection(
@@ -146,9 +146,13 @@ MAX_EVENTS_PER_MINUTE = 1_200
 MAX_THRESHOLD = 10_000
 
 
+#: Seconds a threshold counts over when ``threshold_window`` is not given.
+DEFAULT_THRESHOLD_WINDOW = 60.0
+
+
 def _threshold_window(threshold: object, value: object) -> float:
     if value is None:
-        return 60.0
+        return DEFAULT_THRESHOLD_WINDOW
     if threshold is None:
         raise ValueError("threshold_window needs threshold: the records that must arrive "
                          "within it for a group to fire")

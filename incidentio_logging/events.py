@@ -106,12 +106,7 @@ class EventBuilder:
         head: dict[str, Any] = {"title": title, "status": "resolved", "deduplication_key": key}
         if self._source_url:
             head["source_url"] = self._source_url
-        metadata = {**self._metadata, SUMMARY_KEY: {"resolved": why}}
-        body = encode(json.dumps({**head, "metadata": metadata}, ensure_ascii=False,
-                                 separators=(",", ":")))
-        if self._redact is not None and self._redact[0] in body:
-            body = body.replace(*self._redact)
-        return body
+        return self._assemble(head, {"resolved": why}, [])
 
     def _summary(self, group: Group, included: int, omitted_size: int) -> dict[str, Any]:
         summary = _summary(group, included, omitted_size)
