@@ -62,3 +62,30 @@ def test_inline_delivery_releases_a_flush_that_was_waiting(worker: Worker) -> No
     assert worker.flush(1)
     assert waiting.done.is_set()
     assert waiting.delivered_all
+
+
+def test_no_worker_starts_while_another_thread_delivers_inline() -> None:
+    """While a flush or close delivers on its own thread (holding the start lock), a new
+    record is queued without waiting and without starting a second consumer of the queue."""
+    handler = IncidentIOHandler(api_token="t" * 20, alert_source_config_id="S1",
+                                endpoint="http://127.0.0.1:9", flush_interval=60)
+    worker = handler._worker
+    holder_has_it, release = threading.Event(), threading.Event()
+
+    def deliver_inline() -> None:
+        with worker._start_lock:
+            holder_has_it.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=deliver_inline)
+    holder.start()
+    holder_has_it.wait(10)
+    try:
+        assert worker.submit({"placeholder": 1})  # type: ignore[arg-type]
+        assert worker._thread is None and worker.pending() == 1
+    finally:
+        release.set()
+        holder.join(10)
+    worker._queue.clear()
+    handler._stats.taken = 0
+    handler.close()
