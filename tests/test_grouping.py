@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from incidentio_logging._record import capture
 from incidentio_logging.grouping import Window, fingerprint_key, key_function
 from incidentio_logging.testing import LocalReceiver
@@ -192,3 +194,25 @@ def test_the_dispatcher_counts_unplaced_records_as_batch_full(receiver: LocalRec
     assert stats["records_delivered"] == 1
     # The sample let through is still "in the queue": the only record unaccounted for.
     assert stats["records_accepted"] == 3 and stats["records_pending"] == 0
+
+
+@pytest.mark.timeout(10)
+def test_the_stand_in_can_be_reentered_by_its_own_thread() -> None:
+    """A signal handler that logs runs inside whatever its thread was doing, possibly
+    inside add(). Simulated here by a record whose ``created`` logs again: a plain lock
+    would deadlock; both records are counted."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record()))
+    full = window.full
+    assert full is not None
+
+    class Interrupted(logging.LogRecord):
+        @property  # type: ignore[override]
+        def created(self) -> float:
+            assert full is not None and full.add(record())  # the "signal handler"
+            return 0.0
+
+    outer = record()
+    outer.__class__ = Interrupted
+    assert full.add(outer)
+    assert window.counting() == 2
