@@ -22,7 +22,7 @@ from .events import AlertEvent, EventBuilder
 from .grouping import Group, Window, key_function
 from .resolving import Fired, ResolveTimers
 from .serialize import secret_key_pattern
-from .threshold import MAX_GROUPS, Threshold
+from .threshold import Threshold
 from .transport import Transport
 
 #: What to check, by status, when incident.io refuses an event.
@@ -72,8 +72,7 @@ class Dispatcher:
             description=settings.description, source_url=settings.source_url,
             dedup=settings.dedup, wall_clock=wall_clock, redact=settings.api_token,
             secret=secret_key_pattern(settings.scrub_keys),
-            threshold=((settings.threshold, settings.threshold_window)
-                       if settings.threshold is not None else None),
+            threshold=self._threshold,
         )
         self._budget = EventBudget(settings.max_events_per_minute)
         self._timers = (ResolveTimers(settings.resolve_after,
@@ -117,7 +116,10 @@ class Dispatcher:
         self._drop_unplaced()
         for group in groups:
             if threshold is not None and not threshold.crossed(group, wall):
-                held += self._hold_below_threshold(threshold, group, wall, held)
+                self._stats.drop("below_threshold", threshold.hold(group, wall, held))
+                if group.total:
+                    self.window.carry(group, "below_threshold")
+                    held += 1
                 continue
             if not self._budget.take(timing.now()):
                 self._hold_back(group)
@@ -155,18 +157,6 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - e.g. a user transport raising its own
             return Outcome(False, 0, "internal_error", None,
                            f"the transport raised {type(exc).__name__}: {exc}")
-
-    def _hold_below_threshold(self, threshold: Threshold, group: Group, wall: float,
-                              held: int) -> int:
-        """Carry ``group`` on, or drop it: 1 if it was carried."""
-        if held >= MAX_GROUPS:  # memory stays bounded however many problems there are
-            self._stats.drop("below_threshold", group.total)
-            return 0
-        self._stats.drop("below_threshold", threshold.expire(group, wall))
-        if not group.total:
-            return 0
-        self.window.carry(group, "below_threshold")
-        return 1
 
     def _hold_back(self, group: Group) -> None:
         if group.total != group.held_total:  # new records since it was last held back

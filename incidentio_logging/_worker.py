@@ -131,9 +131,6 @@ class Worker:
                     self._ship_inline(self._clock() + timeout)
                     return (self.pending() == 0
                             and self._stats.worker_dropped() == dropped_before)
-            thread = self._thread
-            if thread is None:
-                return False
         marker = _Flush(self._stats.worker_dropped())
         self._put_marker(marker)
         if _holds_logging_lock():

@@ -18,6 +18,7 @@ from typing import Any
 from ._record import safe_str
 from .grouping import Group, label
 from .serialize import SECRET_KEY, ExcInfo, RecordSerializer, dumps, encode, to_jsonable
+from .threshold import Threshold
 
 #: incident.io's only published size figure is 512 KiB per body; stay well below it.
 BODY_LIMIT = 512 * 1024
@@ -57,7 +58,7 @@ class EventBuilder:
         redact: str | None = None,
         budget: int = BODY_BUDGET,
         secret: re.Pattern[str] = SECRET_KEY,
-        threshold: tuple[int, float] | None = None,
+        threshold: Threshold | None = None,
     ) -> None:
         self._metadata = {k: to_jsonable(v) for k, v in metadata.items() if k != "data"}
         self._title = title
@@ -75,7 +76,7 @@ class EventBuilder:
         fields = template_fields(group)
         title = _render(self._title, fields) or default_title(fields)
         if self._threshold is not None:
-            title = f"[≥{_within_window(group)} in {self._threshold[1]:g}s] {title}"
+            title = f"[≥{_within_window(group)} in {self._threshold.window:g}s] {title}"
         title = _cut(title, MAX_TITLE)
         description = _cut(
             _render(self._description, fields)
@@ -111,9 +112,9 @@ class EventBuilder:
     def _summary(self, group: Group, included: int, omitted_size: int) -> dict[str, Any]:
         summary = _summary(group, included, omitted_size)
         if self._threshold is not None:
-            count, window = self._threshold
             summary["threshold"] = {"records_within_window": _within_window(group),
-                                    "threshold": count, "window_seconds": window}
+                                    "threshold": self._threshold.count,
+                                    "window_seconds": self._threshold.window}
         return summary
 
     def _key(self, group: Group, records: list[bytes]) -> str:

@@ -143,6 +143,11 @@ class Overflow:
             self.last_created = record.created
             return True
 
+    def handed_on(self, allow: int) -> Overflow:
+        """A fresh stand-in for the same problem, for the next window."""
+        return Overflow(self.key, self.msg, self.name, self.levelno, self.exc_type,
+                        allow=allow)
+
     def close(self) -> int:
         """Stop counting; how many were counted."""
         with self._lock:
@@ -243,6 +248,5 @@ class Window:
         groups = list(self._groups.values())
         self._groups = {}
         if flood is not None and flood.count:  # still flooding: hand it on
-            self.full = Overflow(flood.key, flood.msg, flood.name, flood.levelno,
-                                 flood.exc_type, allow=self._max)
+            self.full = flood.handed_on(self._max)
         return groups

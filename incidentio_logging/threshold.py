@@ -23,7 +23,8 @@ class Threshold:
     def __init__(self, count: int, window: float, max_groups: int = MAX_GROUPS) -> None:
         self.count = count
         self.window = window
-        self._max_groups = max_groups
+        #: Problems followed, and groups held, at once.
+        self.max_groups = max_groups
         self._times: OrderedDict[Hashable, deque[float]] = OrderedDict()
 
     def times(self, key: Hashable) -> deque[float]:
@@ -31,7 +32,7 @@ class Threshold:
         times = self._times.get(key)
         if times is None:
             times = self._times[key] = deque(maxlen=self.count)
-            if len(self._times) > self._max_groups:
+            if len(self._times) > self.max_groups:
                 self._times.popitem(last=False)
         else:
             self._times.move_to_end(key)
@@ -47,21 +48,26 @@ class Threshold:
             times.popleft()
         return len(times) >= self.count
 
-    def expire(self, group: Group, now: float) -> int:
-        """Drop the held records older than the window; how many records that was.
+    def hold(self, group: Group, now: float, held: int) -> int:
+        """Ready ``group``, below the threshold, to wait for more; how many records it lost.
 
-        Records that were only counted (past ``max_batch_size``) have no times of their
-        own: they go with the last kept record, or when none is left.
+        Its records older than the window go. Records that were only counted (past
+        ``max_batch_size``) have no times of their own: they go with the last kept record,
+        or when none is left. With ``held`` groups already waiting, at most
+        ``max_groups``, it loses them all. A group left with none is not carried on.
         """
-        cutoff = now - self.window
-        kept = [record for record in group.records if record.created >= cutoff]
-        if not kept:
-            expired, group.total = group.total, 0
+        if held >= self.max_groups:
+            kept = []
         else:
-            expired = len(group.records) - len(kept)
-            group.total -= expired
+            cutoff = now - self.window
+            kept = [record for record in group.records if record.created >= cutoff]
+        if not kept:
+            lost, group.total = group.total, 0
+        else:
+            lost = len(group.records) - len(kept)
+            group.total -= lost
         group.records = kept
-        return expired
+        return lost
 
     def forget_quiet(self, now: float) -> None:
         """Stop following problems with no record inside the window."""
