@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from incidentio_logging._report import Reporter
 
 
@@ -48,3 +50,27 @@ def test_the_token_is_masked_and_a_missing_stderr_is_survived() -> None:
         "x", "failed sending with tok-123456789")
     assert out.getvalue() == "incidentio-logging: failed sending with [scrubbed]\n"
     Reporter(clock=Clock(), stream=lambda: None).report("x", "nowhere to go")
+
+
+@pytest.mark.timeout(10)
+def test_report_can_be_reentered_by_its_own_thread() -> None:
+    """A signal handler whose logging call reports (a full queue, say) while its thread
+    is inside report(): simulated by a key whose hashing reports again, inside the lock.
+    A plain lock would deadlock; both lines are written."""
+    out = io.StringIO()
+    reporter = Reporter(clock=Clock(), stream=lambda: out)
+    signals = [1]
+
+    class Interrupted(str):
+        __slots__ = ()
+
+        def __hash__(self) -> int:
+            if signals:
+                signals.pop()
+                reporter.report("queue_full", "from the signal handler")
+            return str.__hash__(self)
+
+    reporter.report(Interrupted("emit"), "from the interrupted call")
+    assert sorted(out.getvalue().splitlines()) == [
+        "incidentio-logging: from the interrupted call",
+        "incidentio-logging: from the signal handler"]
