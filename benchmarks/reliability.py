@@ -27,6 +27,8 @@ from typing import Any
 from incidentio_logging import IncidentIOHandler
 from incidentio_logging.testing import LocalReceiver, Scripted
 
+from .hardening import HARDENING
+
 #: Socket operations that would mean a logging call touched the network.
 _NETWORK_EVENTS = frozenset({"socket.__new__", "socket.connect", "socket.getaddrinfo",
                              "socket.bind", "socket.sendto", "socket.sendmsg"})
@@ -331,6 +333,16 @@ def document(results: list[Result], soak: bool) -> Iterator[str]:
     yield "|---|---|"
     for scenario, test in LIFECYCLE:
         yield f"| {scenario} | `{test}` |"
+    yield ""
+    yield "## Hardening: defects an audit found, each with its figure and its test"
+    yield ""
+    yield ("Each test failed before its fix. The figure is what the audit saw, then what "
+           "the handler does now.")
+    yield ""
+    yield "| defect | before → after | test (`tests/`) |"
+    yield "|---|---|---|"
+    for defect, figure, test in HARDENING:
+        yield f"| {defect} | {figure} | `{test}` |"
     yield ""
     with Servers() as servers:
         yield from memory.section(servers, 1_000_000)
