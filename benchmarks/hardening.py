@@ -21,6 +21,11 @@ SCRUB_ROWS: list[Row] = [
 
 #: Options, the transport, the rule language, thresholds and the framework filters.
 CONFIG_ROWS: list[Row] = [
+    ("A `default` entry in ~/.netrc replaced the Bearer token with another service's "
+     "Basic credentials (every alert 401, the credentials sent to incident.io)",
+     "Basic auth from .netrc → Bearer token always; .netrc never read; proxies from the "
+     "environment still used",
+     "test_transport.py::test_a_netrc_default_entry_never_replaces_the_bearer_token"),
 ]
 
 

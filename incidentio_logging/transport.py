@@ -14,6 +14,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
+from requests.auth import AuthBase
 
 from .config import ALERT_EVENTS_PATH, is_loopback
 
@@ -48,6 +49,26 @@ class Transport(Protocol):
         """Release connections; called once when the handler stops."""
 
 
+class _Bearer(AuthBase):
+    """Sets our Authorization header as the last step of preparing every request.
+
+    A session with its own auth never consults ``~/.netrc`` (requests reads it for any
+    host that honours the environment, and a ``default`` entry there would send another
+    service's Basic credentials to incident.io in place of the token), and nothing set
+    before this step can replace the header.
+    """
+
+    def __init__(self, token: str) -> None:
+        self._value = f"Bearer {token}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._value
+        return request
+
+    def __repr__(self) -> str:
+        return "<Bearer [scrubbed]>"
+
+
 class HttpTransport:
     """POSTs to incident.io's HTTP alert events API with ``requests``."""
 
@@ -59,7 +80,6 @@ class HttpTransport:
         self._token = api_token
         self._verify: bool | str = ca_bundle or True
         self._headers = {
-            "Authorization": f"Bearer {api_token}",
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": user_agent,
@@ -74,6 +94,7 @@ class HttpTransport:
         # A proxy from the environment must not capture loopback traffic (tests, the
         # local receiver); for real endpoints the environment is honoured.
         session.trust_env = not self._loopback
+        session.auth = _Bearer(self._token)
         return session
 
     def post(self, body: bytes, timeout: float) -> Reply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,29 @@ def test_repr_shows_the_url_not_the_token(receiver: LocalReceiver) -> None:
     transport = transport_for(receiver)
     assert receiver.source_id in repr(transport)
     assert receiver.api_token not in repr(transport)
+
+
+def test_a_netrc_default_entry_never_replaces_the_bearer_token(
+        receiver: LocalReceiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests reads ~/.netrc for hosts that honour the environment; a ``default`` entry
+    there must not swap our Bearer token for another service's Basic credentials.
+
+    The endpoint is a name that is not loopback, so the environment applies; its proxy
+    (HTTP_PROXY, kept working) is the receiver, which records the request as it arrives.
+    """
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("default login deploy password other-service-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NETRC", str(netrc))
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, receiver.endpoint)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    transport = HttpTransport(endpoint="http://alerts.invalid", source_id=receiver.source_id,
+                              api_token=receiver.api_token)
+    transport.post(BODY, timeout=5)
+    (attempt,) = receiver.attempts
+    assert attempt.path == f"http://alerts.invalid/v2/alert_events/http/{receiver.source_id}"
+    assert attempt.headers["Authorization"] == f"Bearer {receiver.api_token}"
+    assert "other-service-secret" not in repr(attempt.headers)
