@@ -26,6 +26,22 @@ CONFIG_ROWS: list[Row] = [
      "Basic auth from .netrc → Bearer token always; .netrc never read; proxies from the "
      "environment still used",
      "test_transport.py::test_a_netrc_default_entry_never_replaces_the_bearer_token"),
+    ("A token outside Latin-1 was accepted, then every event failed as internal_error",
+     "internal_error on every event → ValueError naming api_token at construction",
+     "test_config.py::test_a_token_that_cannot_be_a_header_is_refused_without_echoing_it"),
+    ("Port 99999 was accepted, then retried as if the fault were transient",
+     "retried on every event → ValueError naming the option at construction",
+     "test_config.py::test_a_port_out_of_range_is_refused_naming_the_option"),
+    ("A webhook URL behind a gateway (https://gw.example/incidentio/v2/...) lost its "
+     "path prefix",
+     "POST /v2/... (prefix dropped) → POST /incidentio/v2/...",
+     "test_config.py::test_the_path_prefix_reaches_the_receiver"),
+    ("max_batch_size=10**400 raised OverflowError, not the promised ValueError",
+     "OverflowError → ValueError naming the option",
+     "test_config.py::test_a_huge_number_is_a_value_error_naming_the_option"),
+    ("resolve_on_close=1 was refused while \"1\" was accepted",
+     "1 refused, \"1\" accepted → 1/0 and \"1\"/\"0\" both accepted, other numbers refused",
+     "test_config.py::test_resolve_on_close_takes_bools_and_their_01_forms_alike"),
 ]
 
 

@@ -18,7 +18,7 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .rule import compile_rule
 
@@ -163,9 +163,12 @@ def _boolean(option: str, value: object) -> bool:
     """A bool, or its INI/YAML string form."""
     if isinstance(value, bool):
         return value
+    # 0 and 1 mean what "0" and "1" mean: JSON configs give the number, INI the string.
+    if type(value) is int and value in (0, 1):
+        return bool(value)
     if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
         return _BOOLEANS[value.strip().lower()]
-    raise TypeError(f"{option} must be true or false, not {value!r}")
+    raise TypeError(f"{option} must be true or false (or 1 or 0), not {value!r}")
 
 
 _BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
@@ -212,6 +215,10 @@ def _token(value: str | None) -> str:
         raise ValueError(f"api_token is required: pass api_token=... or set {TOKEN_ENV}")
     if any(c.isspace() for c in token):
         raise ValueError("api_token must not contain whitespace (was it pasted with 'Bearer '?)")
+    if not (token.isascii() and token.isprintable()):
+        # An HTTP header cannot carry it: every event would fail, so refuse it now.
+        raise ValueError("api_token must be printable ASCII, as incident.io's tokens are "
+                         "(was it copied with a smart quote or an invisible character?)")
     return token
 
 
@@ -241,7 +248,9 @@ def _source(value: str | None) -> tuple[str, str]:
             "alert_source_config_id looks like a URL but not like an incident.io webhook URL "
             "(expected https://api.incident.io/v2/alert_events/http/<id>)"
         )
-    return match.group(1), f"{parts.scheme}://{parts.netloc}"
+    _port("alert_source_config_id", parts)
+    # A gateway may serve the API under a prefix: everything before /v2/... is kept.
+    return match.group(1), f"{parts.scheme}://{parts.netloc}{parts.path[:match.start()]}"
 
 
 def is_loopback(host: str) -> bool:
@@ -260,6 +269,7 @@ def _endpoint(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError("endpoint must be a URL such as https://api.incident.io")
+    _port("endpoint", parts)
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError("endpoint must not carry credentials, a query or a fragment")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
@@ -268,6 +278,16 @@ def _endpoint(value: str) -> str:
             "(127.0.0.1, ::1, localhost)"
         )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _port(option: str, parts: SplitResult) -> None:
+    """Refuse a port no connection can use: it is a typo, not a transient fault."""
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(f"{option} has a bad port: it must be a number from 1 to 65535")
 
 
 def parse_metadata(value: object) -> dict[str, Any]:
@@ -419,6 +439,8 @@ def _number(option: str, value: object, *, low: float, high: float) -> float:
         number = float(value)
     except ValueError:
         raise TypeError(f"{option} must be a number, not {value!r}") from None
+    except OverflowError:  # an int past a float's range, too long to echo
+        raise ValueError(f"{option} must be between {low:g} and {high:g}") from None
     if math.isnan(number) or not low <= number <= high:
         raise ValueError(f"{option} must be between {low:g} and {high:g}, not {value!r}")
     return number

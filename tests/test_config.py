@@ -161,3 +161,78 @@ def test_the_token_is_not_in_any_repr() -> None:
     for text in (repr(handler), repr(handler.settings), repr(handler._transport)):
         assert TOKEN not in text
     assert SOURCE in repr(handler)
+
+
+@pytest.mark.parametrize("token", ["tok-\u2603-0123456789", "tok-é-0123456789", "tok-\x07-01234"])
+def test_a_token_that_cannot_be_a_header_is_refused_without_echoing_it(token: str) -> None:
+    """Outside printable ASCII the header cannot carry it (every event would fail)."""
+    with pytest.raises(ValueError, match="api_token") as caught:
+        build(api_token=token)
+    assert token not in str(caught.value)
+
+
+@pytest.mark.parametrize("options", [
+    {"endpoint": "https://api.incident.io:99999"},
+    {"endpoint": "https://api.incident.io:0"},
+    {"endpoint": "https://api.incident.io:https"},
+    {"alert_source_config_id": f"https://gw.example:99999/v2/alert_events/http/{SOURCE}"},
+])
+def test_a_port_out_of_range_is_refused_naming_the_option(options: dict[str, str]) -> None:
+    """Port 99999 can never connect: a configuration fault, not a transient one."""
+    option = next(iter(options))
+    with pytest.raises(ValueError, match=f"{option}.*port"):
+        build(**options)
+
+
+def test_a_webhook_url_keeps_its_path_prefix() -> None:
+    """Behind a gateway the URL has a prefix before /v2/...; it is part of the endpoint."""
+    handler = build(
+        alert_source_config_id=f"https://gw.example/incidentio/v2/alert_events/http/{SOURCE}")
+    assert handler.settings.source_id == SOURCE
+    assert handler.settings.endpoint == "https://gw.example/incidentio"
+    assert handler._transport.url == (  # type: ignore[attr-defined]
+        f"https://gw.example/incidentio/v2/alert_events/http/{SOURCE}")
+
+
+def test_an_explicit_endpoint_replaces_the_urls_scheme_host_and_prefix() -> None:
+    handler = build(
+        alert_source_config_id=f"https://gw.example/incidentio/v2/alert_events/http/{SOURCE}",
+        endpoint="http://127.0.0.1:8025/relay")
+    assert handler.settings.source_id == SOURCE
+    assert handler.settings.endpoint == "http://127.0.0.1:8025/relay"
+
+
+def test_the_path_prefix_reaches_the_receiver(make_handler: Any, receiver: Any,
+                                              logger: logging.Logger) -> None:
+    """Real HTTP: the request goes to the prefixed path (the receiver, serving no
+    prefix, answers 404; what matters is the path that arrived)."""
+    url = f"{receiver.endpoint}/gateway/incidentio/v2/alert_events/http/{receiver.source_id}"
+    handler = make_handler(alert_source_config_id=url, endpoint=None, max_retries=0)
+    logger.addHandler(handler)
+    logger.error("payment failed")
+    handler.flush(5)
+    (attempt,) = receiver.attempts
+    assert attempt.path == f"/gateway/incidentio/v2/alert_events/http/{receiver.source_id}"
+
+
+@pytest.mark.parametrize("option", ["max_batch_size", "queue_size", "flush_interval",
+                                    "max_retries", "threshold"])
+def test_a_huge_number_is_a_value_error_naming_the_option(option: str) -> None:
+    """10**400 overflows a float: still the promised ValueError, naming the option."""
+    with pytest.raises(ValueError, match=option):
+        build(**{option: 10**400})
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (True, True), (False, False), (1, True), (0, False), ("1", True), ("0", False),
+    ("yes", True), ("off", False)])
+def test_resolve_on_close_takes_bools_and_their_01_forms_alike(value: object,
+                                                               expected: bool) -> None:
+    """1 and "1" mean the same (JSON and INI configs); both are accepted."""
+    assert build(resolve_after=60, resolve_on_close=value).settings.resolve_on_close is expected
+
+
+@pytest.mark.parametrize("value", [2, -1, 1.0, "2", None])
+def test_resolve_on_close_refuses_other_values(value: object) -> None:
+    with pytest.raises(TypeError, match="resolve_on_close"):
+        build(resolve_on_close=value)
