@@ -42,6 +42,34 @@ CONFIG_ROWS: list[Row] = [
     ("resolve_on_close=1 was refused while \"1\" was accepted",
      "1 refused, \"1\" accepted → 1/0 and \"1\"/\"0\" both accepted, other numbers refused",
      "test_config.py::test_resolve_on_close_takes_bools_and_their_01_forms_alike"),
+    ("level:\u00b2 (and level=\"\u00b2\") failed in int() with no position or option",
+     "bare int() error → ValueError with the rule's position, or naming level",
+     "test_rule.py::test_bad_values_are_value_errors_with_a_position"),
+    ("The rule raised on application data (a message whose __str__ raises, 10**400 "
+     "compared as a number): the record was lost uncounted and stderr blamed the predicate",
+     "record lost, 'predicate' on stderr → record selected and delivered, one line naming "
+     "the rule; 10**400 compares as the number it is",
+     "test_rule.py::test_an_unreadable_record_through_the_handler_is_delivered_not_lost"),
+    ("A rule's regular expression ran unbounded on the caller's thread: "
+     "message:~\"(a+)+$\" took 1.47 s on a 25-character message",
+     "1.47 s per call (3.4 s on the CI box) → refused at construction, with its position; "
+     "any pattern sees at most 500 characters",
+     "test_rule.py::test_a_regex_with_nested_quantifiers_is_refused_saying_where"),
+    ("A regex term searched the whole field, however long",
+     "whole field → first MAX_REGEX_TEXT=500 characters (a cubic .*.*=.* stays ~15 ms)",
+     "test_rule.py::test_a_regex_sees_only_the_first_max_regex_text_characters"),
+    ('level:~"ERR" matched against "40", not the level name',
+     'no match on ERROR → matches ERROR; level:~"40" no longer matches',
+     "test_rule.py::test_a_level_regex_reads_the_level_name"),
+    ("m.retry:true did not match a True extra",
+     "no match → True matches true, False matches false (any case)",
+     "test_rule.py::test_a_bool_extra_equals_true_or_false"),
+    ("A 4-term rule formatted the message 4 times per record",
+     "4 formats → 1 (0 when a term on another field refuses first)",
+     "test_rule.py::test_the_message_is_formatted_once_however_many_terms_read_it"),
+    ("Regex a{99999999999} raised OverflowError, 1,200 nested parentheses RecursionError",
+     "OverflowError/RecursionError → ValueError with the rule's position",
+     "test_rule.py::test_bad_values_are_value_errors_with_a_position"),
 ]
 
 

@@ -352,7 +352,7 @@ def _level(value: int | str) -> int:
         return value
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # "²".isdigit() is True; int() refuses it
             return int(text)
         number = logging.getLevelName(text.upper())
         if isinstance(number, int):

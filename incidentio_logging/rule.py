@@ -9,19 +9,28 @@ match (AND); a leading ``-`` negates one.
 ``logger:shop.payments``         the logger is exactly this
 ``logger:shop.*``                the logger matches the glob (``*`` is any text)
 ``level:error``                  the level is ERROR (a name or a number)
+``level:~"ERR|CRIT"``            a regular expression on the level's name
 ``level:>=warning``              ``>``, ``>=``, ``<``, ``<=`` compare levels
 ``module:``, ``function:``       like ``logger:``, on the record's module and function
 ``message:"card declined"``      the message contains the text (case-insensitive)
-``m.order_id:A-1``               the extra equals the value (numerically, if both are)
+``m.order_id:A-1``               the extra equals the value (numerically, if both are;
+                                 ``true``/``false`` for a bool, in any case)
 ``m.amount:>100``                numeric comparison of an extra
 ``m.amount:10..20``              an inclusive numeric range
 ``m.user.id:7``                  a dotted path into dict extras
-``message:~"time(d)? ?out"``     a regular expression search (any field)
+``message:~"time(d)? ?out"``     a regular expression search (any field), in the first
+                                 :data:`MAX_REGEX_TEXT` characters
 ``-logger:shop.search``          negation of any term
 ==============================  =====================================================
 
 The rule compiles once, when the handler is built; a syntax error is a ``ValueError``
-saying where and what was expected.
+saying where and what was expected. A regular expression that repeats a group which
+itself repeats something of varying length (``(a+)+``, ``(\\w+\\s?)*``) is refused: on
+text that almost matches it can take exponential time, on the caller's thread.
+
+A record the rule cannot read (a message whose ``__str__`` raises, an extra that no
+comparison accepts) is selected: missing an alert is worse than sending one. The first
+time, one line on stderr names the rule.
 """
 
 from __future__ import annotations
@@ -31,9 +40,12 @@ import logging
 import math
 import operator
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from ._report import Reporter
 
 FIELDS = ("logger", "level", "message", "module", "function")
 _ATTRIBUTES = {"logger": "name", "module": "module", "function": "funcName"}
@@ -41,6 +53,10 @@ _COMPARISONS = (">=", "<=", ">", "<")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 _RANGE = re.compile(r"([-+]?[\d.eE+-]+)\.\.([-+]?[\d.eE+-]+)$")
+#: Characters of a field a regular expression searches. It runs on the caller's thread;
+#: even a pattern that is slow on long text (``.*.*=.*`` is cubic) stays near a
+#: millisecond on this many.
+MAX_REGEX_TEXT = 500
 
 
 @dataclass(frozen=True)
@@ -108,10 +124,7 @@ def _field_term(text: str, negated: bool, name: str, name_at: int,
         if position + 1 == len(text) or text[position + 1] != '"':
             raise _error(position + 1, 'a quoted regular expression after "~"')
         pattern, end = _quoted(text, position + 1)
-        try:
-            return Term(negated, field, "regex", re.compile(pattern), extra), end
-        except re.error as exc:
-            raise _error(position + 2, f"a valid regular expression ({exc})") from None
+        return Term(negated, field, "regex", _regex(text, position + 1, pattern), extra), end
     if text[position] == '"':
         value, end = _quoted(text, position)
         return _value_term(negated, field, extra, value, quoted=True, at=position), end
@@ -150,6 +163,121 @@ def _value_term(negated: bool, field: str, extra: tuple[str, ...], value: str, *
     return Term(negated, field, "eq", value, extra)
 
 
+def _regex(text: str, quote_at: int, pattern: str) -> re.Pattern[str]:
+    try:
+        compiled = re.compile(pattern)
+    except (re.error, OverflowError, RecursionError) as exc:
+        # OverflowError: a{99999999999}; RecursionError: a thousand nested groups.
+        raise _error(quote_at + 1, f"a valid regular expression ({exc})") from None
+    nested = nested_quantifier(pattern)
+    if nested is not None:
+        raise _error(_source_position(text, quote_at, nested),
+                     "a regular expression that does not repeat a group holding a "
+                     "repeat of varying length, such as (a+)+: it can take exponential "
+                     "time (write (a+) or a+ instead)")
+    return compiled
+
+
+def nested_quantifier(pattern: str) -> int | None:
+    """Where ``pattern`` (a valid expression) repeats a group that holds a varying repeat.
+
+    A group holding ``*``, ``+``, ``?`` or ``{m,n}`` (m < n), itself repeated by ``*``,
+    ``+`` or ``{m,n}`` (n > 1), lets the engine split the same text in exponentially many
+    ways before it gives up. Returns the index of the outer quantifier, or None. A scan,
+    not a parse, so a deeply nested pattern cannot exhaust the stack.
+    """
+    outer: list[bool] = []  # per open group: did the enclosing level hold a varying repeat
+    varies = False  # the innermost open level holds a varying repeat
+    group_varies = False  # the atom just ended is a group holding one
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        quantifier = _quantifier(pattern, index)
+        if quantifier is not None:
+            end, repeats, varying = quantifier
+            if repeats and group_varies:
+                return index
+            varies = varies or varying
+            group_varies = False
+            index = end
+            continue
+        group_varies = False
+        if char == "\\":
+            index += 2
+        elif char == "[":
+            index = _class_end(pattern, index)
+        elif char == "(":
+            outer.append(varies)
+            varies = False
+            index = _group_body(pattern, index)
+        elif char == ")":
+            group_varies = varies
+            varies = (outer.pop() if outer else False) or varies
+            index += 1
+        else:
+            index += 1
+    return None
+
+
+_BRACES = re.compile(r"\{(\d*)(,?)(\d*)\}")
+
+
+def _quantifier(pattern: str, index: int) -> tuple[int, bool, bool] | None:
+    """At ``index``: the quantifier's end, whether it repeats more than once, whether its
+    count varies; None when no quantifier starts there."""
+    char = pattern[index]
+    if char in "*+?":
+        end, repeats, varying = index + 1, char != "?", True
+    elif char == "{" and (braces := _BRACES.match(pattern, index)) is not None:
+        low, comma, high = braces.groups()
+        if not (low or high):
+            return None  # "{}" and "{,}" are literal text
+        if not comma:
+            high = low
+        top = int(high) if high else math.inf
+        end, repeats, varying = braces.end(), top > 1, top != int(low or 0)
+    else:
+        return None
+    if end < len(pattern) and pattern[end] in "?+":  # lazy or possessive
+        end += 1
+    return end, repeats, varying
+
+
+def _class_end(pattern: str, index: int) -> int:
+    """The index after the character class that opens at ``index``."""
+    index += 1
+    if index < len(pattern) and pattern[index] == "^":
+        index += 1
+    if index < len(pattern) and pattern[index] == "]":  # a literal ] first
+        index += 1
+    while index < len(pattern) and pattern[index] != "]":
+        index += 2 if pattern[index] == "\\" else 1
+    return index + 1
+
+
+def _group_body(pattern: str, index: int) -> int:
+    """The index where the group opening at ``index`` starts its content."""
+    index += 1
+    if not pattern.startswith("?", index):
+        return index
+    if pattern.startswith(("?P<", "?<") , index) and not pattern.startswith(("?<=", "?<!"),
+                                                                          index):
+        return pattern.index(">", index) + 1
+    if pattern.startswith(("?P=", "?#", "?("), index):
+        # A back-reference or a comment holds no repeat; a condition's test neither.
+        return pattern.index(")", index)
+    return index + 1 + len(re.match(r"[=!>]|<[=!]|[-aiLmsux]*:?", pattern[index + 1:])
+                           .group())  # type: ignore[union-attr]
+
+
+def _source_position(text: str, quote_at: int, index: int) -> int:
+    """The position in ``text`` of character ``index`` of the quoted string at ``quote_at``."""
+    position = quote_at + 1
+    for _ in range(index):
+        position += 2 if text[position] == "\\" and text[position + 1] in '"\\' else 1
+    return position
+
+
 def _quoted(text: str, start: int) -> tuple[str, int]:
     """The string in quotes at ``start`` (``\\"`` and ``\\\\`` escape), and the end."""
     chars: list[str] = []
@@ -184,7 +312,7 @@ def _number(text: str) -> float | None:
 
 
 def _level(text: str) -> int | None:
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²".isdigit() is True, but int() refuses it
         return int(text)
     number = logging.getLevelName(text.upper())
     return number if isinstance(number, int) else None
@@ -198,13 +326,30 @@ def _error(position: int, expected: str) -> ValueError:
 
 def compile_rule(text: str) -> Callable[[logging.LogRecord], bool]:
     """A predicate for ``text``, built once: each term becomes one small closure, with
-    everything that can be worked out in advance (numbers, patterns) worked out."""
-    tests = tuple(_compile(term) for term in parse(text))
+    everything that can be worked out in advance (numbers, patterns) worked out.
+
+    Terms on the message run last, on a message formatted once, and only when every
+    other term matched. A term that raises selects the record (see the module's notes).
+    """
+    terms = parse(text)
+    on_record = tuple(_compile(term) for term in terms if not _on_message(term))
+    on_message = tuple(_compile(term) for term in terms if _on_message(term))
+    reporter = Reporter(clock=time.monotonic)
 
     def rule(record: logging.LogRecord) -> bool:
-        for test in tests:  # noqa: SIM110 - a loop, not all(): no generator per record
-            if not test(record):
-                return False
+        try:
+            for test in on_record:
+                if not test(record):
+                    return False
+            if on_message:
+                message = message_of(record)
+                for test in on_message:
+                    if not test(message):
+                        return False
+        except Exception as exc:  # noqa: BLE001 - application data must not cost the alert
+            reporter.report("rule", f"rule {text!r} could not be evaluated on a record "
+                            f"({type(exc).__name__}); such records are selected, not "
+                            "dropped", once=True)
         return True
 
     return rule
@@ -213,25 +358,36 @@ def compile_rule(text: str) -> Callable[[logging.LogRecord], bool]:
 _MISSING = object()
 
 
-def _compile(term: Term) -> Callable[[logging.LogRecord], bool]:
-    read = _reader(term)
+def _on_message(term: Term) -> bool:
+    return term.field is None or term.field == "message"
+
+
+def _compile(term: Term) -> Callable[[Any], bool]:
+    """A test of a record, or of the formatted message for a term on the message."""
     match = _matcher(term)
+    if _on_message(term):
+        read: Callable[[Any], Any] = _same
+    else:
+        read = _reader(term)
     if term.negated:
-        return lambda record: not match(read(record))
-    return lambda record: match(read(record))
+        return lambda subject: not match(read(subject))
+    return lambda subject: match(read(subject))
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _reader(term: Term) -> Callable[[logging.LogRecord], Any]:
-    if term.field is None or term.field == "message":
-        return message_of
     if term.field == "level":
-        return operator.attrgetter("levelno")
+        # A pattern reads the level's name (level:~"ERR"); everything else its number.
+        return operator.attrgetter("levelname" if term.op == "regex" else "levelno")
     if term.field == "m":
         head, rest = term.extra[0], term.extra[1:]
         if not rest:
             return lambda record: record.__dict__.get(head, _MISSING)
         return lambda record: extra_of(record, term.extra)
-    attribute = _ATTRIBUTES[term.field]
+    attribute = _ATTRIBUTES[term.field or ""]
     return lambda record: getattr(record, attribute, _MISSING)
 
 
@@ -240,19 +396,15 @@ def _matcher(term: Term) -> Callable[[Any], bool]:
     if op == "text":
         return lambda found: isinstance(found, str) and value in found.lower()
     if op == "regex":
-        return lambda found: found is not _MISSING and value.search(_text(found)) is not None
+        return lambda found: (found is not _MISSING and value.search(
+            _text(found)[:MAX_REGEX_TEXT]) is not None)
     if op == "glob":
         pattern = re.compile(fnmatch.translate(value))
         return lambda found: found is not _MISSING and pattern.match(_text(found)) is not None
     if op == "eq":
         if term.field == "level":
             return lambda found: bool(found == value)
-        wanted = _number(value)
-        if wanted is None:
-            return lambda found: found is not _MISSING and _text(found) == value
-        return lambda found: (found is not _MISSING and (
-            number == wanted if (number := as_number(found)) is not None
-            else _text(found) == value))
+        return _equals(value)
     if op == "range":
         low, high = value
         return lambda found: (number := as_number(found)) is not None and low <= number <= high
@@ -263,8 +415,28 @@ def _matcher(term: Term) -> Callable[[Any], bool]:
     return lambda found: (number := as_number(found)) is not None and compare(number, value)
 
 
+def _equals(value: str) -> Callable[[Any], bool]:
+    """An extra equal to ``value``: as a number when both are, true/false for a bool."""
+    wanted = _number(value)
+    truth = {"true": True, "false": False}.get(value.lower())
+
+    def equals(found: Any) -> bool:
+        if found is _MISSING:
+            return False
+        if isinstance(found, bool):
+            return found is truth
+        if wanted is not None and (number := as_number(found)) is not None:
+            return number == wanted
+        return _text(found) == value
+
+    return equals
+
+
 def message_of(record: logging.LogRecord) -> str:
-    """The formatted message; a broken format call reads as the bare template."""
+    """The formatted message; a broken format call reads as the bare template.
+
+    Raises when even that cannot be read (a ``msg`` whose ``__str__`` raises).
+    """
     try:
         return record.getMessage()
     except Exception:  # noqa: BLE001 - the logging call must not fail over a rule
@@ -280,10 +452,17 @@ def extra_of(record: logging.LogRecord, path: tuple[str, ...]) -> Any:
 
 
 def as_number(value: Any) -> float | None:
-    """A finite int or float (not a bool), else None."""
+    """An int or float (not a bool) as a float, else None.
+
+    An int too large for a float (10**400) reads as an infinity of its sign, so it still
+    compares correctly; an infinite or NaN float reads as None.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
     return number if math.isfinite(number) else None
 
 

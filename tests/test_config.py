@@ -236,3 +236,10 @@ def test_resolve_on_close_takes_bools_and_their_01_forms_alike(value: object,
 def test_resolve_on_close_refuses_other_values(value: object) -> None:
     with pytest.raises(TypeError, match="resolve_on_close"):
         build(resolve_on_close=value)
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "loud"])
+def test_a_level_that_is_not_a_name_or_ascii_number_names_the_option(value: str) -> None:
+    """'²' passed str.isdigit() and then int() failed with a message naming nothing."""
+    with pytest.raises(ValueError, match=r"^level "):
+        build(level=value)

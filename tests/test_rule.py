@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incidentio_logging.rule import Term, compile_rule, parse
+from incidentio_logging.rule import MAX_REGEX_TEXT, Term, compile_rule, parse
 from incidentio_logging.testing import LocalReceiver
 
 from .conftest import MakeHandler
@@ -134,8 +134,10 @@ TERM = st.one_of(
     .map(lambda t: f"m.{t[0]}:{t[1]}{t[2]}"),
     st.tuples(st.sampled_from(["amount", "user.id"]), st.integers(-10, 150),
               st.integers(0, 200)).map(lambda t: f"m.{t[0]}:{t[1]}..{t[1] + t[2]}"),
-    st.sampled_from(["m.order_id:A-1", "m.order_id:A-2", "m.amount:x"]),
-    st.sampled_from(['message:~"time(d)? ?out"', 'logger:~"search$"', 'm.order_id:~"^A"']),
+    st.sampled_from(["m.order_id:A-1", "m.order_id:A-2", "m.amount:x", "m.order_id:true",
+                     "m.amount:FALSE"]),
+    st.sampled_from(['message:~"time(d)? ?out"', 'logger:~"search$"', 'm.order_id:~"^A"',
+                     'level:~"ERR|WARN"', 'level:~"^4"']),
 )
 RULES = st.lists(st.tuples(st.booleans(), TERM).map(lambda t: ("-" if t[0] else "") + t[1]),
                  min_size=1, max_size=4).map(" ".join)
@@ -164,7 +166,7 @@ def reference(terms: list[Term], subject: logging.LogRecord) -> bool:
         if term.field is None or term.field == "message":
             found: Any = subject.getMessage()
         elif term.field == "level":
-            found = subject.levelno
+            found = subject.levelname if term.op == "regex" else subject.levelno
         elif term.field == "m":
             found = subject.__dict__.get(term.extra[0], MISSING)
             for key in term.extra[1:]:
@@ -183,6 +185,8 @@ def reference(terms: list[Term], subject: logging.LogRecord) -> bool:
         elif term.op == "eq":
             if found is MISSING:
                 ok = False
+            elif isinstance(found, bool):
+                ok = term.value.lower() == str(found).lower()
             elif term.field == "level":
                 ok = found == term.value
             else:
@@ -209,3 +213,139 @@ def test_the_compiled_rule_agrees_with_the_reference(rule: str,
                                                      subject: logging.LogRecord) -> None:
     """Closures built once give what reading the terms plainly gives."""
     assert compile_rule(rule)(subject) is reference(parse(rule), subject)
+
+
+# Reading application data: the rule selects what it cannot read, and says so once ---------
+
+class Unprintable:
+    """A message object whose __str__ raises, as a lazy proxy can."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("proxy not bound")
+
+
+class Counted:
+    """A message object that counts how often it is formatted."""
+
+    calls = 0
+
+    def __str__(self) -> str:
+        Counted.calls += 1
+        return "timeout on card A-1 declined"
+
+
+def test_a_message_that_cannot_be_read_selects_the_record_and_says_so_once(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Fail open: missing an alert is worse than sending one; one line, naming the rule."""
+    rule = compile_rule("logger:shop.* timeout")
+    assert rule(record(msg=Unprintable(), args=())) is True  # type: ignore[arg-type]
+    assert rule(record(msg=Unprintable(), args=())) is True  # type: ignore[arg-type]
+    assert rule(record(name="other", msg=Unprintable(), args=())) is False  # type: ignore[arg-type]
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert "logger:shop.* timeout" in lines[0] and "selected" in lines[0]
+
+
+def test_an_unreadable_record_through_the_handler_is_delivered_not_lost(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The record reaches incident.io; stderr blames the rule, not a predicate."""
+    handler = make_handler(rule="timeout")
+    logger.addHandler(handler)
+    logger.error(Unprintable())
+    assert handler.flush(5)
+    assert handler.stats()["records_delivered"] == 1
+    assert len(receiver.events) == 1
+    err = capsys.readouterr().err
+    assert "rule 'timeout'" in err and "predicate" not in err
+
+
+@pytest.mark.parametrize(("rule", "matches"), [
+    ("m.amount:>100", True), ("m.amount:<100", False), ("m.amount:1..2", False),
+    ("m.amount:5", False), ("m.debt:<0", True),
+])
+def test_an_int_too_large_for_a_float_still_compares(rule: str, matches: bool) -> None:
+    """10**400 raised OverflowError; it compares as the huge number it is."""
+    assert compile_rule(rule)(record(amount=10**400, debt=-(10**400))) is matches
+
+
+# Regular expressions: bounded text, no nested quantifiers ---------------------------------
+
+@pytest.mark.parametrize(("rule", "position"), [
+    ('message:~"(a+)+$"', 14),
+    ('message:~"\\"(a+)+"', 16),
+    ('m.x:~"(\\w+\\s?)*"', 14),
+    ('message:~"(?:a*)*"', 16),
+    ('message:~"((a)+)+"', 16),
+    ('message:~"(a{1,3}){2,}"', 18),
+    ('message:~"(?P<word>x|a+?)+"', 25),
+])
+def test_a_regex_with_nested_quantifiers_is_refused_saying_where(rule: str,
+                                                                 position: int) -> None:
+    """(a+)+$ took 1.47 s on a 25-character message, on the caller's thread."""
+    with pytest.raises(ValueError, match=f"rule: at position {position}: .*exponential"):
+        parse(rule)
+
+
+@pytest.mark.parametrize("pattern", [
+    "(ab)+", "(a+)?", "(a{2})+", "[(a+)]+", "\\\\(a+\\\\)+", "(?i)time(d)? ?out",
+    "(?P<id>A-\\\\d+) (x|y)*", "(?=a+)b*", "a+b*(c|d)", "(?:ab){1}+", "(\\\\d+\\\\.)?x",
+])
+def test_regexes_without_nested_quantifiers_are_accepted(pattern: str) -> None:
+    (term,) = parse(f'message:~"{pattern}"')
+    assert term.op == "regex"
+
+
+def test_a_regex_sees_only_the_first_max_regex_text_characters() -> None:
+    """The cap bounds what a slow pattern can cost; plain text terms see everything."""
+    inside = record(msg="a" * (MAX_REGEX_TEXT - 1) + "x", args=())
+    beyond = record(msg="a" * MAX_REGEX_TEXT + "x", args=())
+    assert compile_rule('message:~"x"')(inside) is True
+    assert compile_rule('message:~"x"')(beyond) is False
+    assert compile_rule("x")(beyond) is True
+
+
+# Semantics as the README's table states them ---------------------------------------------
+
+@pytest.mark.parametrize(("rule", "level", "matches"), [
+    ('level:~"ERR"', logging.ERROR, True), ('level:~"ERR"', logging.WARNING, False),
+    ('level:~"40"', logging.ERROR, False), ('level:~"^(ERROR|CRITICAL)$"', 50, True),
+    ('-level:~"WARN"', logging.ERROR, True),
+])
+def test_a_level_regex_reads_the_level_name(rule: str, level: int, matches: bool) -> None:
+    assert compile_rule(rule)(record(level=level)) is matches
+
+
+@pytest.mark.parametrize(("rule", "value", "matches"), [
+    ("m.retry:true", True, True), ("m.retry:TRUE", True, True), ("m.retry:false", False, True),
+    ("m.retry:true", False, False), ("m.retry:false", True, False),
+    ("m.retry:1", True, False), ("m.retry:true", "true", True), ("m.retry:true", 1, False),
+])
+def test_a_bool_extra_equals_true_or_false(rule: str, value: object, matches: bool) -> None:
+    assert compile_rule(rule)(record(retry=value)) is matches
+
+
+def test_the_message_is_formatted_once_however_many_terms_read_it() -> None:
+    """A 4-term rule formatted the message 4 times (5 with the capture)."""
+    Counted.calls = 0
+    rule = compile_rule('timeout card -refund message:~"A-\\d"')
+    assert rule(record(msg=Counted(), args=())) is True  # type: ignore[arg-type]
+    assert Counted.calls == 1
+
+
+def test_the_message_is_not_formatted_when_another_term_refuses() -> None:
+    Counted.calls = 0
+    assert compile_rule("timeout logger:other")(record(msg=Counted(), args=())) is False  # type: ignore[arg-type]
+    assert Counted.calls == 0
+
+
+@pytest.mark.parametrize(("rule", "position"), [
+    ('message:~"a{99999999999}"', 10),
+    ('message:~"' + "(" * 1200 + "a" + ")" * 1200 + '"', 10),
+    ("level:\u00b2", 6),
+    ("level:>=\u00b2", 8),
+])
+def test_bad_values_are_value_errors_with_a_position(rule: str, position: int) -> None:
+    """OverflowError, RecursionError and a bare int() error became ValueErrors saying where."""
+    with pytest.raises(ValueError, match=f"^rule: at position {position}: "):
+        parse(rule)
