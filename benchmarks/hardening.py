@@ -70,6 +70,18 @@ CONFIG_ROWS: list[Row] = [
     ("Regex a{99999999999} raised OverflowError, 1,200 nested parentheses RecursionError",
      "OverflowError/RecursionError → ValueError with the rule's position",
      "test_rule.py::test_bad_values_are_value_errors_with_a_position"),
+    ("The threshold window was counted back from when a window shipped: threshold=3 in "
+     "2 s with flush_interval=1, records at +0.0, +1.2, +1.9 s never fired",
+     "never fired, 1 counted below_threshold → fires with all 3; measured between the "
+     "records' own times",
+     "test_threshold.py::test_the_window_is_measured_from_the_records_own_times"),
+    ("A crossing was lost when later records in the same window pushed its oldest time out",
+     "+0.0, +0.1, +2.0 s (then +2.95 s) in a 2 s window of 3: no alert → fires",
+     "test_threshold.py::test_a_crossing_counts_though_later_records_push_its_oldest_out"),
+    ("The README's threshold example (\"logger:shop.payments\", \"20 payment errors\") "
+     "alerted on 20 log.info calls",
+     "20 INFO lines fired → none fire; the rule says level:>=error",
+     "test_threshold.py::test_the_readme_threshold_example_ignores_info_lines"),
 ]
 
 

@@ -115,7 +115,7 @@ class Dispatcher:
         groups = self.window.take()
         self._drop_unplaced()
         for group in groups:
-            if threshold is not None and not threshold.crossed(group, wall):
+            if threshold is not None and not threshold.crossed(group):
                 self._stats.drop("below_threshold", threshold.hold(group, wall, held))
                 if group.total:
                     self.window.carry(group, "below_threshold")

@@ -1,6 +1,10 @@
 """Threshold alerts: a problem fires only once ``count`` records arrive within ``window`` s.
 
-Pure: the caller passes the wall-clock time, and a record's time is its ``created``.
+The window is measured between the records' own times (their ``created``), never from
+when the worker ships a window: windows close every ``flush_interval``, and a count taken
+back from each closing would cut up to that much off the configured window.
+
+Pure: the caller passes the wall-clock time, used only to let held records age out.
 Each problem keeps the times of at most ``count`` recent records (that is all a sliding
 count needs), and at most :data:`MAX_GROUPS` problems are followed at once, so memory
 stays bounded however many distinct problems an application logs.
@@ -9,12 +13,40 @@ stays bounded however many distinct problems an application logs.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 
 from .grouping import Group
 
 #: Problems followed at once; past it the least recently seen is forgotten.
 MAX_GROUPS = 1_000
+
+
+class RecentTimes(deque[float]):
+    """When a problem's last ``count`` records were made, oldest first; notes a crossing.
+
+    Checked as each time arrives, not when a window ships: a burst that crossed the
+    threshold still counts after later records have pushed its oldest time out.
+    """
+
+    def __init__(self, count: int, window: float) -> None:
+        super().__init__(maxlen=count)
+        self._window = window
+        #: ``count`` records fell within ``window`` since the problem last fired.
+        self.crossing = False
+
+    def append(self, created: float) -> None:
+        """Add a record's time, newest last."""
+        super().append(created)
+        self._check()
+
+    def extend(self, times: Iterable[float]) -> None:
+        """Add several records' times, newest last."""
+        super().extend(times)
+        self._check()
+
+    def _check(self) -> None:
+        if len(self) == self.maxlen and self[-1] - self[0] <= self._window:
+            self.crossing = True
 
 
 class Threshold:
@@ -25,28 +57,31 @@ class Threshold:
         self.window = window
         #: Problems followed, and groups held, at once.
         self.max_groups = max_groups
-        self._times: OrderedDict[Hashable, deque[float]] = OrderedDict()
+        self._times: OrderedDict[Hashable, RecentTimes] = OrderedDict()
 
-    def times(self, key: Hashable) -> deque[float]:
+    def times(self, key: Hashable) -> RecentTimes:
         """The record times of problem ``key``, shared by its groups across windows."""
         times = self._times.get(key)
         if times is None:
-            times = self._times[key] = deque(maxlen=self.count)
+            times = self._times[key] = RecentTimes(self.count, self.window)
             if len(self._times) > self.max_groups:
                 self._times.popitem(last=False)
         else:
             self._times.move_to_end(key)
         return times
 
-    def crossed(self, group: Group, now: float) -> bool:
-        """True when ``count`` of the problem's records are at most ``window`` s old."""
+    def crossed(self, group: Group) -> bool:
+        """True when ``count`` of the problem's records were made at most ``window`` s
+        apart since a group of it last fired; asked once per group per window.
+
+        A group that storm control holds back has crossed already (the threshold is
+        asked first), and stays crossed until it is sent.
+        """
         times = group.times
-        if times is None:
+        if not isinstance(times, RecentTimes) or group.held == "storm_control":
             return True
-        cutoff = now - self.window
-        while times and times[0] < cutoff:
-            times.popleft()
-        return len(times) >= self.count
+        crossing, times.crossing = times.crossing, False
+        return crossing
 
     def hold(self, group: Group, now: float, held: int) -> int:
         """Ready ``group``, below the threshold, to wait for more; how many records it lost.

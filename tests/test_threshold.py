@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,3 +128,100 @@ def test_threshold_options_are_validated(make_handler: MakeHandler, options: dic
                                          match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make_handler(**options)
+
+
+def test_the_window_is_measured_from_the_records_own_times(receiver: LocalReceiver) -> None:
+    """threshold=3 in 2 s, windows closing every second: records made at +0.0, +1.2 and
+    +1.9 s are 1.9 s apart and fire, though the window that holds the third closes at
+    +2.2 s. Counted back from the closing, the first had aged out: they never fired and
+    were dropped as below_threshold."""
+    rig = Rig(receiver, threshold=3, threshold_window=2, flush_interval=1)
+    rig.log("payment %s failed", "A-1")
+    rig.advance(1.0)
+    rig.ship()
+    rig.advance(0.2)
+    rig.log("payment %s failed", "A-2")
+    rig.advance(0.7)
+    rig.log("payment %s failed", "A-3")
+    rig.advance(0.3)
+    rig.ship()
+    (event,) = receiver.wait_for(1)
+    assert [r["message"] for r in event.records] == [
+        "payment A-1 failed", "payment A-2 failed", "payment A-3 failed"]
+    assert rig.stats.as_dict(0, 0)["dropped"] == {}
+
+
+def test_a_crossing_counts_though_later_records_push_its_oldest_out(
+        receiver: LocalReceiver) -> None:
+    """+0.0, +0.1 and +2.0 s cross a 2 s threshold of 3; +2.95 s, in the same window,
+    leaves a last three 2.85 s apart. The crossing still fires."""
+    rig = Rig(receiver, threshold=3, threshold_window=2, flush_interval=1)
+    rig.log()
+    rig.advance(0.1)
+    rig.log()
+    rig.advance(0.9)
+    rig.ship()
+    rig.advance(1.0)
+    rig.log()
+    rig.advance(0.95)
+    rig.log()
+    rig.advance(0.05)
+    rig.ship()
+    (event,) = receiver.wait_for(1)
+    assert len(event.records) == 4
+
+
+def test_a_group_storm_control_holds_back_stays_crossed(receiver: LocalReceiver) -> None:
+    """Crossed, then held back by max_events_per_minute past its window: it fires when
+    storm control allows, and is not dropped as below_threshold."""
+    rig = Rig(receiver, threshold=2, threshold_window=10, max_events_per_minute=1)
+    rig.log("first %s")
+    rig.log("first %s")
+    rig.ship()
+    rig.log("second %s")
+    rig.log("second %s")
+    rig.ship()  # crossed; the minute's one event went to the first
+    assert len(receiver.wait_for(1)) == 1
+    rig.advance(61)
+    rig.ship()
+    assert [e.title for e in receiver.wait_for(2)][1].endswith("second A-1 (+1 more)")
+    assert rig.stats.as_dict(0, 0)["dropped"] == {}
+
+
+def readme_example(heading: str) -> dict[str, Any]:
+    """The handler options of the README section's first Python block."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split(f"### {heading}", 1)[1].split("\n### ", 1)[0]
+    block = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert block is not None
+    options = ast.literal_eval("{" + block.group(1) + "}")["incident_io"]
+    del options["class"]
+    return dict(options)
+
+
+@pytest.fixture
+def payments() -> Iterator[logging.Logger]:
+    """The logger the README's example names, detached from the root."""
+    log = logging.getLogger("shop.payments")
+    log.propagate, log.level = False, logging.DEBUG
+    yield log
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+
+
+def test_the_readme_threshold_example_ignores_info_lines(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """"20 payment errors": with a rule and no level the rule alone decides, so the
+    example once fired on 20 log.info lines. 20 errors still fire."""
+    options = readme_example("Threshold alerts")
+    handler = make_handler(**options)
+    payments.addHandler(handler)
+    for number in range(options["threshold"]):
+        payments.info("payment %s captured", number)
+    handler.flush(5)
+    assert receiver.attempts == []
+    for number in range(options["threshold"]):
+        payments.error("payment %s failed", number)
+    assert handler.flush(5)
+    (event,) = receiver.events
+    assert event.title.startswith(f"[≥{options['threshold']} in ")
