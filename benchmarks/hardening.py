@@ -82,6 +82,21 @@ CONFIG_ROWS: list[Row] = [
      "alerted on 20 log.info calls",
      "20 INFO lines fired → none fire; the rule says level:>=error",
      "test_threshold.py::test_the_readme_threshold_example_ignores_info_lines"),
+    ("A crossed group that storm control held back past the threshold window was then "
+     "dropped as below_threshold",
+     "dropped below_threshold → sent when storm control allows",
+     "test_threshold.py::test_a_group_storm_control_holds_back_stays_crossed"),
+    ("The Flask filter read current_user, running the app's user_loader inside the "
+     "logging call: 2.00 s for a view that never touched the user (a down database)",
+     "1 loader call per logged record → 0; only a user already loaded is named",
+     "test_contrib_flask.py::test_the_filter_never_runs_the_user_loader"),
+    ("A user_loader that logs an error recursed through the Flask filter",
+     "65 loader calls for one request (32.5 s with a slow store) → 1",
+     "test_contrib_flask.py::test_a_user_loader_that_logs_does_not_recurse"),
+    ("The Django filter missed the user an async view loaded (_acached_user)",
+     "no user_id → user_id; still never loads a user",
+     "test_contrib_django.py::"
+     "test_a_user_an_async_view_loaded_is_named_and_none_is_loaded_otherwise"),
 ]
 
 

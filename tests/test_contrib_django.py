@@ -109,6 +109,45 @@ def test_an_authenticated_user_is_named_by_id(shop: LocalReceiver) -> None:
     assert event.records[0]["request_summary"]["user_id"] == str(user.pk)
 
 
+def test_a_user_an_async_view_loaded_is_named_and_none_is_loaded_otherwise(
+        shop: LocalReceiver) -> None:
+    """``await request.auser()`` keeps the user in ``_acached_user``, which the filter
+    missed. A request whose user nobody loaded is left so: the filter loads nothing."""
+    from asgiref.sync import async_to_sync
+    from django.contrib.auth import login
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from incidentio_logging.contrib.django import RequestSummaryFilter
+
+    user = User.objects.create_user("grace", password="irrelevant")
+
+    def signed_in_request() -> Any:
+        request = RequestFactory().get("/checkout/")
+        SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+        login(request, user)
+        AuthenticationMiddleware(lambda r: HttpResponse()).process_request(request)
+        return request
+
+    def summary(request: Any) -> dict[str, Any]:
+        record = logging.makeLogRecord({"msg": "boom", "request": request})
+        assert RequestSummaryFilter().filter(record)
+        result: dict[str, Any] = record.request_summary
+        return result
+
+    loaded = signed_in_request()
+    # What an async view does; run from this thread so the query sees its database.
+    async_to_sync(loaded.auser)()
+    assert summary(loaded)["user_id"] == str(user.pk)
+
+    untouched = signed_in_request()
+    assert "user_id" not in summary(untouched)
+    assert not {"_cached_user", "_acached_user"} & set(vars(untouched))
+
+
 def test_a_404_does_not_alert(shop: LocalReceiver) -> None:
     """Django logs 404s as warnings: below the handler's level."""
     before = len(shop.events)

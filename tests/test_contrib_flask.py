@@ -93,6 +93,82 @@ def test_outside_a_request_records_pass_unchanged() -> None:
     assert not hasattr(record, "request_summary")
 
 
+def login_app(make_handler: MakeHandler, *, loader_logs: bool) -> tuple[Any, Any, list[str]]:
+    """An app with Flask-Login whose user_loader counts its calls (and may log an error,
+    as one that meets a slow database would); /checkout never touches the user,
+    /account does; both fail."""
+    flask_login = pytest.importorskip("flask_login")
+    app = flask.Flask("accounts")
+    app.secret_key = "test-only-secret"  # signs the test client's session
+    manager = flask_login.LoginManager(app)
+    loads: list[str] = []
+
+    class User(flask_login.UserMixin):
+        def __init__(self, user_id: str) -> None:
+            self.id = user_id
+
+    @manager.user_loader
+    def load_user(user_id: str) -> User:
+        loads.append(user_id)
+        if loader_logs:
+            app.logger.error("user store slow for user %s", user_id)
+        return User(user_id)
+
+    @app.route("/checkout")
+    def checkout() -> str:
+        return str({}["total"])
+
+    @app.route("/account")
+    def account() -> str:
+        return str({}[flask_login.current_user.get_id()])
+
+    handler = make_handler()
+    handler.addFilter(RequestSummaryFilter())
+    app.logger.addHandler(handler)
+    return app, handler, loads
+
+
+def signed_in(app: Any) -> Any:
+    """A test client whose session says user 7 is logged in."""
+    browser = app.test_client()
+    with browser.session_transaction() as session:
+        session["_user_id"] = "7"
+        session["_fresh"] = True
+    return browser
+
+
+def test_the_filter_never_runs_the_user_loader(make_handler: MakeHandler,
+                                               receiver: LocalReceiver) -> None:
+    """A view that never touched the user: its error record must not load one (it took
+    2.00 s against a database that was down)."""
+    app, handler, loads = login_app(make_handler, loader_logs=False)
+    try:
+        assert signed_in(app).get("/checkout").status_code == 500
+        handler.flush(5)
+        assert loads == []
+        (event,) = receiver.events
+        assert "user_id" not in event.records[0]["request_summary"]
+    finally:
+        app.logger.removeHandler(handler)
+
+
+def test_a_user_loader_that_logs_does_not_recurse(make_handler: MakeHandler,
+                                                  receiver: LocalReceiver) -> None:
+    """The loader's own error record is filtered while the user is being loaded: it once
+    ran the loader again, 65 times over. Once loaded, the user is named."""
+    app, handler, loads = login_app(make_handler, loader_logs=True)
+    try:
+        assert signed_in(app).get("/account").status_code == 500
+        handler.flush(5)
+        assert loads == ["7"]
+        records = [r for e in receiver.events for r in e.records]
+        by_message = {r["message"]: r["request_summary"] for r in records}
+        assert "user_id" not in by_message["user store slow for user 7"]
+        assert by_message["Exception on /account [GET]"]["user_id"] == "7"
+    finally:
+        app.logger.removeHandler(handler)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

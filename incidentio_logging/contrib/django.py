@@ -10,8 +10,10 @@ Add it to the handler in ``LOGGING``::
 Django puts the request on ``record.request`` (``django.request`` and ``django.security``
 loggers). The summary holds the method, the path without its query string, the status
 code, the route and view name, and the user id when the request's user was already loaded
-and is authenticated. Cookies, headers, the body, the query string, the session and
-settings are never read into it; the request object itself is never serialized.
+(by ``request.user`` or, in an async view, ``await request.auser()``) and is
+authenticated; the filter never loads it. Cookies, headers, the body, the query string,
+the session and settings are never read into it; the request object itself is never
+serialized.
 """
 
 from __future__ import annotations
@@ -54,9 +56,22 @@ def request_summary(request: object, status_code: object = None) -> dict[str, An
     if match is not None:
         summary["route"] = match.route or None
         summary["view"] = match.view_name
-    # Only a user the request already loaded: evaluating request.user could query the
-    # database from inside a logging call, perhaps the very database that is failing.
-    user = request.__dict__.get("_cached_user")
+    user = _loaded_user(request)
     if user is not None and getattr(user, "is_authenticated", False):
         summary["user_id"] = str(user.pk)
     return summary
+
+
+def _loaded_user(request: object) -> Any:
+    """The user the request already loaded, or None; never loads one.
+
+    Evaluating ``request.user`` could query the database from inside a logging call,
+    perhaps the very database that is failing. Django keeps the loaded user in
+    ``_cached_user`` (``request.user``) or ``_acached_user`` (``await request.auser()``).
+    """
+    attributes = vars(request)
+    for name in ("_cached_user", "_acached_user"):
+        user = attributes.get(name)
+        if user is not None:
+            return user
+    return None

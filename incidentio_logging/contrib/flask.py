@@ -8,9 +8,10 @@ Add it to the handler in the ``dictConfig`` that runs before the app is created:
     "handlers": {"incident_io": {..., "filters": ["request_summary"]}},
 
 Inside a request context, the summary holds the method, the path without its query
-string, the URL rule and endpoint, and the user id when Flask-Login reports an
-authenticated user. Cookies, headers, the body, the query string and the session are
-never read into it. Outside a request context, records pass unchanged.
+string, the URL rule and endpoint, and the user id when Flask-Login has already loaded
+an authenticated user for the request; the filter never loads one itself. Cookies,
+headers, the body, the query string and the session are never read into it. Outside a
+request context, records pass unchanged.
 """
 
 from __future__ import annotations
@@ -53,10 +54,16 @@ def request_summary() -> dict[str, Any] | None:
 
 
 def _login_user_id() -> str | None:
-    try:
-        from flask_login import current_user  # noqa: PLC0415 - optional, and rarely there
-    except ImportError:
-        return None
-    if getattr(current_user, "is_authenticated", False):
-        return str(current_user.get_id())
+    """The id of the authenticated user Flask-Login already loaded for this request.
+
+    Flask-Login keeps that user in ``g._login_user`` once something asked for it. Reading
+    ``current_user`` instead would run the app's ``user_loader`` inside the logging call:
+    a database lookup that can hang on the very fault being logged, and that recurses
+    when the loader itself logs.
+    """
+    from flask import g  # noqa: PLC0415 - Flask is optional
+
+    user = g.get("_login_user")
+    if user is not None and getattr(user, "is_authenticated", False):
+        return str(user.get_id())
     return None
