@@ -260,12 +260,12 @@ def _group_body(pattern: str, index: int) -> int:
     index += 1
     if not pattern.startswith("?", index):
         return index
-    if pattern.startswith(("?P<", "?<") , index) and not pattern.startswith(("?<=", "?<!"),
-                                                                          index):
+    if pattern.startswith("?P<", index):
         return pattern.index(">", index) + 1
-    if pattern.startswith(("?P=", "?#", "?("), index):
-        # A back-reference or a comment holds no repeat; a condition's test neither.
+    if pattern.startswith(("?P=", "?#"), index):  # a back-reference or a comment: no content
         return pattern.index(")", index)
+    if pattern.startswith("?(", index):  # a conditional: its content follows the test
+        return pattern.index(")", index) + 1
     return index + 1 + len(re.match(r"[=!>]|<[=!]|[-aiLmsux]*:?", pattern[index + 1:])
                            .group())  # type: ignore[union-attr]
 
