@@ -64,8 +64,9 @@ CONFIG_ROWS: list[Row] = [
     ("m.retry:true did not match a True extra",
      "no match → True matches true, False matches false (any case)",
      "test_rule.py::test_a_bool_extra_equals_true_or_false"),
-    ("A 4-term rule formatted the message 4 times per record",
-     "4 formats → 1 (0 when a term on another field refuses first)",
+    ("A 4-term rule formatted the message 5 times per record (4 in the rule, 1 to capture)",
+     "5 formats → 2: once in the rule (not at all when a term on another field refuses "
+     "first), once to capture",
      "test_rule.py::test_the_message_is_formatted_once_however_many_terms_read_it"),
     ("Regex a{99999999999} raised OverflowError, 1,200 nested parentheses RecursionError",
      "OverflowError/RecursionError → ValueError with the rule's position",

@@ -289,7 +289,8 @@ def test_a_regex_with_nested_quantifiers_is_refused_saying_where(rule: str,
 
 @pytest.mark.parametrize("pattern", [
     "(ab)+", "(a+)?", "(a{2})+", "[(a+)]+", "\\\\(a+\\\\)+", "(?i)time(d)? ?out",
-    "(?P<id>A-\\\\d+) (x|y)*", "(?=a+)b*", "a+b*(c|d)", "(?:ab){1}+", "(\\\\d+\\\\.)?x",
+    "(?P<id>A-\\\\d+) (x|y)*", "(?=a+)b*", "a+b*(c|d)", "(a+){1}", "(\\\\d+\\\\.)?x",
+    "(x)?(?(1)a|b)+",
 ])
 def test_regexes_without_nested_quantifiers_are_accepted(pattern: str) -> None:
     (term,) = parse(f'message:~"{pattern}"')
