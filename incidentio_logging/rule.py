@@ -423,10 +423,10 @@ def _equals(value: str) -> Callable[[Any], bool]:
     def equals(found: Any) -> bool:
         if found is _MISSING:
             return False
+        if wanted is not None and (number := as_number(found)) is not None:  # never a bool
+            return number == wanted
         if isinstance(found, bool):
             return found is truth
-        if wanted is not None and (number := as_number(found)) is not None:
-            return number == wanted
         return _text(found) == value
 
     return equals
