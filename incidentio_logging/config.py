@@ -283,10 +283,10 @@ def _endpoint(value: str) -> str:
 def _port(option: str, parts: SplitResult) -> None:
     """Refuse a port no connection can use: it is a typo, not a transient fault."""
     try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if port == 0:
+        usable = parts.port != 0
+    except ValueError:  # past 65535, or not a number
+        usable = False
+    if not usable:
         raise ValueError(f"{option} has a bad port: it must be a number from 1 to 65535")
 
 
