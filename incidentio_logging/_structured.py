@@ -47,8 +47,9 @@ def normalize(data: Captured) -> Captured:
     else:
         if type(data.get("extra")) is dict and type(data["msg"]) is str:
             _strip_loguru_prefix(data)  # loguru passes its bound values as ``extra``
-        if not _OWN_FIELDS.isdisjoint(data):
-            _nest(data, {name: data.pop(name) for name in _OWN_FIELDS.intersection(data)})
+        clashing = data.keys() & _OWN_FIELDS
+        if clashing:
+            _nest(data, {name: data.pop(name) for name in sorted(clashing)})
     if data["exc_info"] and _TRACEBACK in data["message"]:
         _traceback_once(data)
     return data

@@ -236,7 +236,21 @@ def loguru_sink(make_handler: MakeHandler) -> Iterator[Callable[..., IncidentIOH
 
 
 #: The README's setup, and the plain ``logger.add(handler)``.
-SETUPS = {"documented": {"format": "{message}", "diagnose": False}, "plain": {}}
+SETUPS = {"documented": {"level": "ERROR", "format": "{message}", "diagnose": False},
+          "plain": {}}
+
+
+def test_a_plain_loguru_sink_sends_only_records_at_the_handlers_level(
+        loguru_sink: Callable[..., IncidentIOHandler], receiver: LocalReceiver) -> None:
+    """loguru calls the handler for every level; the handler's own level still applies."""
+    handler = loguru_sink()
+    loguru.logger.debug("cache warmed")
+    loguru.logger.info("order accepted")
+    loguru.logger.warning("slow response")
+    loguru.logger.error("Payment provider unreachable")
+    (event,) = sent(handler, receiver)
+    assert event.title == f"ERROR {__name__}: Payment provider unreachable"
+    assert handler.stats()["records_accepted"] == 1
 
 
 @pytest.mark.parametrize("setup", SETUPS)
