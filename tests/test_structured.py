@@ -217,6 +217,18 @@ def test_a_structlog_string_renderer_last_groups_one_event_across_values(
     assert "database_down" in database.title
 
 
+def test_a_structlog_string_renderer_line_has_its_secrets_scrubbed(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """``password='hunter2'`` inside a rendered line is scrubbed in title and description."""
+    handler = make_handler()
+    payments.addHandler(handler)
+    log = through_stdlib(payments, structlog.processors.KeyValueRenderer(key_order=["event"]))
+    log.error("card_declined", order_id=1041, password=SECRET)
+    (event,) = sent(handler, receiver)
+    assert event.title.startswith("ERROR shop.payments: event='card_declined'")
+    assert SECRET.encode() not in raw_bodies(receiver)
+
+
 # loguru ----------------------------------------------------------------------------------
 
 
@@ -276,6 +288,18 @@ def test_loguru_messages_of_one_pattern_group(
     (event,) = sent(handler, receiver)
     assert len(event.records) == 3
     assert event.title == f"ERROR {__name__}: Card declined for order 1041 (+2 more)"
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+def test_a_secret_in_a_loguru_message_is_scrubbed(
+        loguru_sink: Callable[..., IncidentIOHandler], receiver: LocalReceiver,
+        setup: str) -> None:
+    """What loguru formats arrives as text: its key=value secrets are scrubbed there."""
+    handler = loguru_sink(**SETUPS[setup])
+    loguru.logger.error(f"login failed for user=svc password={SECRET}")
+    (event,) = sent(handler, receiver)
+    assert event.title.startswith(f"ERROR {__name__}: login failed for user=svc password=")
+    assert SECRET.encode() not in raw_bodies(receiver)
 
 
 def _connect(user: str, password: str) -> None:
