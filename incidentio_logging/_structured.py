@@ -50,7 +50,7 @@ def normalize(data: Captured) -> Captured:
         clashing = data.keys() & _OWN_FIELDS
         if clashing:
             _nest(data, {name: data.pop(name) for name in sorted(clashing)})
-    if data["exc_info"] and _TRACEBACK in data["message"]:
+    if data["exc_info"] and type(data["message"]) is str and _TRACEBACK in data["message"]:
         _traceback_once(data)
     return data
 
@@ -96,7 +96,7 @@ def _nest(data: Captured, fields: dict[str, Any]) -> None:
 def _strip_loguru_prefix(data: Captured) -> None:
     """loguru's default format, recognised only with this record's own values in it."""
     text: str = data["msg"]
-    head = (f" | {data['levelname']: <8} | {data['name']}:{data['funcName']}:"
+    head = (f" | {data['levelname']!s: <8} | {data['name']}:{data['funcName']}:"
             f"{data['lineno']} - ")
     end = _LOGURU_TIME_LEN + len(head)
     if text.startswith(head, _LOGURU_TIME_LEN) and _LOGURU_TIME.match(text):
@@ -107,10 +107,11 @@ def _strip_loguru_prefix(data: Captured) -> None:
 def _traceback_once(data: Captured) -> None:
     """Cut the record's own traceback out of its message text."""
     message: str = data["message"]
-    start = message.find(_TRACEBACK)
-    exc = data["exc_info"][1]
+    exc_info = data["exc_info"]
+    exc = exc_info[1] if type(exc_info) is tuple and len(exc_info) == 3 else None
     if exc is None:
         return
+    start = message.find(_TRACEBACK)
     try:
         last = traceback.format_exception_only(type(exc), exc)[0].strip()
     except Exception:  # noqa: BLE001 - a hostile __str__: keep the text as it is

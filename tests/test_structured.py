@@ -353,3 +353,9 @@ def test_traceback_text_of_another_exception_stays_in_the_message() -> None:
     other = exc_info_of(ValueError("bad amount"))
     assert _record(text, exc_info=own)["message"] == "retry gave up"
     assert _record(text, exc_info=other)["message"] == text
+
+
+def test_an_odd_exc_info_leaves_the_message_as_it_is() -> None:
+    """``exc_info=True`` set on a record by hand is no exception to cut from the text."""
+    text = "retry gave up\nTraceback (most recent call last):\n  ...\nKeyError: 'card'"
+    assert _record(text, exc_info=True)["message"] == text
