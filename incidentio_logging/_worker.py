@@ -18,6 +18,7 @@ from ._dispatch import Dispatcher, Timing
 from ._record import Captured
 from ._report import Reporter
 from ._stats import Stats
+from ._structured import normalize
 
 #: Threads whose own log records must never enter any of our handlers: every worker,
 #: and a thread while it delivers inline. Checked before any handler lock is taken.
@@ -218,7 +219,7 @@ class Worker:
                 if type(item) is dict:
                     taken += 1
                     try:
-                        add(item)
+                        add(normalize(item))  # structlog's dicts, loguru's lines: plain
                     except Exception as exc:  # noqa: BLE001 - one bad record, not the thread
                         self._stats.drop("internal_error")
                         self._reporter.report("add", "a record could not be grouped "

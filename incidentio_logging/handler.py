@@ -189,6 +189,8 @@ class IncidentIOHandler(logging.Handler):
             # declines, and the record is captured below.
             if full is not None and full.add(record):
                 return
+            if record.levelno < self.level:  # loguru calls handle() for every level it has
+                return
             if not self._worker.submit(capture(record)):
                 self._stats.refuse("queue_full")
                 self._reporter.report("queue_full", "the queue is full "

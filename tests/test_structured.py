@@ -1,0 +1,361 @@
+"""structlog and loguru end to end: one alert per event, plain titles, fields kept apart."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import loguru
+import pytest
+import structlog
+
+from incidentio_logging import IncidentIOHandler
+from incidentio_logging._record import capture
+from incidentio_logging._structured import normalize
+from incidentio_logging.testing import LocalReceiver, ReceivedEvent
+
+from .conftest import MakeHandler, exc_info_of
+
+SECRET = "hunter2"  # what must never leave
+Processor = Callable[..., Any]
+
+
+@pytest.fixture
+def payments() -> Iterator[logging.Logger]:
+    """The stdlib logger ``shop.payments``, not propagating; its handlers removed after."""
+    log = logging.getLogger("shop.payments")
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    yield log
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+
+
+def through_stdlib(std: logging.Logger, last: Processor) -> Any:
+    """A structlog logger over ``std``, configured as structlog's stdlib docs show."""
+    return structlog.wrap_logger(std, wrapper_class=structlog.stdlib.BoundLogger, processors=[
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso"),
+        last,
+    ])
+
+
+def sent(handler: IncidentIOHandler, receiver: LocalReceiver) -> list[ReceivedEvent]:
+    """Everything the handler delivered so far, oldest first."""
+    assert handler.flush(5)
+    return receiver.events
+
+
+def raw_bodies(receiver: LocalReceiver) -> bytes:
+    """Every request body the receiver saw, as one byte string."""
+    return b"".join(attempt.body for attempt in receiver.attempts)
+
+
+# structlog: ProcessorFormatter.wrap_for_formatter last ----------------------------------
+
+
+def test_structlog_events_are_separate_alerts_titled_by_their_event(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """Three events give three alerts, each titled ``ERROR shop.payments: <event>``."""
+    handler = make_handler()
+    payments.addHandler(handler)
+    log = through_stdlib(payments, structlog.stdlib.ProcessorFormatter.wrap_for_formatter)
+    log.error("card_declined", order_id="A-1")
+    log.error("database_down", host="db-1")
+    log.error("disk_full", free_bytes=0)
+    events = sent(handler, receiver)
+    assert [e.title for e in events] == ["ERROR shop.payments: card_declined",
+                                         "ERROR shop.payments: database_down",
+                                         "ERROR shop.payments: disk_full"]
+    assert len({e.deduplication_key for e in events}) == 3
+    assert [e.records[0]["message"] for e in events] == [
+        "card_declined", "database_down", "disk_full"]
+
+
+def test_structlog_fields_are_record_fields_and_its_own_keys_do_not_replace_the_records(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """The event's keys are fields; ``level``, ``logger``, ``timestamp`` go under ``extra``."""
+    handler = make_handler()
+    payments.addHandler(handler)
+    log = through_stdlib(payments, structlog.stdlib.ProcessorFormatter.wrap_for_formatter)
+    log.error("card_declined", order_id="A-1", amount=12.5, path="/checkout", name="Ada")
+    (event,) = sent(handler, receiver)
+    (record,) = event.records
+    assert (record["level"], record["logger"], record["message"]) == (
+        "ERROR", "shop.payments", "card_declined")
+    assert (record["order_id"], record["amount"]) == ("A-1", 12.5)
+    assert record["path"].endswith(".py")  # the record's own, not the event's "/checkout"
+    nested = record["extra"]
+    assert (nested["level"], nested["logger"], nested["path"], nested["name"]) == (
+        "error", "shop.payments", "/checkout", "Ada")
+    assert nested["timestamp"].endswith("Z")  # structlog's, beside the record's own
+    assert record["timestamp"].endswith("+00:00")
+
+
+def test_a_structlog_secret_is_scrubbed_in_data_and_absent_from_title_and_description(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """``password=...`` is scrubbed as an extra is, and no dict repr reaches the title."""
+    handler = make_handler()
+    payments.addHandler(handler)
+    log = through_stdlib(payments, structlog.stdlib.ProcessorFormatter.wrap_for_formatter)
+    log.error("card_declined", order_id="A-1", password=SECRET)
+    (event,) = sent(handler, receiver)
+    assert event.title == "ERROR shop.payments: card_declined"
+    assert event.records[0]["password"] == "[scrubbed]"
+    assert SECRET.encode() not in raw_bodies(receiver)
+
+
+def test_structlog_events_of_one_kind_group_and_others_do_not(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """Two card_declined events share an alert; a later database_down is a new one."""
+    handler = make_handler(dedup="fingerprint")
+    payments.addHandler(handler)
+    log = through_stdlib(payments, structlog.stdlib.ProcessorFormatter.wrap_for_formatter)
+    log.error("card_declined", order_id="A-1")
+    log.error("card_declined", order_id="B-22")
+    (first,) = sent(handler, receiver)
+    log.error("database_down", host="db-1")
+    second = sent(handler, receiver)[-1]
+    assert first.title == "ERROR shop.payments: card_declined (+1 more)"
+    assert [r["order_id"] for r in first.records] == ["A-1", "B-22"]
+    assert second.title == "ERROR shop.payments: database_down"
+    assert second.deduplication_key != first.deduplication_key
+
+
+@pytest.mark.parametrize("how", ["exception", "exc_info=True", "exc_info=exc"])
+def test_a_structlog_traceback_arrives_once(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger,
+        how: str) -> None:
+    """``log.exception``, ``exc_info=True`` and an exception object all send the traceback."""
+    handler = make_handler()
+    payments.addHandler(handler)
+    log = through_stdlib(payments, structlog.stdlib.ProcessorFormatter.wrap_for_formatter)
+    try:
+        {}["card"]  # raises KeyError
+    except KeyError as exc:
+        if how == "exception":
+            log.exception("card_lookup_failed")
+        elif how == "exc_info=True":
+            log.error("card_lookup_failed", exc_info=True)
+        else:
+            log.error("card_lookup_failed", exc_info=exc)
+    (event,) = sent(handler, receiver)
+    (record,) = event.records
+    assert event.title == "ERROR shop.payments: card_lookup_failed"
+    assert record["exc_info"].startswith("Traceback (most recent call last):")
+    assert "KeyError: 'card'" in record["exc_info"]
+    assert "exc_info" not in record["extra"]  # an instruction to logging, not a field
+    assert event.payload["description"].count("Traceback (most recent call last)") == 1
+
+
+def test_a_dict_message_without_structlog_never_becomes_the_title(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """``log.error({...})`` with or without ``event``: no repr, the keys are fields."""
+    handler = make_handler()
+    payments.addHandler(handler)
+    payments.error({"password": SECRET, "code": 7})
+    payments.error({"event": "disk_full", "password": SECRET, "mount": "/var"})
+    first, second = sent(handler, receiver)
+    assert first.title == "ERROR shop.payments: (no message)"
+    assert second.title == "ERROR shop.payments: disk_full"
+    assert (first.records[0]["code"], second.records[0]["mount"]) == (7, "/var")
+    assert SECRET.encode() not in raw_bodies(receiver)
+    assert "{" not in first.payload["description"] + second.payload["description"]
+
+
+def test_an_event_dict_is_sent_as_it_was_at_the_call() -> None:
+    """The caller copies the dict: a later change to it is not what is sent."""
+    event = {"event": "card_declined", "order_id": "A-1"}
+    record = logging.makeLogRecord({"msg": event, "levelname": "ERROR", "name": "shop"})
+    data = capture(record)
+    event["order_id"] = "changed"
+    assert normalize(data)["order_id"] == "A-1"
+    assert record.msg is event  # the application's record is not written to
+
+
+# structlog: render_to_log_kwargs, and string renderers last ------------------------------
+
+
+def test_structlog_render_to_log_kwargs_keeps_the_records_level_and_logger(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """The event is the template; structlog's level and timestamp go under ``extra``."""
+    handler = make_handler()
+    payments.addHandler(handler)
+    log = through_stdlib(payments, structlog.stdlib.render_to_log_kwargs)
+    log.error("card_declined", order_id="A-1", password=SECRET)
+    log.error("card_declined", order_id="B-22", password=SECRET)
+    (event,) = sent(handler, receiver)
+    assert event.title == "ERROR shop.payments: card_declined (+1 more)"
+    first = event.records[0]
+    assert (first["level"], first["logger"], first["message"]) == (
+        "ERROR", "shop.payments", "card_declined")
+    assert (first["extra"]["level"], first["order_id"]) == ("error", "A-1")
+    assert first["extra"]["timestamp"].endswith("Z")
+    assert first["password"] == "[scrubbed]"
+    assert SECRET.encode() not in raw_bodies(receiver)
+
+
+@pytest.mark.parametrize("renderer", [
+    structlog.processors.KeyValueRenderer(key_order=["event"]),
+    structlog.dev.ConsoleRenderer(colors=False),
+], ids=["KeyValueRenderer", "ConsoleRenderer"])
+def test_a_structlog_string_renderer_last_groups_one_event_across_values(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger,
+        renderer: Processor) -> None:
+    """A rendered line is a preformatted message: its values and timestamp are masked."""
+    handler = make_handler()
+    payments.addHandler(handler)
+    log = through_stdlib(payments, renderer)
+    log.error("card_declined", order_id=1041)
+    log.error("card_declined", order_id=1042)
+    log.error("database_down", retries=3)
+    card, database = sent(handler, receiver)
+    assert len(card.records) == 2
+    assert "card_declined" in card.title
+    assert "database_down" in database.title
+
+
+def test_a_structlog_string_renderer_line_has_its_secrets_scrubbed(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """``password='hunter2'`` inside a rendered line is scrubbed in title and description."""
+    handler = make_handler()
+    payments.addHandler(handler)
+    log = through_stdlib(payments, structlog.processors.KeyValueRenderer(key_order=["event"]))
+    log.error("card_declined", order_id=1041, password=SECRET)
+    (event,) = sent(handler, receiver)
+    assert event.title.startswith("ERROR shop.payments: event='card_declined'")
+    assert SECRET.encode() not in raw_bodies(receiver)
+
+
+# loguru ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def loguru_sink(make_handler: MakeHandler) -> Iterator[Callable[..., IncidentIOHandler]]:
+    """Add a handler to loguru's logger as a sink, with the options given; removed after."""
+    added: list[int] = []
+
+    def add(**options: Any) -> IncidentIOHandler:
+        handler = make_handler()
+        added.append(loguru.logger.add(handler, **options))
+        return handler
+
+    yield add
+    for sink in added:
+        loguru.logger.remove(sink)
+
+
+#: The README's setup, and the plain ``logger.add(handler)``.
+SETUPS = {"documented": {"level": "ERROR", "format": "{message}", "diagnose": False},
+          "plain": {}}
+
+
+def test_a_plain_loguru_sink_sends_only_records_at_the_handlers_level(
+        loguru_sink: Callable[..., IncidentIOHandler], receiver: LocalReceiver) -> None:
+    """loguru calls the handler for every level; the handler's own level still applies."""
+    handler = loguru_sink()
+    loguru.logger.debug("cache warmed")
+    loguru.logger.info("order accepted")
+    loguru.logger.warning("slow response")
+    loguru.logger.error("Payment provider unreachable")
+    (event,) = sent(handler, receiver)
+    assert event.title == f"ERROR {__name__}: Payment provider unreachable"
+    assert handler.stats()["records_accepted"] == 1
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+def test_loguru_titles_are_the_message_without_loguru_prefix(
+        loguru_sink: Callable[..., IncidentIOHandler], receiver: LocalReceiver,
+        setup: str) -> None:
+    """No timestamp, level or location before the message."""
+    handler = loguru_sink(**SETUPS[setup])
+    loguru.logger.error("Payment provider unreachable")
+    (event,) = sent(handler, receiver)
+    assert event.title == f"ERROR {__name__}: Payment provider unreachable"
+    assert event.records[0]["message"] == "Payment provider unreachable"
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+def test_loguru_messages_of_one_pattern_group(
+        loguru_sink: Callable[..., IncidentIOHandler], receiver: LocalReceiver,
+        setup: str) -> None:
+    """f-string messages that differ only by a value share one alert."""
+    handler = loguru_sink(**SETUPS[setup])
+    for order in (1041, 1042, 1043):
+        loguru.logger.error(f"Card declined for order {order}")
+    (event,) = sent(handler, receiver)
+    assert len(event.records) == 3
+    assert event.title == f"ERROR {__name__}: Card declined for order 1041 (+2 more)"
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+def test_a_secret_in_a_loguru_message_is_scrubbed(
+        loguru_sink: Callable[..., IncidentIOHandler], receiver: LocalReceiver,
+        setup: str) -> None:
+    """What loguru formats arrives as text: its key=value secrets are scrubbed there."""
+    handler = loguru_sink(**SETUPS[setup])
+    loguru.logger.error(f"login failed for user=svc password={SECRET}")
+    (event,) = sent(handler, receiver)
+    assert event.title.startswith(f"ERROR {__name__}: login failed for user=svc password=")
+    assert SECRET.encode() not in raw_bodies(receiver)
+
+
+def _connect(user: str, password: str) -> None:
+    raise ConnectionRefusedError(f"login refused for {user}")
+
+
+def _login() -> None:
+    secret = SECRET + "-diagnosed"  # built at run time: only diagnose can print its value
+    _connect("svc", secret)
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+def test_a_loguru_exception_sends_its_traceback_once_and_no_local_values(
+        loguru_sink: Callable[..., IncidentIOHandler], receiver: LocalReceiver,
+        setup: str) -> None:
+    """The traceback comes from exc_info only; diagnose's variable values never leave."""
+    handler = loguru_sink(**SETUPS[setup])
+    try:
+        _login()
+    except ConnectionRefusedError:
+        loguru.logger.exception("login failed")
+    (event,) = sent(handler, receiver)
+    (record,) = event.records
+    assert event.title == f"ERROR {__name__}: login failed"
+    assert record["message"] == "login failed"
+    assert "ConnectionRefusedError: login refused for svc" in record["exc_info"]
+    assert event.payload["description"].count("Traceback (most recent call last)") == 1
+    assert SECRET.encode() not in raw_bodies(receiver)
+
+
+# What normalize leaves alone -----------------------------------------------------------
+
+
+def _record(msg: object, **attrs: Any) -> dict[str, Any]:
+    record = logging.makeLogRecord({"name": "shop", "levelname": "ERROR", "msg": msg,
+                                    "funcName": "pay", "lineno": 12, **attrs})
+    return normalize(capture(record))
+
+
+def test_a_loguru_like_prefix_with_another_location_is_kept() -> None:
+    """The prefix is cut only when it names the record's own level, logger, function, line."""
+    line = "2026-01-02 10:00:00.000 | ERROR    | shop:pay:{} - payment failed"
+    assert _record(line.format(12), extra={})["message"] == "payment failed"
+    assert _record(line.format(13), extra={})["message"] == line.format(13)
+
+
+def test_traceback_text_of_another_exception_stays_in_the_message() -> None:
+    """Only the record's own exception is cut from the text."""
+    text = "retry gave up\nTraceback (most recent call last):\n  ...\nKeyError: 'card'"
+    own = exc_info_of(KeyError("card"))
+    other = exc_info_of(ValueError("bad amount"))
+    assert _record(text, exc_info=own)["message"] == "retry gave up"
+    assert _record(text, exc_info=other)["message"] == text
+
+
+def test_an_odd_exc_info_leaves_the_message_as_it_is() -> None:
+    """``exc_info=True`` set on a record by hand is no exception to cut from the text."""
+    text = "retry gave up\nTraceback (most recent call last):\n  ...\nKeyError: 'card'"
+    assert _record(text, exc_info=True)["message"] == text
