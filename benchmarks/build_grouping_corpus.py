@@ -505,6 +505,9 @@ COUNT_UNIT = re.compile(r"(files|bytes|times|processes|workers|tasks|task\(s\)|i
                         r"message\(s\)|msgs|attempts|retries|connections|objects|rows|records|"
                         r"entries|characters|chars|threads|children|keys|events|requests)(\W|$)")
 FALLBACK = ("word", "word", "value", "value", "count", "object", "key", "func")
+#: The generators whose values are plain words, which no stateless masker groups.
+WORD_GENERATORS = frozenset({"word", "func", "module", "class", "state", "user", "method",
+                             "signal", "header"})
 NUMERIC = {"d": "count", "i": "count", "u": "count", "o": "count", "x": "hex_int",
            "X": "hex_int", "e": "seconds", "E": "seconds", "f": "seconds", "F": "seconds",
            "g": "seconds", "G": "seconds", "n": "count"}

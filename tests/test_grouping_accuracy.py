@@ -9,7 +9,13 @@ import re
 import pytest
 
 from benchmarks import build_grouping_corpus as corpus
-from benchmarks.grouping_accuracy import compare, drain3_groups, grouping_accuracy, section
+from benchmarks.grouping_accuracy import (
+    compare,
+    drain3_groups,
+    grouping_accuracy,
+    merged_templates,
+    section,
+)
 
 
 def test_a_message_is_right_only_when_its_group_is_exactly_its_true_group() -> None:
@@ -19,6 +25,12 @@ def test_a_message_is_right_only_when_its_group_is_exactly_its_true_group() -> N
     assert grouping_accuracy(truth, [1, 2, 3, 3, 4]) == [False, False, True, True, True]
     # Merging "b" and "c" makes all three wrong.
     assert grouping_accuracy(truth, [1, 1, 2, 2, 2]) == [True, True, False, False, False]
+
+
+def test_merged_counts_the_true_groups_that_share_a_predicted_group() -> None:
+    truth = ["a", "a", "b", "c", "d"]
+    assert merged_templates(truth, [1, 2, 3, 4, 5]) == 0  # splits hide no problem
+    assert merged_templates(truth, [1, 1, 1, 2, 2]) == 4  # a with b, c with d
 
 
 def test_drain3_runs_with_its_defaults_and_groups_numbers() -> None:
