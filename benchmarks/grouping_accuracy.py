@@ -30,9 +30,10 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any, TypeVar
 
-from .build_grouping_corpus import CORPUS, WORD_GENERATORS, load
+from .build_grouping_corpus import CORPUS, INSTANCES, PER_PACKAGE, WORD_GENERATORS, load
 
 DEFAULT_MASK = "incidentio_logging._identity:mask"
 Masker = Callable[[str], str]
@@ -114,7 +115,7 @@ def compare(lines: list[dict[str, Any]], mask: Masker | None, passes: int = 3) -
     # Drain3 logs its progress through the stdlib; that is not what is measured.
     logging.getLogger("drain3").setLevel(logging.WARNING)
     clusters, micros = timed(lambda: drain3_groups(messages), passes)
-    outcomes.append(Outcome("Drain3 0.9 (default settings, online)",
+    outcomes.append(Outcome(f"Drain3 {metadata.version('drain3')} (default settings, online)",
                             grouping_accuracy(truth, clusters), len(set(clusters)),
                             merged_templates(truth, clusters), micros))
     return outcomes
@@ -138,16 +139,20 @@ def section(path: str = CORPUS, mask_path: str = DEFAULT_MASK, passes: int = 3) 
            f"loguru) group into one alert per template. The corpus, "
            f"`benchmarks/data/grouping_corpus.jsonl`, has {len(lines):,} messages from "
            f"{len(templates)} templates of real logging calls, taken with `ast` from the "
-           f"sources of {len(packages)} open-source packages (at most 45 per package; "
-           f"calls whose message has `%`-placeholders, `{{}}` fields or is an f-string; "
-           f"templates with no literal word dropped; one group per distinct template). Each "
-           f"template is filled in 5 to 15 times with values chosen per placeholder from its "
-           f"conversion, its argument's name and the words around it: numbers, durations, "
-           f"hosts, IPs and ports, URLs, paths, e-mails, UUIDs, hex ids, timestamps, "
-           f"exception texts, object reprs, and plain words (task, queue, module and state "
-           f"names) where the code puts words, which no stateless masker can group. The "
-           f"messages are shuffled and given to each grouper in that order. The corpus was "
-           f"built and committed before the masking was tuned; "
+           f"sources of {len(packages)} open-source packages ({', '.join(sorted(packages))}; "
+           f"at most {PER_PACKAGE} per package; calls whose message has `%`-placeholders, "
+           f"`{{}}` fields or is an f-string; templates with no literal word dropped; one "
+           f"group per distinct template). Each template is filled in {INSTANCES[0]} to "
+           f"{INSTANCES[1]} times with values chosen per placeholder from its conversion, "
+           f"its argument's name and the words around it: numbers, durations, hosts, IPs and "
+           f"ports, URLs, paths, e-mails, UUIDs, hex ids, timestamps, exception texts, object "
+           f"reprs, and plain words (task, queue, module and state names) where the code "
+           f"puts words, which no stateless masker can group. Some generators vary the shape "
+           f"of a value between instances (an address as `ip:port` or as a tuple, three "
+           f"kinds of object repr, four timestamp formats), which is harder for every "
+           f"grouper than most real call sites. The messages are shuffled and given to each "
+           f"grouper in that order. The corpus was built and committed before the masking "
+           f"was tuned; "
            f"`benchmarks/build_grouping_corpus.py` says how, in full.")
     yield ""
     yield ("Grouping Accuracy as in Zhu et al., *Tools and Benchmarks for Automated Log "
