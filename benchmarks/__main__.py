@@ -13,7 +13,7 @@ import platform
 import sys
 from collections.abc import Iterator
 
-from . import caller_cost, memory, throughput
+from . import caller_cost, grouping_accuracy, memory, throughput
 from .caller_cost import Call
 from .handlers import filtered_subjects, subjects
 from .servers import Servers
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     with Servers() as servers:
         for section in (caller_section(servers, rounds, calls),
                         throughput_section(servers, groups),
-                        memory.section(servers, records)):
+                        memory.section(servers, records),
+                        grouping_accuracy.section(passes=1 if args.quick else 5)):
             for line in section:
                 lines.append(line)
                 print(line, flush=True)
