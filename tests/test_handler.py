@@ -141,7 +141,8 @@ def test_serialization_and_tracebacks_happen_on_the_worker(
         raise Tracked
     except Tracked:
         logger.exception("failed", extra={"thing": Extra()})
-    assert threads == []  # nothing formatted during the logging call
+    # The worker may already have formatted the traceback: it does so on taking the record.
+    assert caller not in {ident for _, ident in threads}
     assert handler.flush(5)
     assert {kind for kind, _ in threads} == {"exception", "extra"}
     assert caller not in {ident for _, ident in threads}
@@ -444,7 +445,7 @@ def test_a_flood_is_counted_without_capturing_each_record(
     worker._wake.set()  # drain now rather than at the end of the window
     while worker.pending():
         time.sleep(0.001)
-    assert handler._window.full is not None
+    assert handler._floods.open is not None
     for i in range(10, 1000):
         logger.error("disk full on %s", i)
     assert worker.pending() == 0  # counted on this thread: nothing queued
@@ -502,7 +503,7 @@ def test_a_fault_inside_emit_is_counted_not_lost(
     logger.error(template, 1)
     worker = handler._worker
     worker._wake.set()
-    while handler._window.full is None:
+    while handler._floods.open is None:
         time.sleep(0.001)
     record = logger.makeRecord(logger.name, logging.ERROR, "f.py", 1, template, (2,), None)
     record.exc_info = 5  # type: ignore[assignment] - what a buggy filter might leave

@@ -71,7 +71,7 @@ def test_an_error_loop_costs_at_most_the_limit_and_close_accounts_for_the_rest(
 
 def test_a_held_back_flood_is_still_counted_on_the_callers_thread(
         make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
-    """A carried group that is full publishes its stand-in again: the flood goes on
+    """A held-back group that is full opens its flood counter again: the flood goes on
     costing a comparison per call, not a snapshot and a queue slot."""
     handler = make_handler(max_events_per_minute=1, max_batch_size=5)
     logger.addHandler(handler)
@@ -80,7 +80,7 @@ def test_a_held_back_flood_is_still_counted_on_the_callers_thread(
     for number in range(5):
         logger.error("flood %s", number)
     handler.flush(5)  # the flood's group is full and held back
-    assert handler._window.full is not None
+    assert handler._floods.open is not None
     taken = handler._stats.taken
     for number in range(1000):
         logger.error("flood %s", number)
