@@ -11,7 +11,8 @@ One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
 - A counter matches the group's logger, level and exception type, and then either its
   template (the very ``msg`` object of a ``%``-style call), or, for a record whose
   message came formatted (no ``args``: f-strings, ``.format()``), its **call site** (path
-  and line) together with the start and end that all the group's samples share.
+  and line) together with its text: the one text all the group's samples had, or, when
+  they differ, the start and end they all share.
 - A counter is **closed** when another group fills or its window closes. What it counted
   is **folded** into its group. Records counted while their group was not in the window
   (the window closed before its samples were grouped) are **strays**: the dispatcher
@@ -21,11 +22,13 @@ One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
   grouped by their own key, then counts again. The worker never has to group a full batch
   again before the callers stop queueing.
 
-Matching by call site is what makes an f-string flood cheap; its price is that a
-different message from the same line that begins and ends like every sample of the group
-(it differs only where the samples' values differ) is counted under that group for the
-rest of the window. The next window's samples are captured and grouped by their own key,
-so such a message shows as its own group as soon as it is among them.
+Matching by call site is what makes an f-string flood cheap: string compares, no
+masking on the caller's thread. Its price, when the group's samples differ (a grouping
+that masks values), is that a different message from the same line that begins and ends
+like every sample (it differs only where the samples' values differ) is counted under
+that group for the rest of the window. The next window's samples are captured and
+grouped by their own key, so such a message shows as its own group as soon as it is
+among them.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ class FloodCounter:
                  "levelno", "lineno", "msg", "name", "pathname", "samples", "tail")
 
     def __init__(self, key: Hashable, first: logging.LogRecord, *, samples: int = 0,
-                 head: str | None = None, tail: str = "") -> None:
+                 head: str | None = None, tail: str | None = None) -> None:
         self.key = key
         #: Matching records still to let through, captured, before counting starts.
         self.samples = samples
@@ -54,7 +57,8 @@ class FloodCounter:
         self.exc_type = first.exc_info[0] if first.exc_info else None
         self.pathname = first.pathname
         self.lineno = first.lineno
-        #: With a call site to match: what every sample's message starts and ends with.
+        #: With a call site to match: what every sample's message starts with, and ends
+        #: with (``tail``), or, when ``tail`` is None, the one message they all had.
         #: None matches by template only.
         self.head = head
         self.tail = tail
@@ -75,19 +79,22 @@ class FloodCounter:
         texts = [r.msg for r in records if not r.args and type(r.msg) is str
                  and r.lineno == first.lineno and r.pathname == first.pathname]
         head = _shared_start(texts)
-        tail = _shared_start([text[::-1] for text in texts])[::-1]
-        # Never overlapping the head, so a sample itself always matches.
+        if len(head) == max(len(text) for text in texts):
+            return cls(key, first, head=head)  # one message, repeated: match it exactly
         room = min(len(text) for text in texts) - len(head)
-        return cls(key, first, head=head, tail=tail[len(tail) - room:] if room else "")
+        tail = _shared_start([text[::-1] for text in texts])[::-1]
+        # Never overlapping the head, so every sample matches.
+        return cls(key, first, head=head, tail=tail[max(0, len(tail) - room):])
 
     def count(self, record: logging.LogRecord) -> bool:
         """Count ``record`` if it matches and counting is open; False sends it the usual way."""
         msg = record.msg
         if msg is not self.msg:
-            head = self.head
+            head, tail = self.head, self.tail
             if (head is None or record.lineno != self.lineno or record.args
                     or record.pathname != self.pathname or type(msg) is not str
-                    or not msg.startswith(head) or not msg.endswith(self.tail)):
+                    or (msg != head if tail is None
+                        else not msg.startswith(head) or not msg.endswith(tail))):
                 return False
         if (record.name != self.name or record.levelno != self.levelno
                 or (record.exc_info[0] if record.exc_info else None) is not self.exc_type):

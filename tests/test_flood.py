@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
+from incidentio_logging._flood import FloodCounter
 from incidentio_logging._record import capture
 from incidentio_logging.grouping import Window, fingerprint_key, key_function
 from incidentio_logging.testing import LocalReceiver
 
-from .conftest import Rig
+from .conftest import MakeHandler, Rig
 from .test_grouping import record
 
 
@@ -156,3 +158,108 @@ def test_the_counter_can_be_reentered_by_its_own_thread() -> None:
     outer.__class__ = Interrupted
     assert counter.count(outer)
     assert window.floods.total() == 2
+
+
+def formatted(message: str, *, line: int = 7, name: str = "shop") -> logging.LogRecord:
+    """A record as an f-string call makes it: no args, and a new message object each time."""
+    text = "".join(message)  # a fresh string object, as an f-string builds
+    return logging.getLogger(name).makeRecord(name, logging.ERROR, "app.py", line, text, (),
+                                              None)
+
+
+def test_an_fstring_flood_is_counted_by_call_site() -> None:
+    """Messages that came formatted are new objects on every call: once their group is
+    full, the counter matches them by call site and text instead of by template object."""
+    window = Window(fingerprint_key, 2)
+    for _ in range(2):
+        window.add(capture(formatted("Card declined for order A-1")))
+    counter = window.floods.open
+    assert counter is not None
+    again = formatted("Card declined for order A-1")
+    assert again.msg is not counter.msg
+    assert counter.count(again)
+    assert not counter.count(formatted("Card declined for order A-1", line=8))  # another line
+    assert not counter.count(formatted("Card declined for order A-2"))  # another message
+    assert not counter.count(formatted("Card declined for order A-1 (fraud)"))  # ditto
+    (group,) = window.take()
+    assert group.total == 3
+
+
+def test_a_different_message_from_the_flooding_line_is_never_counted_under_it() -> None:
+    """f"{op} failed": while "charge failed" floods, "refund failed" from the same line is
+    captured, and has its event in the same window."""
+    window = Window(fingerprint_key, 2)
+    for _ in range(2):
+        window.add(capture(formatted("charge failed")))
+    counter = window.floods.open
+    assert counter is not None and counter.count(formatted("charge failed"))
+    refund = formatted("refund failed")
+    assert not counter.count(refund)
+    window.add(capture(refund))
+    assert [(g.records[0].getMessage(), g.total) for g in window.take()] == [
+        ("charge failed", 3), ("refund failed", 1)]
+
+
+def test_samples_that_differ_match_by_what_they_all_share() -> None:
+    """A grouping that masks values puts differing messages in one group: the counter then
+    matches what all its samples start and end with, and nothing else."""
+    window = Window(key_function(lambda r: "one problem", lambda exc: None), 3)
+    records = [formatted(f"Card declined for order {n} today") for n in (17, 18, 29)]
+    counter = FloodCounter.for_group("one problem", records)
+    assert (counter.head, counter.tail) == ("Card declined for order ", " today")
+    assert counter.count(formatted("Card declined for order 4242 today"))
+    assert not counter.count(formatted("Card declined for customer 7 today"))
+    assert not counter.count(formatted("Card declined for order 7"))
+    assert window.floods.open is None  # a user's group_by never opens one by itself
+    short = FloodCounter.for_group("k", [formatted("ab"), formatted("aab")])
+    assert (short.head, short.tail) == ("a", "b")  # never overlapping: both samples fit
+    assert short.count(formatted("ab")) and short.count(formatted("aab"))
+
+
+def test_a_message_counted_under_a_flood_surfaces_in_the_next_window() -> None:
+    """A different message that fits the flood's samples is counted under it for at most
+    the rest of that window: the renewed counter lets the next window's first records
+    through as samples, and the message is grouped by its own key."""
+    window = Window(fingerprint_key, 2)
+    samples = [formatted("order 1 failed"), formatted("order 2 failed")]
+    # As a fingerprint that masks numbers would open it, for the group of both samples.
+    counter = FloodCounter.for_group("order <n> failed", samples)
+    window.floods.replace(counter)
+    assert not counter.count(formatted("order 3 failed hard"))  # does not end alike
+    assert counter.count(formatted("order 3 (retry) failed"))  # hidden: it fits
+    window.take()  # window 1 closes
+    renewed = window.floods.open
+    assert renewed is not None and renewed.samples == 2
+    again = formatted("order 3 (retry) failed")
+    assert not renewed.count(again)  # window 2: let through as a sample
+    window.add(capture(again))
+    (group,) = window.take()
+    assert group.records[0].getMessage() == "order 3 (retry) failed"
+
+
+def test_an_fstring_error_loop_is_counted_on_the_callers_thread(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """The loop's records are new message objects each time, yet once the group is full
+    they are only counted: no snapshot, nothing queued; every one is accounted for."""
+    handler = make_handler(max_batch_size=5, flush_interval=30)
+    logger.addHandler(handler)
+    order = "A-1001"
+
+    def loop(times: int) -> None:
+        for _ in range(times):
+            logger.error(f"Card declined for order {order}")
+
+    loop(5)
+    handler._worker._wake.set()  # group the samples now rather than at the window's end
+    deadline = time.monotonic() + 5
+    while handler._floods.open is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    taken = handler._stats.taken
+    loop(1000)
+    assert handler._stats.taken == taken  # none of them reached the worker
+    assert not handler.flush(5)  # 1000 were only counted
+    (event,) = receiver.events
+    assert event.title == f"ERROR {logger.name}: Card declined for order A-1001 (+1004 more)"
+    stats = handler.stats()
+    assert stats["records_accepted"] == 1005 and stats["records_pending"] == 0
+    assert stats["records_delivered"] == 5 and stats["dropped"] == {"batch_full": 1000}
