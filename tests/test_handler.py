@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -525,3 +526,26 @@ def test_a_flood_is_reported_once_per_interval(
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and "were counted, not sent" in lines[0], lines
     assert handler.stats()["dropped"] == {"batch_full": 270}
+
+
+def test_a_record_without_created_is_counted_once(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """A hand-made record with no ``created`` is delivered, stamped when the worker took
+    it, and counted once: the title says "+1 more" for two records, and the books balance."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    partial = logger.makeRecord(logger.name, logging.ERROR, "f.py", 1, "sync %s failed",
+                                ("a",), None)
+    del partial.created
+    before = time.time()
+    logger.handle(partial)
+    logger.error("sync %s failed", "b")
+    assert handler.flush(5)
+    (event,) = receiver.events
+    assert event.title == f"ERROR {logger.name}: sync a failed (+1 more)"
+    assert len(event.records) == 2
+    assert event.records[0]["timestamp"] >= dt.datetime.fromtimestamp(
+        before, dt.timezone.utc).isoformat()
+    stats = handler.stats()
+    assert stats["records_accepted"] == stats["records_delivered"] == 2
+    assert stats["records_pending"] == 0 and stats["dropped"] == {}
