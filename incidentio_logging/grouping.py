@@ -149,7 +149,7 @@ class Window:
         #: Records refused for want of room to hold them, not yet dropped as held_full.
         self.refused = 0
         #: The open window's number: one more each time a window closes.
-        self.number = 0
+        self._number = 0
 
     def add(self, data: Captured) -> None:
         """Place a captured record in its group, or only count it when the group is full.
@@ -215,7 +215,7 @@ class Window:
             return False
         group.held = STORM_CONTROL
         group.suppressed += 1
-        group.held_in = self.number - 1  # the window whose event this was
+        group.held_in = self._number - 1  # the window whose event this was
         self._waiting[group.key] = group
         if len(group.records) >= self._max:
             self._count_flood(group)
@@ -236,8 +236,8 @@ class Window:
 
     def _held_again(self, group: Group) -> None:
         # One more window of records that storm control held back.
-        if group.held_in != self.number:
-            group.held_in = self.number
+        if group.held_in != self._number:
+            group.held_in = self._number
             group.suppressed += 1
 
     def _count_flood(self, group: Group) -> None:
@@ -278,7 +278,7 @@ class Window:
         for group in groups:
             if group.held:  # carried below a threshold: judged again now
                 self.held.let_go(group.size)
-        self.number += 1
+        self._number += 1
         if counter is not None and counter.counted:  # still flooding: renew it
             self.floods.open = counter.renewed(self._max)
         return groups
