@@ -182,13 +182,15 @@ class Traceback(NamedTuple):
     text: str
 
 
-def describe_exception(exc_info: ExcInfo | tuple[None, None, None] | Traceback,
-                       ) -> tuple[str, str]:
+def describe_exception(
+        exc_info: ExcInfo | tuple[None, None, None] | Traceback) -> tuple[str, str]:
     """The exception's type name and message, from ``exc_info`` or its :class:`Traceback`."""
     if isinstance(exc_info, Traceback):
         return (exc_info.type.__name__ if exc_info.type else "", exc_info.message)
     exc = exc_info[1]
     return (type(exc).__name__, safe_str(exc)) if exc is not None else ("", "")
+
+
 _GROUP_TYPES: tuple[type, ...] = tuple(
     t for t in (getattr(builtins, "BaseExceptionGroup", None),) if t is not None
 )
