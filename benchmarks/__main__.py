@@ -46,12 +46,14 @@ def caller_section(servers: Servers, rounds: int, calls: int) -> Iterator[str]:
                                                  calls=calls)
         exc_floor, with_exc = caller_cost.compare(floor, rows, Call(exc_info=True),
                                                   rounds=rounds, calls=calls)
-    yield "| handler | plain | with `exc_info` |"
-    yield "|---|---|---|"
+        fstring_floor, fstring = caller_cost.compare(floor, rows, Call(fstring=True),
+                                                     rounds=rounds, calls=calls)
+    yield "| handler | plain | with `exc_info` | f-string |"
+    yield "|---|---|---|---|"
     yield (f"| NullHandler (floor) | 1.00x ({plain_floor * 1e6:.2f} µs) "
-           f"| 1.00x ({exc_floor * 1e6:.2f} µs) |")
-    for a, b in zip(plain, with_exc, strict=True):
-        yield f"| {a.name} | {a} | {b} |"
+           f"| 1.00x ({exc_floor * 1e6:.2f} µs) | 1.00x ({fstring_floor * 1e6:.2f} µs) |")
+    for a, b, c in zip(plain, with_exc, fstring, strict=True):
+        yield f"| {a.name} | {a} | {b} | {c} |"
     for note in notes:
         yield f"\n(Left out: {note}.)"
     yield ""
@@ -60,7 +62,9 @@ def caller_section(servers: Servers, rounds: int, calls: int) -> Iterator[str]:
            "same problem are only counted, on the caller's thread, with no snapshot and no "
            "queue slot. The second row of ours keeps every record, so each call pays for "
            "the snapshot and grouping; the serialization of kept records happens once per "
-           "window and is measured under *Worker throughput*.")
+           "window and is measured under *Worker throughput*. The f-string column logs "
+           "`f\"payment {order} failed\"`: a new message object on every call, matched "
+           "by call site and text instead of by template.")
     yield ""
     filtered = filtered_subjects(servers)
     with subjects(servers) as (floor, _, _):

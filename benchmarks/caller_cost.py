@@ -27,6 +27,9 @@ class Call:
 
     level: int = logging.ERROR
     exc_info: bool = False
+    #: The message formatted by the caller, as an f-string does: no args, a new string
+    #: object on every call. The value repeats, as in an error loop for one order.
+    fstring: bool = False
 
 
 def _logger_for(subject: Subject) -> logging.Logger:
@@ -49,7 +52,11 @@ def block(subject: Subject, call: Call, calls: int) -> float:
     log, level, extra = _logger_for(subject), call.level, EXTRA
     settle()
     started = time.process_time()
-    if call.exc_info:
+    if call.fstring:
+        order = "A-1001"
+        for _ in range(calls):
+            log.log(level, f"payment {order} failed", extra=extra)
+    elif call.exc_info:
         try:
             raise ValueError("card declined")
         except ValueError:

@@ -1,4 +1,5 @@
-"""Storm control: at most ``max_events_per_minute`` alert events in any 60 seconds.
+"""Storm control: at most ``max_events_per_minute`` alert events in any 60 seconds, and a
+bound on what waits meanwhile.
 
 Pure: the caller passes the time. An error loop in one process then costs incident.io a
 fixed number of requests a minute, whatever the loop's rate, and a fleet of N processes
@@ -39,3 +40,45 @@ class EventBudget:
         if len(self._sent) < self.per_minute:
             return now
         return self._sent[0] + MINUTE
+
+
+#: Groups held back at once, by storm control or below a threshold. Past it, a group that
+#: would be held is dropped as ``held_full``.
+MAX_HELD_GROUPS = 1_000
+#: The records those groups keep, in bytes as estimated by the window: their message and
+#: traceback text plus :data:`RECORD_OVERHEAD` each. Past it, a group that would be held,
+#: or a record that would join a held group, is dropped as ``held_full``.
+MAX_HELD_BYTES = 16 * 1024 * 1024
+#: What a kept record costs beyond its text: its dict, its fields, the objects in them.
+RECORD_OVERHEAD = 1_024
+
+
+class HeldBudget:
+    """How many groups, and how many bytes of records, are held back; and whether more fit."""
+
+    def __init__(self, max_groups: int = MAX_HELD_GROUPS,
+                 max_bytes: int = MAX_HELD_BYTES) -> None:
+        self.max_groups = max_groups
+        self.max_bytes = max_bytes
+        self.groups = 0
+        self.bytes = 0
+
+    def hold(self, size: int) -> bool:
+        """Take room for one more group of ``size`` bytes; False when it does not fit."""
+        if self.groups >= self.max_groups or self.bytes + size > self.max_bytes:
+            return False
+        self.groups += 1
+        self.bytes += size
+        return True
+
+    def grow(self, size: int) -> bool:
+        """Take room for ``size`` more bytes in a group already held."""
+        if self.bytes + size > self.max_bytes:
+            return False
+        self.bytes += size
+        return True
+
+    def let_go(self, size: int) -> None:
+        """A group of ``size`` bytes is no longer held."""
+        self.groups -= 1
+        self.bytes -= size

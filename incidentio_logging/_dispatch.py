@@ -63,10 +63,6 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._threshold = (Threshold(settings.threshold, settings.threshold_window)
                            if settings.threshold is not None else None)
-        #: The open window; the handler reads its ``full`` stand-in on the caller's thread.
-        self.window = Window(key_function(settings.group_by, self._group_by_failed),
-                             settings.max_batch_size,
-                             recent=self._threshold.times if self._threshold else None)
         self._builder = EventBuilder(
             metadata=settings.metadata, title=settings.title,
             description=settings.description, source_url=settings.source_url,
@@ -74,6 +70,11 @@ class Dispatcher:
             secret=secret_key_pattern(settings.scrub_keys),
             threshold=self._threshold,
         )
+        #: The open window; the handler reads its flood counter on the caller's thread.
+        self.window = Window(key_function(settings.group_by, self._group_by_failed),
+                             settings.max_batch_size,
+                             recent=self._threshold.times if self._threshold else None,
+                             detach=self._builder.detach, wall_clock=wall_clock)
         self._budget = EventBudget(settings.max_events_per_minute)
         self._timers = (ResolveTimers(settings.resolve_after,
                                       follow_group=settings.dedup == "fingerprint")
@@ -88,15 +89,17 @@ class Dispatcher:
         A group held back keeps its own reason (``storm_control``, ``below_threshold``);
         the rest get ``reason``.
         """
-        for group in self.window.take():
-            self._stats.drop(group.held or reason, group.total)
-        self._drop_unplaced()
-
-    def _drop_unplaced(self) -> None:
         window = self.window
-        if window.unplaced:
-            self._stats.drop("batch_full", window.unplaced)
-            window.unplaced = 0
+        for group in [*window.take(), *window.due(lambda: True)]:
+            self._stats.drop(group.held or reason, group.total)
+        self._drop_window_counts()
+
+    def _drop_window_counts(self) -> None:
+        window = self.window
+        self._stats.drop("batch_full", window.floods.take_strays())
+        if window.refused:
+            self._held_full(window.refused)
+            window.refused = 0
 
     def has_records(self) -> bool:
         """True while the open window holds anything."""
@@ -105,50 +108,60 @@ class Dispatcher:
     def ship(self, timing: Timing) -> None:
         """Close the window and deliver one event per group, in order of first arrival.
 
-        A group below its threshold is carried into the next window, less its records
-        that aged out of the threshold window. A group over ``max_events_per_minute`` is
-        carried too: its records wait, new ones join them, and the event that finally
-        goes says how many were held back.
+        Groups that storm control held back go first, oldest first, as long as
+        ``max_events_per_minute`` allows; the first it refuses ends that, so the work
+        does not grow with the number held. A group below its threshold is carried into
+        the next window, less its records that aged out of the threshold window. A group
+        over ``max_events_per_minute`` is held back: its records wait, new ones join
+        them, and the event that finally goes says how many were held back.
         """
         threshold, wall = self._threshold, self._wall_clock()
         held = 0
-        groups = self.window.take()
-        self._drop_unplaced()
+        window = self.window
+        groups = window.take()
+        for group in window.due(lambda: self._budget.take(timing.now())):
+            self._deliver(group, timing)
+        self._drop_window_counts()
         for group in groups:
             if threshold is not None and not threshold.crossed(group):
                 self._stats.drop("below_threshold", threshold.hold(group, wall, held))
                 if group.total:
-                    self.window.carry(group, "below_threshold")
+                    if not window.carry(group, "below_threshold"):
+                        self._held_full(group.total)
+                        continue
                     held += 1
                 continue
             if not self._budget.take(timing.now()):
                 self._hold_back(group)
                 continue
-            try:
-                event = self._builder.build(group)
-            except Exception as exc:  # noqa: BLE001 - a bug here must cost records, not the thread
-                self._stats.drop("internal_error", group.total)
-                self._reporter.report("build", "could not build an alert event "
-                                      f"({type(exc).__name__}: {exc}); "
-                                      f"{group.total} records dropped")
-                continue
-            self._stats.drop("batch_full", event.omitted_batch)
-            self._stats.drop("body_size", event.omitted_size)
-            if event.omitted_batch or event.omitted_size:
-                self._reporter.report(
-                    "omitted", f"{event.omitted_batch + event.omitted_size} record(s) of "
-                    f"{event.title!r} were counted, not sent (max_batch_size, or the body's "
-                    "size); the event's metadata.incidentio_logging says how many")
-            outcome = self._send(event.body, timing)
-            self._account(group, event, outcome)
-            if outcome.delivered and self._timers is not None:
-                given_up = self._timers.fired(event.deduplication_key, event.title, group.key,
-                                              timing.now())
-                if given_up is not None:
-                    self._reporter.report("resolve_full", "too many alerts waiting to be "
-                                          f"resolved; {given_up.title!r} will not be")
+            self._deliver(group, timing)
         if threshold is not None:
             threshold.forget_quiet(wall)
+
+    def _deliver(self, group: Group, timing: Timing) -> None:
+        try:
+            event = self._builder.build(group)
+        except Exception as exc:  # noqa: BLE001 - a bug here must cost records, not the thread
+            self._stats.drop("internal_error", group.total)
+            self._reporter.report("build", "could not build an alert event "
+                                  f"({type(exc).__name__}: {exc}); "
+                                  f"{group.total} records dropped")
+            return
+        self._stats.drop("batch_full", event.omitted_batch)
+        self._stats.drop("body_size", event.omitted_size)
+        if event.omitted_batch or event.omitted_size:
+            self._reporter.report(
+                "omitted", f"{event.omitted_batch + event.omitted_size} record(s) of "
+                f"{event.title!r} were counted, not sent (max_batch_size, or the body's "
+                "size); the event's metadata.incidentio_logging says how many")
+        outcome = self._send(event.body, timing)
+        self._account(group, event, outcome)
+        if outcome.delivered and self._timers is not None:
+            given_up = self._timers.fired(event.deduplication_key, event.title, group.key,
+                                          timing.now())
+            if given_up is not None:
+                self._reporter.report("resolve_full", "too many alerts waiting to be "
+                                      f"resolved; {given_up.title!r} will not be")
 
     def _send(self, body: bytes, timing: Timing) -> Outcome:
         try:
@@ -159,15 +172,22 @@ class Dispatcher:
                            f"the transport raised {type(exc).__name__}: {exc}")
 
     def _hold_back(self, group: Group) -> None:
-        if group.total != group.held_total:  # new records since it was last held back
-            group.suppressed += 1
-            group.held_total = group.total
-        self.window.carry(group, "storm_control")
+        if not self.window.hold(group):
+            self._held_full(group.total)
+            return
         self._reporter.report(
             "storm_control",
             f"more than max_events_per_minute={self._budget.per_minute} alert events; the rest "
             "wait and are folded into their group's next event",
         )
+
+    def _held_full(self, records: int) -> None:
+        self._stats.drop("held_full", records)
+        held = self.window.held
+        self._reporter.report(
+            "held_full", f"more held back than {held.max_groups} groups or "
+            f"{held.max_bytes // (1024 * 1024)} MiB of records allow (storm control, "
+            "thresholds); the rest are dropped and counted as held_full")
 
     # Resolving ----------------------------------------------------------------------
 

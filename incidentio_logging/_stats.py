@@ -13,11 +13,13 @@ class Stats:
     Every accepted record ends delivered, or dropped for one reason:
     ``queue_full`` (the queue was full at the logging call), ``closed`` (logged after
     close()), ``batch_full`` (its group already held max_batch_size records in that
-    window), ``body_size`` (left out to keep the event under the body budget),
+    window, or it was counted while its group was not in the window), ``body_size``
+    (left out to keep the event under the body budget),
     ``rejected`` (a 4xx other than 408/429), ``send_failed`` (retries or retry time ran
     out), ``rate_limited`` (asked to wait longer than the retry budget),
     ``shutdown_timeout`` (still pending when shutdown_timeout ran out), ``storm_control``
-    (held back by max_events_per_minute and still unsent at close()),
+    (held back by max_events_per_minute and still unsent at close()), ``held_full``
+    (no room left to hold it back; see ``_budget.MAX_HELD_GROUPS`` and ``MAX_HELD_BYTES``),
     ``below_threshold`` (aged out of threshold_window before the threshold was met) and
     ``internal_error`` (a fault in this library or a user's transport; reported).
     """
@@ -54,8 +56,8 @@ class Stats:
     def as_dict(self, pending: int, counted: int) -> dict[str, Any]:
         """The public ``stats()`` shape.
 
-        ``pending`` is the queue's length; ``counted``, the records of full groups that
-        were counted on the callers' threads. Once the handler is quiet,
+        ``pending`` is the queue's length; ``counted``, the records flood counters
+        counted on the callers' threads (see ``_flood``). Once the handler is quiet,
         accepted == delivered + dropped + pending.
         """
         with self._lock:

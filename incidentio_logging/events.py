@@ -15,9 +15,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._record import safe_str
 from .grouping import Group, label
-from .serialize import SECRET_KEY, ExcInfo, RecordSerializer, dumps, encode, to_jsonable
+from .serialize import (
+    SECRET_KEY,
+    ExcInfo,
+    RecordSerializer,
+    Traceback,
+    describe_exception,
+    dumps,
+    encode,
+    to_jsonable,
+)
 from .threshold import Threshold
 
 #: incident.io's only published size figure is 512 KiB per body; stay well below it.
@@ -102,6 +110,10 @@ class EventBuilder:
         body = self._assemble(head, self._summary(group, len(chosen), omitted_size), chosen)
         return AlertEvent(key, title, body, len(chosen), group.omitted, omitted_size)
 
+    def detach(self, exc_info: ExcInfo) -> Traceback:
+        """``exc_info`` as the worker keeps it: formatted as its event will show it."""
+        return self._serializer.detach(exc_info)
+
     def resolve(self, key: str, title: str, why: str) -> bytes:
         """The body that resolves the alert fired under ``key``: the same key, byte for byte."""
         head: dict[str, Any] = {"title": title, "status": "resolved", "deduplication_key": key}
@@ -162,15 +174,15 @@ def _redaction(token: str | None) -> tuple[bytes, bytes] | None:
 def template_fields(group: Group) -> dict[str, Any]:
     """The named fields a ``title`` or ``description`` template can use."""
     first = group.records[0]
-    exc = first.exc_info[1] if first.exc_info else None
+    exc_type, exc_message = describe_exception(first.exc_info) if first.exc_info else ("", "")
     return {
         "level": first.levelname,
         "logger": first.name,
         "message": first_line(first.getMessage()),
         "count": group.total,
         "more": group.total - 1,
-        "exc_type": type(exc).__name__ if exc is not None else "",
-        "exc_message": first_line(safe_str(exc)) if exc is not None else "",
+        "exc_type": exc_type,
+        "exc_message": first_line(exc_message),
     }
 
 
@@ -182,7 +194,7 @@ def default_title(fields: Mapping[str, Any]) -> str:
 
 
 def default_description(group: Group, fields: Mapping[str, Any],
-                        format_exception: Callable[[ExcInfo], str]) -> str:
+                        format_exception: Callable[[ExcInfo | Traceback], str]) -> str:
     """Markdown an on-call engineer can act on: what, where, how often, and the traceback."""
     first = group.records[0]
     span = f"{_clock(first.created)} and {_clock(group.last_created)} UTC"

@@ -1,20 +1,32 @@
-"""Which records belong together in one alert event.
+"""Which records belong together in one alert event, and what waits for its turn.
 
-Pure: a :class:`Window` is fed captured records and hands back groups; it knows nothing
-of time, threads or HTTP. A group keeps at most ``max_batch_size`` records and only
-counts the rest. A flood costs the worker a tuple and a dict lookup per record: records
-that are only counted are never even turned back into record objects.
+A :class:`Window` is fed captured records on the worker thread and hands back groups; it
+knows no HTTP, and takes the time only from the clock it is given, for a record that has
+none. A group keeps at most ``max_batch_size`` records and only counts the rest: a
+record only counted is never turned back into a record object, and once a group is full
+its flood is counted on the callers' threads by the window's flood counter
+(:mod:`._flood`), the one object shared with them.
+
+A record the window keeps lets go of its traceback's frames first (they become text, see
+:class:`~.serialize.Traceback`), after its key is computed: a ``group_by`` may read them.
+Groups that storm control holds back wait in order of when they may be sent, apart from
+the window's own groups, so closing a window touches only the groups that are due or new.
+What is held, by storm control or below a threshold, is bounded by :class:`~._budget.HeldBudget`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import deque
+import math
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
+from ._budget import RECORD_OVERHEAD, HeldBudget
+from ._flood import FloodCounter, Floods
 from ._record import Captured, restore, safe_repr
+from .serialize import ExcInfo, RecordSerializer, Traceback
 
 KeyFunc = Callable[[Captured], Hashable]
 
@@ -79,8 +91,10 @@ class Group:
     held: str = ""
     #: Windows whose event for this group storm control held back; the next event says so.
     suppressed: int = 0
-    #: ``total`` when storm control last held the group back: more means another window.
-    held_total: int = 0
+    #: The last window whose records storm control held back with this group.
+    held_in: int = 0
+    #: The kept records' size, as :func:`record_size` estimates it.
+    size: int = 0
     #: With a threshold: when this problem's recent records were made, newest last.
     times: deque[float] | None = None
 
@@ -90,163 +104,181 @@ class Group:
         return self.total - len(self.records)
 
 
-class Overflow:
-    """Counts, on the callers' threads, the records of a group that is already full.
+STORM_CONTROL = "storm_control"
 
-    Once a group holds ``max_batch_size`` records, the rest of the window only counts
-    them. The caller compares a record with this object's template, logger, level and
-    exception type, the fingerprint's parts, and on a match counts it here: no snapshot,
-    no queue slot, no work for the worker. A flood therefore cannot fill the queue and
-    crowd out the records of another problem.
 
-    ``allow`` lets that many matching records through first, captured as usual: a flood
-    that outlives its window is handed on with ``allow=max_batch_size``, so the next
-    window gets its samples and the rest are counted at once, instead of queueing until
-    the worker has grouped a full batch again.
-    """
+def record_size(data: Captured) -> int:
+    """A kept record's bytes, estimated cheaply: its texts and a fixed overhead."""
+    size = RECORD_OVERHEAD + len(data.get("message") or "")
+    exc_info, stack = data.get("exc_info"), data.get("stack_info")
+    if isinstance(exc_info, Traceback):
+        size += len(exc_info.text) + len(exc_info.message)
+    if isinstance(stack, str):
+        size += len(stack)
+    return size
 
-    __slots__ = ("_closed", "_lock", "allow", "count", "exc_type", "key", "last_created",
-                 "levelno", "msg", "name")
 
-    def __init__(self, key: Hashable, msg: object, name: str, levelno: int,
-                 exc_type: type[BaseException] | None, *, allow: int = 0) -> None:
-        self.key = key
-        self.allow = allow
-        self.msg = msg
-        self.name = name
-        self.levelno = levelno
-        self.exc_type = exc_type
-        self.count = 0
-        self.last_created = 0.0
-        # Reentrant: a signal handler that logs runs on the thread it interrupted, maybe
-        # inside add(); a plain lock would deadlock there.
-        self._lock = threading.RLock()
-        self._closed = False
-
-    def add(self, record: logging.LogRecord) -> bool:
-        """Count ``record`` if it has this group's fingerprint and counting is still open.
-
-        The comparison is :func:`fingerprint_key`'s, on the live record: the same template
-        object, logger, level and exception type. False sends the record the usual way.
-        """
-        if (record.msg is not self.msg or record.name != self.name
-                or record.levelno != self.levelno
-                or (record.exc_info[0] if record.exc_info else None) is not self.exc_type):
-            return False
-        with self._lock:
-            if self._closed:
-                return False
-            if self.allow:
-                self.allow -= 1
-                return False
-            self.count += 1
-            self.last_created = record.created
-            return True
-
-    def handed_on(self, allow: int) -> Overflow:
-        """A fresh stand-in for the same problem, for the next window."""
-        return Overflow(self.key, self.msg, self.name, self.levelno, self.exc_type,
-                        allow=allow)
-
-    def close(self) -> int:
-        """Stop counting; how many were counted."""
-        with self._lock:
-            self._closed = True
-            return self.count
+def _created(value: object, wall_clock: Callable[[], float]) -> float:
+    """A record's time; the clock's for a record made without a usable one."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return wall_clock()
 
 
 class Window:
-    """Collects records into groups until the worker closes it."""
+    """Collects records into groups until the worker closes it; keeps what is held back."""
 
     def __init__(self, key: KeyFunc, max_batch_size: int,
-                 recent: Callable[[Hashable], deque[float]] | None = None) -> None:
+                 recent: Callable[[Hashable], deque[float]] | None = None, *,
+                 detach: Callable[[ExcInfo], Traceback] | None = None,
+                 wall_clock: Callable[[], float] = time.time,
+                 held: HeldBudget | None = None) -> None:
         self._key = key
         self._max = max_batch_size
         #: With a threshold, where each problem keeps its records' times across windows.
         self._recent = recent
+        self._detach = detach or RecordSerializer().detach
+        self._wall_clock = wall_clock
         self._groups: dict[Hashable, Group] = {}
-        #: The stand-in counting for the group that filled up last. Only fingerprint
-        #: grouping has one: it alone can be matched on the caller's thread.
-        self.full: Overflow | None = None
-        #: Records counted by stand-ins that have since been closed, ever.
-        self.counted = 0
-        #: Of those, records whose group was not in the window when their stand-in
-        #: closed (its samples still queued): the dispatcher counts them as batch_full.
-        self.unplaced = 0
+        #: Groups storm control holds back, oldest first: the order they may be sent in.
+        self._waiting: OrderedDict[Hashable, Group] = OrderedDict()
+        #: What is held back, by storm control or below a threshold, and its bounds.
+        self.held = held or HeldBudget()
+        #: The flood counter callers' threads read, and its books.
+        self.floods = Floods()
+        #: Records refused for want of room to hold them, not yet dropped as held_full.
+        self.refused = 0
+        #: The open window's number: one more each time a window closes.
+        self._number = 0
 
     def add(self, data: Captured) -> None:
-        """Place a captured record in its group, or only count it when the group is full."""
-        key = self._key(data)
+        """Place a captured record in its group, or only count it when the group is full.
+
+        Nothing is changed until everything that can fail has been done, so a record that
+        fails here is counted once, by the caller, and nowhere else.
+        """
+        key = self._key(data)  # first: a group_by may read the traceback's frames
+        created = data.get("created")
+        if type(created) is not float:
+            created = data["created"] = _created(created, self._wall_clock)
         group = self._groups.get(key)
+        if group is None:
+            group = self._waiting.get(key)
+        keep = group is None or len(group.records) < self._max
+        size = 0
+        if keep:
+            exc_info = data.get("exc_info")
+            if exc_info and not isinstance(exc_info, Traceback) and exc_info[1] is not None:
+                data["exc_info"] = self._detach(exc_info)
+            size = record_size(data)
+            if group is not None and group.held and not self.held.grow(size):
+                self.refused += 1
+                return
         if group is None:
             group = self._groups[key] = Group(key)
             if self._recent is not None:
                 group.times = self._recent(key)
         group.total += 1
-        group.last_created = data["created"]
+        group.last_created = created
         if group.times is not None:
-            group.times.append(data["created"])
-        records = group.records
-        if len(records) < self._max:
-            records.append(restore(data))
-            if len(records) == self._max:
-                self._stand_in(group)
+            group.times.append(created)
+        if group.held == STORM_CONTROL:
+            self._held_again(group)
+        if keep:
+            group.records.append(restore(data))
+            group.size += size
+            if len(group.records) == self._max:
+                self._count_flood(group)
 
-    def carry(self, group: Group, reason: str) -> None:
-        """Keep ``group`` open into the next window, held back for ``reason``.
+    def carry(self, group: Group, reason: str) -> bool:
+        """Keep ``group`` open into the next window, to be judged again when it closes.
 
-        Its records stay (new ones join them) and its event is sent by a later
-        :meth:`take`. A full group gets its stand-in again, so a flood of it is still
-        only counted on the callers' threads.
+        Its records stay (new ones join them). A full group gets its flood counter
+        again. False, with nothing kept, when there is no room to hold it.
         """
+        group.size = sum(record_size(record.__dict__) for record in group.records)
+        if not self.held.hold(group.size):
+            return False
         group.held = reason
         self._groups[group.key] = group
         if len(group.records) >= self._max:
-            self._stand_in(group)
+            self._count_flood(group)
+        return True
 
-    def _stand_in(self, group: Group) -> None:
+    def hold(self, group: Group) -> bool:
+        """Hold ``group`` back for storm control, after those already waiting.
+
+        New records join it while it waits; :meth:`due` hands it back when its turn
+        comes. False, with nothing kept, when there is no room to hold it.
+        """
+        if not self.held.hold(group.size):
+            return False
+        group.held = STORM_CONTROL
+        group.suppressed += 1
+        group.held_in = self._number - 1  # the window whose event this was
+        self._waiting[group.key] = group
+        if len(group.records) >= self._max:
+            self._count_flood(group)
+        return True
+
+    def due(self, allow: Callable[[], bool]) -> list[Group]:
+        """Groups held back by storm control, oldest first, for as long as ``allow()``."""
+        waiting, released = self._waiting, []
+        while waiting and allow():
+            key = next(iter(waiting))
+            counter = self.floods.open
+            if counter is not None and counter.key == key:
+                self._replace_counter(None)  # its count goes with the event, not after it
+            group = waiting.pop(key)
+            self.held.let_go(group.size)
+            released.append(group)
+        return released
+
+    def _held_again(self, group: Group) -> None:
+        # One more window of records that storm control held back.
+        if group.held_in != self._number:
+            group.held_in = self._number
+            group.suppressed += 1
+
+    def _count_flood(self, group: Group) -> None:
         # Only fingerprint grouping can be matched on the caller's thread.
         if self._key is fingerprint_key:
-            first = group.records[0]
-            self._retire(Overflow(group.key, first.msg, first.name, first.levelno,
-                                  first.exc_info[0] if first.exc_info else None))
+            self._replace_counter(FloodCounter.for_group(group.key, group.records))
 
-    def counting(self) -> int:
-        """Records counted by stand-ins so far, including the open one."""
-        full = self.full
-        return self.counted + (full.count if full is not None else 0)
-
-    def _retire(self, new: Overflow | None) -> None:
-        old, self.full = self.full, new
+    def _replace_counter(self, new: FloodCounter | None) -> None:
+        old = self.floods.replace(new)
         if old is None:
             return
-        counted = old.close()
-        if not counted:
-            return
-        self.counted += counted
-        group = self._groups.get(old.key)
+        group = self._groups.get(old.key) or self._waiting.get(old.key)
         if group is None:
-            self.unplaced += counted
+            self.floods.strays += old.counted
             return
-        group.total += counted
+        group.total += old.counted
         group.last_created = max(group.last_created, old.last_created)
         times = group.times
         if times is not None:  # their own times were not kept: the last one stands in
-            times.extend([old.last_created] * min(counted, times.maxlen or counted))
+            times.extend([old.last_created] * min(old.counted, times.maxlen or old.counted))
+        if group.held == STORM_CONTROL:
+            self._held_again(group)
 
     def __bool__(self) -> bool:
-        return bool(self._groups)
+        return bool(self._groups or self._waiting)
 
     def holds(self, key: Hashable) -> bool:
-        """True when the open window has records of the group ``key``."""
-        return key in self._groups
+        """True when the window, or storm control, has records of the group ``key``."""
+        return key in self._groups or key in self._waiting
 
     def take(self) -> list[Group]:
-        """Close the window: its groups in order of first arrival, and an empty window."""
-        flood = self.full
-        self._retire(None)
+        """Close the window: its groups in order of first arrival. Those storm control
+        holds back stay, for :meth:`due`."""
+        counter = self.floods.open
+        self._replace_counter(None)
         groups = list(self._groups.values())
         self._groups = {}
-        if flood is not None and flood.count:  # still flooding: hand it on
-            self.full = flood.handed_on(self._max)
+        for group in groups:
+            if group.held:  # carried below a threshold: judged again now
+                self.held.let_go(group.size)
+        self._number += 1
+        if counter is not None and counter.counted:  # still flooding: renew it
+            self.floods.open = counter.renewed(self._max)
         return groups

@@ -129,7 +129,7 @@ class IncidentIOHandler(logging.Handler):
         self._reporter = Reporter(clock=time.monotonic, secret=self._settings.api_token)
         dispatcher = Dispatcher(self._settings, transport=self._transport, stats=self._stats,
                                 reporter=self._reporter)
-        self._window = dispatcher.window
+        self._floods = dispatcher.window.floods
         self._worker = Worker(
             dispatcher, stats=self._stats, reporter=self._reporter, clock=time.monotonic,
             flush_interval=self._settings.flush_interval,
@@ -183,11 +183,11 @@ class IncidentIOHandler(logging.Handler):
             if self._closed:
                 self._stats.refuse("closed")
                 return
-            full = self._window.full
+            counter = self._floods.open
             # A flood of one problem whose event is already full: the record is only
-            # counted. A different problem, or a stand-in whose window just shipped,
-            # declines, and the record is captured below.
-            if full is not None and full.add(record):
+            # counted (see _flood). A different problem, or a counter whose window just
+            # shipped, declines, and the record is captured below.
+            if counter is not None and counter.count(record):
                 return
             if record.levelno < self.level:  # loguru calls handle() for every level it has
                 return
@@ -244,7 +244,7 @@ class IncidentIOHandler(logging.Handler):
     def stats(self) -> dict[str, Any]:
         """Counters: records accepted, delivered, dropped (with ``dropped`` by reason) and
         pending; events sent and failed; retries."""
-        return self._stats.as_dict(self._worker.pending(), self._window.counting())
+        return self._stats.as_dict(self._worker.pending(), self._floods.total())
 
     @property
     def settings(self) -> Settings:

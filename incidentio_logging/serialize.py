@@ -19,7 +19,7 @@ import re
 import socket
 from collections.abc import Hashable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -167,6 +167,30 @@ def encode(text: str) -> bytes:
 
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+class Traceback(NamedTuple):
+    """A record's exception as the worker keeps it: formatted, with no frames.
+
+    It takes the place of ``exc_info`` once the worker has the record, so that a record
+    waiting in a window or under storm control keeps no frames, and none of their
+    locals, alive. Index 0 is still the exception's type, as in ``exc_info``.
+    """
+
+    type: type[BaseException] | None
+    message: str
+    text: str
+
+
+def describe_exception(
+        exc_info: ExcInfo | tuple[None, None, None] | Traceback) -> tuple[str, str]:
+    """The exception's type name and message, from ``exc_info`` or its :class:`Traceback`."""
+    if isinstance(exc_info, Traceback):
+        return (exc_info.type.__name__ if exc_info.type else "", exc_info.message)
+    exc = exc_info[1]
+    return (type(exc).__name__, safe_str(exc)) if exc is not None else ("", "")
+
+
 _GROUP_TYPES: tuple[type, ...] = tuple(
     t for t in (getattr(builtins, "BaseExceptionGroup", None),) if t is not None
 )
@@ -202,6 +226,8 @@ class _Formatter(JsonFormatter):
         self._tracebacks: dict[Hashable, str] = {}
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - the stdlib's name
+        if isinstance(ei, Traceback):
+            return ei.text
         key = traceback_signature(ei) if ei and ei[1] is not None else None
         if key is None:
             return str(super().formatException(ei))
@@ -219,9 +245,15 @@ class RecordSerializer:
     def __init__(self, secret: re.Pattern[str] = SECRET_KEY) -> None:
         self._formatter = _Formatter(secret)
 
-    def format_exception(self, exc_info: ExcInfo) -> str:
+    def format_exception(self, exc_info: ExcInfo | Traceback) -> str:
         """The traceback text, as it appears in a record's ``exc_info``."""
         return self._formatter.formatException(exc_info)
+
+    def detach(self, exc_info: ExcInfo) -> Traceback:
+        """``exc_info`` formatted, letting go of its frames."""
+        exc_type, exc = exc_info[0], exc_info[1]
+        return Traceback(exc_type, safe_str(exc) if exc is not None else "",
+                         self.format_exception(exc_info))
 
     def serialize(self, record: logging.LogRecord) -> bytes:
         """The record as UTF-8 JSON, at most ``MAX_RECORD_BYTES`` long."""

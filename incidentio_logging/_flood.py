@@ -1,0 +1,169 @@
+"""The flood counter: an error loop costs the caller a few comparisons, not a record.
+
+One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
+
+- A **flood** is the records of one group beyond the ``max_batch_size`` its window keeps.
+- When a group fills, the window **opens** a :class:`FloodCounter` for it: the one
+  counter open at a time, published as :attr:`Floods.open`.
+- On the callers' threads, ``emit`` offers each record to the open counter. A record the
+  counter **matches** is **counted** there and goes no further: no snapshot, no queue
+  slot, no work for the worker. Anything else declines, and is captured as usual.
+- A counter matches the group's logger, level and exception type, and then either its
+  template (the very ``msg`` object of a ``%``-style call), or, for a record whose
+  message came formatted (no ``args``: f-strings, ``.format()``), its **call site** (path
+  and line) together with its text: the one text all the group's samples had, or, when
+  they differ, the start and end they all share.
+- A counter is **closed** when another group fills or its window closes. What it counted
+  is **folded** into its group. Records counted while their group was not in the window
+  (the window closed before its samples were grouped) are **strays**: the dispatcher
+  drops them as ``batch_full``.
+- A counter that counted anything is **renewed** for the next window: it lets the next
+  ``max_batch_size`` matching records through as that window's **samples**, captured and
+  grouped by their own key, then counts again. The worker never has to group a full batch
+  again before the callers stop queueing.
+
+Matching by call site is what makes an f-string flood cheap: string compares, no
+masking on the caller's thread. Its price, when the group's samples differ (a grouping
+that masks values), is that a different message from the same line that begins and ends
+like every sample (it differs only where the samples' values differ) is counted under
+that group for the rest of the window. The next window's samples are captured and
+grouped by their own key, so such a message shows as its own group as soon as it is
+among them.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Hashable, Sequence
+
+
+class FloodCounter:
+    """Counts, on the callers' threads, the records of one full group."""
+
+    __slots__ = ("_closed", "_lock", "counted", "exc_type", "head", "key", "last_created",
+                 "levelno", "lineno", "msg", "name", "pathname", "samples", "tail")
+
+    def __init__(self, key: Hashable, first: logging.LogRecord, *, samples: int = 0,
+                 head: str | None = None, tail: str | None = None) -> None:
+        self.key = key
+        #: Matching records still to let through, captured, before counting starts.
+        self.samples = samples
+        # The group's first record, as much of it as matching reads.
+        self.msg = first.msg
+        self.name = first.name
+        self.levelno = first.levelno
+        self.exc_type = first.exc_info[0] if first.exc_info else None
+        self.pathname = first.pathname
+        self.lineno = first.lineno
+        #: With a call site to match: what every sample's message starts with, and ends
+        #: with (``tail``), or, when ``tail`` is None, the one message they all had.
+        #: None matches by template only.
+        self.head = head
+        self.tail = tail
+        self.counted = 0
+        self.last_created = 0.0
+        # Reentrant: a signal handler that logs runs on the thread it interrupted, maybe
+        # inside count(); a plain lock would deadlock there.
+        self._lock = threading.RLock()
+        self._closed = False
+
+    @classmethod
+    def for_group(cls, key: Hashable, records: Sequence[logging.LogRecord]) -> FloodCounter:
+        """A counter for a full group, matching by call site when its messages came
+        formatted."""
+        first = records[0]
+        if first.args or type(first.msg) is not str:
+            return cls(key, first)
+        texts = [r.msg for r in records if not r.args and type(r.msg) is str
+                 and r.lineno == first.lineno and r.pathname == first.pathname]
+        head = _shared_start(texts)
+        if len(head) == max(len(text) for text in texts):
+            return cls(key, first, head=head)  # one message, repeated: match it exactly
+        room = min(len(text) for text in texts) - len(head)
+        tail = _shared_start([text[::-1] for text in texts])[::-1]
+        # Never overlapping the head, so every sample matches.
+        return cls(key, first, head=head, tail=tail[max(0, len(tail) - room):])
+
+    def count(self, record: logging.LogRecord) -> bool:
+        """Count ``record`` if it matches and counting is open; False sends it the usual way."""
+        msg = record.msg
+        if msg is not self.msg:
+            head, tail = self.head, self.tail
+            if (head is None or record.lineno != self.lineno or record.args
+                    or record.pathname != self.pathname or type(msg) is not str
+                    or (msg != head if tail is None
+                        else not msg.startswith(head) or not msg.endswith(tail))):
+                return False
+        if (record.name != self.name or record.levelno != self.levelno
+                or (record.exc_info[0] if record.exc_info else None) is not self.exc_type):
+            return False
+        with self._lock:
+            if self._closed:
+                return False
+            if self.samples:
+                self.samples -= 1
+                return False
+            self.counted += 1
+            self.last_created = record.created
+            return True
+
+    def renewed(self, samples: int) -> FloodCounter:
+        """A fresh counter for the same flood in the next window, letting ``samples``
+        through first."""
+        renewed = copy.copy(self)
+        renewed.samples = samples
+        renewed.counted = 0
+        renewed.last_created = 0.0
+        renewed._lock = threading.RLock()
+        renewed._closed = False
+        return renewed
+
+    def close(self) -> int:
+        """Stop counting; how many were counted."""
+        with self._lock:
+            self._closed = True
+            return self.counted
+
+
+def _shared_start(texts: list[str]) -> str:
+    # The smallest and the largest text differ first where any two do.
+    low, high = min(texts), max(texts)
+    for index, char in enumerate(low):
+        if char != high[index]:
+            return low[:index]
+    return low
+
+
+class Floods:
+    """The open counter, and the books of every counter closed so far."""
+
+    __slots__ = ("counted", "open", "strays")
+
+    def __init__(self) -> None:
+        #: Read on the callers' threads; None when no group is full.
+        self.open: FloodCounter | None = None
+        #: Records counted by counters since closed, ever (``stats()`` adds them up).
+        self.counted = 0
+        #: Of those, records whose group was not in the window to fold into; not yet
+        #: dropped by the dispatcher.
+        self.strays = 0
+
+    def replace(self, new: FloodCounter | None) -> FloodCounter | None:
+        """Open ``new`` in place of the open counter; the one closed, if it counted any."""
+        old, self.open = self.open, new
+        if old is None or not old.close():
+            return None
+        self.counted += old.counted
+        return old
+
+    def total(self) -> int:
+        """Records counted so far, the open counter's included."""
+        counter = self.open
+        return self.counted + (counter.counted if counter is not None else 0)
+
+    def take_strays(self) -> int:
+        """The strays not yet dropped, now handed to the caller to drop."""
+        strays, self.strays = self.strays, 0
+        return strays

@@ -1,0 +1,265 @@
+"""The flood counter: what a full group counts on the callers' threads, and renews."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from incidentio_logging._flood import FloodCounter
+from incidentio_logging._record import capture
+from incidentio_logging.grouping import Window, fingerprint_key, key_function
+from incidentio_logging.testing import LocalReceiver
+
+from .conftest import MakeHandler, Rig
+from .test_grouping import record
+
+
+def test_a_full_group_opens_a_counter_and_its_count_is_folded_in() -> None:
+    """When a group fills, its counter opens; what it counts is folded into the group."""
+    window = Window(fingerprint_key, 2)
+    first = record(exc=KeyError)
+    window.add(capture(first))
+    assert window.floods.open is None
+    window.add(capture(record(arg="B", exc=KeyError)))
+    counter = window.floods.open
+    assert counter is not None
+    assert (counter.msg, counter.name, counter.levelno, counter.exc_type) == (
+        first.msg, "shop", logging.ERROR, KeyError)
+    later = record(arg="C", exc=KeyError)
+    later.created = first.created + 60
+    assert counter.count(record(arg="B", exc=KeyError))
+    assert counter.count(later)
+    assert not counter.count(record(arg="D", exc=ValueError))  # another exception type
+    assert not counter.count(record(msg="other %s", exc=KeyError))  # another template
+    assert window.floods.total() == 2
+    (group,) = window.take()
+    assert (group.total, group.omitted, group.last_created) == (4, 2, later.created)
+    assert window.floods.total() == 2  # still counted, now as closed
+
+
+def test_a_closed_counter_declines() -> None:
+    """After take(), a counter a caller still holds declines: the record goes the usual way."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record()))
+    counter = window.floods.open
+    assert counter is not None
+    window.take()
+    assert window.floods.open is None
+    assert not counter.count(record())
+
+
+def test_a_newer_full_group_closes_the_older_counter() -> None:
+    """One counter open at a time: the replaced one is closed and its count folded in."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record(msg="a %s")))
+    older = window.floods.open
+    assert older is not None and older.count(record(msg="a %s"))
+    window.add(capture(record(msg="b %s")))
+    assert window.floods.open is not older
+    assert not older.count(record(msg="a %s"))
+    assert [g.total for g in window.take()] == [2, 1]
+
+
+def test_only_fingerprint_grouping_opens_a_counter() -> None:
+    """A user key cannot be matched on the caller's thread."""
+    window = Window(key_function(lambda r: "k", lambda exc: None), 1)
+    window.add(capture(record()))
+    assert window.floods.open is None
+
+
+def test_a_flood_that_outlives_its_window_is_renewed() -> None:
+    """A counter that counted anything is renewed for the next window: it lets the next
+    max_batch_size records through as samples, then counts again at once."""
+    window = Window(fingerprint_key, 2)
+    window.add(capture(record(arg="A")))
+    window.add(capture(record(arg="B")))
+    flood = window.floods.open
+    assert flood is not None and flood.count(record(arg="C"))
+    (group,) = window.take()
+    assert group.total == 3
+    renewed = window.floods.open
+    assert renewed is not None and renewed is not flood
+    passed = [record(arg="D"), record(arg="E")]
+    assert [renewed.count(r) for r in passed] == [False, False]  # samples: captured as usual
+    assert renewed.count(record(arg="F"))  # and the rest counted on the caller's thread
+    for sample in passed:
+        window.add(capture(sample))  # the worker groups them: full again
+    assert window.floods.open is not renewed
+    (group,) = window.take()
+    assert [r.args for r in group.records] == [("D",), ("E",)]
+    assert group.total == 3
+    assert window.floods.total() == 2 and window.floods.strays == 0
+
+
+def test_records_counted_before_their_samples_are_grouped_are_not_lost() -> None:
+    """If the window closes while the renewed counter's samples are still queued, what it
+    counted has no group to fold into: a stray, for the dispatcher to drop, so the books
+    still balance."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record()))
+    flood = window.floods.open
+    assert flood is not None and flood.count(record())
+    window.take()
+    renewed = window.floods.open
+    assert renewed is not None
+    assert not renewed.count(record())  # its sample, still on its way to the worker
+    assert renewed.count(record())
+    assert window.take() == []
+    assert window.floods.strays == 1 and window.floods.total() == 2
+
+
+def test_a_counter_that_counted_nothing_is_not_renewed() -> None:
+    """A group that merely filled up is no flood: the next window starts plain."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record()))
+    assert window.floods.open is not None
+    window.take()
+    assert window.floods.open is None
+
+
+def test_the_dispatcher_drops_strays_as_batch_full(receiver: LocalReceiver) -> None:
+    """Through the dispatcher: sent, counted and stray records all balance."""
+    rig = Rig(receiver, max_batch_size=1)
+    template = record().msg  # the counter matches the very template object
+    rig.log(template)
+    window = rig.dispatcher.window
+    assert window.floods.open is not None and window.floods.open.count(record(msg=template))
+    rig.ship()
+    renewed = window.floods.open
+    assert renewed is not None
+    assert not renewed.count(record(msg=template)) and renewed.count(record(msg=template))
+    rig.ship()
+    stats = rig.stats.as_dict(pending=0, counted=window.floods.total())
+    assert stats["dropped"] == {"batch_full": 2}  # one omitted from the event, one stray
+    assert stats["records_delivered"] == 1
+    # The sample let through is still "in the queue": the only record unaccounted for.
+    assert stats["records_accepted"] == 3 and stats["records_pending"] == 0
+
+
+@pytest.mark.timeout(10)
+def test_the_counter_can_be_reentered_by_its_own_thread() -> None:
+    """A signal handler that logs runs inside whatever its thread was doing, possibly
+    inside count(). Simulated here by a record whose ``created`` logs again: a plain lock
+    would deadlock; both records are counted."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record()))
+    counter = window.floods.open
+    assert counter is not None
+
+    class Interrupted(logging.LogRecord):
+        @property  # type: ignore[override]
+        def created(self) -> float:
+            assert counter is not None and counter.count(record())  # the "signal handler"
+            return 0.0
+
+    outer = record()
+    outer.__class__ = Interrupted
+    assert counter.count(outer)
+    assert window.floods.total() == 2
+
+
+def formatted(message: str, *, line: int = 7, name: str = "shop") -> logging.LogRecord:
+    """A record as an f-string call makes it: no args, and a new message object each time."""
+    text = "".join(message)  # a fresh string object, as an f-string builds
+    return logging.getLogger(name).makeRecord(name, logging.ERROR, "app.py", line, text, (),
+                                              None)
+
+
+def test_an_fstring_flood_is_counted_by_call_site() -> None:
+    """Messages that came formatted are new objects on every call: once their group is
+    full, the counter matches them by call site and text instead of by template object."""
+    window = Window(fingerprint_key, 2)
+    for _ in range(2):
+        window.add(capture(formatted("Card declined for order A-1")))
+    counter = window.floods.open
+    assert counter is not None
+    again = formatted("Card declined for order A-1")
+    assert again.msg is not counter.msg
+    assert counter.count(again)
+    assert not counter.count(formatted("Card declined for order A-1", line=8))  # another line
+    assert not counter.count(formatted("Card declined for order A-2"))  # another message
+    assert not counter.count(formatted("Card declined for order A-1 (fraud)"))  # ditto
+    (group,) = window.take()
+    assert group.total == 3
+
+
+def test_a_different_message_from_the_flooding_line_is_never_counted_under_it() -> None:
+    """f"{op} failed": while "charge failed" floods, "refund failed" from the same line is
+    captured, and has its event in the same window."""
+    window = Window(fingerprint_key, 2)
+    for _ in range(2):
+        window.add(capture(formatted("charge failed")))
+    counter = window.floods.open
+    assert counter is not None and counter.count(formatted("charge failed"))
+    refund = formatted("refund failed")
+    assert not counter.count(refund)
+    window.add(capture(refund))
+    assert [(g.records[0].getMessage(), g.total) for g in window.take()] == [
+        ("charge failed", 3), ("refund failed", 1)]
+
+
+def test_samples_that_differ_match_by_what_they_all_share() -> None:
+    """A grouping that masks values puts differing messages in one group: the counter then
+    matches what all its samples start and end with, and nothing else."""
+    window = Window(key_function(lambda r: "one problem", lambda exc: None), 3)
+    records = [formatted(f"Card declined for order {n} today") for n in (17, 18, 29)]
+    counter = FloodCounter.for_group("one problem", records)
+    assert (counter.head, counter.tail) == ("Card declined for order ", " today")
+    assert counter.count(formatted("Card declined for order 4242 today"))
+    assert not counter.count(formatted("Card declined for customer 7 today"))
+    assert not counter.count(formatted("Card declined for order 7"))
+    assert window.floods.open is None  # a user's group_by never opens one by itself
+    short = FloodCounter.for_group("k", [formatted("ab"), formatted("aab")])
+    assert (short.head, short.tail) == ("a", "b")  # never overlapping: both samples fit
+    assert short.count(formatted("ab")) and short.count(formatted("aab"))
+
+
+def test_a_message_counted_under_a_flood_surfaces_in_the_next_window() -> None:
+    """A different message that fits the flood's samples is counted under it for at most
+    the rest of that window: the renewed counter lets the next window's first records
+    through as samples, and the message is grouped by its own key."""
+    window = Window(fingerprint_key, 2)
+    samples = [formatted("order 1 failed"), formatted("order 2 failed")]
+    # As a fingerprint that masks numbers would open it, for the group of both samples.
+    counter = FloodCounter.for_group("order <n> failed", samples)
+    window.floods.replace(counter)
+    assert not counter.count(formatted("order 3 failed hard"))  # does not end alike
+    assert counter.count(formatted("order 3 (retry) failed"))  # hidden: it fits
+    window.take()  # window 1 closes
+    renewed = window.floods.open
+    assert renewed is not None and renewed.samples == 2
+    again = formatted("order 3 (retry) failed")
+    assert not renewed.count(again)  # window 2: let through as a sample
+    window.add(capture(again))
+    (group,) = window.take()
+    assert group.records[0].getMessage() == "order 3 (retry) failed"
+
+
+def test_an_fstring_error_loop_is_counted_on_the_callers_thread(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """The loop's records are new message objects each time, yet once the group is full
+    they are only counted: no snapshot, nothing queued; every one is accounted for."""
+    handler = make_handler(max_batch_size=5, flush_interval=30)
+    logger.addHandler(handler)
+    order = "A-1001"
+
+    def loop(times: int) -> None:
+        for _ in range(times):
+            logger.error(f"Card declined for order {order}")
+
+    loop(5)
+    handler._worker._wake.set()  # group the samples now rather than at the window's end
+    deadline = time.monotonic() + 5
+    while handler._floods.open is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert handler._floods.open is not None
+    loop(1000)
+    assert handler._worker.pending() == 0  # counted on this thread: nothing queued
+    assert not handler.flush(5)  # 1000 were only counted
+    (event,) = receiver.events
+    assert event.title == f"ERROR {logger.name}: Card declined for order A-1001 (+1004 more)"
+    stats = handler.stats()
+    assert stats["records_accepted"] == 1005 and stats["records_pending"] == 0
+    assert stats["records_delivered"] == 5 and stats["dropped"] == {"batch_full": 1000}
