@@ -63,9 +63,11 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._threshold = (Threshold(settings.threshold, settings.threshold_window)
                            if settings.threshold is not None else None)
+        #: The group key of a captured record, as this handler's options define it.
+        self.group_key = key_function(settings.group_by, self._group_by_failed,
+                                      settings.in_app)
         #: The open window; the handler reads its ``full`` stand-in on the caller's thread.
-        self.window = Window(key_function(settings.group_by, self._group_by_failed),
-                             settings.max_batch_size,
+        self.window = Window(self.group_key, settings.max_batch_size,
                              recent=self._threshold.times if self._threshold else None)
         self._builder = EventBuilder(
             metadata=settings.metadata, title=settings.title,
