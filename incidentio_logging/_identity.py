@@ -38,6 +38,8 @@ _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|
           r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?")
 _WEEKDAY = r"(?:Mon|Tue(?:s)?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?\b,?"
 _ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?\b"
+_UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
+         r"|days?|weeks?)\b)?")
 #: One alternation, tried left to right; what matches is masked. Only the quoted forms
 #: keep something (their quotes: ``'<*>'``). Every branch starts where a word starts, the
 #: word-like ones only where a compound ("a-b.c") starts and only when a digit, a dot, an
@@ -65,9 +67,10 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
         r"(?:[A-Za-z]:\\|\\\\)[\w.\-~@+%$]+(?:\\[\w.\-~@+%$]*)*",
         # Relative paths: a directory and a file name, or two directories ("logs/app.log").
         r"\w[\w.\-]*(?:/[\w.\-]+)*/[\w\-]*\.\w+|\w[\w.\-]*/(?:[\w.\-]+/)+[\w.\-]*",
-        # Anything word-like with a digit in it: numbers with units (5.0s, 200ms), ids
-        # (A-1, ch_3Mq), hex, UUIDs, IPv4 and host:port, versions, ISO timestamps.
-        r"[-+]?(?:\w+[.:@+\-])*\w*\d\w*(?:[.:@+\-]\w+)*",
+        # Anything word-like with a digit in it: numbers with units (5.0s, 200ms, 2 KiB,
+        # 3 hours: a value may change its unit), ids (A-1, ch_3Mq), hex, UUIDs, IPv4 and
+        # host:port, versions, ISO timestamps.
+        r"[-+]?(?:\w+[.:@+\-])*\w*\d\w*(?:[.:@+\-]\w+)*" + _UNIT,
         # Dotted names and e-mail addresses without digits: api.stripe.com, config.yaml.
         r"\w+(?:[:+\-]\w+)*[.@]\w+(?:[.:@+\-]\w+)*",
     )) + ")",
