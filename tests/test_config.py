@@ -161,3 +161,14 @@ def test_the_token_is_not_in_any_repr() -> None:
     for text in (repr(handler), repr(handler.settings), repr(handler._transport)):
         assert TOKEN not in text
     assert SOURCE in repr(handler)
+
+
+@pytest.mark.parametrize(("value", "error"), [
+    ("shop-web", ValueError), (["shop", "1x"], ValueError), ("shop.", ValueError),
+    (42, TypeError), ([b"shop"], TypeError)])
+def test_in_app_takes_module_names_only(value: Any, error: type[Exception]) -> None:
+    """in_app entries are module prefixes; anything else is refused, naming the option."""
+    with pytest.raises(error, match="in_app"):
+        build(in_app=value)
+    assert build(in_app=" shop , billing.api ").settings.in_app == ("shop", "billing.api")
+    assert build().settings.in_app == ()
