@@ -23,7 +23,7 @@ import os
 import re
 import sysconfig
 from collections.abc import Hashable, Sequence
-from types import FrameType, TracebackType
+from types import CodeType, FrameType, TracebackType
 
 from ._record import Captured, capture, safe_repr
 from .serialize import encode
@@ -149,24 +149,33 @@ class Fingerprinter:
         """
         site: FrameType | None = None
         innermost: FrameType | None = None
+        last_code: CodeType | None = None
+        last_is_app = False
         while tb is not None:
             innermost = tb.tb_frame
-            if self._is_app(innermost):
+            # A RecursionError repeats one function a thousand times: judge it once.
+            if innermost.f_code is not last_code:
+                last_code, last_is_app = innermost.f_code, self._is_app(innermost)
+            if last_is_app:
                 site = innermost
             tb = tb.tb_next
         frame = site or innermost
         if frame is None:
             return ""
-        return f"{frame.f_globals.get('__name__', '?')}:{frame.f_code.co_name}"
+        return f"{_module(frame)}:{frame.f_code.co_name}"
 
     def _is_app(self, frame: FrameType) -> bool:
         if self._in_app:
-            module = frame.f_globals.get("__name__")
-            if isinstance(module, str) and any(
-                    module == prefix or module.startswith(prefix + ".")
-                    for prefix in self._in_app):
+            module = _module(frame)
+            if any(module == prefix or module.startswith(prefix + ".")
+                   for prefix in self._in_app):
                 return True
         return not is_library(frame.f_code.co_filename)
+
+
+def _module(frame: FrameType) -> str:
+    name = frame.f_globals.get("__name__")
+    return name if isinstance(name, str) else "?"
 
 
 def template(data: Captured) -> str:

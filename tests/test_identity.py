@@ -387,6 +387,19 @@ def test_without_application_frames_the_innermost_frame_is_the_site(installed_sh
     assert key(rec)[4] == "identity_vendor:lookup"
 
 
+def recurse(depth: int) -> int:
+    return recurse(depth + 1)
+
+
+def test_a_recursion_error_is_raised_in_the_recursive_function() -> None:
+    """A thousand frames of one function: the site is that function."""
+    try:
+        recurse(0)
+    except RecursionError:
+        rec = record("too deep", exc_info=sys.exc_info())
+    assert key(rec)[3:] == ("builtins.RecursionError", f"{__name__}:recurse")
+
+
 def test_the_key_keeps_only_text() -> None:
     """Frames, tracebacks and exceptions are not kept by the key: they can be let go."""
     rec = record("failed", exc_info=exc_info_of(KeyError("x")))
