@@ -46,9 +46,11 @@ _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|
 #: steps, and no branch rescans a compound from each of its parts.
 _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
     # Quoted values, short and on one line: what is between the quotes. An apostrophe
-    # inside a word opens nothing.
-    r"(?<=(?<![\w'])')[^'\n]{0,200}(?='(?!\w))",
-    r"(?<=(?<![\w\"])\")[^\"\n]{0,200}(?=\"(?!\w))",
+    # inside a word opens nothing. The event of a line rendered by structlog
+    # (KeyValueRenderer, JSONRenderer) is its template, not a value.
+    r"(?<=(?<![\w'])')(?<!\bevent=')[^'\n]{0,200}(?='(?!\w))",
+    r"(?<=(?<![\w\"])\")(?<!\bevent=\")(?<!\"event\": \")(?<!\"event\":\")"
+    r"[^\"\n]{0,200}(?=\"(?!\w))",
     r"(?<=(?<![\w`])`)[^`\n]{0,200}(?=`(?!\w))",
     # Absolute file paths and URL paths: "/var/log/app.log", "~/x", "../x".
     r"(?<!\.)(?:~|\.\.?)?/[\w.\-~@+%=]+(?:/[\w.\-~@+%=]*)*",

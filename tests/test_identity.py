@@ -165,6 +165,36 @@ def test_a_structlog_dict_groups_on_its_event() -> None:
     assert key(record({"event": "retry 3 of 5"})) == key(record({"event": "retry 4 of 9"}))
 
 
+RENDERED = [  # what structlog's KeyValueRenderer and JSONRenderer hand to the stdlib
+    ("order='A-1' event='card_declined' timestamp='2026-01-02T03:04:05Z'",
+     "order='B-2' event='card_declined' timestamp='2026-05-06T07:08:09Z'",
+     "order='A-1' event='disk_full' timestamp='2026-01-02T03:04:05Z'"),
+    ('{"order": "A-1", "event": "card_declined", "level": "error"}',
+     '{"order": "B-2", "event": "card_declined", "level": "error"}',
+     '{"order": "A-1", "event": "disk_full", "level": "error"}'),
+    ('{"order":"A-1","event":"card_declined"}', '{"order":"B-2","event":"card_declined"}',
+     '{"order":"A-1","event":"disk_full"}'),
+]
+
+
+@pytest.mark.parametrize(("first", "same", "other"), RENDERED)
+def test_a_rendered_structlog_line_keeps_its_event(first: str, same: str, other: str) -> None:
+    """A string renderer last: the values are masked, the event is the template."""
+    assert mask(first) == mask(same) != mask(other)
+    assert "card_declined" in mask(first)
+
+
+def test_real_structlog_renderers_keep_their_event() -> None:
+    """The same, with the renderers themselves."""
+    processors = pytest.importorskip("structlog.processors")
+    for renderer in (processors.KeyValueRenderer(), processors.JSONRenderer()):
+        def render(event: str, order: str, renderer: Any = renderer) -> str:
+            return str(renderer(None, "error", {"event": event, "order": order}))
+
+        assert mask(render("card_declined", "A-1")) == mask(render("card_declined", "B-2"))
+        assert mask(render("card_declined", "A-1")) != mask(render("disk_full", "A-1"))
+
+
 def test_other_objects_group_on_their_type_and_masked_text() -> None:
     """log.error(exc) or a dict without event never makes one group per value."""
     assert key(record(KeyError("sku-1"))) == key(record(KeyError("sku-22")))
