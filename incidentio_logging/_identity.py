@@ -147,7 +147,8 @@ class Fingerprinter:
         """``module:function`` of the innermost application frame of ``tb``.
 
         The innermost frame of all when none is application code; empty without a
-        traceback. ``co_name``, not ``co_qualname``: keys must agree across Python versions.
+        traceback. ``co_name``, not ``co_qualname``, and a comprehension counts as the
+        function it is written in: keys must agree across Python versions.
         """
         site: FrameType | None = None
         innermost: FrameType | None = None
@@ -158,7 +159,7 @@ class Fingerprinter:
             # A RecursionError repeats one function a thousand times: judge it once.
             if innermost.f_code is not last_code:
                 last_code, last_is_app = innermost.f_code, self._is_app(innermost)
-            if last_is_app:
+            if last_is_app and innermost.f_code.co_name not in _INLINED:
                 site = innermost
             tb = tb.tb_next
         frame = site or innermost
@@ -173,6 +174,11 @@ class Fingerprinter:
                    for prefix in self._in_app):
                 return True
         return not is_library(frame.f_code.co_filename)
+
+
+#: Comprehensions have frames of their own up to Python 3.11 and are inlined into their
+#: function from 3.12 on (PEP 709); the function is the site on every version.
+_INLINED = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>"})
 
 
 def _module(frame: FrameType) -> str:

@@ -430,6 +430,18 @@ def test_a_recursion_error_is_raised_in_the_recursive_function() -> None:
     assert key(rec)[3:] == ("builtins.RecursionError", f"{__name__}:recurse")
 
 
+def test_a_comprehension_is_the_function_it_is_written_in() -> None:
+    """Python 3.12 inlines comprehensions: 3.11's <listcomp> frame must not be the site."""
+    def total(orders: list[str]) -> int:
+        return sum([{}[order] for order in orders])
+
+    try:
+        total(["A-1"])
+    except KeyError:
+        rec = record("failed", exc_info=sys.exc_info())
+    assert key(rec)[4] == f"{__name__}:total"
+
+
 def test_the_key_keeps_only_text() -> None:
     """Frames, tracebacks and exceptions are not kept by the key: they can be let go."""
     rec = record("failed", exc_info=exc_info_of(KeyError("x")))
