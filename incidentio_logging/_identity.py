@@ -73,8 +73,10 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
         # 3 hours: a value may change its unit), ids (A-1, ch_3Mq), hex, UUIDs, IPv4 and
         # host:port, versions, ISO timestamps.
         r"[-+]?(?:\w+[.:@+\-])*\w*\d\w*(?:[.:@+\-]\w+)*" + _UNIT,
-        # Dotted names and e-mail addresses without digits: api.stripe.com, config.yaml.
-        r"\w+(?:[:+\-]\w+)*[.@]\w+(?:[.:@+\-]\w+)*",
+        # Dotted names and e-mail addresses without digits: api.stripe.com, config.yaml,
+        # but not a call written into the text, "session.commit()". The lookahead takes
+        # the whole name at once, so no shorter part of it is tried instead.
+        r"(?=(?P<dotted>\w+(?:[:+\-]\w+)*[.@]\w+(?:[.:@+\-]\w+)*))(?P=dotted)(?!\()",
     )) + ")",
 )) + ")")
 #: A run of masked values (a list, a date and its time) is one value, whatever its length.
