@@ -91,7 +91,8 @@ def mask(text: str) -> str:
     ``"Card declined for order <*> after <*> attempts (<*>)"``. Masked: anything with a
     digit in it (numbers with units, ids, hex, UUIDs, IP addresses and ports, versions,
     timestamps), dates with a month's name, URLs, file paths, dotted names (host names,
-    modules, file names), e-mail addresses, and quoted values (``'<*>'``). Words without a
+    modules, file names; not a call such as ``session.commit()``), e-mail addresses, and
+    quoted values (``'<*>'``). A run of values (a list) is one ``<*>``. Words without a
     digit stay: "rejected the refund" and "rejected the capture" differ. Only the first
     :data:`MAX_SCANNED` characters are read.
     """
