@@ -157,5 +157,25 @@ STRUCTURED_ROWS: list[Row] = [
 ]
 
 
+
+#: Alert identity: which records are one problem, and the key they share.
+IDENTITY_ROWS: list[Row] = [
+    ("An f-string error paged once per value: four `Card declined for order {order}` "
+     "records gave four events and four dedup keys",
+     "4 events, 4 keys → 1 event, 1 key",
+     "test_identity.py::test_four_f_string_records_are_one_event_with_one_key"),
+    ("Two bugs behind Django's generic `Internal Server Error: %s` (one exception type, two "
+     "views) shared one alert",
+     "1 alert → 2 alerts",
+     "test_identity.py::test_two_bugs_behind_djangos_generic_message_are_two_alerts"),
+    ("One Flask view failing on two URLs opened two alerts: Flask's message names the URL",
+     "2 alerts → 1 alert",
+     "test_identity.py::test_one_flask_view_failing_on_two_urls_is_one_alert"),
+    ("Every structlog event dict had the template `dict`: unrelated events shared one alert",
+     "`card_declined`, `disk_full`: 1 group → 2 groups",
+     "test_identity.py::test_a_structlog_dict_groups_on_its_event"),
+]
+
+
 HARDENING: list[Row] = (WORKER_ROWS + SCRUB_ROWS + CONFIG_ROWS + STORM_ROWS
-                        + STRUCTURED_ROWS)
+                        + STRUCTURED_ROWS + IDENTITY_ROWS)

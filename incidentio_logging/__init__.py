@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from ._identity import fingerprint
 from .handler import IncidentIOHandler
 from .transport import HttpTransport, Reply, Transport, TransportError
 
@@ -19,4 +20,5 @@ __all__ = [
     "Transport",
     "TransportError",
     "__version__",
+    "fingerprint",
 ]

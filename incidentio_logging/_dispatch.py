@@ -70,9 +70,11 @@ class Dispatcher:
             secret=secret_key_pattern(settings.scrub_keys),
             threshold=self._threshold,
         )
+        #: The group key of a captured record, as this handler's options define it.
+        self.group_key = key_function(settings.group_by, self._group_by_failed,
+                                      settings.in_app)
         #: The open window; the handler reads its flood counter on the caller's thread.
-        self.window = Window(key_function(settings.group_by, self._group_by_failed),
-                             settings.max_batch_size,
+        self.window = Window(self.group_key, settings.max_batch_size,
                              recent=self._threshold.times if self._threshold else None,
                              detach=self._builder.detach, wall_clock=wall_clock)
         self._budget = EventBudget(settings.max_events_per_minute)

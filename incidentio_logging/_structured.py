@@ -24,7 +24,7 @@ import re
 import traceback
 from typing import Any
 
-from ._record import Captured, safe_str
+from ._record import Captured, capture, safe_str
 from .serialize import _RENAMES
 
 #: Where an event dict's or an extra's colliding keys go, so both values are kept.
@@ -38,6 +38,11 @@ _DIRECTIVES = frozenset({"event", "exc_info"})
 _TRACEBACK = "\nTraceback (most recent call last):"
 _LOGURU_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}")
 _LOGURU_TIME_LEN = 23
+
+
+def plain(record: logging.LogRecord) -> Captured:
+    """``record`` as the worker's grouping sees it: captured, then normalized."""
+    return normalize(capture(record))
 
 
 def normalize(data: Captured) -> Captured:

@@ -54,6 +54,7 @@ class Settings:
     description: str | None
     source_url: str | None
     group_by: Literal["fingerprint", "none"] | GroupKey
+    in_app: tuple[str, ...]
     dedup: DedupMode
     flush_interval: float
     max_batch_size: int
@@ -83,6 +84,7 @@ def parse_settings(
     description: str | None,
     source_url: str | None,
     group_by: object,
+    in_app: object,
     dedup: str,
     flush_interval: object,
     max_batch_size: object,
@@ -119,6 +121,7 @@ def parse_settings(
         description=_template("description", description),
         source_url=_source_url(source_url),
         group_by=_group_by(group_by),
+        in_app=_in_app(in_app),
         dedup=_dedup(dedup),
         flush_interval=_number("flush_interval", flush_interval, low=0.001, high=3600),
         max_batch_size=_integer("max_batch_size", max_batch_size, low=1, high=10_000),
@@ -395,6 +398,19 @@ def _group_by(value: object) -> Literal["fingerprint", "none"] | GroupKey:
     raise ValueError(
         f"group_by must be 'fingerprint', 'none', a callable or a dotted path, not {value!r}"
     )
+
+
+_MODULE_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def _in_app(value: object) -> tuple[str, ...]:
+    """Module prefixes, as a list or ``"shop,billing.api"``."""
+    prefixes = _words("in_app", value)
+    for prefix in prefixes:
+        if not _MODULE_RE.fullmatch(prefix):
+            raise ValueError(f"in_app entries must be module names such as 'shop' or "
+                             f"'shop.views', not {prefix!r}")
+    return prefixes
 
 
 def _dedup(value: object) -> DedupMode:

@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .grouping import Group, label
+from ._identity import deduplication_key
+from .grouping import Group
 from .serialize import (
     SECRET_KEY,
     ExcInfo,
@@ -130,15 +131,14 @@ class EventBuilder:
         return summary
 
     def _key(self, group: Group, records: list[bytes]) -> str:
-        digest = hashlib.sha256()
         if self._dedup == "fingerprint":
             # Stable across windows, processes and restarts: repeats update one alert.
-            digest.update(b"fingerprint\n" + encode(label(group.key)))
-        else:
-            # The reference: this event's data and the UTC minute it was formed in.
-            minute = dt.datetime.fromtimestamp(self._wall_clock(), dt.timezone.utc)
-            digest.update(minute.strftime("%Y-%m-%dT%H:%M\n").encode())
-            digest.update(b",".join(records))
+            return deduplication_key(group.key)
+        # The reference: this event's data and the UTC minute it was formed in.
+        digest = hashlib.sha256()
+        minute = dt.datetime.fromtimestamp(self._wall_clock(), dt.timezone.utc)
+        digest.update(minute.strftime("%Y-%m-%dT%H:%M\n").encode())
+        digest.update(b",".join(records))
         return digest.hexdigest()
 
     def _assemble(self, head: dict[str, Any], summary: dict[str, Any],

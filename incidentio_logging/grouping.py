@@ -20,50 +20,34 @@ import logging
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 from ._budget import RECORD_OVERHEAD, HeldBudget
 from ._flood import FloodCounter, Floods
-from ._record import Captured, restore, safe_repr
+from ._identity import Fingerprinter, fingerprint_key, label
+from ._record import Captured, restore
 from .serialize import ExcInfo, RecordSerializer, Traceback
 
 KeyFunc = Callable[[Captured], Hashable]
-
-
-def fingerprint_key(data: Captured) -> tuple[str, str, str, str]:
-    """Logger, level, message template and exception type: what makes two errors "the same".
-
-    The template (``msg``) is used rather than the formatted message, so that
-    ``"order %s failed"`` groups across order ids.
-    """
-    msg = data["msg"]
-    exc_info = data["exc_info"]
-    exc_type = exc_info[0].__qualname__ if exc_info and exc_info[0] else ""
-    template = msg if type(msg) is str else type(msg).__qualname__
-    return (data["name"], data["levelname"], template, exc_type)
-
-
-def label(key: Hashable) -> str:
-    """A group key as stable text, for deduplication keys."""
-    if isinstance(key, tuple):
-        return "\x1f".join(str(part) for part in key)
-    return key if isinstance(key, str) else safe_repr(key, 500)
 
 
 def _whole_window(_data: Captured) -> str:
     return ""
 
 
-def key_function(group_by: object, on_error: Callable[[Exception], None]) -> KeyFunc:
+def key_function(group_by: object, on_error: Callable[[Exception], None],
+                 in_app: Sequence[str] = ()) -> KeyFunc:
     """The grouping function for a validated ``group_by`` option.
 
-    ``"none"`` puts a whole window in one group, as the reference does. A user's function
-    gets a record; if it raises, that record is grouped by fingerprint and ``on_error``
-    hears about it.
+    ``"fingerprint"`` is :class:`~incidentio_logging._identity.Fingerprinter`, with the
+    ``in_app`` option. ``"none"`` puts a whole window in one group, as the reference does.
+    A user's function gets a record; if it raises, that record is grouped by fingerprint
+    and ``on_error`` hears about it.
     """
+    fingerprint = Fingerprinter(in_app) if in_app else fingerprint_key
     if group_by == "fingerprint":
-        return fingerprint_key
+        return fingerprint
     if group_by == "none":
         return _whole_window
     user_func: Callable[[logging.LogRecord], object] = group_by  # type: ignore[assignment]
@@ -73,7 +57,7 @@ def key_function(group_by: object, on_error: Callable[[Exception], None]) -> Key
             return label(user_func(restore(data)))
         except Exception as exc:  # noqa: BLE001 - the user's code must not stop the worker
             on_error(exc)
-            return fingerprint_key(data)
+            return fingerprint(data)
 
     return user_key
 
@@ -242,7 +226,7 @@ class Window:
 
     def _count_flood(self, group: Group) -> None:
         # Only fingerprint grouping can be matched on the caller's thread.
-        if self._key is fingerprint_key:
+        if isinstance(self._key, Fingerprinter):
             self._replace_counter(FloodCounter.for_group(group.key, group.records))
 
     def _replace_counter(self, new: FloodCounter | None) -> None:

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._dispatch import Dispatcher
+from ._identity import deduplication_key
 from ._record import capture
 from ._report import Reporter
 from ._stats import Stats
+from ._structured import plain
 from ._worker import WORKER_THREADS, Worker
 from .config import Settings, parse_settings
 from .transport import HttpTransport, Transport
@@ -45,6 +47,9 @@ class IncidentIOHandler(logging.Handler):
             {exc_type} {exc_message}``; the defaults name the problem.
         source_url: a link back to where the alert came from.
         group_by: ``"fingerprint"``, ``"none"``, or a callable/dotted path returning a key.
+        in_app: module prefixes (a list or ``"shop,billing"``) whose frames count as your
+            application's code even when installed in site-packages; they decide where
+            an exception was raised, for its fingerprint.
         dedup: ``"batch"`` (the reference's key) or ``"fingerprint"`` (one alert per problem).
         flush_interval: seconds a window stays open; 1.0.
         max_batch_size: records per event; more in a window are counted, not sent; 250.
@@ -78,6 +83,7 @@ class IncidentIOHandler(logging.Handler):
         description: str | None = None,
         source_url: str | None = None,
         group_by: Any = "fingerprint",
+        in_app: Sequence[str] | str = (),
         dedup: str = "batch",
         flush_interval: float = 1.0,
         max_batch_size: int = 250,
@@ -99,7 +105,8 @@ class IncidentIOHandler(logging.Handler):
         settings = parse_settings(
             api_token=api_token, alert_source_config_id=alert_source_config_id,
             metadata=metadata, level=level, predicate=predicate, rule=rule, title=title,
-            description=description, source_url=source_url, group_by=group_by, dedup=dedup,
+            description=description, source_url=source_url, group_by=group_by, in_app=in_app,
+            dedup=dedup,
             flush_interval=flush_interval, max_batch_size=max_batch_size,
             queue_size=queue_size, timeout=timeout, shutdown_timeout=shutdown_timeout,
             endpoint=endpoint, max_retries=max_retries, max_retry_time=max_retry_time,
@@ -130,6 +137,7 @@ class IncidentIOHandler(logging.Handler):
         dispatcher = Dispatcher(self._settings, transport=self._transport, stats=self._stats,
                                 reporter=self._reporter)
         self._floods = dispatcher.window.floods
+        self._group_key = dispatcher.group_key
         self._worker = Worker(
             dispatcher, stats=self._stats, reporter=self._reporter, clock=time.monotonic,
             flush_interval=self._settings.flush_interval,
@@ -245,6 +253,14 @@ class IncidentIOHandler(logging.Handler):
         """Counters: records accepted, delivered, dropped (with ``dropped`` by reason) and
         pending; events sent and failed; retries."""
         return self._stats.as_dict(self._worker.pending(), self._floods.total())
+
+    def fingerprint(self, record: logging.LogRecord) -> str:
+        """The deduplication key that ``dedup="fingerprint"`` sends for ``record``'s group.
+
+        Under this handler's ``group_by`` and ``in_app``, whatever its ``dedup``: which
+        alert this record joins, or would join.
+        """
+        return deduplication_key(self._group_key(plain(record)))
 
     @property
     def settings(self) -> Settings:

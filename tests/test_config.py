@@ -243,3 +243,14 @@ def test_a_level_that_is_not_a_name_or_ascii_number_names_the_option(value: str)
     """'²' passed str.isdigit() and then int() failed with a message naming nothing."""
     with pytest.raises(ValueError, match=r"^level "):
         build(level=value)
+
+
+@pytest.mark.parametrize(("value", "error"), [
+    ("shop-web", ValueError), (["shop", "1x"], ValueError), ("shop.", ValueError),
+    (42, TypeError), ([b"shop"], TypeError)])
+def test_in_app_takes_module_names_only(value: Any, error: type[Exception]) -> None:
+    """in_app entries are module prefixes; anything else is refused, naming the option."""
+    with pytest.raises(error, match="in_app"):
+        build(in_app=value)
+    assert build(in_app=" shop , billing.api ").settings.in_app == ("shop", "billing.api")
+    assert build().settings.in_app == ()

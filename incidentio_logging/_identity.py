@@ -1,0 +1,232 @@
+"""Which records are the same problem: the fingerprint, and the key it gives on the wire.
+
+Pure, deterministic and stateless. The same record gives the same fingerprint in every
+process, on every host, after every restart: nothing is learned at run time and nothing
+depends on ``hash()`` or ``PYTHONHASHSEED``. That is what lets a fleet of processes, each
+with its own handler, update one incident.io alert per problem.
+
+- A record with an exception is that exception: logger, level, the exception's type and
+  the innermost frame of application code in its traceback, by module and function name
+  (never by line, so a deploy that only moves code keeps the key). The message is left
+  out: two bugs behind one generic message are two problems, one bug reached from two URLs
+  is one.
+- Otherwise a record is its message: the ``%``-template when it has arguments; the text
+  with its variable parts masked (:func:`mask`) when the values are already in it, as
+  f-strings, ``.format()``, loguru and structlog hand them over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sysconfig
+from collections.abc import Hashable, Sequence
+from types import CodeType, FrameType, TracebackType
+
+from ._record import Captured, safe_repr
+from ._structured import plain
+from .serialize import encode
+
+#: Characters of a message that are scanned; the rest takes no part in its fingerprint.
+MAX_SCANNED = 1_000
+#: What a masked value becomes. One marker for every kind of value: a template whose
+#: value is sometimes a host name and sometimes an IP address still groups.
+MASK = "<*>"
+
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+          r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?")
+_WEEKDAY = r"(?:Mon|Tue(?:s)?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?\b,?"
+_ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?\b"
+_UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
+         r"|days?|weeks?)\b)?")
+#: One alternation, tried left to right; what matches becomes ``<*>``. Every branch starts
+#: where a word starts, the word-like ones only where a compound ("a-b.c") starts and only
+#: when a digit, a dot, an ``@``, a colon or a slash is near: a plain word costs a few
+#: steps, and no branch rescans a compound from each of its parts.
+_VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
+    # Quoted values, short and on one line: what is between the quotes. An apostrophe
+    # inside a word opens nothing. The event of a line rendered by structlog
+    # (KeyValueRenderer, JSONRenderer) is its template, not a value.
+    r"(?<=(?<![\w'])')(?<!\bevent=')[^'\n]{0,200}(?='(?!\w))",
+    r"(?<=(?<![\w\"])\")(?<!\bevent=\")(?<!\"event\": \")(?<!\"event\":\")"
+    r"[^\"\n]{0,200}(?=\"(?!\w))",
+    r"(?<=(?<![\w`])`)[^`\n]{0,200}(?=`(?!\w))",
+    # Absolute file paths and URL paths: "/var/log/app.log", "~/x", "../x".
+    r"(?<!\.)(?:~|\.\.?)?/[\w.\-~@+%=]+(?:/[\w.\-~@+%=]*)*",
+    r"(?<!\w[.:@+\-])"
+    r"(?=[+\-]?(?:\d|\w[\w+\-]*?[\d.@:/\\])|[\[:\\]|[A-Z][a-z]{2,8}\.?,?\s+(?:\d|[A-Z][a-z]{2}))"
+    r"(?:" + "|".join((
+        # URLs, whole: scheme, host, path and query vary together.
+        r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]",
+        # Dates with a month's name: "Mon, 02 Jan 2006 15:04", "Jan 2", "02/Jan/2024:10:00".
+        rf"(?:{_WEEKDAY}\s+)?(?:{_MONTH}\s+{_ORDINAL}|{_ORDINAL}[\s/\-]{_MONTH})"
+        r"(?:[,/\-]?\s*\d{4}\b)?(?:[:T\s]\d{1,2}(?::\d{2}){1,2}(?:[.,]\d+)?)?",
+        # IPv6 addresses (and MACs, times), with brackets and a port.
+        r"(?<!:)\[?(?=[0-9A-Fa-f:]*\d)(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}"
+        r"(?:%\w+)?(?:\](?::\d+)?)?(?![\w:.])",
+        # Windows paths: "C:\\x\\y", "\\\\server\\share".
+        r"(?:[A-Za-z]:\\|\\\\)[\w.\-~@+%$]+(?:\\[\w.\-~@+%$]*)*",
+        # Relative paths: a directory and a file name, or two directories ("logs/app.log").
+        r"\w[\w.\-]*(?:/[\w.\-]+)*/[\w\-]*\.\w+|\w[\w.\-]*/(?:[\w.\-]+/)+[\w.\-]*",
+        # Anything word-like with a digit in it: numbers with units (5.0s, 200ms, 2 KiB,
+        # 3 hours: a value may change its unit), ids (A-1, ch_3Mq), hex, UUIDs, IPv4 and
+        # host:port, versions, ISO timestamps.
+        r"[-+]?(?:\w+[.:@+\-])*\w*\d\w*(?:[.:@+\-]\w+)*" + _UNIT,
+        # Dotted names and e-mail addresses without digits: api.stripe.com, config.yaml,
+        # but not a call written into the text, "session.commit()". The lookahead takes
+        # the whole name at once, so no shorter part of it is tried instead.
+        r"(?=(?P<dotted>\w+(?:[:+\-]\w+)*[.@]\w+(?:[.:@+\-]\w+)*))(?P=dotted)(?!\()",
+    )) + ")",
+)) + ")")
+#: A run of masked values (a list, a date and its time) is one value, whatever its length.
+#: What follows the first of them goes.
+_RUN = re.compile(r"(?:(?<=<\*>)|(?<=<\*>['\"`]))(?:[,;]?[ \t]*(['\"`]?)<\*>\1)+")
+
+
+def mask(text: str) -> str:
+    """``text`` with its variable parts masked as ``<*>``: the template it was made from.
+
+    ``"Card declined for order A-1001 after 3 attempts (5.0s)"`` becomes
+    ``"Card declined for order <*> after <*> attempts (<*>)"``. Masked: anything with a
+    digit in it (numbers with units, ids, hex, UUIDs, IP addresses and ports, versions,
+    timestamps), dates with a month's name, URLs, file paths, dotted names (host names,
+    modules, file names; not a call such as ``session.commit()``), e-mail addresses, and
+    quoted values (``'<*>'``). A run of values (a list) is one ``<*>``. Words without a
+    digit stay: "rejected the refund" and "rejected the capture" differ. Only the first
+    :data:`MAX_SCANNED` characters are read.
+    """
+    # Plain replacement strings: re substitutes them in C, with no call per match.
+    masked = _VALUE.sub(MASK, text[:MAX_SCANNED])
+    return _RUN.sub("", masked) if masked.count(MASK) > 1 else masked
+
+
+def _library_paths() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")
+             if name in paths}
+    roots |= {os.path.realpath(root) for root in roots}
+    return tuple(os.path.join(root, "") for root in sorted(roots))
+
+
+#: Where the stdlib and installed packages live; "<frozen importlib._bootstrap>" too.
+_LIBRARY_PREFIXES = (*_library_paths(), "<frozen ")
+_PACKAGE_DIRS = tuple(f"{os.sep}{name}{os.sep}" for name in ("site-packages", "dist-packages"))
+
+
+def is_library(filename: str) -> bool:
+    """True for code of the stdlib or of an installed package, by the file it runs from."""
+    return filename.startswith(_LIBRARY_PREFIXES) or any(
+        part in filename for part in _PACKAGE_DIRS)
+
+
+class Fingerprinter:
+    """The default group key: what makes two records "the same problem".
+
+    Called on a captured record, it returns a tuple of strings. ``in_app`` names module
+    prefixes (``"shop"`` covers ``shop`` and ``shop.views``) that count as application
+    code wherever they are installed; without it, application code is whatever does not
+    run from the stdlib or site-packages.
+    """
+
+    __slots__ = ("_in_app",)
+
+    def __init__(self, in_app: Sequence[str] = ()) -> None:
+        self._in_app = tuple(in_app)
+
+    def __repr__(self) -> str:
+        return f"Fingerprinter(in_app={self._in_app!r})"
+
+    def __call__(self, data: Captured) -> tuple[str, ...]:
+        exc_info = data["exc_info"]
+        if exc_info and exc_info[0] is not None:
+            exc_type: type[BaseException] = exc_info[0]
+            return ("exception", data["name"], data["levelname"],
+                    f"{exc_type.__module__}.{exc_type.__qualname__}",
+                    self.raise_site(exc_info[2]))
+        return ("message", data["name"], data["levelname"], template(data))
+
+    def raise_site(self, tb: TracebackType | None) -> str:
+        """``module:function`` of the innermost application frame of ``tb``.
+
+        The innermost frame of all when none is application code; empty without a
+        traceback. ``co_name``, not ``co_qualname``, and a comprehension counts as the
+        function it is written in: keys must agree across Python versions.
+        """
+        site: FrameType | None = None
+        innermost: FrameType | None = None
+        last_code: CodeType | None = None
+        last_is_app = False
+        while tb is not None:
+            innermost = tb.tb_frame
+            # A RecursionError repeats one function a thousand times: judge it once.
+            if innermost.f_code is not last_code:
+                last_code, last_is_app = innermost.f_code, self._is_app(innermost)
+            if last_is_app and innermost.f_code.co_name not in _INLINED:
+                site = innermost
+            tb = tb.tb_next
+        frame = site or innermost
+        if frame is None:
+            return ""
+        return f"{_module(frame)}:{frame.f_code.co_name}"
+
+    def _is_app(self, frame: FrameType) -> bool:
+        if self._in_app:
+            module = _module(frame)
+            if any(module == prefix or module.startswith(prefix + ".")
+                   for prefix in self._in_app):
+                return True
+        return not is_library(frame.f_code.co_filename)
+
+
+#: Comprehensions have frames of their own up to Python 3.11 and are inlined into their
+#: function from 3.12 on (PEP 709); the function is the site on every version.
+_INLINED = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>"})
+
+
+def _module(frame: FrameType) -> str:
+    name = frame.f_globals.get("__name__")
+    return name if isinstance(name, str) else "?"
+
+
+def template(data: Captured) -> str:
+    """What a record without an exception is identified by.
+
+    - ``%``-style, with arguments: the template itself, unmasked.
+    - A string without arguments: the string, masked.
+    - A dict (structlog through the stdlib) reaches here as its ``event``, a string
+      (:func:`~incidentio_logging._structured.normalize` runs first).
+    - Any other object (``log.error(exc)``): its type and its text, masked, so that an
+      object whose text varies never makes one group per value.
+    """
+    msg = data["msg"]
+    if isinstance(msg, str):
+        return str.__str__(msg) if data["args"] else mask(msg)
+    return f"{type(msg).__qualname__}: {mask(data['message'])}"
+
+
+def label(key: Hashable) -> str:
+    """A group key as stable text, for deduplication keys."""
+    if isinstance(key, tuple):
+        return "\x1f".join(str(part) for part in key)
+    return key if isinstance(key, str) else safe_repr(key, 500)
+
+
+def deduplication_key(group_key: Hashable) -> str:
+    """The ``deduplication_key`` that ``dedup="fingerprint"`` sends for a group."""
+    return hashlib.sha256(b"fingerprint\n" + encode(label(group_key))).hexdigest()
+
+
+#: The default grouping's key function.
+fingerprint_key = Fingerprinter()
+
+
+def fingerprint(record: logging.LogRecord) -> str:
+    """The deduplication key that ``dedup="fingerprint"`` sends for ``record``'s group.
+
+    Under the default grouping (``group_by="fingerprint"``, no ``in_app``); a handler with
+    its own answers with :meth:`IncidentIOHandler.fingerprint`. Use it to tell which alert
+    an error will join, or to resolve that alert from elsewhere.
+    """
+    return deduplication_key(fingerprint_key(plain(record)))
