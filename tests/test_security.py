@@ -203,3 +203,21 @@ def test_no_piece_of_the_token_reaches_the_receiver(logger: logging.Logger) -> N
         assert receiver.events
         for event in receiver.events:
             assert not leaks(json.dumps(event.payload).encode())
+
+
+@pytest.mark.parametrize("status", [400, 401, 422, 503])
+def test_a_reply_that_echoes_the_token_is_masked_on_stderr(
+        status: int, receiver: LocalReceiver, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The report quotes 200 bytes of a raw reply; a cut inside the token kept its head."""
+    token = receiver.api_token
+    receiver.script(Scripted(status, raw=b"x" * 185 + f" {token}".encode()))
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05,
+                                max_retries=0)
+    logger.addHandler(handler)
+    logger.error("this will not arrive")
+    handler.flush(10)
+    handler.close()
+    report = capsys.readouterr().err
+    assert report.startswith("incidentio-logging: ") and "[scrubbed]" in report
+    assert not {token[i:i + 8] for i in range(len(token) - 7) if token[i:i + 8] in report}
