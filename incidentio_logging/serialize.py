@@ -173,18 +173,24 @@ class _Walk:
 
 
 def _fields(value: object) -> Iterable[tuple[str, Any]] | None:
-    """A dataclass's, a namedtuple's or a plain object's fields; None for anything else."""
+    """A namedtuple's fields, a dataclass's shown ones, or a plain object's public ones.
+
+    None for anything else. What a class keeps out of its repr (``field(repr=False)``, a
+    leading underscore) stays out.
+    """
     try:
         names = getattr(type(value), "_fields", None)
         if isinstance(value, tuple) and isinstance(names, tuple):
             return zip(names, value, strict=False)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             missing = object()
-            pairs = ((f.name, getattr(value, f.name, missing)) for f in dataclasses.fields(value))
+            pairs = ((f.name, getattr(value, f.name, missing))
+                     for f in dataclasses.fields(value) if f.repr)
             return ((name, item) for name, item in pairs if item is not missing)
         if type(value).__repr__ is object.__repr__ and not _is_request(value):
             # Its repr would say nothing but an address; its attributes say what it holds.
-            return iter(vars(value).items())
+            return ((name, item) for name, item in vars(value).items()
+                    if not (isinstance(name, str) and name.startswith("_")))
     except Exception:  # noqa: BLE001 - a hostile __getattr__ or no __dict__: use the repr
         return None
     return None

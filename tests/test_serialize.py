@@ -225,6 +225,7 @@ def test_records_within_budget_are_not_marked() -> None:
 class Credentials:
     user: str
     password: str
+    pin: str = dataclasses.field(default="1234", repr=False)
 
 
 class Endpoint(NamedTuple):
@@ -237,10 +238,12 @@ class Database:
         self.user_id = 7
         self.auth_token = "t0k3n-value"
         self.dsn = "postgres://app:s3cret@db:5432/shop"
+        self._pool = ["private"]
 
 
 def test_fields_of_dataclasses_namedtuples_and_plain_objects_are_scrubbed() -> None:
-    """They become their fields, by name, and secret-looking names are scrubbed."""
+    """They become their fields, by name, and secret-looking names are scrubbed. What a
+    class keeps out of its repr (``repr=False``, a leading underscore) stays out."""
     data = serialize("login", creds=Credentials("al", "hunter2"),
                      endpoint=Endpoint("https://x.example", "k-123"), db=Database())
     assert data["creds"] == {"user": "al", "password": "[scrubbed]"}
