@@ -23,7 +23,8 @@ class Reporter:
                  interval: float = 60.0,
                  stream: Callable[[], TextIO | None] = lambda: sys.stderr) -> None:
         self._clock = clock
-        # The same masking as payloads: an error reply quoted here may echo the token.
+        # The token masking of payloads: an error reply quoted here may echo the token,
+        # cut anywhere.
         self._scrub = Scrubber(token=secret)
         self._interval = interval
         self._stream = stream
@@ -43,7 +44,7 @@ class Reporter:
             suppressed = self._suppressed.pop(key, 0)
         if suppressed:
             message += f" ({suppressed} similar messages suppressed)"
-        self._write(PREFIX + self._scrub.mask(message) + "\n")
+        self._write(PREFIX + self._scrub.mask_token(message) + "\n")
 
     def _write(self, line: str) -> None:
         try:

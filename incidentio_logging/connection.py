@@ -42,15 +42,15 @@ def check(*, api_token: str | None, alert_source_config_id: str | None,
           endpoint: str | None, timeout: float = 10.0) -> Verdict:
     """Send the test event once and judge the answer. Never includes the token.
 
-    An error reply may echo the request's ``Authorization`` header: the verdict is masked
-    by the scrubber that masks payloads, which also catches a token the reply's quote cut.
+    An error reply may echo the request's ``Authorization`` header: the verdict goes
+    through the token masking of payloads, which also catches a token the quote cut.
     """
     try:
         token, source_id, base = parse_connection(api_token, alert_source_config_id, endpoint)
     except (ValueError, TypeError) as exc:
         return Verdict(CONFIGURATION, f"Configuration: {exc}")
     verdict = _judge(token, source_id, base, timeout)
-    return Verdict(verdict.code, Scrubber(token=token).mask(verdict.message))
+    return Verdict(verdict.code, Scrubber(token=token).mask_token(verdict.message))
 
 
 def _judge(token: str, source_id: str, base: str, timeout: float) -> Verdict:
