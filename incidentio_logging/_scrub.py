@@ -92,12 +92,13 @@ class Scrubber:
         """
         if len(value) > keep + MARGIN:
             if tail:
-                return marker + self.mask(value[-keep - MARGIN:])[_EDGE:][-keep:]
+                clean = self.mask(value[len(value) - keep - MARGIN:])[_EDGE:]
+                return marker + clean[len(clean) - keep:]
             return self.mask(value[:keep + MARGIN])[:-_EDGE][:keep] + marker
         clean = self.mask(value)
         if len(clean) <= keep:
             return clean
-        return marker + clean[-keep:] if tail else clean[:keep] + marker
+        return marker + clean[len(clean) - keep:] if tail else clean[:keep] + marker
 
     def name(self, key: str) -> tuple[str, bool]:
         """A mapping key, masked and cut, and whether its value is to be scrubbed."""

@@ -125,3 +125,10 @@ def test_a_long_string_is_read_only_up_to_what_is_kept_plus_a_margin(
     assert read == [1000 + MARGIN]
     head = "z" * 1000 + " password=hunter2hunter2"
     assert "hunter" not in scrubber.text(head + "q" * 5000, 1010, "~")
+
+
+@pytest.mark.parametrize("tail", [False, True])
+def test_keeping_nothing_keeps_only_the_marker(tail: bool) -> None:
+    """A spent budget keeps no character, from either end."""
+    for text in ("q" * 100, "q" * 1000):
+        assert Scrubber().text(text, 0, "~", tail=tail) == "~"
