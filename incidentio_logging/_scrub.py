@@ -1,7 +1,7 @@
 """One scrubbing function for every string that leaves: mask first, then cut.
 
-Titles, descriptions, messages, tracebacks, extras, the summary, stderr reports and the
-connection test's verdict all go through :meth:`Scrubber.text`. It masks:
+Titles, descriptions, messages, tracebacks, extras and the summary all go through
+:meth:`Scrubber.text` (or :meth:`Scrubber.mask` when nothing is cut). It masks:
 
 - the API token, and any run of at least :data:`TOKEN_PIECE` characters of its start (a
   cut made elsewhere, such as a capture-time cut that appends a marker, keeps a head);
@@ -11,6 +11,9 @@ connection test's verdict all go through :meth:`Scrubber.text`. It masks:
 - the password in a URL's ``user:password@`` (``postgres://app:[scrubbed]@db/shop``);
 - card numbers: 13 to 19 digits, with single spaces or dashes between them, starting with
   2 to 6 as the card networks' numbers do, that pass the Luhn check.
+
+Stderr reports and the connection test's verdict, the library's own words around a
+quoted reply, take only the first rule: :meth:`Scrubber.mask_token`.
 
 Masking comes before cutting, so a cut can never keep half a secret. The work is linear
 and bounded: each rule is a precompiled regular expression, a clean string costs one
