@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
+from ._scrub import Scrubber
+
 PREFIX = "incidentio-logging: "
 
 
@@ -21,7 +23,9 @@ class Reporter:
                  interval: float = 60.0,
                  stream: Callable[[], TextIO | None] = lambda: sys.stderr) -> None:
         self._clock = clock
-        self._secret = secret
+        # The token masking of payloads: an error reply quoted here may echo the token,
+        # cut anywhere.
+        self._scrub = Scrubber(token=secret)
         self._interval = interval
         self._stream = stream
         self._lock = threading.RLock()  # a signal handler may report from inside report()
@@ -40,9 +44,7 @@ class Reporter:
             suppressed = self._suppressed.pop(key, 0)
         if suppressed:
             message += f" ({suppressed} similar messages suppressed)"
-        if self._secret:
-            message = message.replace(self._secret, "[scrubbed]")
-        self._write(PREFIX + message + "\n")
+        self._write(PREFIX + self._scrub.mask_token(message) + "\n")
 
     def _write(self, line: str) -> None:
         try:

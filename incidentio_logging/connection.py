@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from ._delivery import error_message, retry_after
+from ._scrub import Scrubber
 from .config import parse_connection
 from .serialize import dumps, encode
 from .transport import HttpTransport, TransportError
@@ -39,11 +40,20 @@ class Verdict:
 
 def check(*, api_token: str | None, alert_source_config_id: str | None,
           endpoint: str | None, timeout: float = 10.0) -> Verdict:
-    """Send the test event once and judge the answer. Never includes the token."""
+    """Send the test event once and judge the answer. Never includes the token.
+
+    An error reply may echo the request's ``Authorization`` header: the verdict goes
+    through the token masking of payloads, which also catches a token the quote cut.
+    """
     try:
         token, source_id, base = parse_connection(api_token, alert_source_config_id, endpoint)
     except (ValueError, TypeError) as exc:
         return Verdict(CONFIGURATION, f"Configuration: {exc}")
+    verdict = _judge(token, source_id, base, timeout)
+    return Verdict(verdict.code, Scrubber(token=token).mask_token(verdict.message))
+
+
+def _judge(token: str, source_id: str, base: str, timeout: float) -> Verdict:
     host = urlsplit(base).hostname or base
     transport = HttpTransport(endpoint=base, source_id=source_id, api_token=token,
                               user_agent=f"incidentio-logging/{__version__}")

@@ -2,7 +2,8 @@
 
 Pure: given a group, the settings and the wall-clock time, :class:`EventBuilder` returns
 the exact bytes to POST. Records are serialized once each and spliced into the body, so
-the size budget is counted in real bytes and no record is encoded twice.
+the size budget is counted in real bytes and no record is encoded twice. Every string
+taken from a record is scrubbed before it is cut (see :mod:`._scrub`).
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._identity import deduplication_key
+from ._record import safe_str
 from .grouping import Group
 from .serialize import (
     SECRET_KEY,
     ExcInfo,
     RecordSerializer,
+    Scrubber,
     Traceback,
     describe_exception,
-    dumps,
     encode,
     to_jsonable,
 )
@@ -69,27 +71,32 @@ class EventBuilder:
         secret: re.Pattern[str] = SECRET_KEY,
         threshold: Threshold | None = None,
     ) -> None:
-        self._metadata = {k: to_jsonable(v) for k, v in metadata.items() if k != "data"}
+        self._scrub = Scrubber(secret, redact)
+        self._metadata = {k: to_jsonable(v, self._scrub) for k, v in metadata.items()
+                          if k != "data"}
         self._title = title
         self._description = description
         self._source_url = source_url
         self._dedup = dedup
         self._wall_clock = wall_clock
-        self._serializer = RecordSerializer(secret)
+        self._serializer = RecordSerializer(self._scrub)
         self._budget = budget
         self._redact = _redaction(redact)
         self._threshold = threshold
 
     def build(self, group: Group) -> AlertEvent:
         """The event for ``group``: records beyond the size budget are left out and counted."""
-        fields = template_fields(group)
+        # Masked before any cut: a cut must never keep half a secret.
+        fields = {name: self._scrub.text(value, MAX_DESCRIPTION) if isinstance(value, str)
+                  else value for name, value in template_fields(group).items()}
         title = _render(self._title, fields) or default_title(fields)
         if self._threshold is not None:
             title = f"[≥{_within_window(group)} in {self._threshold.window:g}s] {title}"
         title = _cut(title, MAX_TITLE)
         description = _cut(
             _render(self._description, fields)
-            or default_description(group, fields, self._serializer.format_exception),
+            or default_description(group, fields, self._serializer.format_exception,
+                                   self._scrub),
             MAX_DESCRIPTION,
         )
         head: dict[str, Any] = {"title": title, "status": "firing", "deduplication_key": "0" * 64,
@@ -123,7 +130,7 @@ class EventBuilder:
         return self._assemble(head, {"resolved": why}, [])
 
     def _summary(self, group: Group, included: int, omitted_size: int) -> dict[str, Any]:
-        summary = _summary(group, included, omitted_size)
+        summary = _summary(group, included, omitted_size, self._scrub)
         if self._threshold is not None:
             summary["threshold"] = {"records_within_window": _within_window(group),
                                     "threshold": self._threshold.count,
@@ -145,8 +152,11 @@ class EventBuilder:
                   records: list[bytes]) -> bytes:
         meta = encode(json.dumps({**self._metadata, SUMMARY_KEY: summary},
                                  ensure_ascii=False, separators=(",", ":")))
+        # The head is not scrubbed again: its strings already were, and a dedup key's
+        # digits must never be taken for a card number.
         body = b"".join((
-            encode(dumps(head))[:-1], b',"metadata":', meta[:-1], b',"data":[',
+            encode(json.dumps(head, ensure_ascii=False, separators=(",", ":")))[:-1],
+            b',"metadata":', meta[:-1], b',"data":[',
             b",".join(records), b"]}}",
         ))
         if self._redact is not None and self._redact[0] in body:
@@ -194,8 +204,12 @@ def default_title(fields: Mapping[str, Any]) -> str:
 
 
 def default_description(group: Group, fields: Mapping[str, Any],
-                        format_exception: Callable[[ExcInfo | Traceback], str]) -> str:
-    """Markdown an on-call engineer can act on: what, where, how often, and the traceback."""
+                        format_exception: Callable[[ExcInfo | Traceback], str],
+                        scrub: Scrubber) -> str:
+    """Markdown an on-call engineer can act on: what, where, how often, and the traceback.
+
+    ``fields`` are already scrubbed; the message and the traceback are scrubbed here.
+    """
     first = group.records[0]
     span = f"{_clock(first.created)} and {_clock(group.last_created)} UTC"
     lines = [
@@ -203,7 +217,7 @@ def default_description(group: Group, fields: Mapping[str, Any],
         f"between {span}.",
         "",
         "```",
-        _cut(first.getMessage(), 2_000),
+        scrub.text(first.getMessage(), 2_000 - 3),
         "```",
     ]
     if group.suppressed:
@@ -212,17 +226,16 @@ def default_description(group: Group, fields: Mapping[str, Any],
     traceback = next((r for r in group.records if r.exc_info), None)
     if traceback is not None and traceback.exc_info:
         text = format_exception(traceback.exc_info)  # type: ignore[arg-type]
-        if len(text) > MAX_TRACEBACK:
-            text = "...\n" + text[-MAX_TRACEBACK:]
-        lines += ["", "```", text, "```"]
+        lines += ["", "```", scrub.text(text, MAX_TRACEBACK, "...\n", tail=True), "```"]
     return "\n".join(lines)
 
 
-def _summary(group: Group, included: int, omitted_size: int) -> dict[str, Any]:
+def _summary(group: Group, included: int, omitted_size: int,
+             scrub: Scrubber) -> dict[str, Any]:
     first = group.records[0]
     return {
-        "logger": first.name,
-        "level": first.levelname,
+        "logger": scrub.text(safe_str(first.name), MAX_TITLE),
+        "level": scrub.text(safe_str(first.levelname), MAX_TITLE),
         "records": group.total,
         "included_records": included,
         "omitted_records": group.omitted + omitted_size,

@@ -2,95 +2,205 @@
 
 python-json-logger decides which fields a record contributes; :func:`to_jsonable` then
 makes whatever the application put in ``extra`` safe to send: no NaN, no cycles, no
-non-string keys, no unbounded strings, no secrets under secret-looking keys, and no
-exception from an object's ``__repr__``.
+non-string keys, no unbounded strings, no secrets (see :mod:`._scrub`), and no exception
+from an object's ``__repr__``. Dataclasses, namedtuples and plain objects become their
+fields, so that a secret-looking field is scrubbed as a key would be.
+
+A record has a budget, :data:`MAX_NODES` values and :data:`MAX_CHARS` characters. The walk
+stops where it is spent: what is left is not read, the cut is marked in place with
+:data:`CUT`, and the record carries :data:`BUDGET_NOTE` under :data:`NOTE_KEY`.
 """
 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import datetime as dt
 import enum
-import functools
+import itertools
 import json
 import logging
 import math
-import re
 import socket
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, NamedTuple
 
 from pythonjsonlogger.json import JsonFormatter
 
 from ._record import safe_repr, safe_str
+from ._scrub import MARGIN, SCRUBBED, SECRET_KEY, Scrubber, secret_key_pattern
+
+__all__ = ["BUDGET_NOTE", "CUT", "MAX_CHARS", "MAX_DEPTH", "MAX_ITEMS", "MAX_NODES",
+           "MAX_RECORD_BYTES", "MAX_STRING", "NOTE_KEY", "SCRUBBED", "SECRET_KEY",
+           "RecordSerializer", "Scrubber", "dumps", "encode", "secret_key_pattern",
+           "to_jsonable", "traceback_signature"]
 
 MAX_STRING = 16_384
 MAX_ITEMS = 100
 MAX_DEPTH = 6
 MAX_RECORD_BYTES = 64 * 1024
-SCRUBBED = "[scrubbed]"
-
-_SECRET_WORDS = (r"passw(or)?d|secret|token|api[-_]?key|authorization|cookie|session"  # noqa: S105 - key names
-                 r"|credential|private[-_]?key")
-SECRET_KEY = re.compile(_SECRET_WORDS, re.IGNORECASE)
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
+#: Values one record's serialization may visit; past it, the rest is not read.
+MAX_NODES = 2_000
+#: Characters one record's serialization may produce. It leaves room under
+#: MAX_RECORD_BYTES for JSON escapes, so that a cut record is still sent.
+MAX_CHARS = 56 * 1024
+#: What stands where the budget ran out: the last item of a cut list, or a cut dict's key.
+CUT = "<cut: serialization budget spent>"
+NOTE_KEY = "incidentio_logging_note"
+BUDGET_NOTE = (f"cut: the record reached its serialization budget ({MAX_NODES} values or "
+               f"{MAX_CHARS // 1024} KiB); the rest of it was not read")
+_DEFAULT = Scrubber()
 _FIELDS = ["levelname", "name", "message", "module", "funcName", "lineno", "pathname",
            "process", "threadName"]
 _RENAMES = {"levelname": "level", "name": "logger", "funcName": "function", "lineno": "line",
             "pathname": "path", "threadName": "thread"}
 
 
-def secret_key_pattern(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
-    """The built-in secret-looking key words plus ``extra`` ones, matched anywhere in a key."""
-    if not extra:
-        return SECRET_KEY
-    words = "|".join(re.escape(word) for word in extra)
-    return re.compile(f"{_SECRET_WORDS}|{words}", re.IGNORECASE)
+def to_jsonable(value: object, scrubber: Scrubber = _DEFAULT) -> Any:
+    """Return a JSON-safe, bounded, scrubbed copy of ``value``; never raises.
 
-
-def to_jsonable(  # noqa: PLR0912 - one branch per kind of value
-    value: object, _depth: int = 0, _seen: frozenset[int] = frozenset(),
-    secret: re.Pattern[str] = SECRET_KEY,
-) -> Any:
-    """Return a JSON-safe, bounded copy of ``value``; never raises.
-
-    Values under keys that ``secret`` finds are replaced, at any depth.
+    Values under keys that ``scrubber.key`` finds are replaced, at any depth.
     """
-    kind = type(value)
-    if value is None or kind is bool:
-        return value
-    if kind is str:
-        return _text(value)  # type: ignore[arg-type]
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return _integer(int(value))
-    if isinstance(value, float):
-        return _float(float(value))
-    if isinstance(value, str):
-        return _text(str.__str__(value))
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return _text(bytes(value[: MAX_STRING]).decode("utf-8", "replace"))
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return to_jsonable(value.value, _depth + 1, _seen, secret)
-    if isinstance(value, BaseException):
-        return _text(f"{type(value).__name__}: {safe_str(value)}")
-    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
-        if id(value) in _seen:
-            return "<cycle>"
-        if _depth >= MAX_DEPTH:
-            return f"<{type(value).__name__} nested too deep>"
-        seen = _seen | {id(value)}
-        if isinstance(value, Mapping):
-            return _mapping(value, _depth, seen, secret)
-        return _sequence(value, _depth, seen, secret)
-    if _is_request(value):
-        # Its repr carries the query string, and its attributes cookies, headers, bodies.
-        return f"<{type(value).__name__}>"
-    return _text(safe_repr(value, 1000))
+    return _Walk(scrubber).value(value, 0, frozenset())
+
+
+class _Walk:
+    """One serialization: the scrubber and what is left of the budget."""
+
+    __slots__ = ("chars", "cut", "nodes", "scrub")
+
+    def __init__(self, scrub: Scrubber, nodes: int = MAX_NODES, chars: int = MAX_CHARS) -> None:
+        self.scrub = scrub
+        self.nodes = nodes
+        self.chars = chars
+        self.cut = False
+
+    def spent(self) -> bool:
+        """True once the budget is spent; marks the record as cut."""
+        if self.nodes > 0 and self.chars > 0:
+            return False
+        self.cut = True
+        return True
+
+    def value(self, value: object, depth: int, seen: frozenset[int]) -> Any:  # noqa: PLR0912 - a branch per kind
+        self.nodes -= 1
+        kind = type(value)
+        if kind is str:
+            return self.text(value)  # type: ignore[arg-type]
+        self.chars -= 8  # a number, a literal or a container's brackets, roughly
+        if value is None or kind is bool:
+            return value
+        if isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, int):
+            return _integer(int(value))
+        if isinstance(value, float):
+            return _float(float(value))
+        if isinstance(value, str):
+            return self.text(str.__str__(value))
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            # Each character is at most 4 bytes: this decodes enough for the text's margin.
+            head = bytes(value[: 4 * (MAX_STRING + MARGIN)])
+            return self.text(head.decode("utf-8", "replace"))
+        if isinstance(value, (dt.datetime, dt.date, dt.time)):
+            return value.isoformat()
+        if isinstance(value, enum.Enum):
+            return self.value(value.value, depth + 1, seen)
+        if isinstance(value, BaseException):
+            return self.text(f"{type(value).__name__}: {safe_str(value)}")
+        fields = _fields(value)
+        if fields is not None or isinstance(value, (Mapping, list, tuple, set, frozenset)):
+            if id(value) in seen:
+                return "<cycle>"
+            if depth >= MAX_DEPTH:
+                return f"<{type(value).__name__} nested too deep>"
+            seen = seen | {id(value)}
+            if fields is not None:
+                return self.mapping(fields, None, depth, seen)
+            if isinstance(value, Mapping):
+                return self.mapping(value.items(), _size(value), depth, seen)
+            return self.sequence(value, depth, seen)
+        if _is_request(value):
+            # Its repr carries the query string, and its attributes cookies, headers, bodies.
+            return f"<{type(value).__name__}>"
+        return self.text(safe_repr(value, MAX_STRING), 1000)
+
+    def mapping(self, items: Iterable[tuple[Any, Any]], size: int | None, depth: int,
+                seen: frozenset[int]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        try:
+            for index, (key, item) in enumerate(items):
+                if index >= MAX_ITEMS:
+                    more = f"{size - MAX_ITEMS} more items" if size is not None else "more items"
+                    result["<truncated>"] = more
+                    break
+                if self.spent():
+                    result["<cut>"] = CUT
+                    break
+                name, secret = self.scrub.name(key if type(key) is str else safe_str(key))
+                self.chars -= len(name) + 3
+                result[name] = SCRUBBED if secret else self.value(item, depth + 1, seen)
+        except Exception:  # noqa: BLE001 - a broken mapping becomes a note, not a crash
+            result["<error>"] = "unreadable mapping"
+        return result
+
+    def sequence(self, value: Any, depth: int, seen: frozenset[int]) -> list[Any]:
+        result: list[Any] = []
+        try:
+            for item in itertools.islice(value, MAX_ITEMS):
+                if self.spent():
+                    result.append(CUT)
+                    return result
+                result.append(self.value(item, depth + 1, seen))
+        except Exception:  # noqa: BLE001
+            return [f"<unreadable {type(value).__name__}>"]
+        size = _size(value)
+        if size is not None and size > MAX_ITEMS:
+            result.append(f"<{size - MAX_ITEMS} more items>")
+        return result
+
+    def text(self, value: str, limit: int = MAX_STRING) -> str:
+        """Masked first, then cut: to ``limit``, or to what is left of the budget."""
+        keep = limit if limit < self.chars else max(0, self.chars)
+        if len(value) <= keep:
+            text = self.scrub.mask(value)
+        else:
+            self.cut = self.cut or keep < limit
+            text = self.scrub.text(value, keep, f"...[{len(value) - keep} more characters]")
+        self.chars -= (len(text) if text.isascii() else len(encode(text))) + 3
+        return text
+
+
+def _fields(value: object) -> Iterable[tuple[str, Any]] | None:
+    """A namedtuple's fields, a dataclass's shown ones, or a plain object's public ones.
+
+    None for anything else. What a class keeps out of its repr (``field(repr=False)``, a
+    leading underscore) stays out.
+    """
+    try:
+        names = getattr(type(value), "_fields", None)
+        if isinstance(value, tuple) and isinstance(names, tuple):
+            return zip(names, value, strict=False)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            missing = object()
+            pairs = ((f.name, getattr(value, f.name, missing))
+                     for f in dataclasses.fields(value) if f.repr)
+            return ((name, item) for name, item in pairs if item is not missing)
+        if type(value).__repr__ is object.__repr__ and not _is_request(value):
+            # Its repr would say nothing but an address; its attributes say what it holds.
+            return ((name, item) for name, item in vars(value).items()
+                    if not (isinstance(name, str) and name.startswith("_")))
+    except Exception:  # noqa: BLE001 - a hostile __getattr__ or no __dict__: use the repr
+        return None
+    return None
+
+
+def _size(value: object) -> int | None:
+    try:
+        return len(value)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _is_request(value: object) -> bool:
@@ -102,44 +212,6 @@ def _is_request(value: object) -> bool:
             hasattr(value, name) for name in ("META", "environ", "headers", "scope"))
     except Exception:  # noqa: BLE001 - a hostile __getattr__; treat it as one to be safe
         return True
-
-
-def _mapping(value: Mapping[Any, Any], depth: int, seen: frozenset[int],
-             secret: re.Pattern[str]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    try:
-        items = list(value.items())
-    except Exception:  # noqa: BLE001 - a broken mapping becomes a note, not a crash
-        return {"<error>": f"unreadable {type(value).__name__}"}
-    for index, (key, item) in enumerate(items):
-        if index >= MAX_ITEMS:
-            result["<truncated>"] = f"{len(items) - MAX_ITEMS} more items"
-            break
-        name = key if isinstance(key, str) else safe_str(key)
-        name = _text(name)
-        result[name] = (SCRUBBED if secret.search(name)
-                        else to_jsonable(item, depth + 1, seen, secret))
-    return result
-
-
-def _sequence(value: Any, depth: int, seen: frozenset[int],
-              secret: re.Pattern[str]) -> list[Any]:
-    try:
-        items = list(value)
-    except Exception:  # noqa: BLE001
-        return [f"<unreadable {type(value).__name__}>"]
-    result = [to_jsonable(item, depth + 1, seen, secret) for item in items[:MAX_ITEMS]]
-    if len(items) > MAX_ITEMS:
-        result.append(f"<{len(items) - MAX_ITEMS} more items>")
-    return result
-
-
-def _text(value: str) -> str:
-    if len(value) > MAX_STRING:
-        value = f"{value[:MAX_STRING]}...[{len(value) - MAX_STRING} more characters]"
-    if "earer" in value or "EARER" in value:
-        value = _BEARER.sub(r"\1 " + SCRUBBED, value)
-    return value
 
 
 def _integer(value: int) -> int | str:
@@ -155,10 +227,13 @@ def _float(value: float) -> float | str:
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
-def dumps(value: object, secret: re.Pattern[str] = SECRET_KEY, **_ignored: object) -> str:
+def dumps(value: object, scrubber: Scrubber = _DEFAULT) -> str:
     """Strict compact JSON of ``value`` after :func:`to_jsonable`; never emits NaN."""
-    return json.dumps(to_jsonable(value, secret=secret), ensure_ascii=False, allow_nan=False,
-                      separators=(",", ":"))
+    return _json(to_jsonable(value, scrubber))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def encode(text: str) -> bytes:
@@ -216,14 +291,26 @@ def traceback_signature(exc_info: ExcInfo) -> Hashable | None:
 
 
 class _Formatter(JsonFormatter):
-    """python-json-logger's formatter, formatting each distinct traceback once."""
+    """python-json-logger's formatter: one budget per record, each traceback formatted once."""
 
     _CACHE_SIZE = 256
 
-    def __init__(self, secret: re.Pattern[str]) -> None:
+    def __init__(self, scrubber: Scrubber) -> None:
         super().__init__(_FIELDS, rename_fields=_RENAMES, timestamp=True,
-                         json_serializer=functools.partial(dumps, secret=secret))
+                         json_serializer=self._serialize)
+        self._scrubber = scrubber
         self._tracebacks: dict[Hashable, str] = {}
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        # The timestamp goes first, so that a record cut at its budget still says when.
+        return {"timestamp": log_data.pop("timestamp", None), **log_data}
+
+    def _serialize(self, log_data: dict[str, Any], **_ignored: object) -> str:
+        walk = _Walk(self._scrubber)
+        data = walk.value(log_data, 0, frozenset())
+        if walk.cut:
+            data[NOTE_KEY] = BUDGET_NOTE
+        return _json(data)
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - the stdlib's name
         if isinstance(ei, Traceback):
@@ -242,11 +329,12 @@ class _Formatter(JsonFormatter):
 class RecordSerializer:
     """Turns a worker-side record into one JSON object for ``metadata.data``."""
 
-    def __init__(self, secret: re.Pattern[str] = SECRET_KEY) -> None:
-        self._formatter = _Formatter(secret)
+    def __init__(self, scrubber: Scrubber = _DEFAULT) -> None:
+        self._scrubber = scrubber
+        self._formatter = _Formatter(scrubber)
 
     def format_exception(self, exc_info: ExcInfo | Traceback) -> str:
-        """The traceback text, as it appears in a record's ``exc_info``."""
+        """The traceback text, as it appears in a record's ``exc_info``, before scrubbing."""
         return self._formatter.formatException(exc_info)
 
     def detach(self, exc_info: ExcInfo) -> Traceback:
@@ -265,12 +353,11 @@ class RecordSerializer:
             return self._fallback(record, f"record was {len(data)} bytes; fields left out")
         return data
 
-    @staticmethod
-    def _fallback(record: logging.LogRecord, note: str) -> bytes:
+    def _fallback(self, record: logging.LogRecord, note: str) -> bytes:
         return encode(dumps({
             "timestamp": dt.datetime.fromtimestamp(record.created, dt.timezone.utc),
             "level": record.levelname,
             "logger": record.name,
-            "message": str(getattr(record, "message", ""))[:4096],
-            "incidentio_logging_note": note,
-        }))
+            "message": self._scrubber.text(safe_str(getattr(record, "message", "")), 4096),
+            NOTE_KEY: note,
+        }, self._scrubber))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -111,3 +112,44 @@ def test_the_command_reads_the_environment_and_never_prints_the_token(
     for output in (ok.stdout, ok.stderr, refused.stdout, refused.stderr):
         assert receiver.api_token not in output
         assert "wrong-token-0123456789" not in output
+
+
+def pieces(token: str) -> set[str]:
+    """Every 8-character piece of ``token``."""
+    return {token[i:i + 8] for i in range(len(token) - 7)}
+
+
+def echoes(token: str) -> list[bytes]:
+    """Error replies that quote the request's credentials back."""
+    return [
+        json.dumps({"type": "authentication_error", "errors": [
+            {"message": f"bad header Authorization: Bearer {token}"}]}).encode(),
+        f"<html><body>400 Bad Request: unknown credential {token}</body></html>".encode(),
+        # The verdict quotes 200 bytes of a raw reply: this cut falls inside the token.
+        b"x" * 185 + f" {token}".encode(),
+    ]
+
+
+@pytest.mark.parametrize("status", [400, 401, 422, 503])
+@pytest.mark.parametrize("echo", [0, 1, 2], ids=["json", "html", "cut"])
+def test_a_reply_that_echoes_the_token_is_masked(receiver: LocalReceiver, status: int,
+                                                  echo: int) -> None:
+    """400, 401, 422 and 503 replies that echo the Authorization header printed the token."""
+    receiver.script(Scripted(status, raw=echoes(receiver.api_token)[echo]))
+    verdict = run(receiver)
+    assert f"HTTP {status}" in verdict.message
+    assert not {p for p in pieces(receiver.api_token) if p in verdict.message}
+    assert "[scrubbed]" in verdict.message
+
+
+def test_the_command_masks_an_echoed_token(receiver: LocalReceiver) -> None:
+    """What `python -m incidentio_logging test` prints goes through the same masking."""
+    receiver.script(Scripted(401, raw=echoes(receiver.api_token)[2]))
+    env = {**os.environ, "INCIDENT_IO_API_TOKEN": receiver.api_token,
+           "INCIDENT_IO_ALERT_SOURCE_CONFIG_ID": receiver.source_id}
+    refused = subprocess.run([sys.executable, "-m", "incidentio_logging", "test", "--endpoint",
+                              receiver.endpoint], env=env, cwd=HERE, capture_output=True,
+                             text=True, timeout=30, check=False)
+    assert refused.returncode == connection.UNAUTHORIZED
+    assert "[scrubbed]" in refused.stderr
+    assert not {p for p in pieces(receiver.api_token) if p in refused.stdout + refused.stderr}

@@ -137,3 +137,44 @@ def test_records_past_the_budget_are_never_serialized() -> None:
     events._serializer.serialize = counting  # type: ignore[method-assign]
     event = events.build(group(*["m" * 12_000] * 250))
     assert len(serialized) == event.delivered_records + 1  # the one that did not fit
+
+
+SECRET_MESSAGE = ("login failed password=hunter2 api_key: abc123 sent BeArEr xyzxyzxyz9 "
+                  "to postgres://app:s3cret@db:5432/shop")
+
+
+def test_secrets_in_titles_and_descriptions_are_scrubbed() -> None:
+    """Titles and descriptions go through the same scrubbing as extras: key=value and
+    key: value pairs, Bearer values in any case, URL passwords."""
+    window = Window(fingerprint_key, 250)
+    window.add(capture(logging.getLogger("shop").makeRecord(
+        "shop.auth", logging.ERROR, "f.py", 1, SECRET_MESSAGE, None,
+        exc_info_of(ValueError(SECRET_MESSAGE)))))
+    (only,) = window.take()
+    for events in (builder(), builder(title="{exc_message}", description="{exc_message}!")):
+        event = events.build(only)
+        body = payload(event.body)
+        for text in (event.title, body["title"], body["description"],
+                     body["metadata"]["data"][0]["message"],
+                     body["metadata"]["data"][0]["exc_info"]):
+            assert "password=[scrubbed]" in text and "api_key: [scrubbed]" in text
+            assert "BeArEr [scrubbed]" in text and "app:[scrubbed]@db:5432/shop" in text
+        for secret in (b"hunter2", b"abc123", b"xyzxyzxyz9", b"s3cret"):
+            assert secret not in event.body
+
+
+def test_a_card_number_in_a_formatted_request_is_scrubbed() -> None:
+    """``log.error("%s", request)`` with a card in the query string: title and body."""
+
+    class Request:
+        def __str__(self) -> str:
+            return "<WSGIRequest: GET '/pay/?cc=4111-1111-1111-1111&amount=5'>"
+
+    window = Window(fingerprint_key, 250)
+    window.add(capture(logging.getLogger("shop").makeRecord(
+        "django.request", logging.ERROR, "f.py", 1, "%s", (Request(),), None)))
+    event = builder().build(window.take()[0])
+    assert event.title == "ERROR django.request: <WSGIRequest: GET '/pay/?cc=[scrubbed]&amount=5'>"
+    assert b"4111" not in event.body
+    (record,) = payload(event.body)["metadata"]["data"]
+    assert record["message"].endswith("cc=[scrubbed]&amount=5'>")

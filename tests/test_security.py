@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -11,9 +12,12 @@ from typing import Any
 import pytest
 
 from incidentio_logging import IncidentIOHandler
+from incidentio_logging._record import capture
+from incidentio_logging.events import EventBuilder
+from incidentio_logging.grouping import Group, Window, fingerprint_key
 from incidentio_logging.testing import LocalReceiver, Scripted
 
-from .conftest import MakeHandler
+from .conftest import MakeHandler, exc_info_of
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 CERT = os.path.join(DATA, "localhost.pem")
@@ -124,3 +128,98 @@ def test_configured_scrub_keys_are_scrubbed_at_any_depth(
 def test_scrub_keys_must_be_strings(value: object) -> None:
     with pytest.raises(TypeError, match="scrub_keys"):
         IncidentIOHandler(api_token="t", alert_source_config_id="S1", scrub_keys=value)  # type: ignore[arg-type]
+
+
+LONG_TOKEN = "inc_live_Q7x2Kp9LmN4vB8rT6yW1zA3sD5fG0hJ"  # 40 characters, like a real one
+PIECES = {LONG_TOKEN[i:i + 8] for i in range(len(LONG_TOKEN) - 7)}
+# Around every place a string is cut: the title's message and the title, a key, a repr,
+# the description's message, the traceback's tail, a fallback message, a field.
+OFFSETS = [*range(150, 260), *range(200, 300, 3), *range(940, 1010), *range(1940, 2010),
+           *range(3880, 4120, 2), *range(16_300, 16_400, 3)]
+
+
+class Reprs:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def leaks(body: bytes) -> set[str]:
+    """Every 8-character piece of the token found in a body."""
+    text = body.decode("utf-8", "replace")
+    return {piece for piece in PIECES if piece in text}
+
+
+def carrying_the_token(at: int) -> list[Group]:
+    """Records with the token starting ``at`` characters into every string they send."""
+    pad = "p" * at
+    window = Window(fingerprint_key, 250)
+    records = [
+        logging.LogRecord(pad + LONG_TOKEN, logging.ERROR, "f.py", 1, pad + LONG_TOKEN + "m" * 60,
+                          None, None),
+        logging.LogRecord("shop", logging.ERROR, "f.py", 1, "failed", None,
+                          exc_info_of(ValueError(pad + LONG_TOKEN + "e" * at))),
+        logging.LogRecord("shop", logging.ERROR, "f.py", 1, "extras", None, None),
+        # Over MAX_RECORD_BYTES once escaped: this one is sent as the short fallback.
+        logging.LogRecord("shop", logging.ERROR, "f.py", 1, "\n" * at + LONG_TOKEN + "\n" * 9000,
+                          None, None),
+    ]
+    records[2].__dict__.update(blob=pad + LONG_TOKEN, obj=Reprs(pad + LONG_TOKEN),
+                               raw=(pad + LONG_TOKEN).encode(), keys={pad + LONG_TOKEN: 1})
+    records[3].__dict__.update(padding="\n" * 16_000, more_padding="\n" * 16_000)
+    for record in records:
+        window.add(capture(record))
+    return window.take()
+
+
+@pytest.mark.timeout(120)
+def test_no_piece_of_the_token_leaves_wherever_a_cut_falls() -> None:
+    """Fields were cut before the token was masked: 20 of its 40 characters appeared in
+    the title and the message, the last 10 in the traceback's tail. Now no 8-character
+    piece of it is in any body, for the token starting at every offset around every cut."""
+    events = EventBuilder(metadata={}, title=None, description=None, source_url=None,
+                          dedup="fingerprint", wall_clock=lambda: 1_790_000_000.0,
+                          redact=LONG_TOKEN)
+    fallbacks = 0
+    for at in OFFSETS:
+        for group in carrying_the_token(at):
+            event = events.build(group)
+            assert not leaks(event.body), at
+            fallbacks += event.body.count(b"bytes; fields left out")
+    assert fallbacks == len(OFFSETS)  # the fallback's own cut was exercised too
+
+
+def test_no_piece_of_the_token_reaches_the_receiver(logger: logging.Logger) -> None:
+    """End to end, the audit's case: the token straddling the title's and the message's cut."""
+    with LocalReceiver(api_token=LONG_TOKEN) as receiver:
+        handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
+        logger.addHandler(handler)
+        for at in (190, 230, 1980):
+            logger.error("p" * at + LONG_TOKEN + " rest of the message")
+        assert handler.flush(10)
+        handler.close()
+        assert receiver.events
+        for event in receiver.events:
+            assert not leaks(json.dumps(event.payload).encode())
+
+
+@pytest.mark.parametrize("status", [400, 401, 422, 503])
+def test_a_reply_that_echoes_the_token_is_masked_on_stderr(
+        status: int, receiver: LocalReceiver, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The report quotes 200 bytes of a raw reply; a cut inside the token kept its head."""
+    token = receiver.api_token
+    receiver.script(Scripted(status, raw=b"x" * 185 + f" {token}".encode()))
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05,
+                                max_retries=0)
+    logger.addHandler(handler)
+    logger.error("this will not arrive")
+    handler.flush(10)
+    handler.close()
+    report = capsys.readouterr().err
+    assert report.startswith("incidentio-logging: ") and "[scrubbed]" in report
+    if status == 401:  # only the token is masked here: the hint stays readable
+        assert "check api_token: it must be the token shown" in report
+    assert not {token[i:i + 8] for i in range(len(token) - 7) if token[i:i + 8] in report}

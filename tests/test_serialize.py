@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import pytest
 
 from incidentio_logging._record import capture, restore
 from incidentio_logging.serialize import (
+    BUDGET_NOTE,
+    CUT,
+    MAX_NODES,
     MAX_RECORD_BYTES,
     MAX_STRING,
+    NOTE_KEY,
     RecordSerializer,
     to_jsonable,
     traceback_signature,
 )
+from incidentio_logging.testing import LocalReceiver
 
-from .conftest import exc_info_of, strict_json
+from .conftest import MakeHandler, exc_info_of, strict_json
 
 
 def serialize(msg: str = "boom", exc: bool = False, **extra: Any) -> dict[str, Any]:
@@ -164,3 +170,113 @@ def test_request_objects_and_sockets_are_never_dumped() -> None:
     assert data["request"] == "<WSGIRequest>"
     assert data["conn"] == "<socket>"
     assert "s3cr3t" not in json.dumps(data)
+
+
+class Counted(list):  # type: ignore[type-arg]
+    """A list that counts the items read from it."""
+
+    read = 0
+
+    def __iter__(self) -> Any:
+        for item in super().__iter__():
+            Counted.read += 1
+            yield item
+
+
+def shared(levels: int) -> Counted:
+    """``l = [l] * 100``, ``levels`` deep: a few hundred pointers, 100**levels paths."""
+    value = Counted([1])
+    for _ in range(levels):
+        value = Counted([value] * 100)
+    return value
+
+
+@pytest.mark.timeout(30)
+def test_shared_references_are_walked_within_the_node_budget() -> None:
+    """Three levels of ``[l] * 100`` took 3.1 s; the walk now stops at MAX_NODES values,
+    marks the cut in place and says so in the record."""
+    Counted.read = 0
+    data = serialize("huge extra", payload=shared(3), order_id="A-1")
+    assert Counted.read <= MAX_NODES  # it was 2,010,100
+    assert data["message"] == "huge extra" and data["timestamp"]
+    assert data[NOTE_KEY] == BUDGET_NOTE
+    assert CUT in json.dumps(data["payload"])
+
+
+def test_a_large_parsed_response_is_cut_not_thrown_away() -> None:
+    """791 KiB of parsed JSON was walked whole (97 ms) and then dropped for its size;
+    now the record keeps what fits, up to the budget, and says it was cut."""
+    response = {"items": [{"id": i, "name": f"item {i}", "tags": ["a", "b", "c"],
+                           "price": i * 1.5, "description": "d" * 700} for i in range(100)]}
+    data = serialize("gateway answered", response=response)
+    assert data[NOTE_KEY] == BUDGET_NOTE
+    items = data["response"]["items"]
+    assert items[0]["name"] == "item 0" and items[-1] == CUT
+    assert len(json.dumps(data)) < MAX_RECORD_BYTES
+
+
+def test_records_within_budget_are_not_marked() -> None:
+    """An ordinary record carries no note."""
+    data = serialize("fine", order={"id": 1, "lines": list(range(50))})
+    assert NOTE_KEY not in data
+
+
+@dataclasses.dataclass
+class Credentials:
+    user: str
+    password: str
+    pin: str = dataclasses.field(default="1234", repr=False)
+
+
+class Endpoint(NamedTuple):
+    url: str
+    api_key: str
+
+
+class Database:
+    def __init__(self) -> None:
+        self.user_id = 7
+        self.auth_token = "t0k3n-value"
+        self.dsn = "postgres://app:s3cret@db:5432/shop"
+        self._pool = ["private"]
+
+
+def test_fields_of_dataclasses_namedtuples_and_plain_objects_are_scrubbed() -> None:
+    """They become their fields, by name, and secret-looking names are scrubbed. What a
+    class keeps out of its repr (``repr=False``, a leading underscore) stays out."""
+    data = serialize("login", creds=Credentials("al", "hunter2"),
+                     endpoint=Endpoint("https://x.example", "k-123"), db=Database())
+    assert data["creds"] == {"user": "al", "password": "[scrubbed]"}
+    assert data["endpoint"] == {"url": "https://x.example", "api_key": "[scrubbed]"}
+    assert data["db"] == {"user_id": 7, "auth_token": "[scrubbed]",
+                               "dsn": "postgres://app:[scrubbed]@db:5432/shop"}
+    text = json.dumps(data)
+    assert "hunter2" not in text and "k-123" not in text and "s3cret" not in text
+
+
+def test_messages_and_tracebacks_are_scrubbed_like_extras() -> None:
+    """URL passwords, pairs and cards in the message and the traceback's text."""
+    data = serialize("connect to postgres://app:s3cret@db/shop failed: password=hunter2 "
+                     "card 4111 1111 1111 1111", exc=True)
+    assert data["message"] == ("connect to postgres://app:[scrubbed]@db/shop failed: "
+                               "password=[scrubbed] card [scrubbed]")
+
+
+@pytest.mark.timeout(30)
+def test_one_huge_extra_does_not_delay_another_alert(make_handler: MakeHandler,
+                                                     receiver: LocalReceiver,
+                                                     logger: logging.Logger) -> None:
+    """Four levels of ``[l] * 100`` held every alert for more than 5 s; now both the record
+    that carries it and another problem's record of the same second are delivered by the
+    first flush, and the walk read at most the budget."""
+    handler = make_handler(flush_interval=0.05)
+    logger.addHandler(handler)
+    Counted.read = 0
+    logger.error("report export failed", extra={"rows": shared(4)})
+    logger.error("Card declined for order %s", "A-1")
+    assert handler.flush(10)
+    assert Counted.read <= MAX_NODES
+    records = {r["message"]: r for e in receiver.events for r in e.records}
+    assert set(records) == {"report export failed", "Card declined for order A-1"}
+    assert records["report export failed"][NOTE_KEY] == BUDGET_NOTE
+    assert NOTE_KEY not in records["Card declined for order A-1"]
