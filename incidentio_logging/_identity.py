@@ -46,13 +46,13 @@ _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|
 #: when a digit, a dot, an ``@``, a colon or a slash is near: a plain word costs a few
 #: steps, and no branch rescans a compound from each of its parts.
 _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
-    # Quoted values, short and on one line: what is between the quotes. An apostrophe
-    # inside a word opens nothing. The event of a line rendered by structlog
+    # Quoted values, short and on one line, quotes and all: a repr quotes a string with
+    # ' or ", whichever it does not contain, so the quotes vary with the value. An
+    # apostrophe inside a word opens nothing. The event of a line rendered by structlog
     # (KeyValueRenderer, JSONRenderer) is its template, not a value.
-    r"(?<=(?<![\w'])')(?<!\bevent=')[^'\n]{0,200}(?='(?!\w))",
-    r"(?<=(?<![\w\"])\")(?<!\bevent=\")(?<!\"event\": \")(?<!\"event\":\")"
-    r"[^\"\n]{0,200}(?=\"(?!\w))",
-    r"(?<=(?<![\w`])`)[^`\n]{0,200}(?=`(?!\w))",
+    r"(?<!\bevent=)'[^'\n]{0,200}'(?!\w)",
+    r"(?<!\bevent=)(?<!\"event\": )(?<!\"event\":)\"[^\"\n]{0,200}\"(?!\w)",
+    r"`[^`\n]{0,200}`(?!\w)",
     # Absolute file paths and URL paths: "/var/log/app.log", "~/x", "../x".
     r"(?<!\.)(?:~|\.\.?)?/[\w.\-~@+%=]+(?:/[\w.\-~@+%=]*)*",
     r"(?<!\w[.:@+\-])"
@@ -82,7 +82,7 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
 )) + ")")
 #: A run of masked values (a list, a date and its time) is one value, whatever its length.
 #: What follows the first of them goes.
-_RUN = re.compile(r"(?:(?<=<\*>)|(?<=<\*>['\"`]))(?:[,;]?[ \t]*(['\"`]?)<\*>\1)+")
+_RUN = re.compile(r"(?<=<\*>)(?:[,;]?[ \t]*<\*>)+")
 
 
 def mask(text: str) -> str:
@@ -93,8 +93,9 @@ def mask(text: str) -> str:
     digit in it (numbers with units, ids, hex, UUIDs, IP addresses and ports, versions,
     timestamps), dates with a month's name, URLs, file paths, dotted names (host names,
     modules, file names; not a call such as ``session.commit()``), e-mail addresses, and
-    quoted values (``'<*>'``). A run of values (a list) is one ``<*>``. Words without a
-    digit stay: "rejected the refund" and "rejected the capture" differ. Only the first
+    quoted values, quotes and all (a string's repr picks its quotes by its content). A
+    run of values (a list) is one ``<*>``. Words without a digit stay: "rejected the
+    refund" and "rejected the capture" differ. Only the first
     :data:`MAX_SCANNED` characters are read.
     """
     # Plain replacement strings: re substitutes them in C, with no call per match.
