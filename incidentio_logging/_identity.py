@@ -53,6 +53,9 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
     r"(?<!\bevent=)'[^'\n]{0,200}'(?!\w)",
     r"(?<!\bevent=)(?<!\"event\": )(?<!\"event\":)\"[^\"\n]{0,200}\"(?!\w)",
     r"`[^`\n]{0,200}`(?!\w)",
+    # Object reprs, whole: "<shop.Order object at 0x7f3a>", "<Order: A-1>". One value, of
+    # whatever shape its class prints; a "<" that a space follows is a comparison.
+    r"<[A-Za-z_][^<>\n]{0,200}>",
     # Absolute file paths and URL paths: "/var/log/app.log", "~/x", "../x".
     r"(?<!\.)(?:~|\.\.?)?/[\w.\-~@+%=]+(?:/[\w.\-~@+%=]*)*",
     r"(?<!\w[.:@+\-])"
@@ -88,15 +91,15 @@ _RUN = re.compile(r"(?<=<\*>)(?:[,;]?[ \t]*<\*>)+")
 def mask(text: str) -> str:
     """``text`` with its variable parts masked as ``<*>``: the template it was made from.
 
-    ``"Card declined for order A-1001 after 3 attempts (5.0s)"`` becomes
-    ``"Card declined for order <*> after <*> attempts (<*>)"``. Masked: anything with a
-    digit in it (numbers with units, ids, hex, UUIDs, IP addresses and ports, versions,
+    ``"Card declined for order A-1001 after 3 attempts (5.0s)"`` becomes ``"Card
+    declined for order <*> after <*> attempts (<*>)"``. Masked: anything with a digit in
+    it (numbers with units, ids, hex, UUIDs, IP addresses and ports, versions,
     timestamps), dates with a month's name, URLs, file paths, dotted names (host names,
-    modules, file names; not a call such as ``session.commit()``), e-mail addresses, and
-    quoted values, quotes and all (a string's repr picks its quotes by its content). A
-    run of values (a list) is one ``<*>``. Words without a digit stay: "rejected the
-    refund" and "rejected the capture" differ. Only the first
-    :data:`MAX_SCANNED` characters are read.
+    modules, file names; not a call such as ``session.commit()``), e-mail addresses,
+    object reprs (``<Order: A-1>``, one ``<*>`` each), and quoted values, quotes and all
+    (a string's repr picks its quotes by its content). A run of values (a list) is one
+    ``<*>``. Words without a digit stay: "rejected the refund" and "rejected the
+    capture" differ. Only the first :data:`MAX_SCANNED` characters are read.
     """
     # Plain replacement strings: re substitutes them in C, with no call per match.
     masked = _VALUE.sub(MASK, text[:MAX_SCANNED])

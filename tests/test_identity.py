@@ -97,6 +97,9 @@ MASKED = [
     ("reprs of strings, whichever quotes they chose", ["retry failed: 'timed out'",
                                                       "retry failed: \"can't connect\""],
      "retry failed: <*>"),
+    ("object reprs, whole, of any shape",
+     ["closing <shop.db.Pool object at 0x7f3a2b1c>", "closing <Pool: orders#12>",
+      "closing <Pool db@api-3.example.com:5432>", "closing <Pool default>"], "closing <*>"),
     ("lists of any length", ["missing fields: ['a', 'b', 'c']", "missing fields: ['email']"],
      "missing fields: [<*>]"),
     ("runs of numbers", ["ids 1, 2, 3 failed", "ids 4 failed"], "ids <*> failed"),
@@ -117,6 +120,7 @@ WORDS = [
     "May we retry? It may fail",
     "re-try the pre-authorization",
     "session.commit() failed in Reporter.starting()",
+    "retry if a < b > c",
 ]
 
 
