@@ -46,6 +46,13 @@ _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|
 #: when a digit, a dot, an ``@``, a colon or a slash is near: a plain word costs a few
 #: steps, and no branch rescans a compound from each of its parts.
 _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
+    # The detail after a message and a colon, to the end: "Refund failed: card expired"
+    # is "Refund failed: <*>". What follows a message's "<what happened>: " is what
+    # raised it or what it was about: an exception's text, a reason, a value, of any
+    # length and any words. Only after a colon that ends a word, a call or a bracket,
+    # and only when the text before it has a space (see _masked): a leading label such as
+    # "Error: " or "Warning: " is not a message, and what follows it is masked as usual.
+    r"(?P<detail>(?<=[\w)\]>]: )\S[\s\S]*)",
     # Quoted values, short and on one line, quotes and all: a repr quotes a string with
     # ' or ", whichever it does not contain, so the quotes vary with the value. An
     # apostrophe inside a word opens nothing. The event of a line rendered by structlog
@@ -97,13 +104,22 @@ def mask(text: str) -> str:
     timestamps), dates with a month's name, URLs, file paths, dotted names (host names,
     modules, file names; not a call such as ``session.commit()``), e-mail addresses,
     object reprs (``<Order: A-1>``, one ``<*>`` each), and quoted values, quotes and all
-    (a string's repr picks its quotes by its content). A run of values (a list) is one
-    ``<*>``. Words without a digit stay: "rejected the refund" and "rejected the
-    capture" differ. Only the first :data:`MAX_SCANNED` characters are read.
+    (a string's repr picks its quotes by its content). What follows a message and a
+    colon is its detail, one ``<*>`` to the end: ``"Refund failed: card expired"`` is
+    ``"Refund failed: <*>"``; not after a one-word label (``"Error: "``), whose message
+    is masked as any other. A run of values (a list) is one ``<*>``. Words without a
+    digit stay: "rejected the refund" and "rejected the capture" differ. Only the first
+    :data:`MAX_SCANNED` characters are read.
     """
-    # Plain replacement strings: re substitutes them in C, with no call per match.
-    masked = _VALUE.sub(MASK, text[:MAX_SCANNED])
+    masked = _VALUE.sub(_masked, text[:MAX_SCANNED])
     return _RUN.sub("", masked) if masked.count(MASK) > 1 else masked
+
+
+def _masked(match: re.Match[str]) -> str:
+    if match.lastgroup == "detail" and " " not in match.string[:match.start() - 2]:
+        # After a leading label: the rest is a message of its own.
+        return _VALUE.sub(_masked, match.group())
+    return MASK
 
 
 def _library_paths() -> tuple[str, ...]:

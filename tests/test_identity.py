@@ -100,8 +100,15 @@ MASKED = [
     ("object reprs, whole, of any shape",
      ["closing <shop.db.Pool object at 0x7f3a2b1c>", "closing <Pool: orders#12>",
       "closing <Pool db@api-3.example.com:5432>", "closing <Pool default>"], "closing <*>"),
-    ("lists of any length", ["missing fields: ['a', 'b', 'c']", "missing fields: ['email']"],
-     "missing fields: [<*>]"),
+    ("lists of any length", ["fields ['a', 'b', 'c'] missing", "fields ['email'] missing"],
+     "fields [<*>] missing"),
+    ("the detail after a message and a colon, to the end",
+     ["Refund failed: card expired", "Refund failed: [Errno 111] Connection refused",
+      "Refund failed: 'NoneType' object has no attribute 'id', retrying"],
+     "Refund failed: <*>"),
+    ("the detail after a leading label's message",
+     ["Error: refund failed: card expired", "Error: refund failed: timed out"],
+     "Error: refund failed: <*>"),
     ("runs of numbers", ["ids 1, 2, 3 failed", "ids 4 failed"], "ids <*> failed"),
 ]
 
@@ -121,6 +128,8 @@ WORDS = [
     "re-try the pre-authorization",
     "session.commit() failed in Reporter.starting()",
     "retry if a < b > c",
+    "Error: Payment provider rejected the refund",
+    "Warning: Payment provider rejected the capture",
 ]
 
 
