@@ -39,6 +39,11 @@ _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|
           r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?")
 _WEEKDAY = r"(?:Mon|Tue(?:s)?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?\b,?"
 _ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?\b"
+#: A name of code, a host or a file: words joined by dots, colons, "@", "+" or "-".
+_NAME = r"\w+(?:(?:::|[.:@+\-])\w+)*"
+#: A message that is one name without a digit is its own template: a structlog event
+#: ("card_declined", "user.login"), not a value in a text.
+_ONE_NAME = re.compile(r"[^\W\d]+(?:(?:::|[.:@+\-])[^\W\d]+)*")
 _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
          r"|days?|weeks?)\b)?")
 #: One alternation, tried left to right; what matches becomes ``<*>``. Every branch starts
@@ -66,7 +71,7 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
     # Absolute file paths and URL paths: "/var/log/app.log", "~/x", "../x".
     r"(?<!\.)(?:~|\.\.?)?/[\w.\-~@+%=]+(?:/[\w.\-~@+%=]*)*",
     r"(?<!\w[.:@+\-])"
-    r"(?=[+\-]?(?:\d|\w[\w+\-]*?[\d.@:/\\])|[\[:\\]|[A-Z][a-z]{2,8}\.?,?\s+(?:\d|[A-Z][a-z]{2}))"
+    r"(?=[+\-]?(?:\d|_|\w[\w+\-]*?[\d.@:/\\_])|[\[:\\]|[A-Z][a-z]{2,8}\.?,?\s+(?:\d|[A-Z][a-z]{2}))"
     r"(?:" + "|".join((
         # URLs, whole: scheme, host, path and query vary together.
         r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]",
@@ -84,10 +89,15 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
         # 3 hours: a value may change its unit), ids (A-1, ch_3Mq), hex, UUIDs, IPv4 and
         # host:port, versions, ISO timestamps.
         r"[-+]?(?:\w+[.:@+\-])*\w*\d\w*(?:[.:@+\-]\w+)*" + _UNIT,
-        # Dotted names and e-mail addresses without digits: api.stripe.com, config.yaml,
-        # but not a call written into the text, "session.commit()". The lookahead takes
-        # the whole name at once, so no shorter part of it is tried instead.
-        r"(?=(?P<dotted>\w+(?:[:+\-]\w+)*[.@]\w+(?:[.:@+\-]\w+)*))(?P=dotted)(?!\()",
+        # Names of code and dotted names without digits: identifiers (send_email,
+        # GEOS_NOTICE, std::io), api.stripe.com, config.yaml, e-mail addresses. English
+        # is not written with "_", "::" or a dot inside a word. Not a call written into
+        # the text, "session.commit()", "on_commit()": that is the message's own code.
+        # The lookahead takes the whole name at once, so no shorter part of it is tried
+        # instead. The event of a rendered structlog line is its template.
+        r"(?=[\w:+\-.@]*?(?:\w[.@]\w|_|::))"
+        r"(?<!\bevent=)(?<!\bevent=')(?<!\bevent=\")(?<!\"event\": \")(?<!\"event\":\")"
+        rf"(?=(?P<name>{_NAME}))(?P=name)(?!\()",
     )) + ")",
 )) + ")")
 #: A run of masked values (a list, a date and its time) is one value, whatever its length.
@@ -101,17 +111,21 @@ def mask(text: str) -> str:
     ``"Card declined for order A-1001 after 3 attempts (5.0s)"`` becomes ``"Card
     declined for order <*> after <*> attempts (<*>)"``. Masked: anything with a digit in
     it (numbers with units, ids, hex, UUIDs, IP addresses and ports, versions,
-    timestamps), dates with a month's name, URLs, file paths, dotted names (host names,
-    modules, file names; not a call such as ``session.commit()``), e-mail addresses,
-    object reprs (``<Order: A-1>``, one ``<*>`` each), and quoted values, quotes and all
-    (a string's repr picks its quotes by its content). What follows a message and a
-    colon is its detail, one ``<*>`` to the end: ``"Refund failed: card expired"`` is
-    ``"Refund failed: <*>"``; not after a one-word label (``"Error: "``), whose message
-    is masked as any other. A run of values (a list) is one ``<*>``. Words without a
-    digit stay: "rejected the refund" and "rejected the capture" differ. Only the first
-    :data:`MAX_SCANNED` characters are read.
+    timestamps), dates with a month's name, URLs, file paths, names of code and dotted
+    names (``send_email``, ``std::io``, host names, modules, file names; not a call such
+    as ``session.commit()``, nor a message that is one name, such as a structlog event),
+    e-mail addresses, object reprs (``<Order: A-1>``, one ``<*>`` each), and quoted
+    values, quotes and all (a string's repr picks its quotes by its content). What
+    follows a message and a colon is its detail, one ``<*>`` to the end: ``"Refund
+    failed: card expired"`` is ``"Refund failed: <*>"``; not after a one-word label
+    (``"Error: "``), whose message is masked as any other. A run of values (a list) is
+    one ``<*>``. Words without a digit stay: "rejected the refund" and "rejected the
+    capture" differ. Only the first :data:`MAX_SCANNED` characters are read.
     """
-    masked = _VALUE.sub(_masked, text[:MAX_SCANNED])
+    text = text[:MAX_SCANNED]
+    if _ONE_NAME.fullmatch(text):
+        return text
+    masked = _VALUE.sub(_masked, text)
     return _RUN.sub("", masked) if masked.count(MASK) > 1 else masked
 
 

@@ -100,6 +100,8 @@ MASKED = [
     ("object reprs, whole, of any shape",
      ["closing <shop.db.Pool object at 0x7f3a2b1c>", "closing <Pool: orders#12>",
       "closing <Pool db@api-3.example.com:5432>", "closing <Pool default>"], "closing <*>"),
+    ("names of code", ["task send_email failed", "task _cleanup failed",
+                       "task GEOS_NOTICE failed", "task std::io failed"], "task <*> failed"),
     ("lists of any length", ["fields ['a', 'b', 'c'] missing", "fields ['email'] missing"],
      "fields [<*>] missing"),
     ("the detail after a message and a colon, to the end",
@@ -128,6 +130,9 @@ WORDS = [
     "re-try the pre-authorization",
     "session.commit() failed in Reporter.starting()",
     "retry if a < b > c",
+    "on_commit() failed during the transaction",
+    "card_declined",
+    "user.login",
     "Error: Payment provider rejected the refund",
     "Warning: Payment provider rejected the capture",
 ]
