@@ -44,6 +44,8 @@ _NAME = r"\w+(?:(?:::|[.:@+\-])\w+)*"
 #: A message that is one name without a digit is its own template: a structlog event
 #: ("card_declined", "user.login"), not a value in a text.
 _ONE_NAME = re.compile(r"[^\W\d]+(?:(?:::|[.:@+\-])[^\W\d]+)*")
+#: An item of a tuple's repr: a quoted string, a number, None, True or False.
+_ITEM = r"(?:'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"|[-+]?\d[\w.+\-]*|None|True|False)"
 _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
          r"|days?|weeks?)\b)?")
 #: One alternation, tried left to right; what matches becomes ``<*>``. Every branch starts
@@ -54,10 +56,10 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
     # The detail after a message and a colon, to the end: "Refund failed: card expired"
     # is "Refund failed: <*>". What follows a message's "<what happened>: " is what
     # raised it or what it was about: an exception's text, a reason, a value, of any
-    # length and any words. Only after a colon that ends a word, a call or a bracket,
-    # and only when the text before it has a space (see _masked): a leading label such as
-    # "Error: " or "Warning: " is not a message, and what follows it is masked as usual.
-    r"(?P<detail>(?<=[\w)\]>]: )\S[\s\S]*)",
+    # length and any words. Only after a colon that ends a word, a call or a bracket
+    # (not a quote: the keys of a dict or a JSON line, whose event must stay), and never
+    # right after a leading label (see _LABELS).
+    r"(?<=[\w)\]>]: )\S[\s\S]*",
     # Quoted values, short and on one line, quotes and all: a repr quotes a string with
     # ' or ", whichever it does not contain, so the quotes vary with the value. An
     # apostrophe inside a word opens nothing. The event of a line rendered by structlog
@@ -68,6 +70,13 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
     # Object reprs, whole: "<shop.Order object at 0x7f3a>", "<Order: A-1>". One value, of
     # whatever shape its class prints; a "<" that a space follows is a comparison.
     r"<[A-Za-z_][^<>\n]{0,200}>",
+    # Lists, tuples, sets and dicts, whole, one level of nesting deep: their length and
+    # their items vary together ("[::1]:8080" is an address, port and all). A tuple needs
+    # a comma and only quoted or numeric items, since "(see below)" is text. Not a dict
+    # that has a structlog event in it.
+    r"\[(?:[^\[\]\n]|\[[^\[\]\n]{0,200}\]){0,200}\](?::\d+)?",
+    r"\{(?![^{}\n]{0,200}[\"']event[\"']:)(?:[^{}\n]|\{[^{}\n]{0,200}\}){0,200}\}",
+    rf"\((?:{_ITEM}, )+(?:{_ITEM},?)?\)",
     # Absolute file paths and URL paths: "/var/log/app.log", "~/x", "../x".
     r"(?<!\.)(?:~|\.\.?)?/[\w.\-~@+%=]+(?:/[\w.\-~@+%=]*)*",
     r"(?<!\w[.:@+\-])"
@@ -100,6 +109,10 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
         rf"(?=(?P<name>{_NAME}))(?P=name)(?!\()",
     )) + ")",
 )) + ")")
+#: Leading labels, one word each: "Error: ", "Warning: ", "worker-3: ". What follows one
+#: is a message, not the label's detail: "Error: provider rejected the refund" and
+#: "Error: provider rejected the capture" differ.
+_LABELS = re.compile(r"(?:[\w.:\-]+: )+")
 #: A run of masked values (a list, a date and its time) is one value, whatever its length.
 #: What follows the first of them goes.
 _RUN = re.compile(r"(?<=<\*>)(?:[,;]?[ \t]*<\*>)+")
@@ -117,23 +130,25 @@ def mask(text: str) -> str:
     e-mail addresses, object reprs (``<Order: A-1>``, one ``<*>`` each), and quoted
     values, quotes and all (a string's repr picks its quotes by its content). What
     follows a message and a colon is its detail, one ``<*>`` to the end: ``"Refund
-    failed: card expired"`` is ``"Refund failed: <*>"``; not after a one-word label
-    (``"Error: "``), whose message is masked as any other. A run of values (a list) is
-    one ``<*>``. Words without a digit stay: "rejected the refund" and "rejected the
+    failed: card expired"`` is ``"Refund failed: <*>"``; not after leading labels of one
+    word each (``"Error: "``, ``"worker-3: "``), whose message is masked as any other.
+    Lists, tuples, sets and dicts are one ``<*>`` each. A run of values (``"1, 2, 3"``)
+    is one ``<*>``. Words without a digit stay: "rejected the refund" and "rejected the
     capture" differ. Only the first :data:`MAX_SCANNED` characters are read.
     """
     text = text[:MAX_SCANNED]
     if _ONE_NAME.fullmatch(text):
         return text
-    masked = _VALUE.sub(_masked, text)
+    label = _LABELS.match(text)
+    if label:
+        # Each label is masked on its own, and so is the message after them: a text of
+        # its own, whose first colon no lookbehind can take for a label's.
+        masked = "".join(_VALUE.sub(MASK, word) + ": "
+                         for word in label.group()[:-2].split(": "))
+        masked += _VALUE.sub(MASK, text[label.end():])
+    else:
+        masked = _VALUE.sub(MASK, text)
     return _RUN.sub("", masked) if masked.count(MASK) > 1 else masked
-
-
-def _masked(match: re.Match[str]) -> str:
-    if match.lastgroup == "detail" and " " not in match.string[:match.start() - 2]:
-        # After a leading label: the rest is a message of its own.
-        return _VALUE.sub(_masked, match.group())
-    return MASK
 
 
 def _library_paths() -> tuple[str, ...]:

@@ -100,10 +100,18 @@ MASKED = [
     ("object reprs, whole, of any shape",
      ["closing <shop.db.Pool object at 0x7f3a2b1c>", "closing <Pool: orders#12>",
       "closing <Pool db@api-3.example.com:5432>", "closing <Pool default>"], "closing <*>"),
+    ("values in leading labels", ["worker-3: Error: refund failed: card expired",
+                                  "worker-12: Error: refund failed: timed out"],
+     "<*>: Error: refund failed: <*>"),
     ("names of code", ["task send_email failed", "task _cleanup failed",
                        "task GEOS_NOTICE failed", "task std::io failed"], "task <*> failed"),
-    ("lists of any length", ["fields ['a', 'b', 'c'] missing", "fields ['email'] missing"],
-     "fields [<*>] missing"),
+    ("lists, tuples, sets and dicts, whole",
+     ["fields ['a', 'b', 'c'] missing", "fields ['email'] missing", "fields [] missing",
+      "fields [[1, 2], [3]] missing", "fields {'a': 1, 'b': [2]} missing",
+      "fields ('a', 2) missing", "fields {'email'} missing"], "fields <*> missing"),
+    ("addresses, whichever shape", ["connection from ('10.0.0.1', 5432) lost",
+                                    "connection from 10.0.0.1:5432 lost"],
+     "connection from <*> lost"),
     ("the detail after a message and a colon, to the end",
      ["Refund failed: card expired", "Refund failed: [Errno 111] Connection refused",
       "Refund failed: 'NoneType' object has no attribute 'id', retrying"],
@@ -130,11 +138,13 @@ WORDS = [
     "re-try the pre-authorization",
     "session.commit() failed in Reporter.starting()",
     "retry if a < b > c",
+    "retrying (see the logs first)",
     "on_commit() failed during the transaction",
     "card_declined",
     "user.login",
     "Error: Payment provider rejected the refund",
     "Warning: Payment provider rejected the capture",
+    "Error: Warning: Payment provider rejected the refund",
 ]
 
 
@@ -154,7 +164,8 @@ def test_only_the_first_characters_are_scanned() -> None:
 
 @pytest.mark.timeout(20)
 @pytest.mark.parametrize("unit", ["a/", "a.", "1.", "'", ":", "a:", "a-", "a\\", "[", "-", "!",
-                                  "a", " ", '"a', "Jan 1 ", "1:", "~", "a/b.c-d:e@f+g"])
+                                  "a", " ", '"a', "Jan 1 ", "1:", "~", "a/b.c-d:e@f+g",
+                                  "a: ", "x y: ", "('a', ", "(1, ", "[[a]", "{a", "<a", "a_b "])
 def test_hostile_text_is_masked_without_blowing_up(unit: str) -> None:
     """Long runs of the characters the patterns look for end; only the scan limit is read."""
     text = unit * (2 * MAX_SCANNED // len(unit))
