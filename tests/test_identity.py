@@ -103,6 +103,8 @@ MASKED = [
     ("values in leading labels", ["worker-3: Error: refund failed: card expired",
                                   "worker-12: Error: refund failed: timed out"],
      "<*>: Error: refund failed: <*>"),
+    ("values of key=value pairs", ["retry mode=fast pool=default", "retry mode=slow pool=a-2"],
+     "retry mode=<*> pool=<*>"),
     ("names of code", ["task send_email failed", "task _cleanup failed",
                        "task GEOS_NOTICE failed", "task std::io failed"], "task <*> failed"),
     ("lists, tuples, sets and dicts, whole",
@@ -207,6 +209,8 @@ RENDERED = [  # what structlog's KeyValueRenderer and JSONRenderer hand to the s
     ('{"order": "A-1", "event": "card_declined", "level": "error"}',
      '{"order": "B-2", "event": "card_declined", "level": "error"}',
      '{"order": "A-1", "event": "disk_full", "level": "error"}'),
+    ("event=card_declined order=A-1 mode=fast", "event=card_declined order=B-2 mode=slow",
+     "event=disk_full order=A-1 mode=fast"),  # logfmt
     ('{"order":"A-1","event":"card_declined"}', '{"order":"B-2","event":"card_declined"}',
      '{"order":"A-1","event":"disk_full"}'),
 ]
