@@ -117,9 +117,9 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
 #: is a message, not the label's detail: "Error: provider rejected the refund" and
 #: "Error: provider rejected the capture" differ.
 _LABELS = re.compile(r"(?:[\w.:\-]+: )+")
-#: A run of masked values (a list, a date and its time) is one value, whatever its length.
-#: What follows the first of them goes.
-_RUN = re.compile(r"(?<=<\*>)(?:[,;]?[ \t]*<\*>)+")
+#: A run of masked values (a list, a date and its time, a host and its port) is one
+#: value, whatever its length. What follows the first of them goes.
+_RUN = re.compile(r"(?<=<\*>)(?:(?:[,;]?[ \t]*|:)<\*>)+")
 
 
 def mask(text: str) -> str:
