@@ -71,6 +71,8 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
     # a space or a punctuation mark that ends it; a quoted one is a quoted value (above).
     # Not a structlog line's event, "event=card_declined" (logfmt).
     r"(?<=\w=)(?<!\bevent=)[^\s'\"`,;|&()\[\]{}<>]+",
+    # The arguments of a call written into the text: "readv(add, 4096)".
+    r"(?<=\w\()[^()\n]{1,200}(?=\))",
     # Object reprs, whole: "<shop.Order object at 0x7f3a>", "<Order: A-1>". One value, of
     # whatever shape its class prints; a "<" that a space follows is a comparison.
     r"<[A-Za-z_][^<>\n]{0,200}>",
@@ -131,15 +133,15 @@ def mask(text: str) -> str:
     timestamps), dates with a month's name, URLs, file paths, names of code and dotted
     names (``send_email``, ``std::io``, host names, modules, file names; not a call such
     as ``session.commit()``, nor a message that is one name, such as a structlog event),
-    e-mail addresses, the values of ``key=value`` pairs, object reprs (``<Order: A-1>``,
-    one ``<*>`` each), and quoted values, quotes and all (a string's repr picks its
-    quotes by its content). What follows a message and a colon is its detail, one
-    ``<*>`` to the end: ``"Refund failed: card expired"`` is ``"Refund failed: <*>"``;
-    not after leading labels of one word each (``"Error: "``, ``"worker-3: "``), whose
-    message is masked as any other. Lists, tuples, sets and dicts are one ``<*>`` each.
-    A run of values (``"1, 2, 3"``) is one ``<*>``. Words without a digit stay:
-    "rejected the refund" and "rejected the capture" differ. Only the first
-    :data:`MAX_SCANNED` characters are read.
+    e-mail addresses, the values of ``key=value`` pairs, the arguments of a call
+    (``readv(<*>)``), object reprs (``<Order: A-1>``, one ``<*>`` each), and quoted
+    values, quotes and all (a string's repr picks its quotes by its content). What
+    follows a message and a colon is its detail, one ``<*>`` to the end: ``"Refund
+    failed: card expired"`` is ``"Refund failed: <*>"``; not after leading labels of one
+    word each (``"Error: "``, ``"worker-3: "``), whose message is masked as any other.
+    Lists, tuples, sets and dicts are one ``<*>`` each. A run of values (``"1, 2, 3"``)
+    is one ``<*>``. Words without a digit stay: "rejected the refund" and "rejected the
+    capture" differ. Only the first :data:`MAX_SCANNED` characters are read.
     """
     text = text[:MAX_SCANNED]
     if _ONE_NAME.fullmatch(text):

@@ -105,6 +105,8 @@ MASKED = [
      "<*>: Error: refund failed: <*>"),
     ("values of key=value pairs", ["retry mode=fast pool=default", "retry mode=slow pool=a-2"],
      "retry mode=<*> pool=<*>"),
+    ("the arguments of a call", ["readv(add, 4096) failed", "readv(mul) failed"],
+     "readv(<*>) failed"),
     ("names of code", ["task send_email failed", "task _cleanup failed",
                        "task GEOS_NOTICE failed", "task std::io failed"], "task <*> failed"),
     ("lists, tuples, sets and dicts, whole",
