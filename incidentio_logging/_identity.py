@@ -49,9 +49,10 @@ _ITEM = r"(?:'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"|[-+]?\d[\w.+\-]*|None|True|False
 _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
          r"|days?|weeks?)\b)?")
 #: One alternation, tried left to right; what matches becomes ``<*>``. Every branch starts
-#: where a word starts, the word-like ones only where a compound ("a-b.c") starts and only
-#: when a digit, a dot, an ``@``, a colon or a slash is near: a plain word costs a few
-#: steps, and no branch rescans a compound from each of its parts.
+#: where a word starts: the ones for text (a detail, quotes, pairs, arguments, reprs,
+#: lists) only at their punctuation, the word-like ones only where a compound ("a-b.c")
+#: starts and only when a digit, a dot, an ``_``, an ``@``, a colon or a slash is near: a
+#: plain word costs a few steps, and no branch rescans a compound from each of its parts.
 _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
     # The detail after a message and a colon, to the end: "Refund failed: card expired"
     # is "Refund failed: <*>". What follows a message's "<what happened>: " is what
