@@ -39,24 +39,55 @@ _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|
           r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?")
 _WEEKDAY = r"(?:Mon|Tue(?:s)?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?\b,?"
 _ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?\b"
+#: A name of code, a host or a file: words joined by dots, colons, "@", "+" or "-".
+_NAME = r"\w+(?:(?:::|[.:@+\-])\w+)*"
+#: A message that is one name without a digit is its own template: a structlog event
+#: ("card_declined", "user.login"), not a value in a text.
+_ONE_NAME = re.compile(r"[^\W\d]+(?:(?:::|[.:@+\-])[^\W\d]+)*")
+#: An item of a tuple's repr: a quoted string, a number, None, True or False.
+_ITEM = r"(?:'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"|[-+]?\d[\w.+\-]*|None|True|False)"
 _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
          r"|days?|weeks?)\b)?")
 #: One alternation, tried left to right; what matches becomes ``<*>``. Every branch starts
-#: where a word starts, the word-like ones only where a compound ("a-b.c") starts and only
-#: when a digit, a dot, an ``@``, a colon or a slash is near: a plain word costs a few
-#: steps, and no branch rescans a compound from each of its parts.
+#: where a word starts: the ones for text (a detail, quotes, pairs, arguments, reprs,
+#: lists) only at their punctuation, the word-like ones only where a compound ("a-b.c")
+#: starts and only when a digit, a dot, an ``_``, an ``@``, a colon or a slash is near: a
+#: plain word costs a few steps, and no branch rescans a compound from each of its parts.
 _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
-    # Quoted values, short and on one line: what is between the quotes. An apostrophe
-    # inside a word opens nothing. The event of a line rendered by structlog
+    # The detail after a message and a colon, to the end: "Refund failed: card expired"
+    # is "Refund failed: <*>". What follows a message's "<what happened>: " is what
+    # raised it or what it was about: an exception's text, a reason, a value, of any
+    # length and any words. Only after a colon that ends a word, a call or a bracket
+    # (not a quote: the keys of a dict or a JSON line, whose event must stay), and never
+    # right after a leading label (see _LABELS).
+    r"(?<=[\w)\]>]: )\S[\s\S]*",
+    # Quoted values, short and on one line, quotes and all: a repr quotes a string with
+    # ' or ", whichever it does not contain, so the quotes vary with the value. An
+    # apostrophe inside a word opens nothing. The event of a line rendered by structlog
     # (KeyValueRenderer, JSONRenderer) is its template, not a value.
-    r"(?<=(?<![\w'])')(?<!\bevent=')[^'\n]{0,200}(?='(?!\w))",
-    r"(?<=(?<![\w\"])\")(?<!\bevent=\")(?<!\"event\": \")(?<!\"event\":\")"
-    r"[^\"\n]{0,200}(?=\"(?!\w))",
-    r"(?<=(?<![\w`])`)[^`\n]{0,200}(?=`(?!\w))",
+    r"(?<!\bevent=)'[^'\n]{0,200}'(?!\w)",
+    r"(?<!\bevent=)(?<!\"event\": )(?<!\"event\":)\"[^\"\n]{0,200}\"(?!\w)",
+    r"`[^`\n]{0,200}`(?!\w)",
+    # The value of a key=value pair, whatever it is: "alias=default", "mode=fast". Up to
+    # a space or a punctuation mark that ends it; a quoted one is a quoted value (above).
+    # Not a structlog line's event, "event=card_declined" (logfmt).
+    r"(?<=\w=)(?<!\bevent=)[^\s'\"`,;|&()\[\]{}<>]+",
+    # The arguments of a call written into the text: "readv(add, 4096)".
+    r"(?<=\w\()[^()\n]{1,200}(?=\))",
+    # Object reprs, whole: "<shop.Order object at 0x7f3a>", "<Order: A-1>". One value, of
+    # whatever shape its class prints; a "<" that a space follows is a comparison.
+    r"<[A-Za-z_][^<>\n]{0,200}>",
+    # Lists, tuples, sets and dicts, whole, one level of nesting deep: their length and
+    # their items vary together ("[::1]:8080" is an address, port and all). A tuple needs
+    # a comma and only quoted or numeric items, since "(see below)" is text. Not a dict
+    # that has a structlog event in it.
+    r"\[(?:[^\[\]\n]|\[[^\[\]\n]{0,200}\]){0,200}\](?::\d+)?",
+    r"\{(?![^{}\n]{0,200}[\"']event[\"']:)(?:[^{}\n]|\{[^{}\n]{0,200}\}){0,200}\}",
+    rf"\((?:{_ITEM}, )+(?:{_ITEM},?)?\)",
     # Absolute file paths and URL paths: "/var/log/app.log", "~/x", "../x".
     r"(?<!\.)(?:~|\.\.?)?/[\w.\-~@+%=]+(?:/[\w.\-~@+%=]*)*",
     r"(?<!\w[.:@+\-])"
-    r"(?=[+\-]?(?:\d|\w[\w+\-]*?[\d.@:/\\])|[\[:\\]|[A-Z][a-z]{2,8}\.?,?\s+(?:\d|[A-Z][a-z]{2}))"
+    r"(?=[+\-]?(?:\d|_|\w[\w+\-]*?[\d.@:/\\_])|[\[:\\]|[A-Z][a-z]{2,8}\.?,?\s+(?:\d|[A-Z][a-z]{2}))"
     r"(?:" + "|".join((
         # URLs, whole: scheme, host, path and query vary together.
         r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]",
@@ -74,31 +105,57 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
         # 3 hours: a value may change its unit), ids (A-1, ch_3Mq), hex, UUIDs, IPv4 and
         # host:port, versions, ISO timestamps.
         r"[-+]?(?:\w+[.:@+\-])*\w*\d\w*(?:[.:@+\-]\w+)*" + _UNIT,
-        # Dotted names and e-mail addresses without digits: api.stripe.com, config.yaml,
-        # but not a call written into the text, "session.commit()". The lookahead takes
-        # the whole name at once, so no shorter part of it is tried instead.
-        r"(?=(?P<dotted>\w+(?:[:+\-]\w+)*[.@]\w+(?:[.:@+\-]\w+)*))(?P=dotted)(?!\()",
+        # Names of code and dotted names without digits: identifiers (send_email,
+        # GEOS_NOTICE, std::io), api.stripe.com, config.yaml, e-mail addresses. English
+        # is not written with "_", "::" or a dot inside a word. Not a call written into
+        # the text, "session.commit()", "on_commit()": that is the message's own code.
+        # The lookahead takes the whole name at once, so no shorter part of it is tried
+        # instead. The event of a rendered structlog line is its template.
+        r"(?=[\w:+\-.@]*?(?:\w[.@]\w|_|::))"
+        r"(?<!\bevent=)(?<!\bevent=')(?<!\bevent=\")(?<!\"event\": \")(?<!\"event\":\")"
+        rf"(?=(?P<name>{_NAME}))(?P=name)(?!\()",
     )) + ")",
 )) + ")")
-#: A run of masked values (a list, a date and its time) is one value, whatever its length.
-#: What follows the first of them goes.
-_RUN = re.compile(r"(?:(?<=<\*>)|(?<=<\*>['\"`]))(?:[,;]?[ \t]*(['\"`]?)<\*>\1)+")
+#: Leading labels, one word each: "Error: ", "Warning: ", "worker-3: ". What follows one
+#: is a message, not the label's detail: "Error: provider rejected the refund" and
+#: "Error: provider rejected the capture" differ.
+_LABELS = re.compile(r"(?:[\w.:\-]+: )+")
+#: A run of masked values (a list, a date and its time, a host and its port) is one
+#: value, whatever its length. What follows the first of them goes.
+_RUN = re.compile(r"(?<=<\*>)(?:(?:[,;]?[ \t]*|:)<\*>)+")
 
 
 def mask(text: str) -> str:
     """``text`` with its variable parts masked as ``<*>``: the template it was made from.
 
-    ``"Card declined for order A-1001 after 3 attempts (5.0s)"`` becomes
-    ``"Card declined for order <*> after <*> attempts (<*>)"``. Masked: anything with a
-    digit in it (numbers with units, ids, hex, UUIDs, IP addresses and ports, versions,
-    timestamps), dates with a month's name, URLs, file paths, dotted names (host names,
-    modules, file names; not a call such as ``session.commit()``), e-mail addresses, and
-    quoted values (``'<*>'``). A run of values (a list) is one ``<*>``. Words without a
-    digit stay: "rejected the refund" and "rejected the capture" differ. Only the first
-    :data:`MAX_SCANNED` characters are read.
+    ``"Card declined for order A-1001 after 3 attempts (5.0s)"`` becomes ``"Card
+    declined for order <*> after <*> attempts (<*>)"``. Masked: anything with a digit in
+    it (numbers with units, ids, hex, UUIDs, IP addresses and ports, versions,
+    timestamps), dates with a month's name, URLs, file paths, names of code and dotted
+    names (``send_email``, ``std::io``, host names, modules, file names; not a call such
+    as ``session.commit()``, nor a message that is one name, such as a structlog event),
+    e-mail addresses, the values of ``key=value`` pairs, the arguments of a call
+    (``readv(<*>)``), object reprs (``<Order: A-1>``, one ``<*>`` each), and quoted
+    values, quotes and all (a string's repr picks its quotes by its content). What
+    follows a message and a colon is its detail, one ``<*>`` to the end: ``"Refund
+    failed: card expired"`` is ``"Refund failed: <*>"``; not after leading labels of one
+    word each (``"Error: "``, ``"worker-3: "``), whose message is masked as any other.
+    Lists, tuples, sets and dicts are one ``<*>`` each. A run of values (``"1, 2, 3"``)
+    is one ``<*>``. Words without a digit stay: "rejected the refund" and "rejected the
+    capture" differ. Only the first :data:`MAX_SCANNED` characters are read.
     """
-    # Plain replacement strings: re substitutes them in C, with no call per match.
-    masked = _VALUE.sub(MASK, text[:MAX_SCANNED])
+    text = text[:MAX_SCANNED]
+    if _ONE_NAME.fullmatch(text):
+        return text
+    label = _LABELS.match(text)
+    if label:
+        # Each label is masked on its own, and so is the message after them: a text of
+        # its own, whose first colon no lookbehind can take for a label's.
+        masked = "".join(_VALUE.sub(MASK, word) + ": "
+                         for word in label.group()[:-2].split(": "))
+        masked += _VALUE.sub(MASK, text[label.end():])
+    else:
+        masked = _VALUE.sub(MASK, text)
     return _RUN.sub("", masked) if masked.count(MASK) > 1 else masked
 
 
