@@ -6,6 +6,7 @@ import importlib.util
 import json
 import logging
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -657,3 +658,38 @@ def test_one_flask_view_failing_on_two_urls_is_one_alert(
     (event,) = receiver.events
     assert [r["message"] for r in event.records] == ["Exception on /orders/1 [GET]",
                                                      "Exception on /orders/2 [GET]"]
+
+
+#: The README's "How grouping works" tables, message for message.
+README_ONE_ALERT = [
+    ("Card declined for order A-1001", "Card declined for order B-7"),
+    ("Retrying in 5.0s", "Retrying in 200ms"),
+    ("Cannot reach api.stripe.com:443", "Cannot reach 10.0.0.7:5432"),
+    ("GET https://api.example.com/v1/orders/1?expand=items failed",
+     "GET https://api.example.com/v2/refunds failed"),
+    ("Unknown setting 'timeout'", "Unknown setting 'retries'"),
+    ("Refund failed: card expired", "Refund failed: timed out"),
+]
+README_TWO_ALERTS = [
+    ("Payment provider rejected the refund", "Payment provider rejected the capture"),
+    ("Error: provider rejected the refund", "Error: provider rejected the capture"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), README_ONE_ALERT)
+def test_the_readmes_one_alert_examples_share_a_key(first: str, second: str) -> None:
+    assert key(record(first)) == key(record(second))
+
+
+@pytest.mark.parametrize(("first", "second"), README_TWO_ALERTS)
+def test_the_readmes_two_alert_examples_differ(first: str, second: str) -> None:
+    assert key(record(first)) != key(record(second))
+
+
+def test_the_readme_shows_these_examples() -> None:
+    """The tables above are the README's: a row removed there must be removed here."""
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    for first, second in README_ONE_ALERT + README_TWO_ALERTS:
+        for message in (first, second):
+            words = message.split(" ")
+            assert words[-1] in readme, message
