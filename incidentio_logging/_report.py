@@ -40,6 +40,10 @@ class Reporter:
             suppressed = self._suppressed.pop(key, 0)
         if suppressed:
             message += f" ({suppressed} similar messages suppressed)"
+        self.say(message)
+
+    def say(self, message: str) -> None:
+        """Say ``message`` now, never rate-limited: for what must always be heard."""
         if self._secret:
             message = message.replace(self._secret, "[scrubbed]")
         self._write(PREFIX + message + "\n")

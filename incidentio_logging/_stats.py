@@ -18,8 +18,15 @@ class Stats:
     out), ``rate_limited`` (asked to wait longer than the retry budget),
     ``shutdown_timeout`` (still pending when shutdown_timeout ran out), ``storm_control``
     (held back by max_events_per_minute and still unsent at close()),
-    ``below_threshold`` (aged out of threshold_window before the threshold was met) and
-    ``internal_error`` (a fault in this library or a user's transport; reported).
+    ``below_threshold`` (aged out of threshold_window before the threshold was met),
+    ``queue_bytes`` (the queue held max_queue_bytes at the logging call),
+    ``unknown_outcome`` (sent, but no reply came before the deadline: it may have
+    arrived), ``unresolved`` (left to deliver on the caller's thread, which would first
+    have had to look the endpoint up in DNS) and ``internal_error`` (a fault in this
+    library or a user's transport; reported).
+
+    When close() gives up on a worker that is still busy, it counts what the worker
+    holds (:meth:`abandon`) and the counters freeze: only later refusals change them.
     """
 
     def __init__(self) -> None:
@@ -33,6 +40,7 @@ class Stats:
         self.resolves_sent = 0
         self.resolves_failed = 0
         self._dropped: Counter[str] = Counter()
+        self._frozen: dict[str, Any] | None = None
 
     def drop(self, reason: str, count: int = 1) -> None:
         """Count ``count`` records as not delivered, for ``reason``."""
@@ -45,11 +53,43 @@ class Stats:
         with self._lock:
             self._dropped[reason] += 1
             self._refused += 1
+            frozen = self._frozen
+            if frozen is not None:
+                frozen["dropped"][reason] = frozen["dropped"].get(reason, 0) + 1
+                frozen["records_accepted"] += 1
+                frozen["records_dropped"] += 1
 
     def worker_dropped(self) -> int:
         """Drops of records that had been queued."""
         with self._lock:
             return sum(self._dropped.values()) - self._refused
+
+    def dropped_by_reason(self) -> dict[str, int]:
+        """A copy of the drops so far, by reason."""
+        with self._lock:
+            return dict(self._dropped)
+
+    def abandon(self, pending: int, counted: int, *, in_flight: int) -> None:
+        """Count everything not yet settled as dropped, and freeze the counters.
+
+        Of the records not settled, ``in_flight`` (those in a request still without a
+        reply) are ``unknown_outcome``; the rest, queued or waiting in the window, are
+        ``shutdown_timeout``.
+        """
+        with self._lock:
+            if self._frozen is not None:
+                return
+            final = self.as_dict(pending, counted)
+            left = final["records_pending"]
+            unknown = min(in_flight, left)
+            for reason, count in (("unknown_outcome", unknown),
+                                  ("shutdown_timeout", left - unknown)):
+                if count:
+                    self._dropped[reason] += count
+                    final["dropped"][reason] = final["dropped"].get(reason, 0) + count
+            final["records_dropped"] += left
+            final["records_pending"] = 0
+            self._frozen = final
 
     def as_dict(self, pending: int, counted: int) -> dict[str, Any]:
         """The public ``stats()`` shape.
@@ -59,6 +99,9 @@ class Stats:
         accepted == delivered + dropped + pending.
         """
         with self._lock:
+            frozen = self._frozen
+            if frozen is not None:
+                return {**frozen, "dropped": dict(frozen["dropped"])}
             dropped = dict(self._dropped)
             refused = self._refused
         total_dropped = sum(dropped.values())

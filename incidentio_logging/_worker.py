@@ -1,8 +1,13 @@
 """The background thread: a bounded queue, windows, flush and stop with deadlines.
 
-The caller's side (:meth:`Worker.submit`) is a length check and a deque append; the
-thread is started by the first record, never at construction, so a handler that
-``dictConfig`` builds and throws away leaves no thread behind.
+The caller's side (:meth:`Worker.submit`) is a length and a size check and a deque
+append; the thread is started by the first record, never at construction, so a handler
+that ``dictConfig`` builds and throws away leaves no thread behind.
+
+Nothing on a caller's path takes a plain lock: a signal handler runs on top of whatever
+its thread was doing, and may log, flush, read stats or close while that thread is in
+the middle of the same call. Wake-ups go through :class:`_Bell`, whose ``set()`` is a
+reentrant C-level queue put, and the count of markers is kept lock-free.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import queue as _queue
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 
+from ._delivery import MIN_ATTEMPT
 from ._dispatch import Dispatcher, Timing
-from ._record import Captured
+from ._record import Captured, weigh
 from ._report import Reporter
 from ._stats import Stats
 
@@ -23,12 +31,55 @@ from ._stats import Stats
 #: and a thread while it delivers inline. Checked before any handler lock is taken.
 WORKER_THREADS: set[int] = set()
 
+#: Why records are not delivered when shipping them on the caller's own thread would
+#: first need a DNS lookup, which no timeout bounds (see ``needs_lookup``).
+UNRESOLVED = "unresolved"
+#: A failed Thread.start() is retried by a later record after this many seconds,
+#: doubling up to the maximum.
+START_RETRY = 1.0
+START_RETRY_MAX = 60.0
+
+
+class _Bell:
+    """The part of :class:`threading.Event` the worker uses, safe to set from anywhere.
+
+    ``threading.Event.set()`` takes a plain lock: a signal handler that sets it again
+    while its thread is inside ``set()`` deadlocks. ``SimpleQueue.put()`` is reentrant.
+    Waiting is for one thread at a time (the worker, or one flush's caller).
+    """
+
+    def __init__(self) -> None:
+        self._rings: _queue.SimpleQueue[None] = _queue.SimpleQueue()
+
+    def set(self) -> None:
+        """Ring; never blocks."""
+        self._rings.put(None)
+
+    def is_set(self) -> bool:
+        """Rung and not cleared since."""
+        return not self._rings.empty()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until rung, at most ``timeout`` seconds; True if it was. Stays rung."""
+        try:
+            self._rings.get(timeout=None if timeout is None else max(0.0, timeout))
+        except _queue.Empty:
+            return False
+        self._rings.put(None)
+        return True
+
+    def clear(self) -> None:
+        """Forget every ring so far."""
+        with contextlib.suppress(_queue.Empty):
+            while True:
+                self._rings.get_nowait()
+
 
 class _Flush:
     """A marker in the queue: everything before it has been shipped once it is reached."""
 
     def __init__(self, dropped_before: int) -> None:
-        self.done = threading.Event()
+        self.done = _Bell()
         self.dropped_before = dropped_before
         self.delivered_all = False
 
@@ -42,37 +93,58 @@ class Worker:
 
     def __init__(self, dispatcher: Dispatcher, *, stats: Stats, reporter: Reporter,
                  clock: Callable[[], float], flush_interval: float, queue_size: int,
-                 name: str) -> None:
+                 max_queue_bytes: int, name: str,
+                 needs_lookup: Callable[[], bool] = lambda: False) -> None:
         self._dispatcher = dispatcher
         self._stats = stats
         self._reporter = reporter
         self._clock = clock
         self._flush_interval = flush_interval
         self._queue_size = queue_size
+        self._max_bytes = max_queue_bytes
+        # The queue's estimated bytes are added by callers and taken by the consumer, each
+        # side writing only its own counter.
+        self._bytes_in = 0
+        self._bytes_out = 0
         # Wake the worker mid-window after this many records, so a burst is drained (and
         # counted) instead of running into queue_full while the worker sleeps out the
         # window, and so a full group's stand-in is published early in a flood.
         self._high_water = max(1, min(queue_size // 2, 1024))
         self._name = name
+        self._needs_lookup = needs_lookup
         self._queue: deque[Captured | _Flush | _Stop] = deque()
-        self._markers = 0  # flush/stop markers in the queue, so pending() counts records
-        self._markers_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._interrupt = threading.Event()
+        # The flush/stop markers in the queue, so pending() counts records: appended
+        # before the queue and taken after it, so pending() may briefly read one low.
+        self._markers: deque[_Flush | _Stop] = deque()
+        self._wake = _Bell()
+        self._interrupt = _Bell()
         self._start_lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._cannot_start = False
+        self._start_retry_at = 0.0
+        self._start_delay = START_RETRY
         self._idle = False
         self._stop_at = math.inf
+        self._floor = 0.0  # at close: no attempt starts with less than this left
+        self._final = threading.Lock()  # taken once, never waited on: who settles close()
+        self._dropped_at_stop: dict[str, int] = {}
+        self._failed_at_stop = 0
+        #: After close: True when it left nothing undelivered, False otherwise or not
+        #: known yet.
+        self.closed_clean = False
 
     # The caller's thread ------------------------------------------------------------
 
-    def submit(self, item: Captured) -> bool:
-        """Queue ``item`` without blocking; False when the queue is full."""
+    def submit(self, item: Captured) -> str | None:
+        """Queue ``item`` without blocking; the reason it was refused, or None."""
         queue = self._queue
         if len(queue) >= self._queue_size:
-            return False
+            return "queue_full"
+        size = weigh(item)
+        if self._bytes_in - self._bytes_out + size > self._max_bytes:
+            return "queue_bytes"
         queue.append(item)
+        self._bytes_in += size
         if self._thread is None:
             self._start()
         elif self._idle or (len(queue) >= self._high_water and not self._wake.is_set()):
@@ -80,17 +152,19 @@ class Worker:
             # between ours and the length check, and the exact mark would go unseen.
             self._idle = False
             self._wake.set()
-        return True
+        return None
 
     def pending(self) -> int:
         """Records queued and not yet taken by the worker."""
-        with self._markers_lock:
-            return len(self._queue) - self._markers
+        return max(0, len(self._queue) - len(self._markers))
+
+    def queued_bytes(self) -> int:
+        """The queue's estimated size in bytes (see :func:`weigh`)."""
+        return max(0, self._bytes_in - self._bytes_out)
 
     def _put_marker(self, marker: _Flush | _Stop) -> None:
-        with self._markers_lock:
-            self._markers += 1
-            self._queue.append(marker)
+        self._markers.append(marker)
+        self._queue.append(marker)
         self._wake.set()
 
     def _start(self) -> None:
@@ -99,7 +173,8 @@ class Worker:
         if not self._start_lock.acquire(blocking=False):
             return
         try:
-            if self._thread is not None or self._cannot_start:
+            if (self._thread is not None or self._cannot_start
+                    or self._clock() < self._start_retry_at):
                 return
             # Set before start(): a signal handler logging in between, on this thread
             # (the lock is reentrant for it), must see a worker and not start another.
@@ -107,13 +182,25 @@ class Worker:
                                                      daemon=True)
             try:
                 thread.start()
-            except RuntimeError:
-                # Interpreter shutdown (3.12+ refuses new threads): keep the records
-                # queued; close() delivers them on its own thread.
+            except RuntimeError as exc:
                 self._thread = None
-                self._cannot_start = True
+                self._start_failed(exc)
         finally:
             self._start_lock.release()
+
+    def _start_failed(self, exc: RuntimeError) -> None:
+        # Records stay queued either way. At interpreter shutdown (3.12+ refuses new
+        # threads, already in atexit hooks, where is_finalizing() is still False but
+        # the main thread has been marked as ended) close() delivers them on its own
+        # thread. Otherwise (a thread limit, memory) a later record tries again.
+        if sys.is_finalizing() or not threading.main_thread().is_alive():
+            self._cannot_start = True
+            return
+        self._start_retry_at = self._clock() + self._start_delay
+        self._reporter.report("thread_start", "could not start the worker thread "
+                              f"({type(exc).__name__}: {exc}); records wait in the queue "
+                              f"and a later one retries in {self._start_delay:g} s")
+        self._start_delay = min(self._start_delay * 2, START_RETRY_MAX)
 
     def _inline_needed(self) -> bool:
         thread = self._thread
@@ -121,8 +208,10 @@ class Worker:
 
     def flush(self, timeout: float) -> bool:
         """Wait at most ``timeout`` for everything queued so far to be shipped."""
-        thread = self._thread
-        if thread is threading.current_thread():
+        if threading.get_ident() in WORKER_THREADS:
+            # The worker itself, or a signal handler on top of this thread's own inline
+            # delivery: that delivery is mid-way (a request may be in flight), and
+            # cannot be entered again. Never the same record twice: give up at once.
             return False
         if self._inline_needed():
             with self._start_lock:  # no worker starts while this thread delivers
@@ -138,32 +227,47 @@ class Worker:
         return marker.done.wait(timeout) and marker.delivered_all
 
     def stop(self, timeout: float) -> None:
-        """Ship what is pending within ``timeout``, then end."""
+        """Ship what is pending within ``timeout``, then end.
+
+        Whatever is not delivered by then is counted under a reason and said on stderr
+        in one line, by whoever ends first: the worker, or this call giving up on it.
+        """
+        self._dropped_at_stop = self._stats.dropped_by_reason()
+        self._failed_at_stop = self._stats.events_failed
+        # Half the budget when it is short, so a short budget still gets its attempt.
+        self._floor = min(MIN_ATTEMPT, timeout / 2)
         self._stop_at = self._clock() + timeout
         with self._start_lock:  # no worker starts while this thread delivers
             thread = self._thread
             if thread is None or not thread.is_alive():
                 self._cannot_start = True  # stopped: no worker from now on
                 self._ship_inline(self._stop_at)
-                with _as_worker_thread():
-                    self._dispatcher.finish(self._timing())
+                if not self._needs_lookup():
+                    with _as_worker_thread():
+                        self._dispatcher.finish(self._timing())
                 self._dispatcher.close()
+                self._settle_close()
                 return
         self._put_marker(_Stop())
         self._interrupt.set()
         if thread is threading.current_thread() or _holds_logging_lock():
             # dictConfig holds logging's lock while it closes old handlers; the worker
             # may need that lock to log (urllib3), so waiting here could only time out.
-            # The worker finishes on its own within the same deadline.
+            # The worker finishes on its own within the same deadline, and settles.
             return
         thread.join(max(0.0, self._stop_at - self._clock()))
+        if thread.is_alive():
+            # A request still in flight, a receiver that never answers, or a worker
+            # that never ran (uWSGI without threads): give up on what it holds now.
+            self._settle_close(give_up=True)
 
     # The worker's thread ------------------------------------------------------------
 
     def _run(self) -> None:
         with _as_worker_thread():
             try:
-                self._loop()
+                if self._loop():
+                    self._settle_close()
             except Exception as exc:  # noqa: BLE001 - last resort: say so, count, start over
                 self._reporter.report("worker", f"worker thread failed: {type(exc).__name__}: "
                                       f"{exc}; queued records dropped")
@@ -173,7 +277,8 @@ class Worker:
             finally:
                 self._dispatcher.close()
 
-    def _loop(self) -> None:
+    def _loop(self) -> bool:
+        """Run until a stop marker; True once it has shipped what came before it."""
         window_closes: float | None = None
         while True:
             marker = self._drain()
@@ -183,7 +288,7 @@ class Worker:
                 if isinstance(marker, _Stop):
                     self._dispatcher.finish(self._timing())
                     self._discard("closed")
-                    return
+                    return True
                 self._settle(marker)
                 continue
             now = self._clock()
@@ -217,6 +322,7 @@ class Worker:
                 item = queue.popleft()
                 if type(item) is dict:
                     taken += 1
+                    self._bytes_out += weigh(item)
                     try:
                         add(item)
                     except Exception as exc:  # noqa: BLE001 - one bad record, not the thread
@@ -232,7 +338,7 @@ class Worker:
 
     def _timing(self, deadline: float = math.inf) -> Timing:
         return Timing(now=self._clock, wait=self._wait,
-                      stop_at=lambda: min(self._stop_at, deadline))
+                      stop_at=lambda: min(self._stop_at, deadline), floor=lambda: self._floor)
 
     def _ship(self, deadline: float = math.inf) -> None:
         self._dispatcher.ship(self._timing(deadline))
@@ -252,7 +358,17 @@ class Worker:
                 marker = self._drain()
                 if isinstance(marker, _Flush):
                     flushes.append(marker)
-            self._ship(deadline)
+            if self._needs_lookup():
+                # On the caller's thread, before any request got through: the endpoint's
+                # name would be looked up now, and getaddrinfo() has no timeout (an 8 s
+                # lookup at exit made exit take 8 s). Count instead of resolving.
+                self._dispatcher.discard(UNRESOLVED)
+                self._reporter.report(UNRESOLVED, "records left to deliver on this thread "
+                                      "(no worker thread) were counted, not sent: the "
+                                      "endpoint's name would first have to be looked up, "
+                                      "and DNS lookups cannot be bounded by a timeout")
+            else:
+                self._ship(deadline)
         for marker in flushes:
             self._settle(marker)
 
@@ -266,6 +382,29 @@ class Worker:
                                 and not self._dispatcher.has_records())
         marker.done.set()
 
+    def _settle_close(self, *, give_up: bool = False) -> None:
+        """Close is over: count what it gives up on, and say what was not delivered.
+
+        Runs once, on whichever thread gets here first: the worker having shipped
+        everything before its stop marker, or close() giving up on a worker that is
+        still busy. Giving up freezes ``stats()``: a worker that ends later changes
+        nothing, so nothing is counted twice.
+        """
+        if not self._final.acquire(blocking=False):
+            return
+        in_flight = self._dispatcher.in_flight if give_up else 0
+        if give_up:
+            self._stats.abandon(self.pending(), self._dispatcher.window.counting(),
+                                in_flight=in_flight)
+        after = self._stats.dropped_by_reason()
+        lost = {reason: count - self._dropped_at_stop.get(reason, 0)
+                for reason, count in after.items()
+                if count > self._dropped_at_stop.get(reason, 0)}
+        self.closed_clean = not lost
+        if lost:
+            events = self._stats.events_failed - self._failed_at_stop + (in_flight > 0)
+            self._reporter.say(close_summary(lost, events))
+
     def _discard(self, reason: str) -> None:
         """Count what is queued or in the open window as dropped; release flush waiters."""
         dropped = 0
@@ -273,6 +412,7 @@ class Worker:
             item = self._queue.popleft()
             if type(item) is dict:
                 dropped += 1
+                self._bytes_out += weigh(item)
                 continue
             self._marker_taken()
             if isinstance(item, _Flush):
@@ -282,8 +422,27 @@ class Worker:
         self._dispatcher.discard(reason)
 
     def _marker_taken(self) -> None:
-        with self._markers_lock:
-            self._markers -= 1
+        self._markers.popleft()
+
+
+#: What each reason close() can leave behind means, for its one line on stderr.
+_WHY = {
+    "shutdown_timeout": "shutdown_timeout ran out first",
+    "unknown_outcome": "sent, but no reply came before the deadline: may have arrived",
+    UNRESOLVED: "the endpoint's name could not be looked up safely on this thread",
+    "storm_control": "held back by max_events_per_minute",
+    "below_threshold": "below their threshold",
+    "closed": "queued behind close()",
+}
+
+
+def close_summary(lost: dict[str, int], events_failed: int) -> str:
+    """One line: how many records (and events) close() left undelivered, and why."""
+    total = sum(lost.values())
+    events = f" ({events_failed} alert event(s) failed)" if events_failed else ""
+    why = "; ".join(f"{count} {reason}" + (f": {_WHY[reason]}" if reason in _WHY else "")
+                    for reason, count in sorted(lost.items(), key=lambda kv: -kv[1]))
+    return f"close() left {total} record(s) undelivered{events}: {why}"
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ def test_the_high_water_mark_wakes_the_worker_even_when_passed_over(worker: Work
     for _ in range(worker._high_water + 3):  # as if other threads had appended meanwhile
         worker._queue.append({})
     assert not worker._wake.is_set()
-    assert worker.submit({})
+    assert worker.submit({}) is None
     assert worker._wake.is_set()
 
 
@@ -46,10 +46,10 @@ def test_a_busy_worker_is_not_woken_below_the_mark(worker: Worker) -> None:
 
 
 def test_a_full_queue_refuses(worker: Worker) -> None:
-    """submit() says False at queue_size, and the queue does not grow."""
+    """submit() says why at queue_size, and the queue does not grow."""
     for _ in range(100):
-        assert worker.submit({})
-    assert not worker.submit({})
+        assert worker.submit({}) is None
+    assert worker.submit({}) == "queue_full"
     assert worker.pending() == 100
 
 
@@ -81,7 +81,7 @@ def test_no_worker_starts_while_another_thread_delivers_inline() -> None:
     holder.start()
     holder_has_it.wait(10)
     try:
-        assert worker.submit({"placeholder": 1})  # type: ignore[arg-type]
+        assert worker.submit({"placeholder": 1}) is None
         assert worker._thread is None and worker.pending() == 1
     finally:
         release.set()
