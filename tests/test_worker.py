@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 import pytest
 
 from incidentio_logging import IncidentIOHandler
 from incidentio_logging._worker import Worker, _Flush
+from incidentio_logging.testing import LocalReceiver
 
 
 @pytest.fixture
@@ -89,3 +95,103 @@ def test_no_worker_starts_while_another_thread_delivers_inline() -> None:
     worker._queue.clear()
     handler._stats.taken = 0
     handler.close()
+
+
+def _signal_at(call: int) -> Callable[[FrameType, str, object], None]:
+    """A profiler that raises SIGUSR1 on this thread at its ``call``-th function call."""
+    seen = itertools.count(1)
+
+    def profile(_frame: FrameType, event: str, _arg: object) -> None:
+        if event in ("call", "c_call") and next(seen) == call:
+            signal.raise_signal(signal.SIGUSR1)
+
+    return profile
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1")
+@pytest.mark.parametrize("outer", ["emit", "flush", "stats", "close"])
+def test_a_signal_handler_can_log_flush_and_read_stats_inside_any_call(
+        receiver: LocalReceiver, outer: str) -> None:
+    """A signal handler that logs, dumps stats() and flushes runs at every function call
+    the interrupted thread makes inside emit, flush, stats or close (a SIGTERM handler
+    calling logging.shutdown(), a SIGUSR1 stats dump). None deadlocks; every record ends
+    delivered once or counted. Fails with plain locks (the marker lock, threading.Event)."""
+    previous = signal.getsignal(signal.SIGUSR1)
+    delivered = 0
+    try:
+        for call in range(1, 80):
+            handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05,
+                                        shutdown_timeout=2)
+            log = logging.getLogger(f"tests.signals.{outer}.{call}")
+            log.propagate = False
+            log.addHandler(handler)
+            log.error("before")  # the worker is running
+            assert handler.flush(5)
+
+            def nested(*_: object) -> None:
+                log.error("from the signal handler")  # noqa: B023 - run within the loop
+                handler.stats()  # noqa: B023
+                handler.flush(1)  # noqa: B023
+
+            signal.signal(signal.SIGUSR1, nested)
+            action = {"emit": lambda: log.error("outer"),  # noqa: B023
+                      "flush": lambda: handler.flush(2),  # noqa: B023
+                      "stats": handler.stats, "close": handler.close}[outer]
+            sys.setprofile(_signal_at(call))
+            try:
+                action()
+            finally:
+                sys.setprofile(None)
+            handler.close()
+            log.removeHandler(handler)
+            stats = handler.stats()
+            assert stats["records_pending"] == 0, (call, stats)
+            assert stats["records_accepted"] == (stats["records_delivered"]
+                                                 + stats["records_dropped"]), (call, stats)
+            delivered += stats["records_delivered"]
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert sum(len(e.records) for e in receiver.events) == delivered  # none twice
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1")
+def test_a_flush_from_a_signal_handler_during_inline_delivery_returns_at_once(
+        receiver: LocalReceiver) -> None:
+    """While this thread delivers inline (no worker thread) and its request is in flight,
+    a signal handler's flush() cannot enter that delivery again: it returns False at
+    once, and the record is delivered exactly once, by the outer flush."""
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=60)
+    handler._worker._cannot_start = True  # as when no thread can start: deliver inline
+    log = logging.getLogger("tests.signals.inline")
+    log.propagate = False
+    log.addHandler(handler)
+    log.error("delivered once")
+    nested: list[bool] = []
+    handled = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        nested.append(handler.flush(5))
+        handled.set()
+
+    def interrupt_the_request() -> None:
+        receiver.wait_in_flight(1)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+        handled.wait(10)
+        receiver.release()
+
+    previous = signal.signal(signal.SIGUSR1, on_signal)
+    receiver.hold()
+    helper = threading.Thread(target=interrupt_the_request)
+    helper.start()
+    try:
+        assert handler.flush(10)
+    finally:
+        receiver.release()
+        helper.join(10)
+        signal.signal(signal.SIGUSR1, previous)
+        log.removeHandler(handler)
+        handler.close()
+    assert nested == [False]
+    assert [r["message"] for e in receiver.events for r in e.records] == ["delivered once"]
