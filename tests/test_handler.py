@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import queue
 import threading
 import time
 
@@ -524,3 +526,46 @@ def test_a_flood_is_reported_once_per_interval(
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and "were counted, not sent" in lines[0], lines
     assert handler.stats()["dropped"] == {"batch_full": 270}
+
+
+def test_a_closed_handlers_flush_returns_at_once(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """logging.shutdown() flushes a handler already closed: it must not wait a second
+    shutdown_timeout. False, since close() left a record undelivered."""
+    handler = make_handler(shutdown_timeout=1)
+    logger.addHandler(handler)
+    receiver.hold()
+    logger.error("stuck")
+    receiver.wait_in_flight(1)
+    handler.close()
+    started = time.monotonic()
+    assert handler.flush() is False
+    assert time.monotonic() - started < 0.5  # not another shutdown_timeout
+
+
+def test_a_closed_handlers_flush_says_true_when_close_delivered_everything(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Nothing was left undelivered by close(): flush() afterwards says so."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    logger.error("delivered at close")
+    handler.close()
+    assert handler.flush() is True
+    assert len(receiver.events) == 1
+
+
+def test_behind_a_queue_listener_the_handler_level_still_applies(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """QueueListener calls handle() directly (respect_handler_level is False by default):
+    an INFO record must not alert through an ERROR handler."""
+    handler = make_handler()
+    pipe: queue.Queue[logging.LogRecord] = queue.Queue()
+    logger.addHandler(logging.handlers.QueueHandler(pipe))
+    listener = logging.handlers.QueueListener(pipe, handler)
+    listener.start()
+    logger.info("routine")
+    logger.error("alert")
+    listener.stop()
+    assert handler.flush(5)
+    assert [r["message"] for e in receiver.events for r in e.records] == ["alert"]
+    assert handler.stats()["records_accepted"] == 1
