@@ -16,6 +16,8 @@ from incidentio_logging import IncidentIOHandler
 from incidentio_logging._worker import Worker, _Flush
 from incidentio_logging.testing import LocalReceiver
 
+from .conftest import FakeClock
+
 
 @pytest.fixture
 def worker() -> Iterator[Worker]:
@@ -195,3 +197,40 @@ def test_a_flush_from_a_signal_handler_during_inline_delivery_returns_at_once(
         handler.close()
     assert nested == [False]
     assert [r["message"] for e in receiver.events for r in e.records] == ["delivered once"]
+
+
+def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """One RuntimeError("can't start new thread") (a thread limit, not interpreter
+    shutdown) is said on stderr; a record after the backoff starts the worker, and every
+    record is delivered."""
+    original = threading.Thread.start
+    failures = [RuntimeError("can't start new thread")]
+
+    def start_once_failing(thread: threading.Thread) -> None:
+        if failures and thread.name.startswith("incidentio-logging-worker"):
+            raise failures.pop()
+        original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_once_failing)
+    clock = FakeClock()
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
+    handler._worker._clock = clock
+    log = logging.getLogger("tests.thread_start")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.error("first: the start fails")
+        assert "could not start the worker thread" in capsys.readouterr().err
+        log.error("second: within the backoff, no new attempt")
+        assert handler._worker._thread is None
+        clock.now += 1.0
+        log.error("third: starts the worker")
+        assert handler._worker._thread is not None
+        assert handler.flush(5)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    delivered = sorted(r["message"] for e in receiver.events for r in e.records)
+    assert [m.split(":")[0] for m in delivered] == ["first", "second", "third"]
