@@ -234,3 +234,26 @@ def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
         handler.close()
     delivered = sorted(r["message"] for e in receiver.events for r in e.records)
     assert [m.split(":")[0] for m in delivered] == ["first", "second", "third"]
+
+
+def test_close_counts_and_says_what_a_worker_that_never_runs_left(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """As under uWSGI without threads: the worker thread exists but never runs. close()
+    gives up after shutdown_timeout, counts all 25 records, and says so in one line."""
+    never = threading.Event()
+    monkeypatch.setattr(Worker, "_run", lambda self: never.wait(10))
+    handler = IncidentIOHandler(**receiver.handler_options(), shutdown_timeout=0.2)
+    log = logging.getLogger("tests.never_runs")
+    log.propagate = False
+    log.addHandler(handler)
+    for i in range(25):
+        log.error("lost %s", i)
+    handler.close()
+    never.set()
+    log.removeHandler(handler)
+    stats = handler.stats()
+    assert (stats["records_pending"], stats["dropped"]) == (0, {"shutdown_timeout": 25})
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "close()" in ln]
+    assert "25 record(s) undelivered" in line and "shutdown_timeout" in line
+    assert handler.flush() is False
