@@ -569,3 +569,22 @@ def test_behind_a_queue_listener_the_handler_level_still_applies(
     assert handler.flush(5)
     assert [r["message"] for e in receiver.events for r in e.records] == ["alert"]
     assert handler.stats()["records_accepted"] == 1
+
+
+def test_the_queue_is_bounded_by_bytes_too(make_handler: MakeHandler, receiver: LocalReceiver,
+                                           logger: logging.Logger) -> None:
+    """600 messages of 1 MB with the worker stuck: each is cut at capture, and the queue
+    stops at max_queue_bytes (32 MiB by default), counting the rest as queue_bytes."""
+    handler = stalled(make_handler(), logger, receiver)
+    big = "x" * 1_000_000
+    for _ in range(600):
+        logger.error(big)
+    stats = handler.stats()
+    assert 0 < stats["dropped"]["queue_bytes"] < 600
+    assert handler._worker.queued_bytes() <= 32 * 1024 * 1024
+    receiver.release()
+    handler.flush(10)
+    handler.close()
+    stats = handler.stats()
+    assert stats["records_accepted"] == 601
+    assert stats["records_delivered"] + stats["records_dropped"] == 601
