@@ -295,3 +295,38 @@ def test_logging_from_del_during_interpreter_shutdown(receiver: LocalReceiver) -
     assert "incidentio_logging" not in result.stderr, result.stderr
     events = receiver.wait_for(1)
     assert "before exit" in {r["message"] for e in events for r in e.records}
+
+
+def test_a_slow_dns_lookup_cannot_stretch_exit(receiver: LocalReceiver) -> None:
+    """A record logged from an atexit hook, when no thread can start (3.12+), would be
+    delivered on the exiting thread, and getaddrinfo() has no timeout: a 5 s lookup made
+    exit take 5 s with shutdown_timeout=1. Never resolved yet: counted, not looked up."""
+    port = receiver.endpoint.rsplit(":", 1)[1]
+    result = run_script(f"""
+        import atexit, json, logging, socket, threading, time
+        from incidentio_logging import IncidentIOHandler
+        real = socket.getaddrinfo
+        def slow(host, *args, **kwargs):
+            if host == "localhost":
+                time.sleep(5)
+                host = "127.0.0.1"
+            return real(host, *args, **kwargs)
+        socket.getaddrinfo = slow
+        def refuse(thread):  # what 3.12+ does in an atexit hook
+            raise RuntimeError("can't create new thread at interpreter shutdown")
+        handler = IncidentIOHandler(endpoint="http://localhost:{port}", flush_interval=60,
+                                    shutdown_timeout=1)
+        logging.getLogger().addHandler(handler)
+        def at_exit():
+            threading.Thread.start = refuse
+            logging.getLogger("app").error("logged during exit")
+            started = time.monotonic()
+            logging.shutdown()
+            print(f"{{time.monotonic() - started:.3f}}", json.dumps(handler.stats()["dropped"]))
+        atexit.register(at_exit)
+    """, receiver_env(receiver))
+    assert result.returncode == 0, result.stderr
+    took, dropped = result.stdout.split(" ", 1)
+    assert float(took) < 1.5, result.stdout
+    assert json.loads(dropped) == {"unresolved": 1}
+    assert "looked up" in result.stderr
