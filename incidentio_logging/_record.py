@@ -18,12 +18,15 @@ MAX_MESSAGE_CHARS = 64 * 1024
 #: Appended right after a message cut at capture. Fixed, so that the scrubber can still
 #: mask a secret (the API token) whose tail the cut removed, right before this marker.
 CUT_MARKER = "[cut by incidentio-logging]"
-#: The queue's byte estimate of a record, on top of its message: the copied attribute
-#: dict. A traceback costs a fixed charge more, since its frames (and their locals) cannot
-#: be sized cheaply; the real cost of a record with a traceback may be far higher.
+#: A record with a message up to this long and no traceback is light: ``queue_size``
+#: bounds those, and they are not charged against ``max_queue_bytes``, so that a normal
+#: logging call pays one length check for the byte budget and no more.
+LIGHT_CHARS = 1024
+#: The byte estimate of a heavy record, on top of its message: the copied attribute dict.
+#: A traceback costs a fixed charge more, since its frames (and their locals) cannot be
+#: sized cheaply; the real cost of a record with a traceback may be far higher.
 RECORD_CHARGE = 1024
 TRACEBACK_CHARGE = 16 * 1024
-
 
 class CapturedRecord(logging.LogRecord):
     """A worker-side copy whose message stays what it was when the call was made."""
@@ -61,8 +64,15 @@ def _cut(data: Captured, message: str) -> None:
     data["args"] = None
 
 
+def is_heavy(data: Captured) -> bool:
+    """Charged against ``max_queue_bytes``: a long message, or a traceback."""
+    return len(data.get("message", "")) > LIGHT_CHARS or bool(data.get("exc_info"))
+
+
 def weigh(data: Captured) -> int:
-    """The queue's estimate of a captured record's size, in bytes (characters, really)."""
+    """What a captured record is charged against ``max_queue_bytes``: 0 when light."""
+    if not is_heavy(data):
+        return 0
     size = RECORD_CHARGE + len(data.get("message", ""))
     if data.get("exc_info"):
         size += TRACEBACK_CHARGE

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 
 from ._delivery import MIN_ATTEMPT
 from ._dispatch import Dispatcher, Timing
-from ._record import Captured, weigh
+from ._record import LIGHT_CHARS, Captured, weigh
 from ._report import Reporter
 from ._stats import Stats
 
@@ -140,11 +140,13 @@ class Worker:
         queue = self._queue
         if len(queue) >= self._queue_size:
             return "queue_full"
-        size = weigh(item)
-        if self._bytes_in - self._bytes_out + size > self._max_bytes:
-            return "queue_bytes"
+        # The test of is_heavy(), inlined: the one check a normal record pays for bytes.
+        if len(item["message"]) > LIGHT_CHARS or item["exc_info"]:
+            size = weigh(item)
+            if self._bytes_in - self._bytes_out + size > self._max_bytes:
+                return "queue_bytes"
+            self._bytes_in += size
         queue.append(item)
-        self._bytes_in += size
         if self._thread is None:
             self._start()
         elif self._idle or (len(queue) >= self._high_water and not self._wake.is_set()):
@@ -159,7 +161,7 @@ class Worker:
         return max(0, len(self._queue) - len(self._markers))
 
     def queued_bytes(self) -> int:
-        """The queue's estimated size in bytes (see :func:`weigh`)."""
+        """The estimated bytes of the heavy records queued (see :func:`weigh`)."""
         return max(0, self._bytes_in - self._bytes_out)
 
     def _put_marker(self, marker: _Flush | _Stop) -> None:

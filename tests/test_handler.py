@@ -400,7 +400,7 @@ def test_a_record_that_cannot_be_grouped_is_dropped_alone(
     """A malformed queue item is counted as internal_error; the worker carries on."""
     handler = make_handler()
     logger.addHandler(handler)
-    handler._worker.submit({"not": "a captured record"})
+    handler._worker.submit({"message": "", "exc_info": None, "not": "a captured record"})
     logger.error("after")
     handler.flush(5)
     assert "a record could not be grouped (KeyError" in capsys.readouterr().err

@@ -19,6 +19,11 @@ from incidentio_logging.testing import LocalReceiver
 from .conftest import FakeClock
 
 
+def item() -> dict[str, object]:
+    """The least a queued record has: its message and exc_info."""
+    return {"message": "", "exc_info": None}
+
+
 @pytest.fixture
 def worker() -> Iterator[Worker]:
     """A worker whose thread counts as started but does nothing: the caller's side alone."""
@@ -34,30 +39,30 @@ def test_the_high_water_mark_wakes_the_worker_even_when_passed_over(worker: Work
     """Other threads' appends can carry the queue past the mark between our append and
     our check; the worker must still be woken."""
     for _ in range(worker._high_water + 3):  # as if other threads had appended meanwhile
-        worker._queue.append({})
+        worker._queue.append(item())
     assert not worker._wake.is_set()
-    assert worker.submit({}) is None
+    assert worker.submit(item()) is None
     assert worker._wake.is_set()
 
 
 def test_an_idle_worker_is_woken_by_the_first_record(worker: Worker) -> None:
     """A worker waiting with no window open must hear of a new record."""
     worker._idle = True
-    worker.submit({})
+    worker.submit(item())
     assert worker._wake.is_set() and not worker._idle
 
 
 def test_a_busy_worker_is_not_woken_below_the_mark(worker: Worker) -> None:
     """Mid-window, records below the mark wait for the window to close."""
-    worker.submit({})
+    worker.submit(item())
     assert not worker._wake.is_set()
 
 
 def test_a_full_queue_refuses(worker: Worker) -> None:
     """submit() says why at queue_size, and the queue does not grow."""
     for _ in range(100):
-        assert worker.submit({}) is None
-    assert worker.submit({}) == "queue_full"
+        assert worker.submit(item()) is None
+    assert worker.submit(item()) == "queue_full"
     assert worker.pending() == 100
 
 
@@ -89,7 +94,7 @@ def test_no_worker_starts_while_another_thread_delivers_inline() -> None:
     holder.start()
     holder_has_it.wait(10)
     try:
-        assert worker.submit({"placeholder": 1}) is None
+        assert worker.submit(item()) is None
         assert worker._thread is None and worker.pending() == 1
     finally:
         release.set()
