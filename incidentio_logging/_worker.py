@@ -228,14 +228,21 @@ class Worker:
             return False
         return marker.done.wait(timeout) and marker.delivered_all
 
-    def stop(self, timeout: float) -> None:
+    def begin_shutdown(self) -> None:
+        """From now on, what is not delivered is said when the worker stops."""
+        self._dropped_at_stop = self._stats.dropped_by_reason()
+        self._failed_at_stop = self._stats.events_failed
+
+    def stop(self, timeout: float, *, continued: bool = False) -> None:
         """Ship what is pending within ``timeout``, then end.
 
         Whatever is not delivered by then is counted under a reason and said on stderr
         in one line, by whoever ends first: the worker, or this call giving up on it.
+        ``continued``: the shutdown began with an earlier :meth:`begin_shutdown` (the
+        bare flush that ``logging.shutdown()`` runs first), so its losses count too.
         """
-        self._dropped_at_stop = self._stats.dropped_by_reason()
-        self._failed_at_stop = self._stats.events_failed
+        if not continued:
+            self.begin_shutdown()
         # Half the budget when it is short, so a short budget still gets its attempt.
         self._floor = min(MIN_ATTEMPT, timeout / 2)
         self._stop_at = self._clock() + timeout
@@ -434,7 +441,7 @@ _WHY = {
     UNRESOLVED: "the endpoint's name could not be looked up safely on this thread",
     "storm_control": "held back by max_events_per_minute",
     "below_threshold": "below their threshold",
-    "closed": "queued behind close()",
+    "closed": "logged after close() began",
 }
 
 

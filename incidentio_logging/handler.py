@@ -230,6 +230,7 @@ class IncidentIOHandler(logging.Handler):
         try:
             if timeout is None:
                 self._budget_started = time.monotonic()
+                self._worker.begin_shutdown()
                 return self._worker.flush(self._settings.shutdown_timeout)
             return self._worker.flush(max(0.0, timeout))
         except Exception as exc:  # noqa: BLE001
@@ -243,14 +244,16 @@ class IncidentIOHandler(logging.Handler):
             return
         self._closed = True
         budget = self._settings.shutdown_timeout
+        continued = False
         if self._budget_started is not None:
             # logging.shutdown() runs flush() then close() at once: together, one budget.
             # A bare flush() long before close() leaves close() its own.
             spent = time.monotonic() - self._budget_started
             if spent <= budget + 1.0:
                 budget = max(0.0, budget - spent)
+                continued = True
         try:
-            self._worker.stop(budget)
+            self._worker.stop(budget, continued=continued)
         except Exception as exc:  # noqa: BLE001
             self._reporter.report("close", f"close failed: {type(exc).__name__}: {exc}")
         finally:
