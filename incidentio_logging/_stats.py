@@ -33,6 +33,9 @@ class Stats:
         self._lock = threading.RLock()  # refuse() runs on callers' threads, signal handlers too
         self.taken = 0  # records taken off the queue; only the worker's side writes it
         self._refused = 0  # records dropped at the logging call, never queued
+        # Drops of records that had been queued: one int, so reading it takes no lock
+        # (a flush on top of a thread interrupted inside refuse() must not wait on it).
+        self._worker_drops = 0
         self.delivered = 0
         self.events_sent = 0
         self.events_failed = 0
@@ -47,6 +50,7 @@ class Stats:
         if count:
             with self._lock:
                 self._dropped[reason] += count
+                self._worker_drops += count
 
     def refuse(self, reason: str) -> None:
         """Count a record dropped at the logging call, before it reached the queue."""
@@ -61,8 +65,7 @@ class Stats:
 
     def worker_dropped(self) -> int:
         """Drops of records that had been queued."""
-        with self._lock:
-            return sum(self._dropped.values()) - self._refused
+        return self._worker_drops
 
     def dropped_by_reason(self) -> dict[str, int]:
         """A copy of the drops so far, by reason."""
@@ -86,6 +89,7 @@ class Stats:
                                   ("shutdown_timeout", left - unknown)):
                 if count:
                     self._dropped[reason] += count
+                    self._worker_drops += count
                     final["dropped"][reason] = final["dropped"].get(reason, 0) + count
             final["records_dropped"] += left
             final["records_pending"] = 0

@@ -121,6 +121,12 @@ class Worker:
         self._start_lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._cannot_start = False
+        # Stopped for good: a record that passed the handler's closed check before
+        # close() finished is counted here, since nothing will ship it.
+        self._stopped = False
+        # The thread inside Thread.start(), during which the new worker may already
+        # consume the queue while not yet alive.
+        self._starting_on: int | None = None
         self._start_retry_at = 0.0
         self._start_delay = START_RETRY
         self._idle = False
@@ -170,25 +176,39 @@ class Worker:
         self._wake.set()
 
     def _start(self) -> None:
+        if self._stopped:  # read again under the lock, below
+            self._discard("closed")
+            return
         # Never wait: a flush or close delivering inline holds the lock, and will take
         # this record too; if it does not, the next record starts the worker.
         if not self._start_lock.acquire(blocking=False):
             return
         try:
-            if (self._thread is not None or self._cannot_start
-                    or self._clock() < self._start_retry_at):
-                return
-            # Set before start(): a signal handler logging in between, on this thread
-            # (the lock is reentrant for it), must see a worker and not start another.
-            self._thread = thread = threading.Thread(target=self._run, name=self._name,
-                                                     daemon=True)
+            if self._starting_on is not None:
+                return  # a signal handler on top of our own start: leave it to us
+            # Marked before the state is read: a signal handler logging (or closing) on
+            # top of this (the lock is reentrant for it) either ran before the mark, and
+            # its outcome is read below, or runs after it, and backs off.
+            self._starting_on = threading.get_ident()
             try:
-                thread.start()
-            except RuntimeError as exc:
-                self._thread = None
-                self._start_failed(exc)
+                if self._stopped:
+                    self._discard("closed")
+                elif (self._thread is None and not self._cannot_start
+                        and self._clock() >= self._start_retry_at):
+                    self._start_thread()
+            finally:
+                self._starting_on = None
         finally:
             self._start_lock.release()
+
+    def _start_thread(self) -> None:
+        self._thread = thread = threading.Thread(target=self._run, name=self._name,
+                                                 daemon=True)
+        try:
+            thread.start()
+        except RuntimeError as exc:
+            self._thread = None
+            self._start_failed(exc)
 
     def _start_failed(self, exc: RuntimeError) -> None:
         # Records stay queued either way. At interpreter shutdown (3.12+ refuses new
@@ -197,6 +217,12 @@ class Worker:
         # thread. Otherwise (a thread limit, memory) a later record tries again.
         if sys.is_finalizing() or not threading.main_thread().is_alive():
             self._cannot_start = True
+            return
+        if self._stop_at < math.inf:
+            # close() ran on top of this start (a signal handler) and left its stop to
+            # the worker that now never comes: give up on what it would have shipped.
+            self._cannot_start = True
+            self._settle_close(give_up=True)
             return
         self._start_retry_at = self._clock() + self._start_delay
         self._reporter.report("thread_start", "could not start the worker thread "
@@ -210,11 +236,16 @@ class Worker:
 
     def flush(self, timeout: float) -> bool:
         """Wait at most ``timeout`` for everything queued so far to be shipped."""
-        if threading.get_ident() in WORKER_THREADS:
+        ident = threading.get_ident()
+        if ident in WORKER_THREADS or ident == self._starting_on:
             # The worker itself, or a signal handler on top of this thread's own inline
             # delivery: that delivery is mid-way (a request may be in flight), and
             # cannot be entered again. Never the same record twice: give up at once.
+            # Inside Thread.start() the new worker may already consume the queue while
+            # not yet alive: delivering inline would make a second consumer.
             return False
+        if self._stopped:
+            return self.closed_clean
         if self._inline_needed():
             with self._start_lock:  # no worker starts while this thread delivers
                 if self._inline_needed():
@@ -224,8 +255,8 @@ class Worker:
                             and self._stats.worker_dropped() == dropped_before)
         marker = _Flush(self._stats.worker_dropped())
         self._put_marker(marker)
-        if _holds_logging_lock():
-            return False
+        if self._stopped or _holds_logging_lock():
+            return False  # stopped meanwhile: no worker will reach the marker
         return marker.done.wait(timeout) and marker.delivered_all
 
     def begin_shutdown(self) -> None:
@@ -246,20 +277,26 @@ class Worker:
         # Half the budget when it is short, so a short budget still gets its attempt.
         self._floor = min(MIN_ATTEMPT, timeout / 2)
         self._stop_at = self._clock() + timeout
+        # On top of this thread's own Thread.start() (a signal handler): the new worker
+        # takes the stop marker; inline delivery would make a second consumer.
+        starting = self._starting_on == threading.get_ident()
         with self._start_lock:  # no worker starts while this thread delivers
             thread = self._thread
-            if thread is None or not thread.is_alive():
+            if not starting and (thread is None or not thread.is_alive()):
                 self._cannot_start = True  # stopped: no worker from now on
                 self._ship_inline(self._stop_at)
                 if not self._needs_lookup():
                     with _as_worker_thread():
                         self._dispatcher.finish(self._timing())
                 self._dispatcher.close()
+                self._stopped = True
+                self._discard("closed")  # queued by other threads meanwhile
                 self._settle_close()
                 return
         self._put_marker(_Stop())
         self._interrupt.set()
-        if thread is threading.current_thread() or _holds_logging_lock():
+        if thread is None or starting or thread is threading.current_thread() \
+                or _holds_logging_lock():
             # dictConfig holds logging's lock while it closes old handlers; the worker
             # may need that lock to log (urllib3), so waiting here could only time out.
             # The worker finishes on its own within the same deadline, and settles.
@@ -276,6 +313,10 @@ class Worker:
         with _as_worker_thread():
             try:
                 if self._loop():
+                    self._stopped = True
+                    with self._start_lock:
+                        self._thread = None  # a late record then finds it stopped
+                    self._discard("closed")
                     self._settle_close()
             except Exception as exc:  # noqa: BLE001 - last resort: say so, count, start over
                 self._reporter.report("worker", f"worker thread failed: {type(exc).__name__}: "
