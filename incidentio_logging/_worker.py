@@ -312,12 +312,12 @@ class Worker:
     def _run(self) -> None:
         with _as_worker_thread():
             try:
-                if self._loop():
-                    self._stopped = True
-                    with self._start_lock:
-                        self._thread = None  # a late record then finds it stopped
-                    self._discard("closed")
-                    self._settle_close()
+                self._loop()
+                self._stopped = True
+                with self._start_lock:
+                    self._thread = None  # a late record then finds it stopped
+                self._discard("closed")
+                self._settle_close()
             except Exception as exc:  # noqa: BLE001 - last resort: say so, count, start over
                 self._reporter.report("worker", f"worker thread failed: {type(exc).__name__}: "
                                       f"{exc}; queued records dropped")
@@ -327,8 +327,8 @@ class Worker:
             finally:
                 self._dispatcher.close()
 
-    def _loop(self) -> bool:
-        """Run until a stop marker; True once it has shipped what came before it."""
+    def _loop(self) -> None:
+        """Run until a stop marker, and ship what came before it."""
         window_closes: float | None = None
         while True:
             marker = self._drain()
@@ -337,8 +337,7 @@ class Worker:
                 window_closes = None
                 if isinstance(marker, _Stop):
                     self._dispatcher.finish(self._timing())
-                    self._discard("closed")
-                    return True
+                    return
                 self._settle(marker)
                 continue
             now = self._clock()

@@ -588,3 +588,18 @@ def test_the_queue_is_bounded_by_bytes_too(make_handler: MakeHandler, receiver: 
     stats = handler.stats()
     assert stats["records_accepted"] == 601
     assert stats["records_delivered"] + stats["records_dropped"] == 601
+
+
+@pytest.mark.parametrize("value", [1000, "lots", 2.5, True])
+def test_a_bad_max_queue_bytes_is_refused_naming_the_option(
+        receiver: LocalReceiver, value: object) -> None:
+    """Under 1 MiB, or not a whole number: refused when the handler is built."""
+    with pytest.raises((ValueError, TypeError), match="max_queue_bytes"):
+        IncidentIOHandler(**receiver.handler_options(), max_queue_bytes=value)
+
+
+def test_max_queue_bytes_may_be_a_string_as_in_ini_files(receiver: LocalReceiver) -> None:
+    """dictConfig from a file hands over text."""
+    handler = IncidentIOHandler(**receiver.handler_options(), max_queue_bytes="2097152")
+    assert handler.settings.max_queue_bytes == 2 * 1024 * 1024
+    assert IncidentIOHandler(**receiver.handler_options()).settings.max_queue_bytes == 32 << 20
