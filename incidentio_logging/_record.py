@@ -64,21 +64,6 @@ def _cut(data: Captured, message: str) -> None:
     data["args"] = None
 
 
-def is_heavy(data: Captured) -> bool:
-    """Charged against ``max_queue_bytes``: a long message, or a traceback."""
-    return len(data.get("message", "")) > LIGHT_CHARS or bool(data.get("exc_info"))
-
-
-def weigh(data: Captured) -> int:
-    """What a captured record is charged against ``max_queue_bytes``: 0 when light."""
-    if not is_heavy(data):
-        return 0
-    size = RECORD_CHARGE + len(data.get("message", ""))
-    if data.get("exc_info"):
-        size += TRACEBACK_CHARGE
-    return size
-
-
 def restore(data: Captured) -> CapturedRecord:
     """Rebuild a record object around a captured dict, without copying it again."""
     record = CapturedRecord.__new__(CapturedRecord)

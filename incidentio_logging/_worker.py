@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 
 from ._delivery import MIN_ATTEMPT
 from ._dispatch import Dispatcher, Timing
-from ._record import LIGHT_CHARS, Captured, weigh
+from ._record import LIGHT_CHARS, RECORD_CHARGE, TRACEBACK_CHARGE, Captured
 from ._report import Reporter
 from ._stats import Stats
 
@@ -102,8 +102,9 @@ class Worker:
         self._flush_interval = flush_interval
         self._queue_size = queue_size
         self._max_bytes = max_queue_bytes
-        # The queue's estimated bytes are added by callers and taken by the consumer, each
-        # side writing only its own counter.
+        # The queue's estimated bytes: callers add their charge before appending; the
+        # consumer, each time it has emptied the queue, marks as gone all the charges
+        # made before it began, at no cost per record. Each side writes only its own.
         self._bytes_in = 0
         self._bytes_out = 0
         # Wake the worker mid-window after this many records, so a burst is drained (and
@@ -146,9 +147,12 @@ class Worker:
         queue = self._queue
         if len(queue) >= self._queue_size:
             return "queue_full"
-        # The test of is_heavy(), inlined: the one check a normal record pays for bytes.
+        # Heavy: a long message, or a traceback. The one check a normal record pays for
+        # the byte budget; a light one is bounded by queue_size alone. The charge is an
+        # estimate: the message, the copied dict, and a traceback's frames (unsizable).
         if len(item["message"]) > LIGHT_CHARS or item["exc_info"]:
-            size = weigh(item)
+            size = len(item["message"]) + (RECORD_CHARGE + TRACEBACK_CHARGE
+                                           if item["exc_info"] else RECORD_CHARGE)
             if self._bytes_in - self._bytes_out + size > self._max_bytes:
                 return "queue_bytes"
             self._bytes_in += size
@@ -167,7 +171,7 @@ class Worker:
         return max(0, len(self._queue) - len(self._markers))
 
     def queued_bytes(self) -> int:
-        """The estimated bytes of the heavy records queued (see :func:`weigh`)."""
+        """The estimated bytes of the heavy records queued (see :meth:`submit`)."""
         return max(0, self._bytes_in - self._bytes_out)
 
     def _put_marker(self, marker: _Flush | _Stop) -> None:
@@ -365,13 +369,13 @@ class Worker:
 
     def _drain(self) -> _Flush | _Stop | None:
         queue, add = self._queue, self._dispatcher.window.add
+        charged = self._bytes_in  # before taking: all of it is queued, or about to be
         taken = 0
         try:
             while queue:
                 item = queue.popleft()
                 if type(item) is dict:
                     taken += 1
-                    self._bytes_out += weigh(item)
                     try:
                         add(item)
                     except Exception as exc:  # noqa: BLE001 - one bad record, not the thread
@@ -381,6 +385,7 @@ class Worker:
                 else:
                     self._marker_taken()
                     return item  # type: ignore[return-value]
+            self._bytes_out = charged
             return None
         finally:
             self._stats.taken += taken
@@ -457,15 +462,16 @@ class Worker:
     def _discard(self, reason: str) -> None:
         """Count what is queued or in the open window as dropped; release flush waiters."""
         dropped = 0
+        charged = self._bytes_in
         while self._queue:
             item = self._queue.popleft()
             if type(item) is dict:
                 dropped += 1
-                self._bytes_out += weigh(item)
                 continue
             self._marker_taken()
             if isinstance(item, _Flush):
                 item.done.set()
+        self._bytes_out = charged
         self._stats.taken += dropped
         self._stats.drop(reason, dropped)
         self._dispatcher.discard(reason)

@@ -13,6 +13,7 @@ from types import FrameType
 import pytest
 
 from incidentio_logging import IncidentIOHandler
+from incidentio_logging._record import capture
 from incidentio_logging._worker import Worker, _Flush
 from incidentio_logging.testing import LocalReceiver
 
@@ -272,3 +273,22 @@ def test_close_counts_and_says_what_a_worker_that_never_runs_left(
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "close()" in ln]
     assert "25 record(s) undelivered" in line and "shutdown_timeout" in line
     assert handler.flush() is False
+
+
+def test_the_byte_budget_is_given_back_once_the_queue_is_drained(worker: Worker) -> None:
+    """Heavy records fill max_queue_bytes and are then refused as queue_bytes; once the
+    worker has emptied the queue, their charge is given back and records queue again."""
+    record = logging.getLogger("tests.bytes").makeRecord(
+        "tests.bytes", logging.ERROR, "f.py", 1, "x" * 100_000, None, None)
+    worker._queue_size = 10_000  # the fixture's 100 would stop it first
+    accepted = 0
+    while (refused := worker.submit(capture(record))) is None:
+        accepted += 1
+    assert refused == "queue_bytes" and 400 < accepted < 600  # 32 MiB of 65 KiB each
+    assert worker.queued_bytes() > 30 * 1024 * 1024
+    assert worker._drain() is None
+    assert worker.queued_bytes() == 0
+    assert worker.submit(capture(record)) is None
+    assert worker.submit({"message": "light", "exc_info": None}) is None
+    assert worker.queued_bytes() < 70 * 1024  # the light one is not charged
+    worker._dispatcher.window.take()
