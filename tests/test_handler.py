@@ -541,6 +541,8 @@ def test_a_closed_handlers_flush_returns_at_once(
     started = time.monotonic()
     assert handler.flush() is False
     assert time.monotonic() - started < 0.5  # not another shutdown_timeout
+    stats = handler.stats()  # the request close() gave up on: sent, no reply yet
+    assert (stats["records_pending"], stats["dropped"]) == (0, {"unknown_outcome": 1})
 
 
 def test_a_closed_handlers_flush_says_true_when_close_delivered_everything(
