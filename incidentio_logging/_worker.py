@@ -34,6 +34,9 @@ WORKER_THREADS: set[int] = set()
 #: Why records are not delivered when shipping them on the caller's own thread would
 #: first need a DNS lookup, which no timeout bounds (see ``needs_lookup``).
 UNRESOLVED = "unresolved"
+#: A DNS lookup is risked on the caller's thread only with at least this long left: the
+#: longest a default glibc resolver takes to give up (5 s, 2 attempts, 3 servers).
+SLOW_LOOKUP = 30.0
 #: A failed Thread.start() is retried by a later record after this many seconds,
 #: doubling up to the maximum.
 START_RETRY = 1.0
@@ -289,7 +292,7 @@ class Worker:
             if not starting and (thread is None or not thread.is_alive()):
                 self._cannot_start = True  # stopped: no worker from now on
                 self._ship_inline(self._stop_at)
-                if not self._needs_lookup():
+                if not self._lookup_unsafe(self._stop_at):
                     with _as_worker_thread():
                         self._dispatcher.finish(self._timing())
                 self._dispatcher.close()
@@ -412,7 +415,7 @@ class Worker:
                 marker = self._drain()
                 if isinstance(marker, _Flush):
                     flushes.append(marker)
-            if self._needs_lookup():
+            if self._lookup_unsafe(deadline):
                 # On the caller's thread, before any request got through: the endpoint's
                 # name would be looked up now, and getaddrinfo() has no timeout (an 8 s
                 # lookup at exit made exit take 8 s). Count instead of resolving.
@@ -425,6 +428,11 @@ class Worker:
                 self._ship(deadline)
         for marker in flushes:
             self._settle(marker)
+
+    def _lookup_unsafe(self, deadline: float) -> bool:
+        """Sending now, on this thread, might need a DNS lookup that could outlast
+        ``deadline``: no request has got through yet, and the deadline is short."""
+        return deadline - self._clock() < SLOW_LOOKUP and self._needs_lookup()
 
     def _settle(self, marker: _Flush) -> None:
         """Everything queued before ``marker`` is shipped: tell its caller how it went.

@@ -297,25 +297,26 @@ def test_logging_from_del_during_interpreter_shutdown(receiver: LocalReceiver) -
     assert "before exit" in {r["message"] for e in events for r in e.records}
 
 
-def test_a_slow_dns_lookup_cannot_stretch_exit(receiver: LocalReceiver) -> None:
-    """A record logged from an atexit hook, when no thread can start (3.12+), would be
-    delivered on the exiting thread, and getaddrinfo() has no timeout: a 5 s lookup made
-    exit take 5 s with shutdown_timeout=1. Never resolved yet: counted, not looked up."""
+def exit_with_a_lookup(receiver: LocalReceiver, *, lookup_seconds: float,
+                       shutdown_timeout: float) -> subprocess.CompletedProcess[str]:
+    """Log from an atexit hook when no thread can start (3.12+), to ``localhost`` whose
+    lookup (a getaddrinfo wrapper) takes ``lookup_seconds``; print how long
+    logging.shutdown() took and the drops."""
     port = receiver.endpoint.rsplit(":", 1)[1]
-    result = run_script(f"""
+    return run_script(f"""
         import atexit, json, logging, socket, threading, time
         from incidentio_logging import IncidentIOHandler
         real = socket.getaddrinfo
         def slow(host, *args, **kwargs):
             if host == "localhost":
-                time.sleep(5)
+                time.sleep({lookup_seconds})
                 host = "127.0.0.1"
             return real(host, *args, **kwargs)
         socket.getaddrinfo = slow
         def refuse(thread):  # what 3.12+ does in an atexit hook
             raise RuntimeError("can't create new thread at interpreter shutdown")
         handler = IncidentIOHandler(endpoint="http://localhost:{port}", flush_interval=60,
-                                    shutdown_timeout=1)
+                                    shutdown_timeout={shutdown_timeout})
         logging.getLogger().addHandler(handler)
         def at_exit():
             threading.Thread.start = refuse
@@ -325,9 +326,27 @@ def test_a_slow_dns_lookup_cannot_stretch_exit(receiver: LocalReceiver) -> None:
             print(f"{{time.monotonic() - started:.3f}}", json.dumps(handler.stats()["dropped"]))
         atexit.register(at_exit)
     """, receiver_env(receiver))
+
+
+def test_a_slow_dns_lookup_cannot_stretch_exit(receiver: LocalReceiver) -> None:
+    """A record logged from an atexit hook, when no thread can start (3.12+), would be
+    delivered on the exiting thread, and getaddrinfo() has no timeout: a 5 s lookup made
+    exit take 5 s with shutdown_timeout=1. Never resolved yet: counted, not looked up."""
+    result = exit_with_a_lookup(receiver, lookup_seconds=5, shutdown_timeout=1)
     assert result.returncode == 0, result.stderr
     took, dropped = result.stdout.split(" ", 1)
     assert float(took) < 1.5, result.stdout
     assert json.loads(dropped) == {"unresolved": 1}
     (line,) = [ln for ln in result.stderr.splitlines() if "close()" in ln]
     assert "1 record(s) undelivered" in line and "unresolved" in line
+
+
+def test_with_a_long_shutdown_budget_exit_may_look_the_endpoint_up(
+        receiver: LocalReceiver) -> None:
+    """shutdown_timeout=40 outlasts any default resolver: the exiting thread looks the
+    name up and delivers."""
+    result = exit_with_a_lookup(receiver, lookup_seconds=0, shutdown_timeout=40)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.split(" ", 1)[1]) == {}
+    (event,) = receiver.wait_for(1)
+    assert event.records[0]["message"] == "logged during exit"
