@@ -18,6 +18,10 @@ from .transport import Reply, Transport, TransportError
 
 #: Worth another attempt: timeouts, rate limits, server faults.
 RETRYABLE = frozenset({408, 429}) | frozenset(range(500, 600))
+#: While closing, no attempt starts with less than this left before the deadline (or
+#: half the budget, when that is shorter): it could only time out with its outcome
+#: unknown. The worker passes it as ``floor``.
+MIN_ATTEMPT = 0.5
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class Outcome:
     delivered: bool
     retries: int
     #: Why it was not delivered: ``rejected``, ``send_failed``, ``rate_limited``,
-    #: ``shutdown_timeout``, or (set by the dispatcher when a transport raises its own
+    #: ``shutdown_timeout``, ``unknown_outcome`` (the last attempt was sent and got no
+    #: reply in time), or (set by the dispatcher when a transport raises its own
     #: exception) ``internal_error``; empty when delivered.
     reason: str = ""
     status: int | None = None
@@ -59,25 +64,32 @@ def deliver(
     wait: Callable[[float], None],
     stop_at: Callable[[], float],
     rng: random.Random,
+    floor: Callable[[], float] = lambda: 0.0,
 ) -> Outcome:
     """Send ``body`` until a 2xx, a final refusal, or the end of the time allowed.
 
     ``stop_at()`` is read before every step: it is the shutdown deadline, which moves
-    earlier when the handler is closed in the middle of a backoff.
+    earlier when the handler is closed in the middle of a backoff. No attempt starts
+    with less than ``floor()`` left before it. A last attempt that was sent but got no
+    reply ends as ``unknown_outcome``: it may have been accepted.
     """
     give_up_at = now() + policy.max_time
     retries = 0
+    unknown = False
     while True:
         remaining = min(give_up_at, stop_at()) - now()
-        if remaining <= 0:
+        if remaining <= 0 or stop_at() - now() < floor():
             reason = "shutdown_timeout" if stop_at() < give_up_at else "send_failed"
-            return Outcome(False, retries, reason, None, "out of time before an attempt")
+            return Outcome(False, retries, "unknown_outcome" if unknown else reason, None,
+                           "out of time before an attempt")
         reply: Reply | None = None
         try:
             reply = transport.post(body, min(policy.timeout, remaining))
         except TransportError as exc:
             detail = str(exc)
+            unknown = exc.sent
         else:
+            unknown = False
             if 200 <= reply.status < 300:
                 return Outcome(True, retries)
             detail = error_message(reply)
@@ -88,17 +100,22 @@ def deliver(
         hint = retry_after(reply, now_wall=dt.datetime.now(dt.timezone.utc)) if reply else None
         if hint is not None:
             delay = hint
-        if retries >= policy.max_retries or now() + delay >= min(give_up_at, stop_at()):
+        if (retries >= policy.max_retries or now() + delay >= give_up_at
+                or now() + delay >= stop_at() - floor()):
             # No attempt is left that could happen in time: give up now, not after a wait.
             if stop_at() < give_up_at and retries < policy.max_retries:
-                return Outcome(False, retries, "shutdown_timeout", status, detail)
-            reason = "rate_limited" if status == 429 else "send_failed"
-            return Outcome(False, retries, reason, status, detail)
+                reason = "shutdown_timeout"
+            else:
+                reason = "rate_limited" if status == 429 else "send_failed"
+            return Outcome(False, retries, "unknown_outcome" if unknown else reason,
+                           status, detail)
         wake_at = now() + delay
         while (left := wake_at - now()) > 0:
             # wait() returns early when close() moves stop_at; the backoff still holds.
-            if wake_at >= stop_at():
-                return Outcome(False, retries, "shutdown_timeout", status, detail)
+            if wake_at >= stop_at() - floor():
+                return Outcome(False, retries,
+                               "unknown_outcome" if unknown else "shutdown_timeout",
+                               status, detail)
             wait(left)
         retries += 1
 

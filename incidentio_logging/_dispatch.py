@@ -44,6 +44,8 @@ class Timing:
     now: Callable[[], float]
     wait: Callable[[float], None]
     stop_at: Callable[[], float]
+    #: The least time left before ``stop_at`` for an attempt to start.
+    floor: Callable[[], float] = lambda: 0.0
 
 
 class Dispatcher:
@@ -84,6 +86,8 @@ class Dispatcher:
         self._resolve_on_close = settings.resolve_on_close
         self._policy = RetryPolicy(max_retries=settings.max_retries,
                                    max_time=settings.max_retry_time, timeout=settings.timeout)
+        #: Records in the event being delivered now; close() reads it when it gives up.
+        self.in_flight = 0
 
     def discard(self, reason: str) -> None:
         """Empty the open window without sending it, counting its records as dropped.
@@ -156,7 +160,11 @@ class Dispatcher:
                 "omitted", f"{event.omitted_batch + event.omitted_size} record(s) of "
                 f"{event.title!r} were counted, not sent (max_batch_size, or the body's "
                 "size); the event's metadata.incidentio_logging says how many")
-        outcome = self._send(event.body, timing)
+        self.in_flight = event.delivered_records
+        try:
+            outcome = self._send(event.body, timing)
+        finally:
+            self.in_flight = 0
         self._account(group, event, outcome)
         if outcome.delivered and self._timers is not None:
             given_up = self._timers.fired(event.deduplication_key, event.title, group.key,
@@ -168,7 +176,8 @@ class Dispatcher:
     def _send(self, body: bytes, timing: Timing) -> Outcome:
         try:
             return deliver(self._transport, body, policy=self._policy, now=timing.now,
-                           wait=timing.wait, stop_at=timing.stop_at, rng=self._rng)
+                           wait=timing.wait, stop_at=timing.stop_at, rng=self._rng,
+                           floor=timing.floor)
         except Exception as exc:  # noqa: BLE001 - e.g. a user transport raising its own
             return Outcome(False, 0, "internal_error", None,
                            f"the transport raised {type(exc).__name__}: {exc}")

@@ -1,9 +1,10 @@
 """What the caller's thread keeps of a record, and how the worker turns it back into one.
 
-The caller pays for one C-level dict copy and one ``getMessage()``: the message and the
-top-level extras are frozen as they were at the logging call, while tracebacks and JSON
-are left for the worker. The original record is never written to. A structlog event dict
-(``msg`` is a dict) is copied instead of rendered; the worker reads it (``_structured``).
+The caller pays for one C-level dict copy, one ``getMessage()`` and one length check: the
+message and the top-level extras are frozen as they were at the logging call, while
+tracebacks and JSON are left for the worker. The original record is never written to. A
+structlog event dict (``msg`` is a dict) is copied instead of rendered; the worker reads
+it (``_structured``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,21 @@ from typing import Any
 
 Captured = dict[str, Any]
 
+#: A message longer than this (in characters) is cut at the logging call, so one huge
+#: message cannot hold megabytes in the queue.
+MAX_MESSAGE_CHARS = 64 * 1024
+#: Appended right after a message cut at capture. Fixed, so that the scrubber can still
+#: mask a secret (the API token) whose tail the cut removed, right before this marker.
+CUT_MARKER = "[cut by incidentio-logging]"
+#: A record with a message up to this long and no traceback is light: ``queue_size``
+#: bounds those, and they are not charged against ``max_queue_bytes``, so that a normal
+#: logging call pays one length check for the byte budget and no more.
+LIGHT_CHARS = 1024
+#: The byte estimate of a heavy record, on top of its message: the copied attribute dict.
+#: A traceback costs a fixed charge more, since its frames (and their locals) cannot be
+#: sized cheaply; the real cost of a record with a traceback may be far higher.
+RECORD_CHARGE = 1024
+TRACEBACK_CHARGE = 16 * 1024
 
 class CapturedRecord(logging.LogRecord):
     """A worker-side copy whose message stays what it was when the call was made."""
@@ -30,10 +46,27 @@ def capture(record: logging.LogRecord) -> Captured:
     if type(data["msg"]) is dict:
         return _freeze_event_dict(data)
     try:
-        data["message"] = record.getMessage()
+        message = record.getMessage()
     except Exception as exc:  # noqa: BLE001 - a broken format call must not reach the app
-        data["message"] = _unformattable(record, exc)
+        message = _unformattable(record, exc)
+    if len(message) > MAX_MESSAGE_CHARS:
+        _cut(data, message)
+    else:
+        data["message"] = message
     return data
+
+
+def _cut(data: Captured, message: str) -> None:
+    """Keep the head of an oversized message; let go of the huge template or arguments.
+
+    ``msg`` stays when it is a short template or not a string, so the record still groups
+    with its peers; ``args`` are dropped, since only the message is ever sent.
+    """
+    data["message"] = message[:MAX_MESSAGE_CHARS] + CUT_MARKER
+    msg = data.get("msg")
+    if isinstance(msg, str) and len(msg) > MAX_MESSAGE_CHARS:
+        data["msg"] = data["message"]
+    data["args"] = None
 
 
 def restore(data: Captured) -> CapturedRecord:

@@ -44,6 +44,10 @@ class Reporter:
             suppressed = self._suppressed.pop(key, 0)
         if suppressed:
             message += f" ({suppressed} similar messages suppressed)"
+        self.say(message)
+
+    def say(self, message: str) -> None:
+        """Say ``message`` now, never rate-limited: for what must always be heard."""
         self._write(PREFIX + self._scrub.mask_token(message) + "\n")
 
     def _write(self, line: str) -> None:

@@ -20,14 +20,24 @@ class Stats:
     ``shutdown_timeout`` (still pending when shutdown_timeout ran out), ``storm_control``
     (held back by max_events_per_minute and still unsent at close()), ``held_full``
     (no room left to hold it back; see ``_budget.MAX_HELD_GROUPS`` and ``MAX_HELD_BYTES``),
-    ``below_threshold`` (aged out of threshold_window before the threshold was met) and
-    ``internal_error`` (a fault in this library or a user's transport; reported).
+    ``below_threshold`` (aged out of threshold_window before the threshold was met),
+    ``queue_bytes`` (the queue held max_queue_bytes at the logging call),
+    ``unknown_outcome`` (sent, but no reply came before the deadline: it may have
+    arrived), ``unresolved`` (left to deliver on the caller's thread, which would first
+    have had to look the endpoint up in DNS) and ``internal_error`` (a fault in this
+    library or a user's transport; reported).
+
+    When close() gives up on a worker that is still busy, it counts what the worker
+    holds (:meth:`abandon`) and the counters freeze: only later refusals change them.
     """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()  # refuse() runs on callers' threads, signal handlers too
         self.taken = 0  # records taken off the queue; only the worker's side writes it
         self._refused = 0  # records dropped at the logging call, never queued
+        # Drops of records that had been queued: one int, so reading it takes no lock
+        # (a flush on top of a thread interrupted inside refuse() must not wait on it).
+        self._worker_drops = 0
         self.delivered = 0
         self.events_sent = 0
         self.events_failed = 0
@@ -35,23 +45,57 @@ class Stats:
         self.resolves_sent = 0
         self.resolves_failed = 0
         self._dropped: Counter[str] = Counter()
+        self._frozen: dict[str, Any] | None = None
 
     def drop(self, reason: str, count: int = 1) -> None:
         """Count ``count`` records as not delivered, for ``reason``."""
         if count:
             with self._lock:
                 self._dropped[reason] += count
+                self._worker_drops += count
 
     def refuse(self, reason: str) -> None:
         """Count a record dropped at the logging call, before it reached the queue."""
         with self._lock:
             self._dropped[reason] += 1
             self._refused += 1
+            frozen = self._frozen
+            if frozen is not None:
+                frozen["dropped"][reason] = frozen["dropped"].get(reason, 0) + 1
+                frozen["records_accepted"] += 1
+                frozen["records_dropped"] += 1
 
     def worker_dropped(self) -> int:
         """Drops of records that had been queued."""
+        return self._worker_drops
+
+    def dropped_by_reason(self) -> dict[str, int]:
+        """A copy of the drops so far, by reason."""
         with self._lock:
-            return sum(self._dropped.values()) - self._refused
+            return dict(self._dropped)
+
+    def abandon(self, pending: int, counted: int, *, in_flight: int) -> None:
+        """Count everything not yet settled as dropped, and freeze the counters.
+
+        Of the records not settled, ``in_flight`` (those in a request still without a
+        reply) are ``unknown_outcome``; the rest, queued or waiting in the window, are
+        ``shutdown_timeout``.
+        """
+        with self._lock:
+            if self._frozen is not None:
+                return
+            final = self.as_dict(pending, counted)
+            left = final["records_pending"]
+            unknown = min(in_flight, left)
+            for reason, count in (("unknown_outcome", unknown),
+                                  ("shutdown_timeout", left - unknown)):
+                if count:
+                    self._dropped[reason] += count
+                    self._worker_drops += count
+                    final["dropped"][reason] = final["dropped"].get(reason, 0) + count
+            final["records_dropped"] += left
+            final["records_pending"] = 0
+            self._frozen = final
 
     def as_dict(self, pending: int, counted: int) -> dict[str, Any]:
         """The public ``stats()`` shape.
@@ -61,6 +105,9 @@ class Stats:
         accepted == delivered + dropped + pending.
         """
         with self._lock:
+            frozen = self._frozen
+            if frozen is not None:
+                return {**frozen, "dropped": dict(frozen["dropped"])}
             dropped = dict(self._dropped)
             refused = self._refused
         total_dropped = sum(dropped.values())

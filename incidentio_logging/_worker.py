@@ -1,8 +1,13 @@
 """The background thread: a bounded queue, windows, flush and stop with deadlines.
 
-The caller's side (:meth:`Worker.submit`) is a length check and a deque append; the
-thread is started by the first record, never at construction, so a handler that
-``dictConfig`` builds and throws away leaves no thread behind.
+The caller's side (:meth:`Worker.submit`) is a length and a size check and a deque
+append; the thread is started by the first record, never at construction, so a handler
+that ``dictConfig`` builds and throws away leaves no thread behind.
+
+Nothing on a caller's path takes a plain lock: a signal handler runs on top of whatever
+its thread was doing, and may log, flush, read stats or close while that thread is in
+the middle of the same call. Wake-ups go through :class:`_Bell`, whose ``set()`` is a
+reentrant C-level queue put, and the count of markers is kept lock-free.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import queue as _queue
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 
+from ._delivery import MIN_ATTEMPT
 from ._dispatch import Dispatcher, Timing
-from ._record import Captured
+from ._record import LIGHT_CHARS, RECORD_CHARGE, TRACEBACK_CHARGE, Captured
 from ._report import Reporter
 from ._stats import Stats
 from ._structured import normalize
@@ -24,12 +32,58 @@ from ._structured import normalize
 #: and a thread while it delivers inline. Checked before any handler lock is taken.
 WORKER_THREADS: set[int] = set()
 
+#: Why records are not delivered when shipping them on the caller's own thread would
+#: first need a DNS lookup, which no timeout bounds (see ``needs_lookup``).
+UNRESOLVED = "unresolved"
+#: A DNS lookup is risked on the caller's thread only with at least this long left: the
+#: longest a default glibc resolver takes to give up (5 s, 2 attempts, 3 servers).
+SLOW_LOOKUP = 30.0
+#: A failed Thread.start() is retried by a later record after this many seconds,
+#: doubling up to the maximum.
+START_RETRY = 1.0
+START_RETRY_MAX = 60.0
+
+
+class _Bell:
+    """The part of :class:`threading.Event` the worker uses, safe to set from anywhere.
+
+    ``threading.Event.set()`` takes a plain lock: a signal handler that sets it again
+    while its thread is inside ``set()`` deadlocks. ``SimpleQueue.put()`` is reentrant.
+    Waiting is for one thread at a time (the worker, or one flush's caller).
+    """
+
+    def __init__(self) -> None:
+        self._rings: _queue.SimpleQueue[None] = _queue.SimpleQueue()
+
+    def set(self) -> None:
+        """Ring; never blocks."""
+        self._rings.put(None)
+
+    def is_set(self) -> bool:
+        """Rung and not cleared since."""
+        return not self._rings.empty()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until rung, at most ``timeout`` seconds; True if it was. Stays rung."""
+        try:
+            self._rings.get(timeout=None if timeout is None else max(0.0, timeout))
+        except _queue.Empty:
+            return False
+        self._rings.put(None)
+        return True
+
+    def clear(self) -> None:
+        """Forget every ring so far."""
+        with contextlib.suppress(_queue.Empty):
+            while True:
+                self._rings.get_nowait()
+
 
 class _Flush:
     """A marker in the queue: everything before it has been shipped once it is reached."""
 
     def __init__(self, dropped_before: int) -> None:
-        self.done = threading.Event()
+        self.done = _Bell()
         self.dropped_before = dropped_before
         self.delivered_all = False
 
@@ -43,36 +97,69 @@ class Worker:
 
     def __init__(self, dispatcher: Dispatcher, *, stats: Stats, reporter: Reporter,
                  clock: Callable[[], float], flush_interval: float, queue_size: int,
-                 name: str) -> None:
+                 max_queue_bytes: int, name: str,
+                 needs_lookup: Callable[[], bool] = lambda: False) -> None:
         self._dispatcher = dispatcher
         self._stats = stats
         self._reporter = reporter
         self._clock = clock
         self._flush_interval = flush_interval
         self._queue_size = queue_size
+        self._max_bytes = max_queue_bytes
+        # The queue's estimated bytes: callers add their charge before appending; the
+        # consumer, each time it has emptied the queue, marks as gone all the charges
+        # made before it began, at no cost per record. Each side writes only its own.
+        self._bytes_in = 0
+        self._bytes_out = 0
         # Wake the worker mid-window after this many records, so a burst is drained (and
         # counted) instead of running into queue_full while the worker sleeps out the
         # window, and so a full group's stand-in is published early in a flood.
         self._high_water = max(1, min(queue_size // 2, 1024))
         self._name = name
+        self._needs_lookup = needs_lookup
         self._queue: deque[Captured | _Flush | _Stop] = deque()
-        self._markers = 0  # flush/stop markers in the queue, so pending() counts records
-        self._markers_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._interrupt = threading.Event()
+        # The flush/stop markers in the queue, so pending() counts records: appended
+        # before the queue and taken after it, so pending() may briefly read one low.
+        self._markers: deque[_Flush | _Stop] = deque()
+        self._wake = _Bell()
+        self._interrupt = _Bell()
         self._start_lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._cannot_start = False
+        # Stopped for good: a record that passed the handler's closed check before
+        # close() finished is counted here, since nothing will ship it.
+        self._stopped = False
+        # The thread inside Thread.start(), during which the new worker may already
+        # consume the queue while not yet alive.
+        self._starting_on: int | None = None
+        self._start_retry_at = 0.0
+        self._start_delay = START_RETRY
         self._idle = False
         self._stop_at = math.inf
+        self._floor = 0.0  # at close: no attempt starts with less than this left
+        self._final = threading.Lock()  # taken once, never waited on: who settles close()
+        self._dropped_at_stop: dict[str, int] = {}
+        self._failed_at_stop = 0
+        #: After close: True when it left nothing undelivered, False otherwise or not
+        #: known yet.
+        self.closed_clean = False
 
     # The caller's thread ------------------------------------------------------------
 
-    def submit(self, item: Captured) -> bool:
-        """Queue ``item`` without blocking; False when the queue is full."""
+    def submit(self, item: Captured) -> str | None:
+        """Queue ``item`` without blocking; the reason it was refused, or None."""
         queue = self._queue
         if len(queue) >= self._queue_size:
-            return False
+            return "queue_full"
+        # Heavy: a long message, or a traceback. The one check a normal record pays for
+        # the byte budget; a light one is bounded by queue_size alone. The charge is an
+        # estimate: the message, the copied dict, and a traceback's frames (unsizable).
+        if len(item["message"]) > LIGHT_CHARS or item["exc_info"]:
+            size = len(item["message"]) + (RECORD_CHARGE + TRACEBACK_CHARGE
+                                           if item["exc_info"] else RECORD_CHARGE)
+            if self._bytes_in - self._bytes_out + size > self._max_bytes:
+                return "queue_bytes"
+            self._bytes_in += size
         queue.append(item)
         if self._thread is None:
             self._start()
@@ -81,40 +168,75 @@ class Worker:
             # between ours and the length check, and the exact mark would go unseen.
             self._idle = False
             self._wake.set()
-        return True
+        return None
 
     def pending(self) -> int:
         """Records queued and not yet taken by the worker."""
-        with self._markers_lock:
-            return len(self._queue) - self._markers
+        return max(0, len(self._queue) - len(self._markers))
+
+    def queued_bytes(self) -> int:
+        """The estimated bytes of the heavy records queued (see :meth:`submit`)."""
+        return max(0, self._bytes_in - self._bytes_out)
 
     def _put_marker(self, marker: _Flush | _Stop) -> None:
-        with self._markers_lock:
-            self._markers += 1
-            self._queue.append(marker)
+        self._markers.append(marker)
+        self._queue.append(marker)
         self._wake.set()
 
     def _start(self) -> None:
+        if self._stopped:  # read again under the lock, below
+            self._discard("closed")
+            return
         # Never wait: a flush or close delivering inline holds the lock, and will take
         # this record too; if it does not, the next record starts the worker.
         if not self._start_lock.acquire(blocking=False):
             return
         try:
-            if self._thread is not None or self._cannot_start:
-                return
-            # Set before start(): a signal handler logging in between, on this thread
-            # (the lock is reentrant for it), must see a worker and not start another.
-            self._thread = thread = threading.Thread(target=self._run, name=self._name,
-                                                     daemon=True)
+            if self._starting_on is not None:
+                return  # a signal handler on top of our own start: leave it to us
+            # Marked before the state is read: a signal handler logging (or closing) on
+            # top of this (the lock is reentrant for it) either ran before the mark, and
+            # its outcome is read below, or runs after it, and backs off.
+            self._starting_on = threading.get_ident()
             try:
-                thread.start()
-            except RuntimeError:
-                # Interpreter shutdown (3.12+ refuses new threads): keep the records
-                # queued; close() delivers them on its own thread.
-                self._thread = None
-                self._cannot_start = True
+                if self._stopped:
+                    self._discard("closed")
+                elif (self._thread is None and not self._cannot_start
+                        and self._clock() >= self._start_retry_at):
+                    self._start_thread()
+            finally:
+                self._starting_on = None
         finally:
             self._start_lock.release()
+
+    def _start_thread(self) -> None:
+        self._thread = thread = threading.Thread(target=self._run, name=self._name,
+                                                 daemon=True)
+        try:
+            thread.start()
+        except RuntimeError as exc:
+            self._thread = None
+            self._start_failed(exc)
+
+    def _start_failed(self, exc: RuntimeError) -> None:
+        # Records stay queued either way. At interpreter shutdown (3.12+ refuses new
+        # threads, already in atexit hooks, where is_finalizing() is still False but
+        # the main thread has been marked as ended) close() delivers them on its own
+        # thread. Otherwise (a thread limit, memory) a later record tries again.
+        if sys.is_finalizing() or not threading.main_thread().is_alive():
+            self._cannot_start = True
+            return
+        if self._stop_at < math.inf:
+            # close() ran on top of this start (a signal handler) and left its stop to
+            # the worker that now never comes: give up on what it would have shipped.
+            self._cannot_start = True
+            self._settle_close(give_up=True)
+            return
+        self._start_retry_at = self._clock() + self._start_delay
+        self._reporter.report("thread_start", "could not start the worker thread "
+                              f"({type(exc).__name__}: {exc}); records wait in the queue "
+                              f"and a later one retries in {self._start_delay:g} s")
+        self._start_delay = min(self._start_delay * 2, START_RETRY_MAX)
 
     def _inline_needed(self) -> bool:
         thread = self._thread
@@ -122,9 +244,16 @@ class Worker:
 
     def flush(self, timeout: float) -> bool:
         """Wait at most ``timeout`` for everything queued so far to be shipped."""
-        thread = self._thread
-        if thread is threading.current_thread():
+        ident = threading.get_ident()
+        if ident in WORKER_THREADS or ident == self._starting_on:
+            # The worker itself, or a signal handler on top of this thread's own inline
+            # delivery: that delivery is mid-way (a request may be in flight), and
+            # cannot be entered again. Never the same record twice: give up at once.
+            # Inside Thread.start() the new worker may already consume the queue while
+            # not yet alive: delivering inline would make a second consumer.
             return False
+        if self._stopped:
+            return self.closed_clean
         if self._inline_needed():
             with self._start_lock:  # no worker starts while this thread delivers
                 if self._inline_needed():
@@ -134,30 +263,57 @@ class Worker:
                             and self._stats.worker_dropped() == dropped_before)
         marker = _Flush(self._stats.worker_dropped())
         self._put_marker(marker)
-        if _holds_logging_lock():
-            return False
+        if self._stopped or _holds_logging_lock():
+            return False  # stopped meanwhile: no worker will reach the marker
         return marker.done.wait(timeout) and marker.delivered_all
 
-    def stop(self, timeout: float) -> None:
-        """Ship what is pending within ``timeout``, then end."""
+    def begin_shutdown(self) -> None:
+        """From now on, what is not delivered is said when the worker stops."""
+        self._dropped_at_stop = self._stats.dropped_by_reason()
+        self._failed_at_stop = self._stats.events_failed
+
+    def stop(self, timeout: float, *, continued: bool = False) -> None:
+        """Ship what is pending within ``timeout``, then end.
+
+        Whatever is not delivered by then is counted under a reason and said on stderr
+        in one line, by whoever ends first: the worker, or this call giving up on it.
+        ``continued``: the shutdown began with an earlier :meth:`begin_shutdown` (the
+        bare flush that ``logging.shutdown()`` runs first), so its losses count too.
+        """
+        if not continued:
+            self.begin_shutdown()
+        # Half the budget when it is short, so a short budget still gets its attempt.
+        self._floor = min(MIN_ATTEMPT, timeout / 2)
         self._stop_at = self._clock() + timeout
+        # On top of this thread's own Thread.start() (a signal handler): the new worker
+        # takes the stop marker; inline delivery would make a second consumer.
+        starting = self._starting_on == threading.get_ident()
         with self._start_lock:  # no worker starts while this thread delivers
             thread = self._thread
-            if thread is None or not thread.is_alive():
+            if not starting and (thread is None or not thread.is_alive()):
                 self._cannot_start = True  # stopped: no worker from now on
                 self._ship_inline(self._stop_at)
-                with _as_worker_thread():
-                    self._dispatcher.finish(self._timing())
+                if not self._lookup_unsafe(self._stop_at):
+                    with _as_worker_thread():
+                        self._dispatcher.finish(self._timing())
                 self._dispatcher.close()
+                self._stopped = True
+                self._discard("closed")  # queued by other threads meanwhile
+                self._settle_close()
                 return
         self._put_marker(_Stop())
         self._interrupt.set()
-        if thread is threading.current_thread() or _holds_logging_lock():
+        if thread is None or starting or thread is threading.current_thread() \
+                or _holds_logging_lock():
             # dictConfig holds logging's lock while it closes old handlers; the worker
             # may need that lock to log (urllib3), so waiting here could only time out.
-            # The worker finishes on its own within the same deadline.
+            # The worker finishes on its own within the same deadline, and settles.
             return
         thread.join(max(0.0, self._stop_at - self._clock()))
+        if thread.is_alive():
+            # A request still in flight, a receiver that never answers, or a worker
+            # that never ran (uWSGI without threads): give up on what it holds now.
+            self._settle_close(give_up=True)
 
     # The worker's thread ------------------------------------------------------------
 
@@ -165,6 +321,11 @@ class Worker:
         with _as_worker_thread():
             try:
                 self._loop()
+                self._stopped = True
+                with self._start_lock:
+                    self._thread = None  # a late record then finds it stopped
+                self._discard("closed")
+                self._settle_close()
             except Exception as exc:  # noqa: BLE001 - last resort: say so, count, start over
                 self._reporter.report("worker", f"worker thread failed: {type(exc).__name__}: "
                                       f"{exc}; queued records dropped")
@@ -175,6 +336,7 @@ class Worker:
                 self._dispatcher.close()
 
     def _loop(self) -> None:
+        """Run until a stop marker, and ship what came before it."""
         window_closes: float | None = None
         while True:
             marker = self._drain()
@@ -183,7 +345,6 @@ class Worker:
                 window_closes = None
                 if isinstance(marker, _Stop):
                     self._dispatcher.finish(self._timing())
-                    self._discard("closed")
                     return
                 self._settle(marker)
                 continue
@@ -212,6 +373,7 @@ class Worker:
 
     def _drain(self) -> _Flush | _Stop | None:
         queue, add = self._queue, self._dispatcher.window.add
+        charged = self._bytes_in  # before taking: all of it is queued, or about to be
         taken = 0
         try:
             while queue:
@@ -227,13 +389,14 @@ class Worker:
                 else:
                     self._marker_taken()
                     return item  # type: ignore[return-value]
+            self._bytes_out = charged
             return None
         finally:
             self._stats.taken += taken
 
     def _timing(self, deadline: float = math.inf) -> Timing:
         return Timing(now=self._clock, wait=self._wait,
-                      stop_at=lambda: min(self._stop_at, deadline))
+                      stop_at=lambda: min(self._stop_at, deadline), floor=lambda: self._floor)
 
     def _ship(self, deadline: float = math.inf) -> None:
         self._dispatcher.ship(self._timing(deadline))
@@ -253,9 +416,24 @@ class Worker:
                 marker = self._drain()
                 if isinstance(marker, _Flush):
                     flushes.append(marker)
-            self._ship(deadline)
+            if self._lookup_unsafe(deadline):
+                # On the caller's thread, before any request got through: the endpoint's
+                # name would be looked up now, and getaddrinfo() has no timeout (an 8 s
+                # lookup at exit made exit take 8 s). Count instead of resolving.
+                self._dispatcher.discard(UNRESOLVED)
+                self._reporter.report(UNRESOLVED, "records left to deliver on this thread "
+                                      "(no worker thread) were counted, not sent: the "
+                                      "endpoint's name would first have to be looked up, "
+                                      "and DNS lookups cannot be bounded by a timeout")
+            else:
+                self._ship(deadline)
         for marker in flushes:
             self._settle(marker)
+
+    def _lookup_unsafe(self, deadline: float) -> bool:
+        """Sending now, on this thread, might need a DNS lookup that could outlast
+        ``deadline``: no request has got through yet, and the deadline is short."""
+        return deadline - self._clock() < SLOW_LOOKUP and self._needs_lookup()
 
     def _settle(self, marker: _Flush) -> None:
         """Everything queued before ``marker`` is shipped: tell its caller how it went.
@@ -267,9 +445,33 @@ class Worker:
                                 and not self._dispatcher.has_records())
         marker.done.set()
 
+    def _settle_close(self, *, give_up: bool = False) -> None:
+        """Close is over: count what it gives up on, and say what was not delivered.
+
+        Runs once, on whichever thread gets here first: the worker having shipped
+        everything before its stop marker, or close() giving up on a worker that is
+        still busy. Giving up freezes ``stats()``: a worker that ends later changes
+        nothing, so nothing is counted twice.
+        """
+        if not self._final.acquire(blocking=False):
+            return
+        in_flight = self._dispatcher.in_flight if give_up else 0
+        if give_up:
+            self._stats.abandon(self.pending(), self._dispatcher.window.floods.total(),
+                                in_flight=in_flight)
+        after = self._stats.dropped_by_reason()
+        lost = {reason: count - self._dropped_at_stop.get(reason, 0)
+                for reason, count in after.items()
+                if count > self._dropped_at_stop.get(reason, 0)}
+        self.closed_clean = not lost
+        if lost:
+            events = self._stats.events_failed - self._failed_at_stop + (in_flight > 0)
+            self._reporter.say(close_summary(lost, events))
+
     def _discard(self, reason: str) -> None:
         """Count what is queued or in the open window as dropped; release flush waiters."""
         dropped = 0
+        charged = self._bytes_in
         while self._queue:
             item = self._queue.popleft()
             if type(item) is dict:
@@ -278,13 +480,33 @@ class Worker:
             self._marker_taken()
             if isinstance(item, _Flush):
                 item.done.set()
+        self._bytes_out = charged
         self._stats.taken += dropped
         self._stats.drop(reason, dropped)
         self._dispatcher.discard(reason)
 
     def _marker_taken(self) -> None:
-        with self._markers_lock:
-            self._markers -= 1
+        self._markers.popleft()
+
+
+#: What each reason close() can leave behind means, for its one line on stderr.
+_WHY = {
+    "shutdown_timeout": "shutdown_timeout ran out first",
+    "unknown_outcome": "sent, but no reply came before the deadline: may have arrived",
+    UNRESOLVED: "the endpoint's name could not be looked up safely on this thread",
+    "storm_control": "held back by max_events_per_minute",
+    "below_threshold": "below their threshold",
+    "closed": "logged after close() began",
+}
+
+
+def close_summary(lost: dict[str, int], events_failed: int) -> str:
+    """One line: how many records (and events) close() left undelivered, and why."""
+    total = sum(lost.values())
+    events = f" ({events_failed} alert event(s) failed)" if events_failed else ""
+    why = "; ".join(f"{count} {reason}" + (f": {_WHY[reason]}" if reason in _WHY else "")
+                    for reason, count in sorted(lost.items(), key=lambda kv: -kv[1]))
+    return f"close() left {total} record(s) undelivered{events}: {why}"
 
 
 @contextlib.contextmanager

@@ -37,6 +37,9 @@ TEMPLATE_FIELDS = frozenset(
 )
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+#: ``max_queue_bytes``: the default, and the least accepted.
+MAX_QUEUE_BYTES = 32 * 1024 * 1024
+MIN_QUEUE_BYTES = 1024 * 1024
 _URL_ID_RE = re.compile(re.escape(ALERT_EVENTS_PATH) + r"([^/?#]+)/?$")
 
 
@@ -59,6 +62,7 @@ class Settings:
     flush_interval: float
     max_batch_size: int
     queue_size: int
+    max_queue_bytes: int
     timeout: float
     shutdown_timeout: float
     max_retries: int
@@ -89,6 +93,7 @@ def parse_settings(
     flush_interval: object,
     max_batch_size: object,
     queue_size: object,
+    max_queue_bytes: object,
     timeout: object,
     shutdown_timeout: object,
     endpoint: str | None,
@@ -126,6 +131,9 @@ def parse_settings(
         flush_interval=_number("flush_interval", flush_interval, low=0.001, high=3600),
         max_batch_size=_integer("max_batch_size", max_batch_size, low=1, high=10_000),
         queue_size=_integer("queue_size", queue_size, low=1, high=10_000_000),
+        # At least room for one record cut to its longest, with a traceback.
+        max_queue_bytes=_integer("max_queue_bytes", max_queue_bytes, low=MIN_QUEUE_BYTES,
+                                 high=2**40),
         timeout=_number("timeout", timeout, low=0.001, high=600),
         shutdown_timeout=_number("shutdown_timeout", shutdown_timeout, low=0, high=600),
         max_retries=_integer("max_retries", max_retries, low=0, high=100),

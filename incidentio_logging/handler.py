@@ -18,7 +18,7 @@ from ._report import Reporter
 from ._stats import Stats
 from ._structured import plain
 from ._worker import WORKER_THREADS, Worker
-from .config import Settings, parse_settings
+from .config import MAX_QUEUE_BYTES, Settings, parse_settings
 from .transport import HttpTransport, Transport
 
 _HANDLERS: weakref.WeakSet[IncidentIOHandler] = weakref.WeakSet()
@@ -54,6 +54,8 @@ class IncidentIOHandler(logging.Handler):
         flush_interval: seconds a window stays open; 1.0.
         max_batch_size: records per event; more in a window are counted, not sent; 250.
         queue_size: records that may wait for the worker; more are dropped and counted.
+        max_queue_bytes: the queue's estimated size limit (messages plus a fixed charge
+            per record and per traceback); more are dropped and counted; 32 MiB.
         timeout: seconds for one HTTP attempt; 5.
         shutdown_timeout: seconds ``close()`` and a bare ``flush()`` may take; 5.
         endpoint: base URL; https, or http only on loopback.
@@ -88,6 +90,7 @@ class IncidentIOHandler(logging.Handler):
         flush_interval: float = 1.0,
         max_batch_size: int = 250,
         queue_size: int = 10_000,
+        max_queue_bytes: int = MAX_QUEUE_BYTES,
         timeout: float = 5.0,
         shutdown_timeout: float = 5.0,
         endpoint: str | None = None,
@@ -108,7 +111,8 @@ class IncidentIOHandler(logging.Handler):
             description=description, source_url=source_url, group_by=group_by, in_app=in_app,
             dedup=dedup,
             flush_interval=flush_interval, max_batch_size=max_batch_size,
-            queue_size=queue_size, timeout=timeout, shutdown_timeout=shutdown_timeout,
+            queue_size=queue_size, max_queue_bytes=max_queue_bytes, timeout=timeout,
+            shutdown_timeout=shutdown_timeout,
             endpoint=endpoint, max_retries=max_retries, max_retry_time=max_retry_time,
             ca_bundle=ca_bundle, max_events_per_minute=max_events_per_minute,
             scrub_keys=scrub_keys, resolve_after=resolve_after,
@@ -123,7 +127,9 @@ class IncidentIOHandler(logging.Handler):
             api_token=settings.api_token, ca_bundle=settings.ca_bundle,
             user_agent=_user_agent(),
         )
-        self._close_lock = threading.Lock()
+        # Taken once and never released, without waiting: the first close() wins, and a
+        # signal handler closing on top of it returns at once instead of deadlocking.
+        self._close_once = threading.Lock()
         self._closed = False
         self._budget_started: float | None = None
         self._build_runtime()
@@ -142,13 +148,15 @@ class IncidentIOHandler(logging.Handler):
             dispatcher, stats=self._stats, reporter=self._reporter, clock=time.monotonic,
             flush_interval=self._settings.flush_interval,
             queue_size=self._settings.queue_size,
+            max_queue_bytes=self._settings.max_queue_bytes,
             name=f"incidentio-logging-worker-{self._settings.source_id[:12]}",
+            needs_lookup=getattr(self._transport, "needs_lookup", lambda: False),
         )
 
     def _after_fork(self) -> None:
         # The parent's queue, window and connections stay the parent's: the child starts
         # empty, so nothing is sent twice, and its own first record starts its own worker.
-        self._close_lock = threading.Lock()
+        self._close_once = threading.Lock()
         self._transport.reset()
         self._build_runtime()
 
@@ -160,12 +168,15 @@ class IncidentIOHandler(logging.Handler):
     def handle(self, record: logging.LogRecord) -> bool:
         """Select and queue ``record`` without taking the handler lock.
 
+        Records below the handler's level are refused here too, since a stdlib
+        ``QueueListener`` calls ``handle()`` without checking it.
         Records from a worker thread (urllib3's debug lines, for one) are refused here,
         before any lock, so they can neither recurse nor deadlock with ``dictConfig``
         and ``logging.shutdown()``. Then the filters and the ``predicate`` select, as
         filters do in ``logging``; ``emit`` needs no lock: the queue is thread-safe.
         """
-        if _get_ident() in WORKER_THREADS:
+        if record.levelno < self.level or _get_ident() in WORKER_THREADS:
+            # The level, for callers that skip callHandlers' check (a QueueListener).
             return False
         if self.filters:
             result = self.filter(record)
@@ -199,11 +210,13 @@ class IncidentIOHandler(logging.Handler):
                 return
             if record.levelno < self.level:  # loguru calls handle() for every level it has
                 return
-            if not self._worker.submit(capture(record)):
-                self._stats.refuse("queue_full")
-                self._reporter.report("queue_full", "the queue is full "
-                                      f"(queue_size={self._settings.queue_size}); records "
-                                      "are being dropped and counted in stats()")
+            refused = self._worker.submit(capture(record))
+            if refused is not None:
+                self._stats.refuse(refused)
+                limit = (f"queue_size={self._settings.queue_size}" if refused == "queue_full"
+                         else f"max_queue_bytes={self._settings.max_queue_bytes}")
+                self._reporter.report(refused, f"the queue is full ({limit}); records are "
+                                      "being dropped and counted in stats()")
         except Exception as exc:  # noqa: BLE001 - the application must never see our faults
             self._stats.refuse("internal_error")
             self._reporter.report("emit", "a record was not queued and is counted as "
@@ -216,12 +229,18 @@ class IncidentIOHandler(logging.Handler):
         Waits at most ``timeout`` seconds, or ``shutdown_timeout`` when it is None, since
         ``logging.shutdown()`` calls ``flush()`` with no argument and exit must not hang.
         Such a bare flush and a ``close()`` right after it share one ``shutdown_timeout``.
-        Returns True when all of it was delivered.
+        Returns True when all of it was delivered. On a closed handler it returns at once:
+        True when ``close()`` left nothing undelivered.
         """
         self._check_fork()
+        if self._closed:
+            # logging.shutdown() flushes a handler that was already closed: waiting again
+            # would double the time exit takes.
+            return self._worker.closed_clean
         try:
             if timeout is None:
                 self._budget_started = time.monotonic()
+                self._worker.begin_shutdown()
                 return self._worker.flush(self._settings.shutdown_timeout)
             return self._worker.flush(max(0.0, timeout))
         except Exception as exc:  # noqa: BLE001
@@ -231,19 +250,20 @@ class IncidentIOHandler(logging.Handler):
     def close(self) -> None:
         """Deliver what is pending within ``shutdown_timeout``, then stop. Idempotent."""
         self._check_fork()
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
+        if not self._close_once.acquire(blocking=False):
+            return
+        self._closed = True
         budget = self._settings.shutdown_timeout
+        continued = False
         if self._budget_started is not None:
             # logging.shutdown() runs flush() then close() at once: together, one budget.
             # A bare flush() long before close() leaves close() its own.
             spent = time.monotonic() - self._budget_started
             if spent <= budget + 1.0:
                 budget = max(0.0, budget - spent)
+                continued = True
         try:
-            self._worker.stop(budget)
+            self._worker.stop(budget, continued=continued)
         except Exception as exc:  # noqa: BLE001
             self._reporter.report("close", f"close failed: {type(exc).__name__}: {exc}")
         finally:

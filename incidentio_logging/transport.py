@@ -7,6 +7,7 @@ to route events through their own HTTP client, without patching anything.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,7 +34,15 @@ class Reply:
 
 
 class TransportError(Exception):
-    """The request did not get an HTTP answer: refused, reset, timed out, TLS failure."""
+    """The request did not get an HTTP answer: refused, reset, timed out, TLS failure.
+
+    ``sent`` is True when the request went out and no reply came in time: it may have
+    been accepted, so its outcome is unknown.
+    """
+
+    def __init__(self, message: str, *, sent: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class Transport(Protocol):
@@ -77,6 +86,8 @@ class HttpTransport:
         self.url = f"{endpoint}{ALERT_EVENTS_PATH}{source_id}"
         self._host = urlsplit(endpoint).hostname or endpoint
         self._loopback = is_loopback(self._host)
+        self._literal = _is_address(self._host)
+        self._reached = False  # a reply came on this session: its connection is pooled
         self._token = api_token
         self._verify: bool | str = ca_bundle or True
         self._headers = {
@@ -106,6 +117,7 @@ class HttpTransport:
                 timeout=(min(CONNECT_TIMEOUT, timeout), timeout), allow_redirects=False,
                 stream=True,
             )
+            self._reached = True
             with response:
                 content = bytearray()
                 for chunk in response.iter_content(8192):
@@ -114,7 +126,17 @@ class HttpTransport:
                         break
                 return Reply(response.status_code, dict(response.headers), bytes(content))
         except requests.RequestException as exc:
-            raise TransportError(self._describe(exc)) from None
+            raise TransportError(self._describe(exc),
+                                 sent=isinstance(exc, requests.exceptions.ReadTimeout)) from None
+
+    def needs_lookup(self) -> bool:
+        """True when a POST now may first look the host up in DNS, which nothing bounds.
+
+        Not for an IP address, nor once a reply came on this session: its connection
+        stays pooled and is reused. (If the server has closed it meanwhile, the next
+        POST connects, and so looks up, again.)
+        """
+        return not self._literal and not self._reached
 
     def _describe(self, exc: requests.RequestException) -> str:
         kinds = (
@@ -130,7 +152,16 @@ class HttpTransport:
     def reset(self) -> None:
         """Start a fresh session: sockets inherited over fork belong to the parent."""
         self._session = self._new_session()
+        self._reached = False
 
     def close(self) -> None:
         """Close pooled connections."""
         self._session.close()
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

@@ -156,3 +156,43 @@ def test_retries_over_real_http_keep_the_key(receiver: LocalReceiver) -> None:
     assert [a.status for a in receiver.attempts] == [503, 429, 202]
     assert {a.body for a in receiver.attempts} == {body}
     assert clock.waits[1] == 2.0
+
+
+def test_no_attempt_starts_with_less_than_the_floor_left() -> None:
+    """Closing with 0.6 s left: after a 503 and its backoff (0.25-0.5 s), under 0.5 s
+    would remain; no second attempt starts, none waits for it."""
+    clock = FakeClock()
+    transport = Scripted503([Reply(503), Reply(202)])
+    outcome = deliver(transport, b"{}", policy=RetryPolicy(), now=lambda: clock.now,
+                      wait=clock.wait, stop_at=lambda: 1000.6, rng=random.Random(7),
+                      floor=lambda: 0.5)
+    assert (outcome.delivered, outcome.reason) == (False, "shutdown_timeout")
+    assert len(transport.bodies) == 1 and clock.waits == []
+
+
+def test_a_request_sent_without_a_reply_in_time_has_an_unknown_outcome() -> None:
+    """The last attempt went out and no reply came before the deadline: it may have
+    arrived, so it is not counted as failed."""
+    clock = FakeClock()
+    outcome = run(Scripted503([TransportError("no reply within the timeout", sent=True)]),
+                  clock, stop_at=clock.now + 0.1)
+    assert (outcome.delivered, outcome.reason) == (False, "unknown_outcome")
+    refused = run(Scripted503([TransportError("connection failed")]), FakeClock(),
+                  stop_at=1000.1)
+    assert refused.reason == "shutdown_timeout"
+
+
+def test_a_reply_timeout_from_the_receiver_is_counted_as_unknown_outcome(
+        receiver: LocalReceiver) -> None:
+    """Over HTTP: the receiver holds the request past the timeout, retries are spent."""
+    transport = HttpTransport(endpoint=receiver.endpoint, source_id=receiver.source_id,
+                              api_token=receiver.api_token)
+    receiver.hold()
+    try:
+        outcome = deliver(transport, b"{}", policy=RetryPolicy(max_retries=0, timeout=0.2),
+                          now=lambda: 0.0, wait=lambda _: None, stop_at=lambda: float("inf"),
+                          rng=random.Random(7))
+    finally:
+        receiver.release()
+        transport.close()
+    assert (outcome.delivered, outcome.reason) == (False, "unknown_outcome")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import logging.handlers
+import queue
 import threading
 import time
 
@@ -400,7 +402,7 @@ def test_a_record_that_cannot_be_grouped_is_dropped_alone(
     """A malformed queue item is counted as internal_error; the worker carries on."""
     handler = make_handler()
     logger.addHandler(handler)
-    handler._worker.submit({"not": "a captured record"})
+    handler._worker.submit({"message": "", "exc_info": None, "not": "a captured record"})
     logger.error("after")
     handler.flush(5)
     assert "a record could not be grouped (KeyError" in capsys.readouterr().err
@@ -549,3 +551,82 @@ def test_a_record_without_created_is_counted_once(
     stats = handler.stats()
     assert stats["records_accepted"] == stats["records_delivered"] == 2
     assert stats["records_pending"] == 0 and stats["dropped"] == {}
+
+
+def test_a_closed_handlers_flush_returns_at_once(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """logging.shutdown() flushes a handler already closed: it must not wait a second
+    shutdown_timeout. False, since close() left a record undelivered."""
+    handler = make_handler(shutdown_timeout=1)
+    logger.addHandler(handler)
+    receiver.hold()
+    logger.error("stuck")
+    receiver.wait_in_flight(1)
+    handler.close()
+    started = time.monotonic()
+    assert handler.flush() is False
+    assert time.monotonic() - started < 0.5  # not another shutdown_timeout
+    stats = handler.stats()  # the request close() gave up on: sent, no reply yet
+    assert (stats["records_pending"], stats["dropped"]) == (0, {"unknown_outcome": 1})
+
+
+def test_a_closed_handlers_flush_says_true_when_close_delivered_everything(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Nothing was left undelivered by close(): flush() afterwards says so."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    logger.error("delivered at close")
+    handler.close()
+    assert handler.flush() is True
+    assert len(receiver.events) == 1
+
+
+def test_behind_a_queue_listener_the_handler_level_still_applies(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """QueueListener calls handle() directly (respect_handler_level is False by default):
+    an INFO record must not alert through an ERROR handler."""
+    handler = make_handler()
+    pipe: queue.Queue[logging.LogRecord] = queue.Queue()
+    logger.addHandler(logging.handlers.QueueHandler(pipe))
+    listener = logging.handlers.QueueListener(pipe, handler)
+    listener.start()
+    logger.info("routine")
+    logger.error("alert")
+    listener.stop()
+    assert handler.flush(5)
+    assert [r["message"] for e in receiver.events for r in e.records] == ["alert"]
+    assert handler.stats()["records_accepted"] == 1
+
+
+def test_the_queue_is_bounded_by_bytes_too(make_handler: MakeHandler, receiver: LocalReceiver,
+                                           logger: logging.Logger) -> None:
+    """600 messages of 1 MB with the worker stuck: each is cut at capture, and the queue
+    stops at max_queue_bytes (32 MiB by default), counting the rest as queue_bytes."""
+    handler = stalled(make_handler(), logger, receiver)
+    big = "x" * 1_000_000
+    for _ in range(600):
+        logger.error(big)
+    stats = handler.stats()
+    assert 0 < stats["dropped"]["queue_bytes"] < 600
+    assert handler._worker.queued_bytes() <= 32 * 1024 * 1024
+    receiver.release()
+    handler.flush(10)
+    handler.close()
+    stats = handler.stats()
+    assert stats["records_accepted"] == 601
+    assert stats["records_delivered"] + stats["records_dropped"] == 601
+
+
+@pytest.mark.parametrize("value", [1000, "lots", 2.5, True])
+def test_a_bad_max_queue_bytes_is_refused_naming_the_option(
+        receiver: LocalReceiver, value: object) -> None:
+    """Under 1 MiB, or not a whole number: refused when the handler is built."""
+    with pytest.raises((ValueError, TypeError), match="max_queue_bytes"):
+        IncidentIOHandler(**receiver.handler_options(), max_queue_bytes=value)
+
+
+def test_max_queue_bytes_may_be_a_string_as_in_ini_files(receiver: LocalReceiver) -> None:
+    """dictConfig from a file hands over text."""
+    handler = IncidentIOHandler(**receiver.handler_options(), max_queue_bytes="2097152")
+    assert handler.settings.max_queue_bytes == 2 * 1024 * 1024
+    assert IncidentIOHandler(**receiver.handler_options()).settings.max_queue_bytes == 32 << 20

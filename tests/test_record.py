@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from incidentio_logging._record import capture, restore, safe_repr
+from incidentio_logging._record import (
+    CUT_MARKER,
+    MAX_MESSAGE_CHARS,
+    capture,
+    restore,
+    safe_repr,
+)
 
 from .conftest import exc_info_of
 
@@ -69,3 +75,21 @@ def test_a_message_object_whose_str_raises_is_survived() -> None:
 def test_safe_repr_bounds_its_output() -> None:
     """Long reprs are cut."""
     assert len(safe_repr("x" * 10_000, 50)) == 53
+
+
+def test_an_oversized_message_is_cut_at_capture_with_a_marker() -> None:
+    """A 1 MB message keeps its first MAX_MESSAGE_CHARS characters and ends with the
+    fixed marker; the huge msg and args are let go, only the cut copy stays."""
+    huge = "y" * 1_000_000
+    data = capture(make(huge))
+    assert data["message"] == huge[:MAX_MESSAGE_CHARS] + CUT_MARKER
+    assert data["msg"] is data["message"]
+    data = capture(make("payload %s", huge))
+    assert data["message"].endswith(CUT_MARKER) and len(data["message"]) < 70_000
+    assert (data["msg"], data["args"]) == ("payload %s", None)  # still groups by template
+
+
+def test_a_normal_message_is_left_whole() -> None:
+    """Under the limit nothing changes, not even the marker."""
+    data = capture(make("order %s failed", "A-1"))
+    assert data["message"] == "order A-1 failed" and data["args"] == ("A-1",)

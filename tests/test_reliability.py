@@ -32,8 +32,9 @@ def check(result: Result) -> None:
     assert result.call_max_us < CALL_BOUND_US
     shutdown_timeout = scenario.options.get("shutdown_timeout", 5)
     assert result.exit_seconds <= shutdown_timeout + 0.5
-    # Each kind of trouble is said once on stderr, however many records it cost.
-    assert result.stderr_lines <= len(reasons)
+    # Each kind of trouble is said once on stderr, however many records it cost; close()
+    # adds one line when it left records undelivered.
+    assert result.stderr_lines <= len(reasons) + 1
 
 
 @pytest.mark.soak

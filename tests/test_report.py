@@ -74,3 +74,24 @@ def test_report_can_be_reentered_by_its_own_thread() -> None:
     assert sorted(out.getvalue().splitlines()) == [
         "incidentio-logging: from the interrupted call",
         "incidentio-logging: from the signal handler"]
+
+
+def test_say_is_never_rate_limited() -> None:
+    """What close() left undelivered is said every time, even right after the same
+    words were reported (and so would be suppressed by report())."""
+    lines: list[str] = []
+
+    class Stream:
+        def write(self, text: str) -> None:
+            lines.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    reporter = Reporter(clock=lambda: 0.0, secret="s3cr3t-token", stream=Stream)
+    reporter.report("close", "left 1 record")
+    reporter.report("close", "left 1 record")
+    reporter.say("left 2 records, s3cr3t-token")
+    reporter.say("left 2 records, s3cr3t-token")
+    assert len(lines) == 3
+    assert lines[-1] == "incidentio-logging: left 2 records, [scrubbed]\n"

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 import pytest
 
 from incidentio_logging import IncidentIOHandler
+from incidentio_logging._record import capture
 from incidentio_logging._worker import Worker, _Flush
+from incidentio_logging.testing import LocalReceiver
+
+from .conftest import FakeClock
+
+
+def item() -> dict[str, object]:
+    """The least a queued record has: its message and exc_info."""
+    return {"message": "", "exc_info": None}
 
 
 @pytest.fixture
@@ -26,30 +40,30 @@ def test_the_high_water_mark_wakes_the_worker_even_when_passed_over(worker: Work
     """Other threads' appends can carry the queue past the mark between our append and
     our check; the worker must still be woken."""
     for _ in range(worker._high_water + 3):  # as if other threads had appended meanwhile
-        worker._queue.append({})
+        worker._queue.append(item())
     assert not worker._wake.is_set()
-    assert worker.submit({})
+    assert worker.submit(item()) is None
     assert worker._wake.is_set()
 
 
 def test_an_idle_worker_is_woken_by_the_first_record(worker: Worker) -> None:
     """A worker waiting with no window open must hear of a new record."""
     worker._idle = True
-    worker.submit({})
+    worker.submit(item())
     assert worker._wake.is_set() and not worker._idle
 
 
 def test_a_busy_worker_is_not_woken_below_the_mark(worker: Worker) -> None:
     """Mid-window, records below the mark wait for the window to close."""
-    worker.submit({})
+    worker.submit(item())
     assert not worker._wake.is_set()
 
 
 def test_a_full_queue_refuses(worker: Worker) -> None:
-    """submit() says False at queue_size, and the queue does not grow."""
+    """submit() says why at queue_size, and the queue does not grow."""
     for _ in range(100):
-        assert worker.submit({})
-    assert not worker.submit({})
+        assert worker.submit(item()) is None
+    assert worker.submit(item()) == "queue_full"
     assert worker.pending() == 100
 
 
@@ -81,7 +95,7 @@ def test_no_worker_starts_while_another_thread_delivers_inline() -> None:
     holder.start()
     holder_has_it.wait(10)
     try:
-        assert worker.submit({"placeholder": 1})  # type: ignore[arg-type]
+        assert worker.submit(item()) is None
         assert worker._thread is None and worker.pending() == 1
     finally:
         release.set()
@@ -89,3 +103,192 @@ def test_no_worker_starts_while_another_thread_delivers_inline() -> None:
     worker._queue.clear()
     handler._stats.taken = 0
     handler.close()
+
+
+def _signal_at(call: int) -> Callable[[FrameType, str, object], None]:
+    """A profiler that raises SIGUSR1 on this thread at its ``call``-th function call."""
+    seen = itertools.count(1)
+
+    def profile(_frame: FrameType, event: str, _arg: object) -> None:
+        if event in ("call", "c_call") and next(seen) == call:
+            signal.raise_signal(signal.SIGUSR1)
+
+    return profile
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1")
+@pytest.mark.parametrize("outer", ["first emit", "emit", "flush", "stats", "close"])
+def test_a_signal_handler_can_log_flush_and_read_stats_inside_any_call(
+        receiver: LocalReceiver, outer: str) -> None:
+    """A signal handler that logs, dumps stats() and flushes runs at every function call
+    the interrupted thread makes inside emit (the first one too, which starts the worker),
+    flush, stats or close (a SIGTERM handler
+    calling logging.shutdown(), a SIGUSR1 stats dump). None deadlocks; every record ends
+    delivered once or counted. Fails with plain locks (the marker lock, threading.Event)."""
+    previous = signal.getsignal(signal.SIGUSR1)
+    delivered = 0
+    try:
+        for call in range(1, 80):
+            handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05,
+                                        shutdown_timeout=0.5)
+            log = logging.getLogger(f"tests.signals.{outer}.{call}")
+            log.propagate = False
+            log.addHandler(handler)
+            if outer != "first emit":
+                log.error("before")  # the worker is running
+                assert handler.flush(5)
+
+            def nested(*_: object) -> None:
+                log.error("from the signal handler")  # noqa: B023 - run within the loop
+                handler.stats()  # noqa: B023
+                handler.flush(0.5)  # noqa: B023
+                if call % 2:  # noqa: B023 - every other time, a SIGTERM-style close too
+                    handler.close()  # noqa: B023
+
+            signal.signal(signal.SIGUSR1, nested)
+            action = {"first emit": lambda: log.error("outer"),  # noqa: B023
+                      "emit": lambda: log.error("outer"),  # noqa: B023
+                      "flush": lambda: handler.flush(1),  # noqa: B023
+                      "stats": handler.stats, "close": handler.close}[outer]
+            sys.setprofile(_signal_at(call))
+            try:
+                action()
+            finally:
+                sys.setprofile(None)
+            handler.close()
+            log.removeHandler(handler)
+            worker = handler._worker._thread
+            if worker is not None:
+                # A close() under logging's lock (isEnabledFor holds it) leaves the last
+                # delivery to the worker, as with dictConfig: it ends within the budget.
+                worker.join(5)
+            stats = handler.stats()
+            assert stats["records_pending"] == 0, (call, stats)
+            assert stats["records_accepted"] == (stats["records_delivered"]
+                                                 + stats["records_dropped"]), (call, stats)
+            delivered += stats["records_delivered"]
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert sum(len(e.records) for e in receiver.events) == delivered  # none twice
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1")
+def test_a_flush_from_a_signal_handler_during_inline_delivery_returns_at_once(
+        receiver: LocalReceiver) -> None:
+    """While this thread delivers inline (no worker thread) and its request is in flight,
+    a signal handler's flush() cannot enter that delivery again: it returns False at
+    once, and the record is delivered exactly once, by the outer flush."""
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=60)
+    handler._worker._cannot_start = True  # as when no thread can start: deliver inline
+    log = logging.getLogger("tests.signals.inline")
+    log.propagate = False
+    log.addHandler(handler)
+    log.error("delivered once")
+    nested: list[bool] = []
+    handled = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        nested.append(handler.flush(5))
+        handled.set()
+
+    def interrupt_the_request() -> None:
+        receiver.wait_in_flight(1)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+        handled.wait(10)
+        receiver.release()
+
+    previous = signal.signal(signal.SIGUSR1, on_signal)
+    receiver.hold()
+    helper = threading.Thread(target=interrupt_the_request)
+    helper.start()
+    try:
+        assert handler.flush(10)
+    finally:
+        receiver.release()
+        helper.join(10)
+        signal.signal(signal.SIGUSR1, previous)
+        log.removeHandler(handler)
+        handler.close()
+    assert nested == [False]
+    assert [r["message"] for e in receiver.events for r in e.records] == ["delivered once"]
+
+
+def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """One RuntimeError("can't start new thread") (a thread limit, not interpreter
+    shutdown) is said on stderr; a record after the backoff starts the worker, and every
+    record is delivered."""
+    original = threading.Thread.start
+    failures = [RuntimeError("can't start new thread")]
+
+    def start_once_failing(thread: threading.Thread) -> None:
+        if failures and thread.name.startswith("incidentio-logging-worker"):
+            raise failures.pop()
+        original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_once_failing)
+    clock = FakeClock()
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
+    handler._worker._clock = clock
+    log = logging.getLogger("tests.thread_start")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.error("first: the start fails")
+        assert "could not start the worker thread" in capsys.readouterr().err
+        log.error("second: within the backoff, no new attempt")
+        assert handler._worker._thread is None
+        clock.now += 1.0
+        log.error("third: starts the worker")
+        assert handler._worker._thread is not None
+        assert handler.flush(5)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    delivered = sorted(r["message"] for e in receiver.events for r in e.records)
+    assert [m.split(":")[0] for m in delivered] == ["first", "second", "third"]
+
+
+def test_close_counts_and_says_what_a_worker_that_never_runs_left(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """As under uWSGI without threads: the worker thread exists but never runs. close()
+    gives up after shutdown_timeout, counts all 25 records, and says so in one line."""
+    never = threading.Event()
+    monkeypatch.setattr(Worker, "_run", lambda self: never.wait(10))
+    handler = IncidentIOHandler(**receiver.handler_options(), shutdown_timeout=0.2)
+    log = logging.getLogger("tests.never_runs")
+    log.propagate = False
+    log.addHandler(handler)
+    for i in range(25):
+        log.error("lost %s", i)
+    handler.close()
+    never.set()
+    log.removeHandler(handler)
+    stats = handler.stats()
+    assert (stats["records_pending"], stats["dropped"]) == (0, {"shutdown_timeout": 25})
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "close()" in ln]
+    assert "25 record(s) undelivered" in line and "shutdown_timeout" in line
+    assert handler.flush() is False
+
+
+def test_the_byte_budget_is_given_back_once_the_queue_is_drained(worker: Worker) -> None:
+    """Heavy records fill max_queue_bytes and are then refused as queue_bytes; once the
+    worker has emptied the queue, their charge is given back and records queue again."""
+    record = logging.getLogger("tests.bytes").makeRecord(
+        "tests.bytes", logging.ERROR, "f.py", 1, "x" * 100_000, None, None)
+    worker._queue_size = 10_000  # the fixture's 100 would stop it first
+    accepted = 0
+    while (refused := worker.submit(capture(record))) is None:
+        accepted += 1
+    assert refused == "queue_bytes" and 400 < accepted < 600  # 32 MiB of 65 KiB each
+    assert worker.queued_bytes() > 30 * 1024 * 1024
+    assert worker._drain() is None
+    assert worker.queued_bytes() == 0
+    assert worker.submit(capture(record)) is None
+    assert worker.submit({"message": "light", "exc_info": None}) is None
+    assert worker.queued_bytes() < 70 * 1024  # the light one is not charged
+    worker._dispatcher.window.take()
