@@ -100,6 +100,10 @@ def _freeze_event_dict(data: Captured) -> Captured:
     handled on this thread now: it is resolved here, since the worker cannot.
     """
     event = data["msg"] = data["msg"].copy()
+    # Its event stands in for the message until the worker reads the dict; the queue's
+    # byte budget sizes the record by it.
+    message = event.get("event")
+    data["message"] = message if type(message) is str else ""
     if event.get("exc_info") is True and not data["exc_info"]:
         info = sys.exc_info()
         if info[0] is not None:

@@ -190,9 +190,9 @@ class IncidentIOHandler(logging.Handler):
                 if not predicate(record):
                     return False
             except Exception as exc:  # noqa: BLE001 - the user's code must not reach the app
+                # Fails open, as the rule does: a missed alert is worse than an extra one.
                 self._reporter.report("predicate", f"predicate raised {type(exc).__name__}: "
-                                      f"{exc}; the record was not sent")
-                return False
+                                      f"{exc}; the record is sent as if it had matched")
         self.emit(record)
         return True
 
@@ -207,8 +207,6 @@ class IncidentIOHandler(logging.Handler):
             # counted (see _flood). A different problem, or a counter whose window just
             # shipped, declines, and the record is captured below.
             if counter is not None and counter.count(record):
-                return
-            if record.levelno < self.level:  # loguru calls handle() for every level it has
                 return
             refused = self._worker.submit(capture(record))
             if refused is not None:

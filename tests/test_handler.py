@@ -60,6 +60,24 @@ def test_records_below_the_level_or_rejected_by_the_predicate_are_not_sent(
         "payment retried"]
 
 
+def test_a_predicate_that_raises_selects_the_record_and_says_so(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Like a rule term that cannot be read, a raising predicate fails open: the record
+    is sent (a missed alert is worse than an extra one), and stderr says why."""
+    def predicate(record: logging.LogRecord) -> bool:
+        return record.args[0] > 1  # type: ignore[index, operator]
+
+    handler = make_handler(predicate=predicate)
+    logger.addHandler(handler)
+    logger.error("no args at all")
+    logger.error("retry %d", 0)
+    assert handler.flush(5)
+    assert [r["message"] for e in receiver.events for r in e.records] == ["no args at all"]
+    assert "predicate raised IndexError" in capsys.readouterr().err
+    assert handler.stats()["records_accepted"] == 1
+
+
 def test_emit_never_waits_on_the_network(make_handler: MakeHandler, receiver: LocalReceiver,
                                          logger: logging.Logger) -> None:
     """While the receiver holds a request unanswered, logging calls still return.
@@ -98,9 +116,9 @@ def test_emit_never_raises_into_the_application(
     assert handler.flush(5)
     messages = sorted(r["message"] for e in receiver.events for r in e.records)
     assert messages[0] == "'two %s %s' % ('args?',) (message could not be formatted: TypeError)"
-    assert messages[1] == "hostile"
+    assert messages[1:] == ["explode", "hostile"]  # the raising predicate fails open
     assert "RuntimeError: predicate bug" in capsys.readouterr().err
-    assert handler.stats()["records_accepted"] == 2
+    assert handler.stats()["records_accepted"] == 3
 
 
 def test_emit_does_not_mutate_the_record(make_handler: MakeHandler,
