@@ -1,4 +1,4 @@
-"""RELIABILITY.md's hardening table: each defect an audit found, its figure, its test.
+"""RELIABILITY.md's table of defects fixed: each with its figure and its test.
 
 Each row is ``(defect, before -> after, test)``: what was observed, what the fix measures
 now, and the CI test that failed before the fix (``module.py::test_name`` under

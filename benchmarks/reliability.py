@@ -334,10 +334,11 @@ def document(results: list[Result], soak: bool) -> Iterator[str]:
     for scenario, test in LIFECYCLE:
         yield f"| {scenario} | `{test}` |"
     yield ""
-    yield "## Hardening: defects an audit found, each with its figure and its test"
+    yield "## Defects found and fixed, each with its figure and its test"
     yield ""
-    yield ("Each test failed before its fix. The figure is what the audit saw, then what "
-           "the handler does now.")
+    yield ("From an adversarial audit (hardening) and from trying each logging style as a "
+           "new user would (alert identity). Each test failed before its fix. The figure "
+           "is what was seen, then what the handler does now.")
     yield ""
     yield "| defect | before → after | test (`tests/`) |"
     yield "|---|---|---|"
