@@ -230,6 +230,10 @@ STRUCTURED_ROWS: list[Row] = [
 
 #: Alert identity: which records are one problem, and the key they share.
 IDENTITY_ROWS: list[Row] = [
+    ("Under a flood of one bug's KeyError, another bug's KeyError from the same logging "
+     "call (Django's one 500 template) was counted under the flood, never sent",
+     "1 alert → 2 alerts, the second with its record",
+     "test_flood.py::test_the_same_exception_type_raised_elsewhere_is_never_counted_under_a_flood"),
     ("An f-string error paged once per value: four `Card declined for order {order}` "
      "records gave four events and four dedup keys",
      "4 events, 4 keys → 1 event, 1 key",

@@ -8,7 +8,9 @@ One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
 - On the callers' threads, ``emit`` offers each record to the open counter. A record the
   counter **matches** is **counted** there and goes no further: no snapshot, no queue
   slot, no work for the worker. Anything else declines, and is captured as usual.
-- A counter matches the group's logger, level and exception type, and then either its
+- A counter matches the group's logger, level and exception (its type, and the functions
+  its traceback passed through, so the same type raised elsewhere is another problem,
+  as it is to the fingerprint), and then either its
   template (the very ``msg`` object of a ``%``-style call), or, for a record whose
   message came formatted (no ``args``: f-strings, ``.format()``), its **call site** (path
   and line) together with its text: the one text all the group's samples had, or, when
@@ -37,12 +39,15 @@ import copy
 import logging
 import threading
 from collections.abc import Hashable, Sequence
+from types import CodeType
+
+from .serialize import Traceback, traceback_codes
 
 
 class FloodCounter:
     """Counts, on the callers' threads, the records of one full group."""
 
-    __slots__ = ("_closed", "_lock", "counted", "exc_type", "head", "key", "last_created",
+    __slots__ = ("_closed", "_lock", "codes", "counted", "exc_type", "head", "key", "last_created",
                  "levelno", "lineno", "msg", "name", "pathname", "samples", "tail")
 
     def __init__(self, key: Hashable, first: logging.LogRecord, *, samples: int = 0,
@@ -55,6 +60,11 @@ class FloodCounter:
         self.name = first.name
         self.levelno = first.levelno
         self.exc_type = first.exc_info[0] if first.exc_info else None
+        # A record the window kept has its traceback detached: its code objects remain.
+        info = first.exc_info
+        self.codes: tuple[CodeType, ...] | None = (
+            info.codes if isinstance(info, Traceback)
+            else traceback_codes(info[2]) if info else ())
         self.pathname = first.pathname
         self.lineno = first.lineno
         #: With a call site to match: what every sample's message starts with, and ends
@@ -97,7 +107,8 @@ class FloodCounter:
                         else not msg.startswith(head) or not msg.endswith(tail))):
                 return False
         if (record.name != self.name or record.levelno != self.levelno
-                or (record.exc_info[0] if record.exc_info else None) is not self.exc_type):
+                or (record.exc_info[0] if record.exc_info else None) is not self.exc_type
+                or (self.exc_type is not None and not self._same_traceback(record))):
             return False
         with self._lock:
             if self._closed:
@@ -108,6 +119,17 @@ class FloodCounter:
             self.counted += 1
             self.last_created = record.created
             return True
+
+    def _same_traceback(self, record: logging.LogRecord) -> bool:
+        codes = self.codes
+        if codes is None:
+            return False
+        tb = record.exc_info[2] if record.exc_info else None
+        for code in codes:
+            if tb is None or tb.tb_frame.f_code is not code:
+                return False
+            tb = tb.tb_next
+        return tb is None
 
     def renewed(self, samples: int) -> FloodCounter:
         """A fresh counter for the same flood in the next window, letting ``samples``

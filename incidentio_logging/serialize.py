@@ -23,7 +23,7 @@ import logging
 import math
 import socket
 from collections.abc import Hashable, Iterable, Mapping
-from types import TracebackType
+from types import CodeType, TracebackType
 from typing import Any, NamedTuple
 
 from pythonjsonlogger.json import JsonFormatter
@@ -255,6 +255,26 @@ class Traceback(NamedTuple):
     type: type[BaseException] | None
     message: str
     text: str
+    #: The functions the traceback passed through, outermost first (code objects hold no
+    #: frames): what a flood counter compares, so that the same exception type raised
+    #: somewhere else is never counted as this problem. None when it was too deep to keep.
+    codes: tuple[CodeType, ...] | None = ()
+
+
+#: A traceback deeper than this is not compared by flood counters: its records are
+#: always captured (a RecursionError's thousand frames would cost the caller too much).
+MAX_COMPARED_FRAMES = 32
+
+
+def traceback_codes(tb: TracebackType | None) -> tuple[CodeType, ...] | None:
+    """The code objects along ``tb``, outermost first; None past ``MAX_COMPARED_FRAMES``."""
+    codes: list[CodeType] = []
+    while tb is not None:
+        if len(codes) == MAX_COMPARED_FRAMES:
+            return None
+        codes.append(tb.tb_frame.f_code)
+        tb = tb.tb_next
+    return tuple(codes)
 
 
 def describe_exception(
@@ -341,7 +361,7 @@ class RecordSerializer:
         """``exc_info`` formatted, letting go of its frames."""
         exc_type, exc = exc_info[0], exc_info[1]
         return Traceback(exc_type, safe_str(exc) if exc is not None else "",
-                         self.format_exception(exc_info))
+                         self.format_exception(exc_info), traceback_codes(exc_info[2]))
 
     def serialize(self, record: logging.LogRecord) -> bytes:
         """The record as UTF-8 JSON, at most ``MAX_RECORD_BYTES`` long."""

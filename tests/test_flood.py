@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -263,3 +264,43 @@ def test_an_fstring_error_loop_is_counted_on_the_callers_thread(
     stats = handler.stats()
     assert stats["records_accepted"] == 1005 and stats["records_pending"] == 0
     assert stats["records_delivered"] == 5 and stats["dropped"] == {"batch_full": 1000}
+
+
+def _raise_in_refund() -> None:
+    raise KeyError("sku")
+
+
+def _raise_in_checkout() -> None:
+    raise KeyError("sku")
+
+
+def test_the_same_exception_type_raised_elsewhere_is_never_counted_under_a_flood(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Django logs every 500 with one template. A flood of one bug's KeyError must not
+    swallow another bug's KeyError from the same logging call: the fingerprint tells
+    them apart by where they were raised, and so must the counter."""
+    handler = make_handler(max_batch_size=5, flush_interval=30, dedup="fingerprint")
+    logger.addHandler(handler)
+
+    def view(bug: Callable[[], None]) -> None:
+        try:
+            bug()
+        except KeyError:
+            logger.exception("Internal Server Error: %s", "/orders")
+
+    for _ in range(5):
+        view(_raise_in_refund)
+    handler._worker._wake.set()
+    deadline = time.monotonic() + 5
+    while handler._floods.open is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert handler._floods.open is not None
+    for _ in range(50):
+        view(_raise_in_refund)
+    view(_raise_in_checkout)
+    handler.flush(5)
+    sites = sorted(e.title for e in receiver.events)
+    assert len(sites) == 2, sites
+    (checkout,) = [e for e in receiver.events if len(e.records) == 1]
+    assert "_raise_in_checkout" in checkout.payload["description"]
+    assert handler.stats()["dropped"] == {"batch_full": 50}
