@@ -135,9 +135,9 @@ CONFIG_ROWS: list[Row] = [
      "no match → True matches true, False matches false (any case)",
      "test_rule.py::test_a_bool_extra_equals_true_or_false"),
     ("A 4-term rule formatted the message 5 times per record (4 in the rule, 1 to capture)",
-     "5 formats → 2: once in the rule (not at all when a term on another field refuses "
-     "first), once to capture",
-     "test_rule.py::test_the_message_is_formatted_once_however_many_terms_read_it"),
+     "5 formats → 1: the rule's formatted message is the one the snapshot keeps (none "
+     "when a term on another field refuses first)",
+     "test_rule.py::test_through_the_handler_a_record_is_formatted_once_in_all"),
     ("Regex a{99999999999} raised OverflowError, 1,200 nested parentheses RecursionError",
      "OverflowError/RecursionError → ValueError with the rule's position",
      "test_rule.py::test_bad_values_are_value_errors_with_a_position"),

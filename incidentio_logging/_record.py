@@ -40,15 +40,19 @@ class CapturedRecord(logging.LogRecord):
         return self.message
 
 
-def capture(record: logging.LogRecord) -> Captured:
-    """Snapshot ``record`` on the caller's thread, cheaply and without mutating it."""
+def capture(record: logging.LogRecord, message: str | None = None) -> Captured:
+    """Snapshot ``record`` on the caller's thread, cheaply and without mutating it.
+
+    ``message`` is the record's formatted message, when the caller already has it.
+    """
     data = record.__dict__.copy()
     if type(data["msg"]) is dict:
         return _freeze_event_dict(data)
-    try:
-        message = record.getMessage()
-    except Exception as exc:  # noqa: BLE001 - a broken format call must not reach the app
-        message = _unformattable(record, exc)
+    if message is None:
+        try:
+            message = record.getMessage()
+        except Exception as exc:  # noqa: BLE001 - a broken format call must not reach the app
+            message = _unformattable(record, exc)
     if len(message) > MAX_MESSAGE_CHARS:
         _cut(data, message)
     else:

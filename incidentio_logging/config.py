@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
-from .rule import compile_rule
+from .rule import Rule, compile_rule
 
 TOKEN_ENV = "INCIDENT_IO_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 SOURCE_ENV = "INCIDENT_IO_ALERT_SOURCE_CONFIG_ID"
@@ -52,7 +52,8 @@ class Settings:
     endpoint: str
     metadata: Mapping[str, Any]
     level: int
-    predicate: Predicate | None  # the rule and the predicate together, when either is set
+    predicate: Callable[..., object] | None
+    rule: Rule | None  # with a predicate too, both must match
     title: str | None
     description: str | None
     source_url: str | None
@@ -110,11 +111,11 @@ def parse_settings(
     """Validate every option, filling in environment fallbacks and defaults."""
     token, source_id, resolved_endpoint = parse_connection(
         api_token, alert_source_config_id, endpoint)
-    selector = _selector(_callable_option("predicate", predicate) if predicate else None,
-                         compile_rule(rule) if rule is not None else None)
+    selector = _callable_option("predicate", predicate) if predicate else None
+    compiled = compile_rule(rule) if rule is not None else None
     if level is None:
         # With a predicate or a rule and no explicit level, they alone decide.
-        level = logging.NOTSET if selector else logging.ERROR
+        level = logging.NOTSET if selector or compiled else logging.ERROR
     return Settings(
         api_token=token,
         source_id=source_id,
@@ -122,6 +123,7 @@ def parse_settings(
         metadata=parse_metadata(metadata),
         level=_level(level),
         predicate=selector,
+        rule=compiled,
         title=_template("title", title),
         description=_template("description", description),
         source_url=_source_url(source_url),
@@ -199,14 +201,6 @@ def _words(option: str, value: object) -> tuple[str, ...]:
         if item.strip():
             words.append(item.strip())
     return tuple(words)
-
-
-def _selector(predicate: Callable[..., object] | None,
-              rule: Predicate | None) -> Predicate | None:
-    """The predicate and the rule as one test: both must match."""
-    if predicate is None or rule is None:
-        return rule or predicate  # type: ignore[return-value]
-    return lambda record: rule(record) and bool(predicate(record))
 
 
 def parse_connection(api_token: str | None, alert_source_config_id: str | None,

@@ -122,6 +122,7 @@ class IncidentIOHandler(logging.Handler):
         super().__init__(settings.level)
         self._settings = settings
         self._predicate = settings.predicate
+        self._rule = settings.rule
         self._transport: Transport = transport or HttpTransport(
             endpoint=settings.endpoint, source_id=settings.source_id,
             api_token=settings.api_token, ca_bundle=settings.ca_bundle,
@@ -184,6 +185,12 @@ class IncidentIOHandler(logging.Handler):
                 return False
             if isinstance(result, logging.LogRecord):  # Python 3.12+: a filter may swap it
                 record = result
+        message = None
+        rule = self._rule
+        if rule is not None:
+            selected, message = rule.select(record)
+            if not selected:
+                return False
         predicate = self._predicate
         if predicate is not None:
             try:
@@ -193,11 +200,15 @@ class IncidentIOHandler(logging.Handler):
                 # Fails open, as the rule does: a missed alert is worse than an extra one.
                 self._reporter.report("predicate", f"predicate raised {type(exc).__name__}: "
                                       f"{exc}; the record is sent as if it had matched")
-        self.emit(record)
+        self._queue(record, message)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
         """Snapshot ``record`` and queue it; never blocks, never raises."""
+        self._queue(record, None)
+
+    def _queue(self, record: logging.LogRecord, message: str | None) -> None:
+        # ``message``: the record's formatted message when the rule already made it.
         try:
             if self._closed:
                 self._stats.refuse("closed")
@@ -208,7 +219,7 @@ class IncidentIOHandler(logging.Handler):
             # shipped, declines, and the record is captured below.
             if counter is not None and counter.count(record):
                 return
-            refused = self._worker.submit(capture(record))
+            refused = self._worker.submit(capture(record, message))
             if refused is not None:
                 self._stats.refuse(refused)
                 limit = (f"queue_size={self._settings.queue_size}" if refused == "queue_full"

@@ -324,35 +324,52 @@ def _error(position: int, expected: str) -> ValueError:
 
 # Evaluation --------------------------------------------------------------------------
 
-def compile_rule(text: str) -> Callable[[logging.LogRecord], bool]:
-    """A predicate for ``text``, built once: each term becomes one small closure, with
-    everything that can be worked out in advance (numbers, patterns) worked out.
+class Rule:
+    """A compiled rule: call it on a record for True or False.
 
     Terms on the message run last, on a message formatted once, and only when every
     other term matched. A term that raises selects the record (see the module's notes).
     """
-    terms = parse(text)
-    on_record = tuple(_compile(term) for term in terms if not _on_message(term))
-    on_message = tuple(_compile(term) for term in terms if _on_message(term))
-    reporter = Reporter(clock=time.monotonic)
 
-    def rule(record: logging.LogRecord) -> bool:
+    __slots__ = ("_on_message", "_on_record", "_reporter", "text")
+
+    def __init__(self, text: str) -> None:
+        terms = parse(text)
+        self.text = text
+        self._on_record = tuple(_compile(term) for term in terms if not _on_message(term))
+        self._on_message = tuple(_compile(term) for term in terms if _on_message(term))
+        self._reporter = Reporter(clock=time.monotonic)
+
+    def __call__(self, record: logging.LogRecord) -> bool:
+        return self.select(record)[0]
+
+    def select(self, record: logging.LogRecord) -> tuple[bool, str | None]:
+        """Whether ``record`` matches, and its message when matching formatted it, so
+        that the handler's snapshot need not format it again."""
+        formatted = None
         try:
-            for test in on_record:
+            for test in self._on_record:
                 if not test(record):
-                    return False
-            if on_message:
-                message = message_of(record)
-                for test in on_message:
+                    return False, None
+            if self._on_message:
+                try:
+                    message = formatted = record.getMessage()
+                except Exception:  # noqa: BLE001 - a broken format call reads as the template
+                    message = str(record.msg)  # raises when even that cannot be read
+                for test in self._on_message:
                     if not test(message):
-                        return False
+                        return False, None
         except Exception as exc:  # noqa: BLE001 - application data must not cost the alert
-            reporter.report("rule", f"rule {text!r} could not be evaluated on a record "
-                            f"({type(exc).__name__}); such records are selected, not "
-                            "dropped", once=True)
-        return True
+            self._reporter.report(
+                "rule", f"rule {self.text!r} could not be evaluated on a record "
+                f"({type(exc).__name__}); such records are selected, not dropped", once=True)
+        return True, formatted
 
-    return rule
+
+def compile_rule(text: str) -> Rule:
+    """A predicate for ``text``, built once: each term becomes one small closure, with
+    everything that can be worked out in advance (numbers, patterns) worked out."""
+    return Rule(text)
 
 
 _MISSING = object()
@@ -430,17 +447,6 @@ def _equals(value: str) -> Callable[[Any], bool]:
         return _text(found) == value
 
     return equals
-
-
-def message_of(record: logging.LogRecord) -> str:
-    """The formatted message; a broken format call reads as the bare template.
-
-    Raises when even that cannot be read (a ``msg`` whose ``__str__`` raises).
-    """
-    try:
-        return record.getMessage()
-    except Exception:  # noqa: BLE001 - the logging call must not fail over a rule
-        return str(record.msg)
 
 
 def extra_of(record: logging.LogRecord, path: tuple[str, ...]) -> Any:

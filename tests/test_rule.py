@@ -334,6 +334,20 @@ def test_the_message_is_formatted_once_however_many_terms_read_it() -> None:
     assert Counted.calls == 1
 
 
+def test_through_the_handler_a_record_is_formatted_once_in_all(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """The rule's formatted message is the one the snapshot keeps: once per record, not
+    once for the rule and again for the capture."""
+    handler = make_handler(rule='timeout card -refund message:~"A-\\d"')
+    logger.addHandler(handler)
+    Counted.calls = 0
+    logger.error(Counted())
+    assert Counted.calls == 1
+    assert handler.flush(5)
+    assert [r["message"] for e in receiver.events for r in e.records] == [
+        "timeout on card A-1 declined"]
+
+
 def test_the_message_is_not_formatted_when_another_term_refuses() -> None:
     Counted.calls = 0
     assert compile_rule("timeout logger:other")(record(msg=Counted(), args=())) is False  # type: ignore[arg-type]
