@@ -11,6 +11,14 @@ Row = tuple[str, str, str]
 
 #: The caller's thread, the worker thread and their lifecycle: signals, close, exit.
 WORKER_ROWS: list[Row] = [
+    ("A record a signal handler logged while its thread delivered inline (no worker: "
+     "exit on 3.12, a failed thread start) vanished, counted nowhere",
+     "accepted 3 of 4 → 4 of 4, the fourth counted as reentrant",
+     "test_audit.py::test_a_record_logged_by_a_signal_handler_during_inline_delivery_is_counted"),
+    ("Thread.start() failing with MemoryError (not RuntimeError): the record counted "
+     "twice, no retry ever",
+     "accepted 2 for 1, no worker → accepted 1, retried after the backoff, delivered",
+     "test_audit.py::test_a_thread_start_failing_with_memory_error_is_retried_and_counted_once"),
     ("A signal handler calling flush() or stats() (SIGTERM running logging.shutdown(), a "
      "SIGUSR1 stats dump) while its thread is inside emit, flush, stats or close",
      "hung in 4 of 4 sweeps → 0 of 5 hang (a signal at each of 79 calls, the first "
@@ -173,6 +181,19 @@ CONFIG_ROWS: list[Row] = [
 
 #: What storm control and floods hold: groups, bytes, frames, and the work per window.
 STORM_ROWS: list[Row] = [
+    ("Held records kept their arguments: 250 `log.error(\"... %s\", response)` held by "
+     "storm control kept each whole response alive",
+     "48 MiB held for one group (estimated 260 KiB) → under 16 MiB: arguments let go "
+     "once the message is made",
+     "test_audit.py::test_records_held_by_storm_control_stay_within_the_held_bytes_bound"),
+    ("An exception logged as an argument (`log.error(\"%s\", exc)`) kept its frames "
+     "and locals alive while held",
+     "5 of 5 frames alive → 0",
+     "test_audit.py::test_an_exception_logged_as_an_argument_does_not_keep_its_frames_while_held"),
+    ("A record with created NaN or in milliseconds (a forwarder's makeLogRecord) sank "
+     "its whole group's event",
+     "internal_error: 4, no alert → all 4 delivered, the bad time replaced by the clock's",
+     "test_audit.py::test_a_record_with_a_bad_created_time_does_not_sink_its_groups_alert"),
     ("Storm control held every distinct error, with its traceback's frames, without bound",
      "30,000 distinct errors with a 100 KB local each: 29,999 held, RSS +2,913 MB → "
      "1,000 held, 28,999 counted as held_full, RSS +9 MB",

@@ -21,7 +21,8 @@ class Stats:
     (held back by max_events_per_minute and still unsent at close()), ``held_full``
     (no room left to hold it back; see ``_budget.MAX_HELD_GROUPS`` and ``MAX_HELD_BYTES``),
     ``below_threshold`` (aged out of threshold_window before the threshold was met),
-    ``queue_bytes`` (the queue held max_queue_bytes at the logging call),
+    ``queue_bytes`` (the queue held max_queue_bytes at the logging call), ``reentrant``
+    (logged on a thread while it delivered inline: a signal handler, a finalizer),
     ``unknown_outcome`` (sent, but no reply came before the deadline: it may have
     arrived), ``unresolved`` (left to deliver on the caller's thread, which would first
     have had to look the endpoint up in DNS) and ``internal_error`` (a fault in this

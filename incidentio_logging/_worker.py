@@ -31,6 +31,9 @@ from ._structured import normalize
 #: Threads whose own log records must never enter any of our handlers: every worker,
 #: and a thread while it delivers inline. Checked before any handler lock is taken.
 WORKER_THREADS: set[int] = set()
+#: Of those, the threads delivering inline (a flush or close with no worker running): a
+#: record logged there is the application's (a signal handler, a finalizer), not ours.
+INLINE_THREADS: set[int] = set()
 
 #: Why records are not delivered when shipping them on the caller's own thread would
 #: first need a DNS lookup, which no timeout bounds (see ``needs_lookup``).
@@ -214,11 +217,11 @@ class Worker:
                                                  daemon=True)
         try:
             thread.start()
-        except RuntimeError as exc:
+        except Exception as exc:  # noqa: BLE001 - RuntimeError, MemoryError: the same answer
             self._thread = None
             self._start_failed(exc)
 
-    def _start_failed(self, exc: RuntimeError) -> None:
+    def _start_failed(self, exc: Exception) -> None:
         # Records stay queued either way. At interpreter shutdown (3.12+ refuses new
         # threads, already in atexit hooks, where is_finalizing() is still False but
         # the main thread has been marked as ended) close() delivers them on its own
@@ -318,7 +321,7 @@ class Worker:
     # The worker's thread ------------------------------------------------------------
 
     def _run(self) -> None:
-        with _as_worker_thread():
+        with _as_worker_thread(inline=False):
             try:
                 self._loop()
                 self._stopped = True
@@ -510,15 +513,18 @@ def close_summary(lost: dict[str, int], events_failed: int) -> str:
 
 
 @contextlib.contextmanager
-def _as_worker_thread() -> Iterator[None]:
+def _as_worker_thread(*, inline: bool = True) -> Iterator[None]:
     ident = threading.get_ident()
     added = ident not in WORKER_THREADS
     WORKER_THREADS.add(ident)
+    if added and inline:
+        INLINE_THREADS.add(ident)
     try:
         yield
     finally:
         if added:
             WORKER_THREADS.discard(ident)
+            INLINE_THREADS.discard(ident)
 
 
 def _holds_logging_lock() -> bool:

@@ -17,7 +17,6 @@ What is held, by storm control or below a threshold, is bounded by :class:`~._bu
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Sequence
@@ -102,11 +101,35 @@ def record_size(data: Captured) -> int:
     return size
 
 
+#: A record's time must be one a date can show (up to 9999-12-31): a timestamp in
+#: milliseconds, or NaN, would sink the whole group's event when it is built.
+_LATEST = 253_402_300_799.0
+
+
 def _created(value: object, wall_clock: Callable[[], float]) -> float:
     """A record's time; the clock's for a record made without a usable one."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0.0 <= value <= _LATEST):
         return float(value)
     return wall_clock()
+
+
+#: Stands in for a kept record's arguments once its message is made: still truthy, so
+#: the record still reads as ``%``-style, and holds nothing alive.
+RELEASED_ARGS = ("<released>",)
+
+
+def _release(data: Captured) -> None:
+    """Let go of what a kept record no longer needs, once its key and message are made.
+
+    Its arguments, and a ``msg`` that is not a string (``log.error(exc)``), can hold
+    megabytes, or an exception whose traceback keeps frames and their locals alive,
+    while the record waits in a window or under storm control.
+    """
+    if data.get("args"):
+        data["args"] = RELEASED_ARGS
+    if type(data.get("msg")) is not str:
+        data["msg"] = data.get("message", "")
 
 
 class Window:
@@ -142,9 +165,7 @@ class Window:
         fails here is counted once, by the caller, and nowhere else.
         """
         key = self._key(data)  # first: a group_by may read the traceback's frames
-        created = data.get("created")
-        if type(created) is not float:
-            created = data["created"] = _created(created, self._wall_clock)
+        created = data["created"] = _created(data.get("created"), self._wall_clock)
         group = self._groups.get(key)
         if group is None:
             group = self._waiting.get(key)
@@ -154,6 +175,7 @@ class Window:
             exc_info = data.get("exc_info")
             if exc_info and not isinstance(exc_info, Traceback) and exc_info[1] is not None:
                 data["exc_info"] = self._detach(exc_info)
+            _release(data)
             size = record_size(data)
             if group is not None and group.held and not self.held.grow(size):
                 self.refused += 1

@@ -17,7 +17,7 @@ from ._record import capture
 from ._report import Reporter
 from ._stats import Stats
 from ._structured import plain
-from ._worker import WORKER_THREADS, Worker
+from ._worker import INLINE_THREADS, WORKER_THREADS, Worker
 from .config import MAX_QUEUE_BYTES, Settings, parse_settings
 from .transport import HttpTransport, Transport
 
@@ -176,8 +176,18 @@ class IncidentIOHandler(logging.Handler):
         and ``logging.shutdown()``. Then the filters and the ``predicate`` select, as
         filters do in ``logging``; ``emit`` needs no lock: the queue is thread-safe.
         """
-        if record.levelno < self.level or _get_ident() in WORKER_THREADS:
+        if record.levelno < self.level:
             # The level, for callers that skip callHandlers' check (a QueueListener).
+            return False
+        ident = _get_ident()
+        if ident in WORKER_THREADS:
+            if ident in INLINE_THREADS:
+                # This thread is in the middle of delivering (a signal handler or a
+                # finalizer logged on top of it): queueing would feed that delivery.
+                self._stats.refuse("reentrant")
+                self._reporter.report("reentrant", "a record logged while its own thread "
+                                      "was delivering (a signal handler or a finalizer) "
+                                      "was not sent; it is counted as reentrant")
             return False
         if self.filters:
             result = self.filter(record)
@@ -304,6 +314,7 @@ class IncidentIOHandler(logging.Handler):
 
 def _after_fork_in_child() -> None:
     WORKER_THREADS.clear()
+    INLINE_THREADS.clear()
     for handler in list(_HANDLERS):
         handler._after_fork()
     # A multiprocessing child started by fork ends in os._exit(): no atexit, so no

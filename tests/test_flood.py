@@ -89,7 +89,7 @@ def test_a_flood_that_outlives_its_window_is_renewed() -> None:
         window.add(capture(sample))  # the worker groups them: full again
     assert window.floods.open is not renewed
     (group,) = window.take()
-    assert [r.args for r in group.records] == [("D",), ("E",)]
+    assert [r.getMessage() for r in group.records] == ["order D failed", "order E failed"]
     assert group.total == 3
     assert window.floods.total() == 2 and window.floods.strays == 0
 
