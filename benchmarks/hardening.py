@@ -248,6 +248,10 @@ IDENTITY_ROWS: list[Row] = [
     ("Every structlog event dict had the template `dict`: unrelated events shared one alert",
      "`card_declined`, `disk_full`: 1 group → 2 groups",
      "test_identity.py::test_a_structlog_dict_groups_on_its_event"),
+    ("Same-named methods of two classes (every Django view's `post`) shared one raise "
+     "site, so two bugs shared one alert",
+     "1 alert → 2 alerts",
+     "test_identity.py::test_same_named_methods_of_two_classes_are_two_alerts"),
 ]
 
 

@@ -23,7 +23,7 @@ import os
 import re
 import sysconfig
 from collections.abc import Hashable, Sequence
-from types import CodeType, FrameType, TracebackType
+from types import CodeType, FrameType, FunctionType, TracebackType
 
 from ._record import Captured, safe_repr
 from ._structured import plain
@@ -208,7 +208,9 @@ class Fingerprinter:
         """``module:function`` of the innermost application frame of ``tb``.
 
         The innermost frame of all when none is application code; empty without a
-        traceback. ``co_name``, not ``co_qualname``, and a comprehension counts as the
+        traceback. A method of a class defined at module level is ``Class.method``
+        (``RefundView.post`` and ``CheckoutView.post`` are two places); any other function
+        is its ``co_name``. Not ``co_qualname``, and a comprehension counts as the
         function it is written in: keys must agree across Python versions.
         """
         site: FrameType | None = None
@@ -226,7 +228,7 @@ class Fingerprinter:
         frame = site or innermost
         if frame is None:
             return ""
-        return f"{_module(frame)}:{frame.f_code.co_name}"
+        return f"{_module(frame)}:{function_name(frame)}"
 
     def _is_app(self, frame: FrameType) -> bool:
         if self._in_app:
@@ -240,6 +242,50 @@ class Fingerprinter:
 #: Comprehensions have frames of their own up to Python 3.11 and are inlined into their
 #: function from 3.12 on (PEP 709); the function is the site on every version.
 _INLINED = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>"})
+
+
+#: Code object -> the name :func:`function_name` found for it. Bounded: emptied when full,
+#: since a name is cheap to find again and code objects may be made at run time.
+_FUNCTION_NAMES: dict[CodeType, str] = {}
+MAX_FUNCTION_NAMES = 4_096
+
+
+def function_name(frame: FrameType) -> str:
+    """``Class.method`` when ``frame`` runs a method of a class of its module's globals.
+
+    Found by looking through the module's classes for the frame's code object, the same
+    way on every Python version (``co_qualname`` exists only from 3.11 on, and its
+    ``<locals>`` parts vary with the nesting); ``co_name`` otherwise.
+    """
+    code = frame.f_code
+    name = _FUNCTION_NAMES.get(code)
+    if name is None:
+        owner = _owner(frame.f_globals, code)
+        name = f"{owner}.{code.co_name}" if owner else code.co_name
+        if len(_FUNCTION_NAMES) >= MAX_FUNCTION_NAMES:
+            _FUNCTION_NAMES.clear()
+        _FUNCTION_NAMES[code] = name
+    return name
+
+
+def _owner(module_globals: dict[str, object], code: CodeType) -> str:
+    """The name of the class in ``module_globals`` that defines ``code``, or ``""``."""
+    # list() copies in one step: another thread may be changing the module meanwhile.
+    for value in list(module_globals.values()):
+        if not isinstance(value, type):
+            continue
+        for attribute in list(vars(value).values()):
+            if isinstance(attribute, (staticmethod, classmethod)):
+                functions: tuple[object, ...] = (attribute.__func__,)
+            elif isinstance(attribute, property):
+                functions = (attribute.fget, attribute.fset, attribute.fdel)
+            else:
+                functions = (attribute,)
+            # Only real functions are asked for their code: no other object's
+            # attribute lookup runs on the worker.
+            if any(isinstance(f, FunctionType) and f.__code__ is code for f in functions):
+                return value.__name__
+    return ""
 
 
 def _module(frame: FrameType) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import logging.handlers
 import os
 import pathlib
+import queue
 import subprocess
 import sys
 import textwrap
@@ -281,6 +283,7 @@ CHECKOUT_V2 = '''\
 The same code, moved about.
 """
 import logging
+import logging.handlers
 
 log = logging.getLogger(__name__)
 
@@ -693,3 +696,111 @@ def test_the_readme_shows_these_examples() -> None:
         for message in (first, second):
             words = message.split(" ")
             assert words[-1] in readme, message
+
+
+# Review r2 (issue 11): records that were two problems yet shared one key ------------------
+
+
+def _lookup_order() -> None:
+    order: dict[str, int] = {}
+    order["id"] += 1  # KeyError
+
+
+def _take_item() -> None:
+    items: list[int] = []
+    items[3] += 1  # IndexError
+
+
+def test_queue_handler_records_of_two_bugs_behind_djangos_message_are_two_alerts(
+        make_handler: MakeHandler, receiver: LocalReceiver) -> None:
+    """Behind a stdlib QueueHandler, ``prepare()`` clears exc_info and writes the traceback
+    into ``msg``. A KeyError in one view and an IndexError in another behind Django's one
+    message are still two alerts, keyed from the traceback's text."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    producer = logging.getLogger("django.request.identity_queue")
+    producer.propagate = False
+    queue_handler = logging.handlers.QueueHandler(q)
+    producer.addHandler(queue_handler)
+    try:
+        for view, path in ((_lookup_order, "/refund"), (_take_item, "/checkout")):
+            try:
+                view()
+            except Exception:
+                producer.error("Internal Server Error: %s", path, exc_info=True)
+    finally:
+        producer.removeHandler(queue_handler)
+    listener_side = [q.get_nowait(), q.get_nowait()]
+    assert all(r.exc_info is None for r in listener_side)  # as a QueueListener hands them on
+    for rec in listener_side:
+        handler.handle(rec)
+    assert handler.flush(5)
+    assert len({e.deduplication_key for e in receiver.events}) == 2, [
+        e.title for e in receiver.events]
+
+
+class RefundView:
+    def post(self) -> None:
+        {}["order"]
+
+
+class CheckoutView:
+    def post(self) -> None:
+        {}["cart"]
+
+
+def test_same_named_methods_of_two_classes_are_two_alerts(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Django class-based views all have ``post``: a KeyError in RefundView.post and one in
+    CheckoutView.post are two bugs in two places, not one alert."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    logger.addHandler(handler)
+    for view in (RefundView(), CheckoutView()):
+        try:
+            view.post()
+        except KeyError:
+            logger.exception("Internal Server Error: %s", "/x")
+    assert handler.flush(5)
+    assert len({e.deduplication_key for e in receiver.events}) == 2, [
+        e.title for e in receiver.events]
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    # An id before the colon: the problem statement after it is the message.
+    ("Order A-1001: card declined", "Order A-1001: fraud suspected"),
+    ("User 42: account locked", "User 42: password reset"),
+    # A bracketed tag before the colon.
+    ("[payments]: card declined", "[inventory]: disk full"),
+])
+def test_different_problems_after_a_masked_prefix_are_two_alerts(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        first: str, second: str) -> None:
+    """With only values before the colon, the "detail after a colon" rule would leave no
+    words at all: two unrelated problems must keep two keys."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    logger.addHandler(handler)
+    logger.error(f"{first}")
+    logger.error(f"{second}")
+    assert handler.flush(5)
+    assert len({e.deduplication_key for e in receiver.events}) == 2, [
+        e.title for e in receiver.events]
+
+
+def test_structlog_console_renderer_keeps_events_apart(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """With structlog's ConsoleRenderer last, the event is a name with "_": it is the
+    template, not a name of code. card_declined and database_down with the same keys are
+    two alerts."""
+    structlog = pytest.importorskip("structlog")
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    logger.addHandler(handler)
+    log = structlog.wrap_logger(logger, wrapper_class=structlog.stdlib.BoundLogger,
+                                processors=[structlog.stdlib.add_log_level,
+                                            structlog.stdlib.add_logger_name,
+                                            structlog.processors.TimeStamper(fmt="iso"),
+                                            structlog.dev.ConsoleRenderer(colors=False)])
+    log.error("card_declined", order_id="A-1")
+    log.error("database_down", order_id="A-2")
+    assert handler.flush(5)
+    assert len({e.deduplication_key for e in receiver.events}) == 2, [
+        e.title for e in receiver.events]
