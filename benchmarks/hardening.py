@@ -252,6 +252,10 @@ IDENTITY_ROWS: list[Row] = [
      "site, so two bugs shared one alert",
      "1 alert → 2 alerts",
      "test_identity.py::test_same_named_methods_of_two_classes_are_two_alerts"),
+    ("Behind a stdlib QueueHandler (exc_info cleared, the traceback written into the "
+     "message), a KeyError and an IndexError behind Django's one message shared one alert",
+     "1 alert → 2 alerts",
+     "test_identity.py::test_queue_handler_records_of_two_bugs_behind_djangos_message_are_two_alerts"),
 ]
 
 

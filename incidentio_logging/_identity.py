@@ -9,7 +9,8 @@ with its own handler, update one incident.io alert per problem.
   the innermost frame of application code in its traceback, by module and function name
   (never by line, so a deploy that only moves code keeps the key). The message is left
   out: two bugs behind one generic message are two problems, one bug reached from two URLs
-  is one.
+  is one. A traceback that arrives as text, exc_info cleared (a stdlib ``QueueHandler``
+  does that), is keyed the same way from the text: see :meth:`Fingerprinter.text_site`.
 - Otherwise a record is its message: the ``%``-template when it has arguments; the text
   with its variable parts masked (:func:`mask`) when the values are already in it, as
   f-strings, ``.format()``, loguru and structlog hand them over.
@@ -17,10 +18,12 @@ with its own handler, update one incident.io alert per problem.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import re
+import sys
 import sysconfig
 from collections.abc import Hashable, Sequence
 from types import CodeType, FrameType, FunctionType, TracebackType
@@ -54,13 +57,14 @@ _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|
 #: starts and only when a digit, a dot, an ``_``, an ``@``, a colon or a slash is near: a
 #: plain word costs a few steps, and no branch rescans a compound from each of its parts.
 _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
-    # The detail after a message and a colon, to the end: "Refund failed: card expired"
-    # is "Refund failed: <*>". What follows a message's "<what happened>: " is what
-    # raised it or what it was about: an exception's text, a reason, a value, of any
-    # length and any words. Only after a colon that ends a word, a call or a bracket
-    # (not a quote: the keys of a dict or a JSON line, whose event must stay), and never
-    # right after a leading label (see _LABELS).
-    r"(?<=[\w)\]>]: )\S[\s\S]*",
+    # The detail after a message and a colon, to the end of its line: "Refund failed:
+    # card expired" is "Refund failed: <*>". What follows a message's "<what happened>: "
+    # is what raised it or what it was about: an exception's text, a reason, a value, of
+    # any length and any words; never the lines after it, which are messages of their
+    # own. Only after a colon that ends a word, a call or a bracket (not a quote: the keys
+    # of a dict or a JSON line, whose event must stay), and never right after a leading
+    # label (see _LABELS).
+    r"(?<=[\w)\]>]: )\S[^\n]*",
     # Quoted values, short and on one line, quotes and all: a repr quotes a string with
     # ' or ", whichever it does not contain, so the quotes vary with the value. An
     # apostrophe inside a word opens nothing. The event of a line rendered by structlog
@@ -137,7 +141,7 @@ def mask(text: str) -> str:
     e-mail addresses, the values of ``key=value`` pairs, the arguments of a call
     (``readv(<*>)``), object reprs (``<Order: A-1>``, one ``<*>`` each), and quoted
     values, quotes and all (a string's repr picks its quotes by its content). What
-    follows a message and a colon is its detail, one ``<*>`` to the end: ``"Refund
+    follows a message and a colon is its detail, one ``<*>`` to the end of its line: ``"Refund
     failed: card expired"`` is ``"Refund failed: <*>"``; not after leading labels of one
     word each (``"Error: "``, ``"worker-3: "``), whose message is masked as any other.
     Lists, tuples, sets and dicts are one ``<*>`` each. A run of values (``"1, 2, 3"``)
@@ -202,6 +206,9 @@ class Fingerprinter:
             return ("exception", data["name"], data["levelname"],
                     f"{exc_type.__module__}.{exc_type.__qualname__}",
                     self.raise_site(exc_info[2]))
+        message = data.get("message")
+        if isinstance(message, str) and TRACEBACK_HEADER in message:
+            return ("exception", data["name"], data["levelname"], *self.text_site(message))
         return ("message", data["name"], data["levelname"], template(data))
 
     def raise_site(self, tb: TracebackType | None) -> str:
@@ -221,7 +228,8 @@ class Fingerprinter:
             innermost = tb.tb_frame
             # A RecursionError repeats one function a thousand times: judge it once.
             if innermost.f_code is not last_code:
-                last_code, last_is_app = innermost.f_code, self._is_app(innermost)
+                last_code = innermost.f_code
+                last_is_app = self._is_app(_module(innermost), last_code.co_filename)
             if last_is_app and innermost.f_code.co_name not in _INLINED:
                 site = innermost
             tb = tb.tb_next
@@ -230,13 +238,69 @@ class Fingerprinter:
             return ""
         return f"{_module(frame)}:{function_name(frame)}"
 
-    def _is_app(self, frame: FrameType) -> bool:
-        if self._in_app:
-            module = _module(frame)
-            if any(module == prefix or module.startswith(prefix + ".")
-                   for prefix in self._in_app):
-                return True
-        return not is_library(frame.f_code.co_filename)
+    def text_site(self, message: str) -> tuple[str, str]:
+        """The exception type and the raise site of the last traceback written in ``message``.
+
+        For a record whose traceback is text by the time it arrives, exc_info cleared: a
+        stdlib ``QueueHandler`` does that in ``prepare()``, as does
+        ``log.error(traceback.format_exc())``. The type is as the traceback prints it
+        (``KeyError``, ``shop.errors.Declined``); the site is ``module:function`` of the
+        innermost application frame, the module found from the file's path and
+        ``sys.path``. Not the key the live exception would get: the text has no class to
+        name a method by, and a builtin's type is printed without ``builtins.``. Stable
+        all the same: the same bug behind a queue keeps one key.
+        """
+        section = message[message.rindex(TRACEBACK_HEADER) + len(TRACEBACK_HEADER):]
+        site = innermost = ""
+        end = 0
+        for frame in _FRAME_LINE.finditer(section):
+            end = frame.end()
+            filename, function = frame.group("file", "function")
+            module = module_of_path(filename)
+            innermost = f"{module}:{function}"
+            if function not in _INLINED and self._is_app(module, filename):
+                site = innermost
+        # The exception's line is the first one after the frames that is not indented:
+        # source lines, carets and "[Previous line repeated]" are.
+        exc_type = ""
+        for line in section[end:].splitlines():
+            if line and not line[0].isspace():
+                found = _EXC_TYPE.match(line)
+                exc_type = found.group() if found else ""
+                break
+        return exc_type, site or innermost
+
+    def _is_app(self, module: str, filename: str) -> bool:
+        if self._in_app and any(module == prefix or module.startswith(prefix + ".")
+                                for prefix in self._in_app):
+            return True
+        return not is_library(filename)
+
+
+#: What starts a traceback written into a message's text.
+TRACEBACK_HEADER = "\nTraceback (most recent call last):"
+#: A frame of a written traceback: '  File "/app/shop/views.py", line 12, in post'.
+_FRAME_LINE = re.compile(r'^  File "(?P<file>[^"\n]+)", line \d+, in (?P<function>\S+)\r?$',
+                         re.MULTILINE)
+#: The type that starts an exception's line: "KeyError: 'id'", "shop.errors.Declined".
+_EXC_TYPE = re.compile(r"[^\W\d][\w.]*(?=:|\s*$)")
+
+
+@functools.lru_cache(maxsize=1_024)
+def module_of_path(filename: str) -> str:
+    """The dotted module name a file would import as, from the longest ``sys.path`` entry
+    that holds it; the file's own name when none does. Never the whole path: that differs
+    between hosts and releases, and the key must not.
+    """
+    path = os.path.normpath(filename)
+    root = max((entry for entry in (os.path.join(os.path.abspath(p or os.curdir), "")
+                                    for p in sys.path if isinstance(p, str))
+                if path.startswith(entry)), key=len, default="")
+    relative = path[len(root):] if root else os.path.basename(path)
+    parts = os.path.splitext(relative)[0].split(os.sep)
+    if len(parts) > 1 and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
 
 
 #: Comprehensions have frames of their own up to Python 3.11 and are inlined into their

@@ -739,6 +739,44 @@ def test_queue_handler_records_of_two_bugs_behind_djangos_message_are_two_alerts
         e.title for e in receiver.events]
 
 
+def _queued(view: Any, in_app: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The key of a record that went through a QueueHandler's ``prepare()``."""
+    try:
+        view()
+    except Exception:
+        rec = record("Internal Server Error: %s", "/x", exc_info=sys.exc_info())
+    prepared = logging.handlers.QueueHandler(None).prepare(rec)  # type: ignore[arg-type]
+    assert prepared.exc_info is None
+    return key(prepared, in_app)
+
+
+def test_a_queued_traceback_is_keyed_by_type_and_innermost_application_frame() -> None:
+    assert _queued(_lookup_order) == ("exception", "shop.payments", "ERROR", "KeyError",
+                                      f"{__name__}:_lookup_order")
+    assert _queued(_lookup_order) == _queued(_lookup_order)
+
+
+def test_a_queued_traceback_skips_library_frames_and_keys_the_last_exception() -> None:
+    def chained() -> None:
+        try:
+            json.loads("{")
+        except ValueError as exc:
+            raise LookupError("no order") from exc
+
+    (kind, _, _, exc_type, site) = _queued(chained)
+    # The last traceback is LookupError's; json's frames were in the first one.
+    assert (kind, exc_type, site) == ("exception", "LookupError", f"{__name__}:chained")
+    # Raised inside the stdlib: the site is still the application's frame that called it.
+    assert _queued(lambda: json.loads("{"))[3:] == ("json.decoder.JSONDecodeError",
+                                                    f"{__name__}:<lambda>")
+
+
+def test_the_detail_after_a_colon_stops_at_the_end_of_its_line() -> None:
+    assert mask("Refund failed: card expired\nretry queued") == "Refund failed: <*>\nretry queued"
+    assert mask("Refund failed: card expired\nretry queued") != mask(
+        "Refund failed: card expired\nrefund abandoned")
+
+
 class RefundView:
     def post(self) -> None:
         {}["order"]
