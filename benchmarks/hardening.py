@@ -256,6 +256,11 @@ IDENTITY_ROWS: list[Row] = [
      "message), a KeyError and an IndexError behind Django's one message shared one alert",
      "1 alert → 2 alerts",
      "test_identity.py::test_queue_handler_records_of_two_bugs_behind_djangos_message_are_two_alerts"),
+    ("With only values before a colon (`Order A-1001: card declined`, `[payments]: disk "
+     "full`), the detail-after-a-colon rule masked the whole problem: unrelated problems "
+     "shared one alert",
+     "1 alert → 2 alerts (3 cases)",
+     "test_identity.py::test_different_problems_after_a_masked_prefix_are_two_alerts"),
 ]
 
 

@@ -51,20 +51,13 @@ _ONE_NAME = re.compile(r"[^\W\d]+(?:(?:::|[.:@+\-])[^\W\d]+)*")
 _ITEM = r"(?:'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"|[-+]?\d[\w.+\-]*|None|True|False)"
 _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
          r"|days?|weeks?)\b)?")
-#: One alternation, tried left to right; what matches becomes ``<*>``. Every branch starts
+#: The values; with the detail (below), one alternation, _VALUE, tried left to right;
+#: what matches becomes ``<*>``. Every branch starts
 #: where a word starts: the ones for text (a detail, quotes, pairs, arguments, reprs,
 #: lists) only at their punctuation, the word-like ones only where a compound ("a-b.c")
 #: starts and only when a digit, a dot, an ``_``, an ``@``, a colon or a slash is near: a
 #: plain word costs a few steps, and no branch rescans a compound from each of its parts.
-_VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
-    # The detail after a message and a colon, to the end of its line: "Refund failed:
-    # card expired" is "Refund failed: <*>". What follows a message's "<what happened>: "
-    # is what raised it or what it was about: an exception's text, a reason, a value, of
-    # any length and any words; never the lines after it, which are messages of their
-    # own. Only after a colon that ends a word, a call or a bracket (not a quote: the keys
-    # of a dict or a JSON line, whose event must stay), and never right after a leading
-    # label (see _LABELS).
-    r"(?<=[\w)\]>]: )\S[^\n]*",
+_OTHER_VALUES = "|".join((
     # Quoted values, short and on one line, quotes and all: a repr quotes a string with
     # ' or ", whichever it does not contain, so the quotes vary with the value. An
     # apostrophe inside a word opens nothing. The event of a line rendered by structlog
@@ -119,7 +112,25 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
         r"(?<!\bevent=)(?<!\bevent=')(?<!\bevent=\")(?<!\"event\": \")(?<!\"event\":\")"
         rf"(?=(?P<name>{_NAME}))(?P=name)(?!\()",
     )) + ")",
-)) + ")")
+))
+#: The detail after a message and a colon, to the end of its line: "Refund failed:
+#: card expired" is "Refund failed: <*>". What follows a message's "<what happened>: "
+#: is what raised it or what it was about: an exception's text, a reason, a value, of
+#: any length and any words; never the lines after it, which are messages of their
+#: own. Only after a colon that ends a word, a call or a bracket (not a quote: the keys
+#: of a dict or a JSON line, whose event must stay), and never right after a leading
+#: label (see _LABELS). Only when the text before the colon, on its line, has two plain
+#: words or more (see _worded): "Order A-1001: card declined" and "[payments]: disk
+#: full" say what happened after the colon, and masking it would leave nothing of the
+#: message.
+_DETAIL = r"(?<=[\w)\]>]: )\S[^\n]*"
+_VALUE = re.compile(rf"(?<!\w)(?:(?P<detail>{_DETAIL})|{_OTHER_VALUES})")
+#: The same without the detail: for a colon whose text before it is not a message.
+_NOT_DETAIL = re.compile(rf"(?<!\w)(?:{_OTHER_VALUES})")
+#: A word of letters only (an apostrophe inside it too), between spaces, in parentheses
+#: or before a comma or a stop: "Refund", "failed", "couldn't", "(reason". Not "A-1001",
+#: "[payments]" (a tag), "send_email".
+_PLAIN_WORD = re.compile(r"(?<![^\s(])[^\W\d_]+(?:'[^\W\d_]+)*(?=[\s,;.!?)]|\Z)")
 #: Leading labels, one word each: "Error: ", "Warning: ", "worker-3: ". What follows one
 #: is a message, not the label's detail: "Error: provider rejected the refund" and
 #: "Error: provider rejected the capture" differ.
@@ -155,12 +166,39 @@ def mask(text: str) -> str:
     if label:
         # Each label is masked on its own, and so is the message after them: a text of
         # its own, whose first colon no lookbehind can take for a label's.
-        masked = "".join(_VALUE.sub(MASK, word) + ": "
+        masked = "".join(_mask_values(word) + ": "
                          for word in label.group()[:-2].split(": "))
-        masked += _VALUE.sub(MASK, text[label.end():])
+        masked += _mask_values(text[label.end():])
     else:
-        masked = _VALUE.sub(MASK, text)
+        masked = _mask_values(text)
     return _RUN.sub("", masked) if masked.count(MASK) > 1 else masked
+
+
+def _mask_values(text: str) -> str:
+    """``_VALUE.sub(MASK, text)``, but a detail only where :func:`_worded` allows it."""
+    parts: list[str] = []
+    end = 0
+    while (found := _VALUE.search(text, end)) is not None:
+        start = found.start()
+        if found.start("detail") >= 0 and not _worded(text, start):
+            # Mask what starts here as any other text would be; a colon further on may
+            # still start a detail, so nothing past this point is taken for granted.
+            found = _NOT_DETAIL.match(text, start)
+            if found is None:
+                parts.append(text[end:start + 1])
+                end = start + 1
+                continue
+        parts.append(text[end:start])
+        parts.append(MASK)
+        end = found.end()
+    parts.append(text[end:])
+    return "".join(parts)
+
+
+def _worded(text: str, detail: int) -> bool:
+    """Whether the line before the colon that ends at ``detail`` has two plain words."""
+    line = text.rfind("\n", 0, detail) + 1
+    return len(_PLAIN_WORD.findall(text, line, detail - 2)) >= 2
 
 
 def _library_paths() -> tuple[str, ...]:

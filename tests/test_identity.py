@@ -824,6 +824,17 @@ def test_different_problems_after_a_masked_prefix_are_two_alerts(
         e.title for e in receiver.events]
 
 
+@pytest.mark.parametrize(("message", "masked"), [
+    ("Order A-1001: card declined", "Order <*>: card declined"),
+    ("[payments]: card declined", "<*>: card declined"),
+    ("Disconnect (code 4001): token expired", "Disconnect (code <*>): <*>"),
+    ("Order A-1: card declined: insufficient funds", "Order <*>: card declined: <*>"),
+    ("worker-3: Refund failed: card expired", "<*>: Refund failed: <*>"),
+])
+def test_a_detail_follows_two_plain_words_at_least(message: str, masked: str) -> None:
+    assert mask(message) == masked
+
+
 def test_structlog_console_renderer_keeps_events_apart(
         make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
     """With structlog's ConsoleRenderer last, the event is a name with "_": it is the
