@@ -261,6 +261,10 @@ IDENTITY_ROWS: list[Row] = [
      "shared one alert",
      "1 alert → 2 alerts (3 cases)",
      "test_identity.py::test_different_problems_after_a_masked_prefix_are_two_alerts"),
+    ("With structlog's ConsoleRenderer last, `card_declined` and `database_down` with the "
+     "same keys were masked as names of code: one alert",
+     "1 alert → 2 alerts",
+     "test_identity.py::test_structlog_console_renderer_keeps_events_apart"),
 ]
 
 

@@ -44,9 +44,14 @@ _WEEKDAY = r"(?:Mon|Tue(?:s)?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?
 _ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?\b"
 #: A name of code, a host or a file: words joined by dots, colons, "@", "+" or "-".
 _NAME = r"\w+(?:(?:::|[.:@+\-])\w+)*"
-#: A message that is one name without a digit is its own template: a structlog event
-#: ("card_declined", "user.login"), not a value in a text.
-_ONE_NAME = re.compile(r"[^\W\d]+(?:(?:::|[.:@+\-])[^\W\d]+)*")
+#: A message that is one name, or one name and then ``key=value`` pairs, is a structlog
+#: event ("card_declined", "user.login order=A-1"), not a value in a text: the name is
+#: its template. Each part of the name starts with a letter, so "A-1001" is no name. So
+#: is a line of structlog's ConsoleRenderer, whose timestamp and ``[level   ]`` come
+#: first and the logger's ``[name]`` after the event.
+_EVENT = re.compile(r"(?:(?:\S+ )?\[[a-z]+ *\] )?"
+                    r"(?P<event>[^\W\d]\w*(?:(?:::|[.:@+\-])[^\W\d]\w*)*)"
+                    r"(?=(?:\s+\[[^\]\n]*\])?(?:\s*\Z|\s+[\w.]+=))")
 #: An item of a tuple's repr: a quoted string, a number, None, True or False.
 _ITEM = r"(?:'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"|[-+]?\d[\w.+\-]*|None|True|False)"
 _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
@@ -148,7 +153,8 @@ def mask(text: str) -> str:
     it (numbers with units, ids, hex, UUIDs, IP addresses and ports, versions,
     timestamps), dates with a month's name, URLs, file paths, names of code and dotted
     names (``send_email``, ``std::io``, host names, modules, file names; not a call such
-    as ``session.commit()``, nor a message that is one name, such as a structlog event),
+    as ``session.commit()``, nor a message that is one name, or starts with one before
+    ``key=value`` pairs, such as a structlog event),
     e-mail addresses, the values of ``key=value`` pairs, the arguments of a call
     (``readv(<*>)``), object reprs (``<Order: A-1>``, one ``<*>`` each), and quoted
     values, quotes and all (a string's repr picks its quotes by its content). What
@@ -160,10 +166,12 @@ def mask(text: str) -> str:
     capture" differ. Only the first :data:`MAX_SCANNED` characters are read.
     """
     text = text[:MAX_SCANNED]
-    if _ONE_NAME.fullmatch(text):
-        return text
+    event = _EVENT.match(text)
     label = _LABELS.match(text)
-    if label:
+    if event:
+        masked = (_mask_values(text[:event.start("event")]) + event.group("event")
+                  + _mask_values(text[event.end("event"):]))
+    elif label:
         # Each label is masked on its own, and so is the message after them: a text of
         # its own, whose first colon no lookbehind can take for a label's.
         masked = "".join(_mask_values(word) + ": "

@@ -853,3 +853,22 @@ def test_structlog_console_renderer_keeps_events_apart(
     assert handler.flush(5)
     assert len({e.deduplication_key for e in receiver.events}) == 2, [
         e.title for e in receiver.events]
+
+
+@pytest.mark.parametrize("line", [
+    # As the worker hands it over once ConsoleRenderer's timestamp and level are stripped.
+    "{event}                  amount=5 order=A-1",
+    "{event}",
+    # ConsoleRenderer's whole line: timestamp, level, event, logger, pairs.
+    "2026-11-28T12:18:48.158194Z [error    ] {event}                  [shop.x] order=A-1",
+])
+def test_a_leading_event_name_before_pairs_is_kept(line: str) -> None:
+    card, database = (mask(line.format(event=event))
+                      for event in ("card_declined", "database_down"))
+    assert card != database
+    assert "card_declined" in card
+    assert card == mask(line.format(event="card_declined").replace("A-1", "B-22"))
+
+
+def test_a_leading_id_before_pairs_is_still_a_value() -> None:
+    assert mask("A-1001 status=ok") == mask("B-7 status=ok")
