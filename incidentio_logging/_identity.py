@@ -125,7 +125,7 @@ _OTHER_VALUES = "|".join((
 #: own. Only after a colon that ends a word, a call or a bracket (not a quote: the keys
 #: of a dict or a JSON line, whose event must stay), and never right after a leading
 #: label (see _LABELS). Only when the text before the colon, on its line, has two plain
-#: words or more (see _worded): "Order A-1001: card declined" and "[payments]: disk
+#: words or more (see _mask_values): "Order A-1001: card declined" and "[payments]: disk
 #: full" say what happened after the colon, and masking it would leave nothing of the
 #: message.
 _DETAIL = r"(?<=[\w)\]>]: )\S[^\n]*"
@@ -183,30 +183,36 @@ def mask(text: str) -> str:
 
 
 def _mask_values(text: str) -> str:
-    """``_VALUE.sub(MASK, text)``, but a detail only where :func:`_worded` allows it."""
+    """``_VALUE.sub(MASK, text)``, but a detail only after two plain words on its line."""
+    if ": " not in text:  # no detail can start: one pass in C
+        return _NOT_DETAIL.sub(MASK, text)
     parts: list[str] = []
     end = 0
+    # Plain words on the current line up to ``counted``: kept as the scan moves on, so
+    # a line of many colons is read once, not once per colon.
+    line = counted = words = 0
     while (found := _VALUE.search(text, end)) is not None:
         start = found.start()
-        if found.start("detail") >= 0 and not _worded(text, start):
-            # Mask what starts here as any other text would be; a colon further on may
-            # still start a detail, so nothing past this point is taken for granted.
-            found = _NOT_DETAIL.match(text, start)
-            if found is None:
-                parts.append(text[end:start + 1])
-                end = start + 1
-                continue
+        if found.start("detail") >= 0:
+            colon = start - 2
+            if (line_start := text.rfind("\n", 0, colon) + 1) != line:
+                line, counted, words = line_start, line_start, 0
+            words += len(_PLAIN_WORD.findall(text, counted, colon))
+            counted = colon
+            if words < 2:
+                # Mask what starts here as any other text would be; a colon further on
+                # may still start a detail, so nothing past this point is taken for
+                # granted.
+                found = _NOT_DETAIL.match(text, start)
+                if found is None:
+                    parts.append(text[end:start + 1])
+                    end = start + 1
+                    continue
         parts.append(text[end:start])
         parts.append(MASK)
         end = found.end()
     parts.append(text[end:])
     return "".join(parts)
-
-
-def _worded(text: str, detail: int) -> bool:
-    """Whether the line before the colon that ends at ``detail`` has two plain words."""
-    line = text.rfind("\n", 0, detail) + 1
-    return len(_PLAIN_WORD.findall(text, line, detail - 2)) >= 2
 
 
 def _library_paths() -> tuple[str, ...]:
