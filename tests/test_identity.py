@@ -676,6 +676,7 @@ README_ONE_ALERT = [
 README_TWO_ALERTS = [
     ("Payment provider rejected the refund", "Payment provider rejected the capture"),
     ("Error: provider rejected the refund", "Error: provider rejected the capture"),
+    ("Order A-1001: card declined", "Order A-1001: fraud suspected"),
 ]
 
 
