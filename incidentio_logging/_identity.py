@@ -388,7 +388,9 @@ def _owner(module_globals: dict[str, object], code: CodeType) -> str:
     """The name of the class in ``module_globals`` that defines ``code``, or ``""``."""
     # list() copies in one step: another thread may be changing the module meanwhile.
     for value in list(module_globals.values()):
-        if not isinstance(value, type):
+        # type(), not isinstance(): isinstance() asks a proxy for its __class__, and a
+        # lazy object (Django's settings) would run its setup on the worker.
+        if not issubclass(type(value), type):
             continue
         for attribute in list(vars(value).values()):
             if isinstance(attribute, (staticmethod, classmethod)):

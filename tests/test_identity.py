@@ -804,6 +804,39 @@ def test_same_named_methods_of_two_classes_are_two_alerts(
         e.title for e in receiver.events]
 
 
+class _Lazy:
+    """A proxy in a module's globals, as Django's ``settings``: asking it for its class
+    runs its setup."""
+
+    asked = 0
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        type(self).asked += 1
+        raise RuntimeError("settings are not configured")
+
+
+lazy_settings = _Lazy()
+
+
+class ReportView:  # after the proxy in the module's globals, so the lookup passes it
+    def get(self) -> None:
+        {}["report"]
+
+
+def test_naming_a_method_never_runs_a_proxys_setup(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    _Lazy.asked = 0  # pytest's collection asks every global for its class
+    logger.addHandler(handler := make_handler(dedup="fingerprint", flush_interval=60))
+    try:
+        ReportView().get()
+    except KeyError:
+        logger.exception("failed")
+    assert handler.flush(5)
+    assert len(receiver.events) == 1
+    assert _Lazy.asked == 0
+
+
 @pytest.mark.parametrize(("first", "second"), [
     # An id before the colon: the problem statement after it is the message.
     ("Order A-1001: card declined", "Order A-1001: fraud suspected"),
