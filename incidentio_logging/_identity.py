@@ -27,6 +27,7 @@ import sys
 import sysconfig
 from collections.abc import Hashable, Sequence
 from types import CodeType, FrameType, FunctionType, TracebackType
+from typing import cast
 
 from ._record import Captured, safe_repr
 from ._structured import plain
@@ -388,21 +389,23 @@ def _owner(module_globals: dict[str, object], code: CodeType) -> str:
     """The name of the class in ``module_globals`` that defines ``code``, or ``""``."""
     # list() copies in one step: another thread may be changing the module meanwhile.
     for value in list(module_globals.values()):
-        # type(), not isinstance(): isinstance() asks a proxy for its __class__, and a
-        # lazy object (Django's settings) would run its setup on the worker.
+        # type(), never isinstance(): isinstance() asks an object that is not of the type
+        # for its __class__, and a lazy proxy (Django's settings) would run its setup on
+        # the worker. Only real functions are asked for their code, for the same reason.
         if not issubclass(type(value), type):
             continue
-        for attribute in list(vars(value).values()):
-            if isinstance(attribute, (staticmethod, classmethod)):
+        owner = cast(type, value)
+        for attribute in list(vars(owner).values()):
+            kind = type(attribute)
+            if issubclass(kind, (staticmethod, classmethod)):
                 functions: tuple[object, ...] = (attribute.__func__,)
-            elif isinstance(attribute, property):
+            elif issubclass(kind, property):
                 functions = (attribute.fget, attribute.fset, attribute.fdel)
             else:
                 functions = (attribute,)
-            # Only real functions are asked for their code: no other object's
-            # attribute lookup runs on the worker.
-            if any(isinstance(f, FunctionType) and f.__code__ is code for f in functions):
-                return value.__name__
+            if any(type(f) is FunctionType and f.__code__ is code
+                   for f in functions):
+                return owner.__name__
     return ""
 
 
