@@ -269,6 +269,23 @@ IDENTITY_ROWS: list[Row] = [
     ("Every structlog event dict had the template `dict`: unrelated events shared one alert",
      "`card_declined`, `disk_full`: 1 group → 2 groups",
      "test_identity.py::test_a_structlog_dict_groups_on_its_event"),
+    ("Same-named methods of two classes (every Django view's `post`) shared one raise "
+     "site, so two bugs shared one alert",
+     "1 alert → 2 alerts",
+     "test_identity.py::test_same_named_methods_of_two_classes_are_two_alerts"),
+    ("Behind a stdlib QueueHandler (exc_info cleared, the traceback written into the "
+     "message), a KeyError and an IndexError behind Django's one message shared one alert",
+     "1 alert → 2 alerts",
+     "test_identity.py::test_queue_handler_records_of_two_bugs_behind_djangos_message_are_two_alerts"),
+    ("With only values before a colon (`Order A-1001: card declined`, `[payments]: disk "
+     "full`), the detail-after-a-colon rule masked the whole problem: unrelated problems "
+     "shared one alert",
+     "1 alert → 2 alerts (3 cases)",
+     "test_identity.py::test_different_problems_after_a_masked_prefix_are_two_alerts"),
+    ("With structlog's ConsoleRenderer last, `card_declined` and `database_down` with the "
+     "same keys were masked as names of code: one alert",
+     "1 alert → 2 alerts",
+     "test_identity.py::test_structlog_console_renderer_keeps_events_apart"),
 ]
 
 

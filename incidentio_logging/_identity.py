@@ -9,7 +9,8 @@ with its own handler, update one incident.io alert per problem.
   the innermost frame of application code in its traceback, by module and function name
   (never by line, so a deploy that only moves code keeps the key). The message is left
   out: two bugs behind one generic message are two problems, one bug reached from two URLs
-  is one.
+  is one. A traceback that arrives as text, exc_info cleared (a stdlib ``QueueHandler``
+  does that), is keyed the same way from the text: see :meth:`Fingerprinter.text_site`.
 - Otherwise a record is its message: the ``%``-template when it has arguments; the text
   with its variable parts masked (:func:`mask`) when the values are already in it, as
   f-strings, ``.format()``, loguru and structlog hand them over.
@@ -17,13 +18,16 @@ with its own handler, update one incident.io alert per problem.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import re
+import sys
 import sysconfig
 from collections.abc import Hashable, Sequence
-from types import CodeType, FrameType, TracebackType
+from types import CodeType, FrameType, FunctionType, TracebackType
+from typing import cast
 
 from ._record import Captured, safe_repr
 from ._structured import plain
@@ -41,26 +45,25 @@ _WEEKDAY = r"(?:Mon|Tue(?:s)?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?
 _ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?\b"
 #: A name of code, a host or a file: words joined by dots, colons, "@", "+" or "-".
 _NAME = r"\w+(?:(?:::|[.:@+\-])\w+)*"
-#: A message that is one name without a digit is its own template: a structlog event
-#: ("card_declined", "user.login"), not a value in a text.
-_ONE_NAME = re.compile(r"[^\W\d]+(?:(?:::|[.:@+\-])[^\W\d]+)*")
+#: A message that is one name, or one name and then ``key=value`` pairs, is a structlog
+#: event ("card_declined", "user.login order=A-1"), not a value in a text: the name is
+#: its template. Each part of the name starts with a letter, so "A-1001" is no name. So
+#: is a line of structlog's ConsoleRenderer, whose timestamp and ``[level   ]`` come
+#: first and the logger's ``[name]`` after the event.
+_EVENT = re.compile(r"(?:(?:\S+ )?\[[a-z]+ *\] )?"
+                    r"(?P<event>[^\W\d]\w*(?:(?:::|[.:@+\-])[^\W\d]\w*)*)"
+                    r"(?=(?:\s+\[[^\]\n]*\])?(?:\s*\Z|\s+[\w.]+=))")
 #: An item of a tuple's repr: a quoted string, a number, None, True or False.
 _ITEM = r"(?:'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"|[-+]?\d[\w.+\-]*|None|True|False)"
 _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
          r"|days?|weeks?)\b)?")
-#: One alternation, tried left to right; what matches becomes ``<*>``. Every branch starts
+#: The values; with the detail (below), one alternation, _VALUE, tried left to right;
+#: what matches becomes ``<*>``. Every branch starts
 #: where a word starts: the ones for text (a detail, quotes, pairs, arguments, reprs,
 #: lists) only at their punctuation, the word-like ones only where a compound ("a-b.c")
 #: starts and only when a digit, a dot, an ``_``, an ``@``, a colon or a slash is near: a
 #: plain word costs a few steps, and no branch rescans a compound from each of its parts.
-_VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
-    # The detail after a message and a colon, to the end: "Refund failed: card expired"
-    # is "Refund failed: <*>". What follows a message's "<what happened>: " is what
-    # raised it or what it was about: an exception's text, a reason, a value, of any
-    # length and any words. Only after a colon that ends a word, a call or a bracket
-    # (not a quote: the keys of a dict or a JSON line, whose event must stay), and never
-    # right after a leading label (see _LABELS).
-    r"(?<=[\w)\]>]: )\S[\s\S]*",
+_OTHER_VALUES = "|".join((
     # Quoted values, short and on one line, quotes and all: a repr quotes a string with
     # ' or ", whichever it does not contain, so the quotes vary with the value. An
     # apostrophe inside a word opens nothing. The event of a line rendered by structlog
@@ -115,7 +118,25 @@ _VALUE = re.compile(r"(?<!\w)(?:" + "|".join((
         r"(?<!\bevent=)(?<!\bevent=')(?<!\bevent=\")(?<!\"event\": \")(?<!\"event\":\")"
         rf"(?=(?P<name>{_NAME}))(?P=name)(?!\()",
     )) + ")",
-)) + ")")
+))
+#: The detail after a message and a colon, to the end of its line: "Refund failed:
+#: card expired" is "Refund failed: <*>". What follows a message's "<what happened>: "
+#: is what raised it or what it was about: an exception's text, a reason, a value, of
+#: any length and any words; never the lines after it, which are messages of their
+#: own. Only after a colon that ends a word, a call or a bracket (not a quote: the keys
+#: of a dict or a JSON line, whose event must stay), and never right after a leading
+#: label (see _LABELS). Only when the text before the colon, on its line, has two plain
+#: words or more (see _mask_values): "Order A-1001: card declined" and "[payments]: disk
+#: full" say what happened after the colon, and masking it would leave nothing of the
+#: message.
+_DETAIL = r"(?<=[\w)\]>]: )\S[^\n]*"
+_VALUE = re.compile(rf"(?<!\w)(?:(?P<detail>{_DETAIL})|{_OTHER_VALUES})")
+#: The same without the detail: for a colon whose text before it is not a message.
+_NOT_DETAIL = re.compile(rf"(?<!\w)(?:{_OTHER_VALUES})")
+#: A word of letters only (an apostrophe inside it too), between spaces, in parentheses
+#: or before a comma or a stop: "Refund", "failed", "couldn't", "(reason". Not "A-1001",
+#: "[payments]" (a tag), "send_email".
+_PLAIN_WORD = re.compile(r"(?<![^\s(])[^\W\d_]+(?:'[^\W\d_]+)*(?=[\s,;.!?)]|\Z)")
 #: Leading labels, one word each: "Error: ", "Warning: ", "worker-3: ". What follows one
 #: is a message, not the label's detail: "Error: provider rejected the refund" and
 #: "Error: provider rejected the capture" differ.
@@ -133,11 +154,12 @@ def mask(text: str) -> str:
     it (numbers with units, ids, hex, UUIDs, IP addresses and ports, versions,
     timestamps), dates with a month's name, URLs, file paths, names of code and dotted
     names (``send_email``, ``std::io``, host names, modules, file names; not a call such
-    as ``session.commit()``, nor a message that is one name, such as a structlog event),
+    as ``session.commit()``, nor a message that is one name, or starts with one before
+    ``key=value`` pairs, such as a structlog event),
     e-mail addresses, the values of ``key=value`` pairs, the arguments of a call
     (``readv(<*>)``), object reprs (``<Order: A-1>``, one ``<*>`` each), and quoted
     values, quotes and all (a string's repr picks its quotes by its content). What
-    follows a message and a colon is its detail, one ``<*>`` to the end: ``"Refund
+    follows a message and a colon is its detail, one ``<*>`` to the end of its line: ``"Refund
     failed: card expired"`` is ``"Refund failed: <*>"``; not after leading labels of one
     word each (``"Error: "``, ``"worker-3: "``), whose message is masked as any other.
     Lists, tuples, sets and dicts are one ``<*>`` each. A run of values (``"1, 2, 3"``)
@@ -145,18 +167,53 @@ def mask(text: str) -> str:
     capture" differ. Only the first :data:`MAX_SCANNED` characters are read.
     """
     text = text[:MAX_SCANNED]
-    if _ONE_NAME.fullmatch(text):
-        return text
+    event = _EVENT.match(text)
     label = _LABELS.match(text)
-    if label:
+    if event:
+        masked = (_mask_values(text[:event.start("event")]) + event.group("event")
+                  + _mask_values(text[event.end("event"):]))
+    elif label:
         # Each label is masked on its own, and so is the message after them: a text of
         # its own, whose first colon no lookbehind can take for a label's.
-        masked = "".join(_VALUE.sub(MASK, word) + ": "
+        masked = "".join(_mask_values(word) + ": "
                          for word in label.group()[:-2].split(": "))
-        masked += _VALUE.sub(MASK, text[label.end():])
+        masked += _mask_values(text[label.end():])
     else:
-        masked = _VALUE.sub(MASK, text)
+        masked = _mask_values(text)
     return _RUN.sub("", masked) if masked.count(MASK) > 1 else masked
+
+
+def _mask_values(text: str) -> str:
+    """``_VALUE.sub(MASK, text)``, but a detail only after two plain words on its line."""
+    if ": " not in text:  # no detail can start: one pass in C
+        return _NOT_DETAIL.sub(MASK, text)
+    parts: list[str] = []
+    end = 0
+    # Plain words on the current line up to ``counted``: kept as the scan moves on, so
+    # a line of many colons is read once, not once per colon.
+    line = counted = words = 0
+    while (found := _VALUE.search(text, end)) is not None:
+        start = found.start()
+        if found.start("detail") >= 0:
+            colon = start - 2
+            if (line_start := text.rfind("\n", 0, colon) + 1) != line:
+                line, counted, words = line_start, line_start, 0
+            words += len(_PLAIN_WORD.findall(text, counted, colon))
+            counted = colon
+            if words < 2:
+                # Mask what starts here as any other text would be; a colon further on
+                # may still start a detail, so nothing past this point is taken for
+                # granted.
+                found = _NOT_DETAIL.match(text, start)
+                if found is None:
+                    parts.append(text[end:start + 1])
+                    end = start + 1
+                    continue
+        parts.append(text[end:start])
+        parts.append(MASK)
+        end = found.end()
+    parts.append(text[end:])
+    return "".join(parts)
 
 
 def _library_paths() -> tuple[str, ...]:
@@ -202,13 +259,18 @@ class Fingerprinter:
             return ("exception", data["name"], data["levelname"],
                     f"{exc_type.__module__}.{exc_type.__qualname__}",
                     self.raise_site(exc_info[2]))
+        message = data.get("message")
+        if isinstance(message, str) and TRACEBACK_HEADER in message:
+            return ("exception", data["name"], data["levelname"], *self.text_site(message))
         return ("message", data["name"], data["levelname"], template(data))
 
     def raise_site(self, tb: TracebackType | None) -> str:
         """``module:function`` of the innermost application frame of ``tb``.
 
         The innermost frame of all when none is application code; empty without a
-        traceback. ``co_name``, not ``co_qualname``, and a comprehension counts as the
+        traceback. A method of a class defined at module level is ``Class.method``
+        (``RefundView.post`` and ``CheckoutView.post`` are two places); any other function
+        is its ``co_name``. Not ``co_qualname``, and a comprehension counts as the
         function it is written in: keys must agree across Python versions.
         """
         site: FrameType | None = None
@@ -219,27 +281,132 @@ class Fingerprinter:
             innermost = tb.tb_frame
             # A RecursionError repeats one function a thousand times: judge it once.
             if innermost.f_code is not last_code:
-                last_code, last_is_app = innermost.f_code, self._is_app(innermost)
+                last_code = innermost.f_code
+                last_is_app = self._is_app(_module(innermost), last_code.co_filename)
             if last_is_app and innermost.f_code.co_name not in _INLINED:
                 site = innermost
             tb = tb.tb_next
         frame = site or innermost
         if frame is None:
             return ""
-        return f"{_module(frame)}:{frame.f_code.co_name}"
+        return f"{_module(frame)}:{function_name(frame)}"
 
-    def _is_app(self, frame: FrameType) -> bool:
-        if self._in_app:
-            module = _module(frame)
-            if any(module == prefix or module.startswith(prefix + ".")
-                   for prefix in self._in_app):
-                return True
-        return not is_library(frame.f_code.co_filename)
+    def text_site(self, message: str) -> tuple[str, str]:
+        """The exception type and the raise site of the last traceback written in ``message``.
+
+        For a record whose traceback is text by the time it arrives, exc_info cleared: a
+        stdlib ``QueueHandler`` does that in ``prepare()``, as does
+        ``log.error(traceback.format_exc())``. The type is as the traceback prints it
+        (``KeyError``, ``shop.errors.Declined``); the site is ``module:function`` of the
+        innermost application frame, the module found from the file's path and
+        ``sys.path``. Not the key the live exception would get: the text has no class to
+        name a method by, and a builtin's type is printed without ``builtins.``. Stable
+        all the same: the same bug behind a queue keeps one key.
+        """
+        section = message[message.rindex(TRACEBACK_HEADER) + len(TRACEBACK_HEADER):]
+        site = innermost = ""
+        end = 0
+        for frame in _FRAME_LINE.finditer(section):
+            end = frame.end()
+            filename, function = frame.group("file", "function")
+            module = module_of_path(filename)
+            innermost = f"{module}:{function}"
+            if function not in _INLINED and self._is_app(module, filename):
+                site = innermost
+        # The exception's line is the first one after the frames that is not indented:
+        # source lines, carets and "[Previous line repeated]" are.
+        exc_type = ""
+        for line in section[end:].splitlines():
+            if line and not line[0].isspace():
+                found = _EXC_TYPE.match(line)
+                exc_type = found.group() if found else ""
+                break
+        return exc_type, site or innermost
+
+    def _is_app(self, module: str, filename: str) -> bool:
+        if self._in_app and any(module == prefix or module.startswith(prefix + ".")
+                                for prefix in self._in_app):
+            return True
+        return not is_library(filename)
+
+
+#: What starts a traceback written into a message's text.
+TRACEBACK_HEADER = "\nTraceback (most recent call last):"
+#: A frame of a written traceback: '  File "/app/shop/views.py", line 12, in post'.
+_FRAME_LINE = re.compile(r'^  File "(?P<file>[^"\n]+)", line \d+, in (?P<function>\S+)\r?$',
+                         re.MULTILINE)
+#: The type that starts an exception's line: "KeyError: 'id'", "shop.errors.Declined".
+_EXC_TYPE = re.compile(r"[^\W\d][\w.]*(?=:|\s*$)")
+
+
+@functools.lru_cache(maxsize=1_024)
+def module_of_path(filename: str) -> str:
+    """The dotted module name a file would import as, from the longest ``sys.path`` entry
+    that holds it; the file's own name when none does. Never the whole path: that differs
+    between hosts and releases, and the key must not.
+    """
+    path = os.path.normpath(filename)
+    root = max((entry for entry in (os.path.join(os.path.abspath(p or os.curdir), "")
+                                    for p in sys.path if isinstance(p, str))
+                if path.startswith(entry)), key=len, default="")
+    relative = path[len(root):] if root else os.path.basename(path)
+    parts = os.path.splitext(relative)[0].split(os.sep)
+    if len(parts) > 1 and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
 
 
 #: Comprehensions have frames of their own up to Python 3.11 and are inlined into their
 #: function from 3.12 on (PEP 709); the function is the site on every version.
 _INLINED = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>"})
+
+
+#: Code object -> the name :func:`function_name` found for it. Bounded: emptied when full,
+#: since a name is cheap to find again and code objects may be made at run time.
+_FUNCTION_NAMES: dict[CodeType, str] = {}
+MAX_FUNCTION_NAMES = 4_096
+
+
+def function_name(frame: FrameType) -> str:
+    """``Class.method`` when ``frame`` runs a method of a class of its module's globals.
+
+    Found by looking through the module's classes for the frame's code object, the same
+    way on every Python version (``co_qualname`` exists only from 3.11 on, and its
+    ``<locals>`` parts vary with the nesting); ``co_name`` otherwise.
+    """
+    code = frame.f_code
+    name = _FUNCTION_NAMES.get(code)
+    if name is None:
+        owner = _owner(frame.f_globals, code)
+        name = f"{owner}.{code.co_name}" if owner else code.co_name
+        if len(_FUNCTION_NAMES) >= MAX_FUNCTION_NAMES:
+            _FUNCTION_NAMES.clear()
+        _FUNCTION_NAMES[code] = name
+    return name
+
+
+def _owner(module_globals: dict[str, object], code: CodeType) -> str:
+    """The name of the class in ``module_globals`` that defines ``code``, or ``""``."""
+    # list() copies in one step: another thread may be changing the module meanwhile.
+    for value in list(module_globals.values()):
+        # type(), never isinstance(): isinstance() asks an object that is not of the type
+        # for its __class__, and a lazy proxy (Django's settings) would run its setup on
+        # the worker. Only real functions are asked for their code, for the same reason.
+        if not issubclass(type(value), type):
+            continue
+        owner = cast(type, value)
+        for attribute in list(vars(owner).values()):
+            kind = type(attribute)
+            if issubclass(kind, (staticmethod, classmethod)):
+                functions: tuple[object, ...] = (attribute.__func__,)
+            elif issubclass(kind, property):
+                functions = (attribute.fget, attribute.fset, attribute.fdel)
+            else:
+                functions = (attribute,)
+            if any(type(f) is FunctionType and f.__code__ is code
+                   for f in functions):
+                return owner.__name__
+    return ""
 
 
 def _module(frame: FrameType) -> str:

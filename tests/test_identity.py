@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import logging.handlers
 import os
 import pathlib
+import queue
 import subprocess
 import sys
 import textwrap
@@ -281,6 +283,7 @@ CHECKOUT_V2 = '''\
 The same code, moved about.
 """
 import logging
+import logging.handlers
 
 log = logging.getLogger(__name__)
 
@@ -673,6 +676,7 @@ README_ONE_ALERT = [
 README_TWO_ALERTS = [
     ("Payment provider rejected the refund", "Payment provider rejected the capture"),
     ("Error: provider rejected the refund", "Error: provider rejected the capture"),
+    ("Order A-1001: card declined", "Order A-1001: fraud suspected"),
 ]
 
 
@@ -693,3 +697,214 @@ def test_the_readme_shows_these_examples() -> None:
         for message in (first, second):
             words = message.split(" ")
             assert words[-1] in readme, message
+
+
+# Review r2 (issue 11): records that were two problems yet shared one key ------------------
+
+
+def _lookup_order() -> None:
+    order: dict[str, int] = {}
+    order["id"] += 1  # KeyError
+
+
+def _take_item() -> None:
+    items: list[int] = []
+    items[3] += 1  # IndexError
+
+
+def test_queue_handler_records_of_two_bugs_behind_djangos_message_are_two_alerts(
+        make_handler: MakeHandler, receiver: LocalReceiver) -> None:
+    """Behind a stdlib QueueHandler, ``prepare()`` clears exc_info and writes the traceback
+    into ``msg``. A KeyError in one view and an IndexError in another behind Django's one
+    message are still two alerts, keyed from the traceback's text."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    producer = logging.getLogger("django.request.identity_queue")
+    producer.propagate = False
+    queue_handler = logging.handlers.QueueHandler(q)
+    producer.addHandler(queue_handler)
+    try:
+        for view, path in ((_lookup_order, "/refund"), (_take_item, "/checkout")):
+            try:
+                view()
+            except Exception:
+                producer.error("Internal Server Error: %s", path, exc_info=True)
+    finally:
+        producer.removeHandler(queue_handler)
+    listener_side = [q.get_nowait(), q.get_nowait()]
+    assert all(r.exc_info is None for r in listener_side)  # as a QueueListener hands them on
+    for rec in listener_side:
+        handler.handle(rec)
+    assert handler.flush(5)
+    assert len({e.deduplication_key for e in receiver.events}) == 2, [
+        e.title for e in receiver.events]
+
+
+def _queued(view: Any, in_app: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The key of a record that went through a QueueHandler's ``prepare()``."""
+    try:
+        view()
+    except Exception:
+        rec = record("Internal Server Error: %s", "/x", exc_info=sys.exc_info())
+    prepared = logging.handlers.QueueHandler(None).prepare(rec)  # type: ignore[arg-type]
+    assert prepared.exc_info is None
+    return key(prepared, in_app)
+
+
+def test_a_queued_traceback_is_keyed_by_type_and_innermost_application_frame() -> None:
+    assert _queued(_lookup_order) == ("exception", "shop.payments", "ERROR", "KeyError",
+                                      f"{__name__}:_lookup_order")
+    assert _queued(_lookup_order) == _queued(_lookup_order)
+
+
+def test_a_queued_traceback_skips_library_frames_and_keys_the_last_exception() -> None:
+    def chained() -> None:
+        try:
+            json.loads("{")
+        except ValueError as exc:
+            raise LookupError("no order") from exc
+
+    (kind, _, _, exc_type, site) = _queued(chained)
+    # The last traceback is LookupError's; json's frames were in the first one.
+    assert (kind, exc_type, site) == ("exception", "LookupError", f"{__name__}:chained")
+    # Raised inside the stdlib: the site is still the application's frame that called it.
+    assert _queued(lambda: json.loads("{"))[3:] == ("json.decoder.JSONDecodeError",
+                                                    f"{__name__}:<lambda>")
+
+
+def test_the_detail_after_a_colon_stops_at_the_end_of_its_line() -> None:
+    assert mask("Refund failed: card expired\nretry queued") == "Refund failed: <*>\nretry queued"
+    assert mask("Refund failed: card expired\nretry queued") != mask(
+        "Refund failed: card expired\nrefund abandoned")
+
+
+class RefundView:
+    def post(self) -> None:
+        {}["order"]
+
+
+class CheckoutView:
+    def post(self) -> None:
+        {}["cart"]
+
+
+def test_same_named_methods_of_two_classes_are_two_alerts(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Django class-based views all have ``post``: a KeyError in RefundView.post and one in
+    CheckoutView.post are two bugs in two places, not one alert."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    logger.addHandler(handler)
+    for view in (RefundView(), CheckoutView()):
+        try:
+            view.post()
+        except KeyError:
+            logger.exception("Internal Server Error: %s", "/x")
+    assert handler.flush(5)
+    assert len({e.deduplication_key for e in receiver.events}) == 2, [
+        e.title for e in receiver.events]
+
+
+class _Lazy:
+    """A proxy in a module's globals, as Django's ``settings``: asking it for its class
+    runs its setup."""
+
+    asked = 0
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        type(self).asked += 1
+        raise RuntimeError("settings are not configured")
+
+
+lazy_settings = _Lazy()
+
+
+class ReportView:  # after the proxy in the module's globals, so the lookup passes it
+    settings = lazy_settings  # and one among the class's own attributes
+
+    def get(self) -> None:
+        {}["report"]
+
+
+def test_naming_a_method_never_runs_a_proxys_setup(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    _Lazy.asked = 0  # pytest's collection asks every global for its class
+    logger.addHandler(handler := make_handler(dedup="fingerprint", flush_interval=60))
+    try:
+        ReportView().get()
+    except KeyError:
+        logger.exception("failed")
+    assert handler.flush(5)
+    assert len(receiver.events) == 1
+    assert _Lazy.asked == 0
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    # An id before the colon: the problem statement after it is the message.
+    ("Order A-1001: card declined", "Order A-1001: fraud suspected"),
+    ("User 42: account locked", "User 42: password reset"),
+    # A bracketed tag before the colon.
+    ("[payments]: card declined", "[inventory]: disk full"),
+])
+def test_different_problems_after_a_masked_prefix_are_two_alerts(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        first: str, second: str) -> None:
+    """With only values before the colon, the "detail after a colon" rule would leave no
+    words at all: two unrelated problems must keep two keys."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    logger.addHandler(handler)
+    logger.error(f"{first}")
+    logger.error(f"{second}")
+    assert handler.flush(5)
+    assert len({e.deduplication_key for e in receiver.events}) == 2, [
+        e.title for e in receiver.events]
+
+
+@pytest.mark.parametrize(("message", "masked"), [
+    ("Order A-1001: card declined", "Order <*>: card declined"),
+    ("[payments]: card declined", "<*>: card declined"),
+    ("Disconnect (code 4001): token expired", "Disconnect (code <*>): <*>"),
+    ("Order A-1: card declined: insufficient funds", "Order <*>: card declined: <*>"),
+    ("worker-3: Refund failed: card expired", "<*>: Refund failed: <*>"),
+])
+def test_a_detail_follows_two_plain_words_at_least(message: str, masked: str) -> None:
+    assert mask(message) == masked
+
+
+def test_structlog_console_renderer_keeps_events_apart(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """With structlog's ConsoleRenderer last, the event is a name with "_": it is the
+    template, not a name of code. card_declined and database_down with the same keys are
+    two alerts."""
+    structlog = pytest.importorskip("structlog")
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    logger.addHandler(handler)
+    log = structlog.wrap_logger(logger, wrapper_class=structlog.stdlib.BoundLogger,
+                                processors=[structlog.stdlib.add_log_level,
+                                            structlog.stdlib.add_logger_name,
+                                            structlog.processors.TimeStamper(fmt="iso"),
+                                            structlog.dev.ConsoleRenderer(colors=False)])
+    log.error("card_declined", order_id="A-1")
+    log.error("database_down", order_id="A-2")
+    assert handler.flush(5)
+    assert len({e.deduplication_key for e in receiver.events}) == 2, [
+        e.title for e in receiver.events]
+
+
+@pytest.mark.parametrize("line", [
+    # As the worker hands it over once ConsoleRenderer's timestamp and level are stripped.
+    "{event}                  amount=5 order=A-1",
+    "{event}",
+    # ConsoleRenderer's whole line: timestamp, level, event, logger, pairs.
+    "2026-11-28T12:18:48.158194Z [error    ] {event}                  [shop.x] order=A-1",
+])
+def test_a_leading_event_name_before_pairs_is_kept(line: str) -> None:
+    card, database = (mask(line.format(event=event))
+                      for event in ("card_declined", "database_down"))
+    assert card != database
+    assert "card_declined" in card
+    assert card == mask(line.format(event="card_declined").replace("A-1", "B-22"))
+
+
+def test_a_leading_id_before_pairs_is_still_a_value() -> None:
+    assert mask("A-1001 status=ok") == mask("B-7 status=ok")
