@@ -120,7 +120,7 @@ def _freeze_event_dict(data: Captured) -> Captured:
     event = data["msg"] = data["msg"].copy()
     # Its event stands in for the message until the worker reads the dict; the queue's
     # byte budget sizes the record by it.
-    key = message_key(event)
+    key = "event" if "event" in event else message_key(event)  # structlog's, at once
     message = event[key] if key is not None else None
     if type(message) is dict:  # log.error(resp.json()): the worker reads it as the dict
         event[key] = message.copy()

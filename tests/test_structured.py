@@ -394,9 +394,9 @@ def loguru_sink(make_handler: MakeHandler) -> Iterator[Callable[..., IncidentIOH
         loguru.logger.remove(sink)
 
 
-#: The README's setup, and the plain ``logger.add(handler)``.
+#: The README's setup, the plain ``logger.add(handler)``, and one in colour.
 SETUPS = {"documented": {"level": "ERROR", "format": "{message}", "diagnose": False},
-          "plain": {}}
+          "plain": {}, "colorized": {"colorize": True}}
 
 
 def test_a_plain_loguru_sink_sends_only_records_at_the_handlers_level(
