@@ -288,7 +288,7 @@ def _dict_template(fields: dict[Any, Any], depth: int, budget: list[int]) -> str
     parts: list[str] = []
     # The first keys only, so a huge dict costs no more than a small one; then sorted, so
     # that dicts built in another order agree.
-    items = sorted(((safe_str(key), value)
+    items = sorted(((safe_str(key)[:MAX_SCANNED], value)
                     for key, value in itertools.islice(fields.items(), MAX_DICT_VALUES)),
                    key=_first)
     for name, value in items:

@@ -177,13 +177,18 @@ def _strip_console_prefix(data: Captured) -> None:
     if head is None or head[1] != str(data["levelname"]).lower():
         return
     rest = text[head.end():]
-    padding = _PADDING.search(rest)
+    # Only the first line is the renderer's; a traceback may follow it.
+    line_end = rest.find("\n")
+    if line_end == -1:
+        line_end = len(rest)
+    padding = _PADDING.search(rest, 0, line_end)
     if padding is not None:
         rest = f"{rest[:padding.start()]} {rest[padding.end():]}"
+        line_end -= len(padding.group()) - 1
     logger = f" [{data['name']}]"
-    at = rest.find(logger)
+    at = rest.find(logger, 0, line_end)
     end = at + len(logger)
-    if at != -1 and (end == len(rest) or rest[end] == " "):
+    if at != -1 and (end == len(rest) or rest[end] in " \n"):
         rest = rest[:at] + rest[end:]
     data["msg"] = data["message"] = rest.rstrip(" ")
 
