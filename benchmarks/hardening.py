@@ -245,6 +245,23 @@ STRUCTURED_ROWS: list[Row] = [
      "(loguru calls handle() for every level)",
      "4 alerts for 1 error → 1",
      "test_structured.py::test_a_plain_loguru_sink_sends_only_records_at_the_handlers_level"),
+    ("structlog's default ConsoleRenderer() colours its line even without a terminal: the "
+     "colour codes between password and = hid the pair from scrubbing",
+     "'hunter2' in title, description and data → in no byte sent",
+     "test_structured.py::test_a_secret_in_a_default_console_renderer_line_is_scrubbed"),
+    ("structlog ConsoleRenderer last: the title started with the timestamp and the "
+     "[level], and the event's padding",
+     "`ERROR m: 2026-...Z [error    ] card_declined      [m] amount=5` → "
+     "`ERROR m: card_declined amount=5`",
+     "test_structured.py::test_a_console_renderer_line_starts_with_its_event"),
+    ("structlog EventRenamer(\"message\") before wrap_for_formatter: no event key, so every "
+     "event was one alert titled (no message)",
+     "2 events → 1 alert → 2 alerts titled by their event",
+     "test_structured.py::test_structlog_events_renamed_by_event_renamer_stay_apart"),
+    ("structlog log.error(resp.json()): the event was a dict, its repr the title, and all "
+     "such events one alert",
+     "2 different dicts → 1 alert titled {'error': ...} → 2 alerts, keys sent as fields",
+     "test_structured.py::test_a_structlog_event_that_is_a_dict_is_not_a_dict_repr_title"),
 ]
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import logging
 import os
 import re
@@ -27,9 +28,10 @@ import sys
 import sysconfig
 from collections.abc import Hashable, Sequence
 from types import CodeType, FrameType, FunctionType, TracebackType
-from typing import cast
+from typing import Any, cast
 
-from ._record import Captured, safe_repr
+from ._record import Captured, safe_repr, safe_str
+from ._scrub import SECRET_KEY
 from ._structured import plain
 from .serialize import encode
 
@@ -38,6 +40,8 @@ MAX_SCANNED = 1_000
 #: What a masked value becomes. One marker for every kind of value: a template whose
 #: value is sometimes a host name and sometimes an IP address still groups.
 MASK = "<*>"
+#: Values of a dict without a message that take part in its template.
+MAX_DICT_VALUES = 32
 
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
           r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?")
@@ -420,14 +424,57 @@ def template(data: Captured) -> str:
     - ``%``-style, with arguments: the template itself, unmasked.
     - A string without arguments: the string, masked.
     - A dict (structlog through the stdlib) reaches here as its ``event``, a string
-      (:func:`~incidentio_logging._structured.normalize` runs first).
+      (:func:`~incidentio_logging._structured.normalize` runs first). A dict without
+      a message reaches here as a dict: what it holds, by :func:`dict_template`.
     - Any other object (``log.error(exc)``): its type and its text, masked, so that an
       object whose text varies never makes one group per value.
     """
     msg = data["msg"]
     if isinstance(msg, str):
         return str.__str__(msg) if data["args"] else mask(msg)
+    if type(msg) is dict:
+        return f"dict: {dict_template(msg)}"
     return f"{type(msg).__qualname__}: {mask(data['message'])}"
+
+
+def dict_template(fields: dict[Any, Any]) -> str:
+    """What a dict without a message says, as a template: ``error=card_declined,
+    order=<*>``.
+
+    Its keys in sorted order, each with its value: a string masked (:func:`mask`), a dict
+    one level deep in braces, anything else its type's name. A value under a secret-looking
+    key is ``<*>``: the key is hashed, but a short secret could be guessed back from it. At
+    most :data:`MAX_DICT_VALUES` values take part.
+    """
+    budget = [MAX_DICT_VALUES]
+    return _dict_template(fields, 1, budget)
+
+
+def _dict_template(fields: dict[Any, Any], depth: int, budget: list[int]) -> str:
+    parts: list[str] = []
+    # The first keys only, so a huge dict costs no more than a small one; then sorted, so
+    # that dicts built in another order agree.
+    items = sorted(((safe_str(key)[:MAX_SCANNED], value)
+                    for key, value in itertools.islice(fields.items(), MAX_DICT_VALUES)),
+                   key=_first)
+    for name, value in items:
+        if budget[0] <= 0:
+            break
+        budget[0] -= 1
+        if SECRET_KEY.search(name):
+            text = MASK
+        elif type(value) is str:
+            text = mask(value)
+        elif type(value) is dict and depth > 0:
+            text = "{" + _dict_template(value, depth - 1, budget) + "}"
+        else:
+            text = type(value).__qualname__
+        parts.append(f"{name}={text}")
+    return ", ".join(parts)
+
+
+def _first(pair: tuple[str, object]) -> str:
+    return pair[0]
 
 
 def label(key: Hashable) -> str:

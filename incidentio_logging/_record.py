@@ -30,6 +30,11 @@ LIGHT_CHARS = 1024
 #: sized cheaply; the real cost of a record with a traceback may be far higher.
 RECORD_CHARGE = 1024
 TRACEBACK_CHARGE = 16 * 1024
+#: Where an event dict (a dict ``msg``) keeps its message, tried in this order: structlog's
+#: own ``event``, then ``message`` and ``msg``, the names structlog's ``EventRenamer`` is
+#: usually given (JSON log pipelines such as Datadog's and GCP's read ``message``).
+MESSAGE_KEYS = ("event", "message", "msg")
+
 
 class CapturedRecord(logging.LogRecord):
     """A worker-side copy whose message stays what it was when the call was made."""
@@ -97,6 +102,15 @@ def safe_repr(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def message_key(event: dict[Any, Any]) -> str | None:
+    """The key of ``event`` that holds its message: the first of :data:`MESSAGE_KEYS` it
+    has, or None."""
+    for key in MESSAGE_KEYS:
+        if key in event:
+            return key
+    return None
+
+
 def _freeze_event_dict(data: Captured) -> Captured:
     """Keep structlog's event dict as it was at the call, without ``str()`` of all of it.
 
@@ -106,7 +120,10 @@ def _freeze_event_dict(data: Captured) -> Captured:
     event = data["msg"] = data["msg"].copy()
     # Its event stands in for the message until the worker reads the dict; the queue's
     # byte budget sizes the record by it.
-    message = event.get("event")
+    key = "event" if "event" in event else message_key(event)  # structlog's, at once
+    message = event[key] if key is not None else None
+    if type(message) is dict:  # log.error(resp.json()): the worker reads it as the dict
+        event[key] = message.copy()
     data["message"] = message if type(message) is str else ""
     if event.get("exc_info") is True and not data["exc_info"]:
         info = sys.exc_info()

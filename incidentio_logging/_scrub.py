@@ -12,6 +12,9 @@ Titles, descriptions, messages, tracebacks, extras and the summary all go throug
 - card numbers: 13 to 19 digits, with single spaces or dashes between them, starting with
   2 to 6 as the card networks' numbers do, that pass the Luhn check.
 
+Terminal escape sequences (colours, as structlog's ``ConsoleRenderer`` writes them even
+without a terminal) are removed first: between a key and its ``=`` they would hide a pair.
+
 Stderr reports and the connection test's verdict, the library's own words around a
 quoted reply, take only the first rule: :meth:`Scrubber.mask_token`.
 
@@ -52,10 +55,18 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _CARD = re.compile(r"[2-6](?<![\w.][2-6])(?:[ -]?\d){12,18}(?!\w)")
 _URL_PASSWORD = re.compile(r"://(?P<user>[^\s:/@?#]*):(?P<password>[^\s/?#]*)@")
 _SEPARATORS = str.maketrans("", "", " -")
+# ANSI escape sequences: CSI ("\x1b[1;31m", colours and cursor moves), OSC ("\x1b]8;;url"
+# hyperlinks, up to their terminator) and the two-character ones.
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 # Field names, logger names, paths and levels repeat in every record: short strings are
 # remembered, in a table emptied whenever it fills.
 _MEMO_LENGTH = 64
 _MEMO_SIZE = 1024
+
+
+def strip_escapes(value: str) -> str:
+    """``value`` without terminal escape sequences (callers check for ``"\\x1b"`` first)."""
+    return _ESCAPE.sub("", value)
 
 
 def secret_key_pattern(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
@@ -128,6 +139,8 @@ class Scrubber:
         return clean
 
     def _mask(self, value: str) -> str:
+        if "\x1b" in value:
+            value = strip_escapes(value)
         value = self.mask_token(value)
         if self._hint.search(value.lower()) is not None:
             if "://" in value:

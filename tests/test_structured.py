@@ -10,7 +10,7 @@ import loguru
 import pytest
 import structlog
 
-from incidentio_logging import IncidentIOHandler
+from incidentio_logging import IncidentIOHandler, fingerprint
 from incidentio_logging._record import capture
 from incidentio_logging._structured import normalize
 from incidentio_logging.testing import LocalReceiver, ReceivedEvent
@@ -175,6 +175,94 @@ def test_an_event_dict_is_sent_as_it_was_at_the_call() -> None:
     assert record.msg is event  # the application's record is not written to
 
 
+class Kept(logging.Handler):
+    """Keeps every record it is handed, as the application made it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def fingerprints_match_the_wire(kept: Kept, events: list[ReceivedEvent]) -> None:
+    """``fingerprint(record)`` is the key each record's alert was sent under."""
+    by_title = {event.records[0]["message"]: event.deduplication_key for event in events}
+    assert len(kept.records) == len(events)
+    for record, event in zip(kept.records, events, strict=True):
+        assert fingerprint(record) == event.deduplication_key, by_title
+
+
+@pytest.mark.parametrize("name", ["message", "msg"])
+def test_structlog_events_renamed_by_event_renamer_stay_apart(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger,
+        name: str) -> None:
+    """``EventRenamer("message")`` (structlog's way to emit a ``message`` key) before
+    ``wrap_for_formatter`` leaves no ``event`` key: the renamed key is the message."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    kept = Kept()
+    payments.addHandler(handler)
+    payments.addHandler(kept)
+    log = structlog.wrap_logger(payments, wrapper_class=structlog.stdlib.BoundLogger,
+                                processors=[structlog.stdlib.add_log_level,
+                                            structlog.processors.EventRenamer(name),
+                                            structlog.stdlib.ProcessorFormatter.wrap_for_formatter])
+    log.error("card_declined", order_id="A-1")
+    log.error("database_down", host="db-1")
+    events = sent(handler, receiver)
+    assert [e.title for e in events] == ["ERROR shop.payments: card_declined",
+                                         "ERROR shop.payments: database_down"]
+    assert len({e.deduplication_key for e in events}) == 2
+    assert [e.records[0]["message"] for e in events] == ["card_declined", "database_down"]
+    assert name not in events[0].records[0].get("extra", {})  # the message, not a field too
+    fingerprints_match_the_wire(kept, events)
+
+
+def test_a_structlog_event_that_is_a_dict_is_not_a_dict_repr_title(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """``log.error(resp.json())`` through structlog makes the event itself a dict. It is
+    read as a dict message is: no repr in the title, its keys are fields, and dicts that
+    say different things are different alerts."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    kept = Kept()
+    payments.addHandler(handler)
+    payments.addHandler(kept)
+    log = structlog.wrap_logger(payments, wrapper_class=structlog.stdlib.BoundLogger,
+                                processors=[structlog.stdlib.add_log_level,
+                                            structlog.stdlib.ProcessorFormatter.wrap_for_formatter])
+    log.error({"error": "card_declined", "order": "A-1"})
+    log.error({"error": "database_down", "host": "db-1", "password": SECRET})
+    log.error({"event": "disk_full", "mount": "/var"})
+    events = sent(handler, receiver)
+    titles = [event.title for event in events]
+    assert titles == ["ERROR shop.payments: (no message)", "ERROR shop.payments: (no message)",
+                      "ERROR shop.payments: disk_full"]
+    assert len({e.deduplication_key for e in events}) == 3
+    first, second, third = (event.records[0] for event in events)
+    assert (first["error"], first["order"], second["host"], third["mount"]) == (
+        "card_declined", "A-1", "db-1", "/var")
+    assert first["extra"]["level"] == "error"  # structlog's, beside the record's own
+    assert "{" not in "".join(e.payload["description"] for e in events)
+    assert SECRET.encode() not in raw_bodies(receiver)
+    fingerprints_match_the_wire(kept, events)
+
+
+def test_dicts_without_a_message_group_by_what_they_say() -> None:
+    """Same keys and same words, other ids: one alert. Other words: another."""
+    def key(msg: dict[str, Any]) -> str:
+        record = logging.makeLogRecord({"name": "shop", "levelname": "ERROR", "msg": msg})
+        return fingerprint(record)
+
+    declined = key({"error": "card_declined", "order": "A-1"})
+    assert key({"order": "B-22", "error": "card_declined"}) == declined
+    assert key({"error": "database_down", "order": "A-1"}) != declined
+    assert key({"error": {"code": "card_declined", "id": 7}}) == key(
+        {"error": {"code": "card_declined", "id": 8}})
+    assert key({"error": {"code": "card_declined"}}) != key({"error": {"code": "expired"}})
+    assert key({"password": "letmein"}) == key({"password": "opensesame"})
+
+
 # structlog: render_to_log_kwargs, and string renderers last ------------------------------
 
 
@@ -229,6 +317,65 @@ def test_a_structlog_string_renderer_line_has_its_secrets_scrubbed(
     assert SECRET.encode() not in raw_bodies(receiver)
 
 
+def test_a_secret_in_a_default_console_renderer_line_is_scrubbed(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """``ConsoleRenderer()`` colours its line even without a terminal: the colour codes
+    between ``password`` and ``=`` must not hide the pair from the scrubber."""
+    handler = make_handler()
+    payments.addHandler(handler)
+    log = structlog.wrap_logger(payments, wrapper_class=structlog.stdlib.BoundLogger,
+                                processors=[structlog.stdlib.add_log_level,
+                                            structlog.dev.ConsoleRenderer()])
+    log.error("login_failed", password=SECRET)
+    (event,) = sent(handler, receiver)
+    assert SECRET.encode() not in raw_bodies(receiver)
+    assert "\x1b" not in event.title + event.payload["description"]
+    assert event.records[0]["message"] == "login_failed password=[scrubbed]"
+
+
+def test_structlog_console_renderer_keeps_events_apart(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """Two events with the same keys and ``ConsoleRenderer`` last are two alerts."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    payments.addHandler(handler)
+    log = through_stdlib(payments, structlog.dev.ConsoleRenderer(colors=False))
+    log.error("card_declined", order_id="A-1")
+    log.error("database_down", order_id="A-2")
+    events = sent(handler, receiver)
+    assert len({e.deduplication_key for e in events}) == 2, [e.title for e in events]
+
+
+@pytest.mark.parametrize("colors", [False, True], ids=["plain", "colours"])
+@pytest.mark.parametrize("level", ["error", "critical"])
+def test_a_console_renderer_line_starts_with_its_event(colors: bool, level: str) -> None:
+    """The timestamp, the level in brackets, the logger in brackets and the event's
+    padding are the renderer's, not the message's."""
+    std = logging.getLogger("shop.console")
+    kept = Kept()
+    std.addHandler(kept)
+    std.propagate = False
+    try:
+        log = through_stdlib(std, structlog.dev.ConsoleRenderer(colors=colors))
+        getattr(log, level)("card_declined", amount=5)
+        getattr(log, level)("a card was declined", amount=5)
+    finally:
+        std.removeHandler(kept)
+    first, second = (normalize(capture(record)) for record in kept.records)
+    assert (first["msg"], first["message"]) == ("card_declined amount=5",) * 2
+    assert second["message"] == "a card was declined amount=5"
+
+
+def test_escape_codes_in_an_extra_do_not_hide_a_secret(
+        make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger) -> None:
+    """A coloured ``password=...`` in an extra is scrubbed too."""
+    handler = make_handler()
+    payments.addHandler(handler)
+    payments.error("login failed", extra={"detail": f"\x1b[36mpassword\x1b[0m=\x1b[35m{SECRET}"})
+    (event,) = sent(handler, receiver)
+    assert SECRET.encode() not in raw_bodies(receiver)
+    assert event.records[0]["detail"] == "password=[scrubbed]"
+
+
 # loguru ----------------------------------------------------------------------------------
 
 
@@ -247,9 +394,9 @@ def loguru_sink(make_handler: MakeHandler) -> Iterator[Callable[..., IncidentIOH
         loguru.logger.remove(sink)
 
 
-#: The README's setup, and the plain ``logger.add(handler)``.
+#: The README's setup, the plain ``logger.add(handler)``, and one in colour.
 SETUPS = {"documented": {"level": "ERROR", "format": "{message}", "diagnose": False},
-          "plain": {}}
+          "plain": {}, "colorized": {"colorize": True}}
 
 
 def test_a_plain_loguru_sink_sends_only_records_at_the_handlers_level(
@@ -359,3 +506,16 @@ def test_an_odd_exc_info_leaves_the_message_as_it_is() -> None:
     """``exc_info=True`` set on a record by hand is no exception to cut from the text."""
     text = "retry gave up\nTraceback (most recent call last):\n  ...\nKeyError: 'card'"
     assert _record(text, exc_info=True)["message"] == text
+
+
+def test_a_console_like_prefix_of_another_level_or_logger_is_kept() -> None:
+    """The prefix is cut only when its level is the record's own; the logger in brackets
+    only when it is the record's own logger."""
+    line = "2026-01-02T10:00:00.000000Z [{}] card_declined                  [{}] amount=5"
+    assert _record(line.format("error    ", "shop"))["message"] == "card_declined amount=5"
+    assert _record(line.format("warning  ", "shop"))["message"] == line.format(
+        "warning  ", "shop")
+    assert _record(line.format("error    ", "other"))["message"] == (
+        "card_declined [other] amount=5")
+    text = "payment gateway [error] refused the capture"
+    assert _record(text)["message"] == text
