@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import random
+import sys
 import time
 from collections.abc import Callable
 
 import pytest
 
 from incidentio_logging._flood import FloodCounter
+from incidentio_logging._identity import mask
 from incidentio_logging._record import capture
 from incidentio_logging.grouping import Window, fingerprint_key, key_function
 from incidentio_logging.testing import LocalReceiver
@@ -202,40 +205,115 @@ def test_a_different_message_from_the_flooding_line_is_never_counted_under_it() 
 
 
 def test_samples_that_differ_match_by_what_they_all_share() -> None:
-    """A grouping that masks values puts differing messages in one group: the counter then
-    matches what all its samples start and end with, and nothing else."""
-    window = Window(key_function(lambda r: "one problem", lambda exc: None), 3)
+    """Fingerprints mask values, so one group holds differing messages: the counter then
+    matches what all its samples start and end with, around one value."""
     records = [formatted(f"Card declined for order {n} today") for n in (17, 18, 29)]
     counter = FloodCounter.for_group("one problem", records)
     assert (counter.head, counter.tail) == ("Card declined for order ", " today")
     assert counter.count(formatted("Card declined for order 4242 today"))
+    assert counter.count(formatted("Card declined for order A-77.x today"))
     assert not counter.count(formatted("Card declined for customer 7 today"))
     assert not counter.count(formatted("Card declined for order 7"))
-    assert window.floods.open is None  # a user's group_by never opens one by itself
+    # Not one value: words, or a value and more, mask to other keys.
+    for other in ("None", "7 (retry)", "7)", "7'", "7-", "1..2"):
+        assert not counter.count(formatted(f"Card declined for order {other} today")), other
+
+
+def test_samples_that_differ_in_words_match_exact_text_only() -> None:
+    """When what the samples' texts differ by is not one value, anything else from the
+    line could be another problem: the counter matches the first sample's text only."""
     short = FloodCounter.for_group("k", [formatted("ab"), formatted("aab")])
-    assert (short.head, short.tail) == ("a", "b")  # never overlapping: both samples fit
-    assert short.count(formatted("ab")) and short.count(formatted("aab"))
+    assert (short.head, short.tail) == ("ab", None)
+    assert short.count(formatted("ab")) and not short.count(formatted("aab"))
+    # "Jan 2" is a date, one value; "Jan 2x" is a word and a value: not one key.
+    dates = FloodCounter.for_group("k", [formatted(f"due Jan {n}") for n in (2, 3)])
+    assert dates.tail is None and not dates.count(formatted("due Jan 123"))
 
 
-def test_a_message_counted_under_a_flood_surfaces_in_the_next_window() -> None:
-    """A different message that fits the flood's samples is counted under it for at most
-    the rest of that window: the renewed counter lets the next window's first records
-    through as samples, and the message is grouped by its own key."""
+def test_an_exception_flood_matches_any_text_from_its_call_site() -> None:
+    """An exception's fingerprint leaves the message out: whatever text the line writes,
+    the same exception raised at the same place is the same group."""
+    def raising(n: int) -> logging.LogRecord:
+        try:
+            _raise_in_refund()
+        except KeyError:
+            info = sys.exc_info()
+        return logging.getLogger("shop").makeRecord(
+            "shop", logging.ERROR, "app.py", 7, f"Refund of order {n} for Ann failed", (), info)
+
     window = Window(fingerprint_key, 2)
-    samples = [formatted("order 1 failed"), formatted("order 2 failed")]
-    # As a fingerprint that masks numbers would open it, for the group of both samples.
-    counter = FloodCounter.for_group("order <n> failed", samples)
-    window.floods.replace(counter)
-    assert not counter.count(formatted("order 3 failed hard"))  # does not end alike
-    assert counter.count(formatted("order 3 (retry) failed"))  # hidden: it fits
-    window.take()  # window 1 closes
-    renewed = window.floods.open
-    assert renewed is not None and renewed.samples == 2
-    again = formatted("order 3 (retry) failed")
-    assert not renewed.count(again)  # window 2: let through as a sample
-    window.add(capture(again))
-    (group,) = window.take()
-    assert group.records[0].getMessage() == "order 3 (retry) failed"
+    for n in (1, 2):
+        window.add(capture(raising(n)))
+    counter = window.floods.open
+    assert counter is not None
+    assert counter.count(raising(3))
+    assert not counter.count(formatted("Refund of order 3 for Ann failed"))  # no exception
+
+
+#: Samples' values, and texts tried in their place: ids of every shape, and words,
+#: punctuation and whitespace around them.
+_IDS = ("7", "42", "99991", "A-1001", "ch_3Mq9", "0x7f3a", "10.0.0.1", "1.2.3", "u1@x.io",
+        "db-1:5432", "2026-11-28T12:00:00")
+_ALPHABET = "0123456789abcxyzAZ_-.:@+/'\"()[],; \t"
+_TEMPLATES = ("Payment failed for user {}", "order A-{}", "'{}' not found", "due Jan {}",
+              "user {}: locked", "worker-{}: disk full", "took {} ms", "{}", "id={}",
+              "path /x/{}/y", "v{}.0 released", "retry {} of 3", "(user {})", "{} failed",
+              "at {}, then again", "Error: {} rejected", "\"{}\"", "user{}x", "[{}]")
+
+
+def test_whatever_a_counter_matches_masks_to_its_samples_key() -> None:
+    """The guarantee that keeps a different problem from hiding under a flood: every text a
+    counter counts has the fingerprint of the samples it learned from."""
+    rng = random.Random(11)
+    counted = 0
+    for template in _TEMPLATES:
+        for _ in range(40):
+            values = rng.sample(_IDS, 3)
+            texts = [template.format(value) for value in values]
+            key = mask(texts[0])
+            if any(mask(text) != key for text in texts):
+                continue  # not one group
+            counter = FloodCounter.for_group(key, [formatted(text) for text in texts])
+            tries = [*(template.format(value) for value in _IDS),
+                     *(template.format("".join(rng.choices(_ALPHABET, k=rng.randint(0, 8))))
+                       for _ in range(60))]
+            for text in tries:
+                if counter.count(formatted(text)):
+                    counted += 1
+                    assert mask(text) == key, (template, values, text)
+    assert counted > 1000  # the property was exercised, not vacuous
+
+
+def test_a_different_message_from_a_flooding_line_is_hidden_for_at_most_one_window(
+        receiver: LocalReceiver) -> None:
+    """Issue 11 item 6 (review r2): a different message from the flooding call site may be
+    counted under the flood for at most one window. f"Payment failed for user {user_id}"
+    floods with varying ids; "... for user None" (words are not masked: its own key)
+    arrives late in every window, after the samples. It must reach incident.io."""
+    rig = Rig(receiver, max_batch_size=3, dedup="fingerprint", max_events_per_minute=1000)
+    window = rig.dispatcher.window
+
+    def emit(record: logging.LogRecord) -> None:  # what IncidentIOHandler.emit does
+        counter = window.floods.open
+        if counter is not None and counter.count(record):
+            return
+        rig.stats.taken += 1
+        window.add(capture(record))
+
+    user = 1000
+    for _ in range(3):  # three windows, each a busy flood with one anonymous request late
+        for _ in range(6):
+            user = (user * 7919) % 99991  # ids vary from the first digit on
+            emit(formatted(f"Payment failed for user {user}"))
+        emit(formatted("Payment failed for user None"))
+        rig.ship()
+        rig.advance(1)
+    titles = [event.title for event in receiver.events]
+    assert sum("for user None" in title for title in titles) == 3, titles
+    assert sum("(+" in title for title in titles) == 3, titles  # the flood still counted
+    stats = rig.stats.as_dict(pending=0, counted=window.floods.total())
+    assert stats["records_accepted"] == 21 == stats["records_delivered"] + sum(
+        stats["dropped"].values())
 
 
 def test_an_fstring_error_loop_is_counted_on_the_callers_thread(
