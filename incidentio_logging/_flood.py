@@ -3,11 +3,14 @@
 One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
 
 - A **flood** is the records of one group beyond the ``max_batch_size`` its window keeps.
-- When a group fills, the window **opens** a :class:`FloodCounter` for it: the one
-  counter open at a time, published as :attr:`Floods.open`.
-- On the callers' threads, ``emit`` offers each record to the open counter. A record the
-  counter **matches** is **counted** there and goes no further: no snapshot, no queue
-  slot, no work for the worker. Anything else declines, and is captured as usual.
+- When a group fills, the window **opens** a :class:`FloodCounter` for it. Several floods
+  are counted at once (up to :data:`MAX_OPEN`): the open counters are published as
+  :attr:`Floods.open`, a dict by their **lookup key** (:func:`lookup_key`): the template
+  of a ``%``-style record, the call site (path and line) of any other.
+- On the callers' threads, ``emit`` looks up the record's lookup key, one dict lookup,
+  and offers the record to the counter found there. A record the counter **matches** is
+  **counted** there and goes no further: no snapshot, no queue slot, no work for the
+  worker. Anything else declines, and is captured as usual.
 - A counter matches the group's logger, level and exception (its type, and the functions
   its traceback passed through, so the same type raised elsewhere is another problem,
   as it is to the fingerprint), and then either its template (the very ``msg`` object of
@@ -17,7 +20,9 @@ One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
   word or words with a digit, which the fingerprint masks), the start and end they all
   share around any such value. For an exception, whose fingerprint leaves the message
   out, the call site is enough.
-- A counter is **closed** when another group fills or its window closes. What it counted
+- A counter is **closed** when its window closes, when its group is sent from storm
+  control's wait, when a newer counter opens under its lookup key, or when it is the
+  oldest of :data:`MAX_OPEN` and another opens. What it counted
   is **folded** into its group. Records counted while their group was not in the window
   (the window closed before its samples were grouped) are **strays**: the dispatcher
   drops them as ``batch_full``.
@@ -52,8 +57,8 @@ class FloodCounter:
     """Counts, on the callers' threads, the records of one full group."""
 
     __slots__ = ("_closed", "_lock", "codes", "counted", "exc_type", "head", "key", "last_created",
-                 "levelno", "lineno", "longest", "msg", "name", "pathname", "pattern", "samples",
-                 "tail")
+                 "levelno", "lineno", "longest", "lookup", "msg", "name", "pathname", "pattern",
+                 "samples", "tail")
 
     def __init__(self, key: Hashable, first: logging.LogRecord, *, samples: int = 0,
                  head: str | None = None, tail: str | None = None) -> None:
@@ -72,6 +77,8 @@ class FloodCounter:
             else traceback_codes(info[2]) if info else ())
         self.pathname = first.pathname
         self.lineno = first.lineno
+        #: Where callers find it: :func:`lookup_key` of the records it matches.
+        self.lookup = lookup_key(first)
         #: With a call site to match: what every sample's message starts with, and ends
         #: with (``tail``), one value (:data:`_VALUE`) apart; or, when ``tail`` is None,
         #: the one message to match. None matches by template only. For an exception,
@@ -205,32 +212,70 @@ def _shared_start(texts: list[str]) -> str:
     return low
 
 
+#: How many floods are counted at once. An outage makes a few call sites loop together;
+#: a newer flood beyond these closes the oldest counter.
+MAX_OPEN = 16
+
+
+def lookup_key(record: logging.LogRecord) -> Hashable:
+    """What the counter that may match ``record`` is found by: a ``%``-style record's
+    template (a string, whose hash is kept), anything else's call site."""
+    msg = record.msg
+    return msg if record.args and type(msg) is str else (record.pathname, record.lineno)
+
+
 class Floods:
-    """The open counter, and the books of every counter closed so far."""
+    """The open counters, and the books of every counter closed so far."""
 
     __slots__ = ("counted", "open", "strays")
 
     def __init__(self) -> None:
-        #: Read on the callers' threads; None when no group is full.
-        self.open: FloodCounter | None = None
+        #: The open counters by :func:`lookup_key`, read on the callers' threads. The
+        #: worker replaces the dict, never changes it, so a reader needs no lock.
+        self.open: dict[Hashable, FloodCounter] = {}
         #: Records counted by counters since closed, ever (``stats()`` adds them up).
         self.counted = 0
         #: Of those, records whose group was not in the window to fold into; not yet
         #: dropped by the dispatcher.
         self.strays = 0
 
-    def replace(self, new: FloodCounter | None) -> FloodCounter | None:
-        """Open ``new`` in place of the open counter; the one closed, if it counted any."""
-        old, self.open = self.open, new
-        if old is None or not old.close():
-            return None
-        self.counted += old.counted
-        return old
+    def count(self, record: logging.LogRecord) -> bool:
+        """On a caller's thread: True when an open counter counted ``record``."""
+        counter = self.open.get(lookup_key(record))
+        return counter is not None and counter.count(record)
+
+    def start(self, new: FloodCounter) -> list[FloodCounter]:
+        """Open ``new``. It closes the counter found by the same key, if any, and the
+        oldest when :data:`MAX_OPEN` are open: those of them that counted any."""
+        counters = dict(self.open)
+        closing = [counters.pop(new.lookup)] if new.lookup in counters else []
+        if len(counters) >= MAX_OPEN:
+            closing.append(counters.pop(next(iter(counters))))
+        counters[new.lookup] = new
+        self.open = counters
+        return self._closed(closing)
+
+    def stop(self, group_key: Hashable | None = None) -> list[FloodCounter]:
+        """Close the counters of the group ``group_key``, or all of them when None: those
+        that counted any."""
+        closing = [counter for counter in self.open.values()
+                   if group_key is None or counter.key == group_key]
+        if closing:
+            self.open = {lookup: counter for lookup, counter in self.open.items()
+                         if counter not in closing}
+        return self._closed(closing)
+
+    def _closed(self, closing: list[FloodCounter]) -> list[FloodCounter]:
+        counted = []
+        for counter in closing:
+            if counter.close():
+                self.counted += counter.counted
+                counted.append(counter)
+        return counted
 
     def total(self) -> int:
-        """Records counted so far, the open counter's included."""
-        counter = self.open
-        return self.counted + (counter.counted if counter is not None else 0)
+        """Records counted so far, the open counters' included."""
+        return self.counted + sum(counter.counted for counter in self.open.values())
 
     def take_strays(self) -> int:
         """The strays not yet dropped, now handed to the caller to drop."""

@@ -10,14 +10,22 @@ from collections.abc import Callable
 
 import pytest
 
-from incidentio_logging._flood import FloodCounter
+from incidentio_logging._flood import MAX_OPEN, FloodCounter
 from incidentio_logging._identity import mask
 from incidentio_logging._record import capture
 from incidentio_logging.grouping import Window, fingerprint_key, key_function
+from incidentio_logging.handler import IncidentIOHandler
 from incidentio_logging.testing import LocalReceiver
 
 from .conftest import MakeHandler, Rig
 from .test_grouping import record
+
+
+def only(window: Window) -> FloodCounter | None:
+    """The window's one open flood counter, or None."""
+    counters = list(window.floods.open.values())
+    assert len(counters) <= 1, counters
+    return counters[0] if counters else None
 
 
 def test_a_full_group_opens_a_counter_and_its_count_is_folded_in() -> None:
@@ -25,9 +33,9 @@ def test_a_full_group_opens_a_counter_and_its_count_is_folded_in() -> None:
     window = Window(fingerprint_key, 2)
     first = record(exc=KeyError)
     window.add(capture(first))
-    assert window.floods.open is None
+    assert only(window) is None
     window.add(capture(record(arg="B", exc=KeyError)))
-    counter = window.floods.open
+    counter = only(window)
     assert counter is not None
     assert (counter.msg, counter.name, counter.levelno, counter.exc_type) == (
         first.msg, "shop", logging.ERROR, KeyError)
@@ -47,30 +55,67 @@ def test_a_closed_counter_declines() -> None:
     """After take(), a counter a caller still holds declines: the record goes the usual way."""
     window = Window(fingerprint_key, 1)
     window.add(capture(record()))
-    counter = window.floods.open
+    counter = only(window)
     assert counter is not None
     window.take()
-    assert window.floods.open is None
+    assert only(window) is None
     assert not counter.count(record())
 
 
-def test_a_newer_full_group_closes_the_older_counter() -> None:
-    """One counter open at a time: the replaced one is closed and its count folded in."""
+def test_floods_of_several_problems_are_counted_at_once() -> None:
+    """An outage makes several lines loop together: each full group keeps its counter."""
     window = Window(fingerprint_key, 1)
     window.add(capture(record(msg="a %s")))
-    older = window.floods.open
+    older = only(window)
     assert older is not None and older.count(record(msg="a %s"))
     window.add(capture(record(msg="b %s")))
-    assert window.floods.open is not older
-    assert not older.count(record(msg="a %s"))
-    assert [g.total for g in window.take()] == [2, 1]
+    assert older.count(record(msg="a %s"))  # still open
+    assert window.floods.count(record(msg="b %s")) and window.floods.count(record(msg="a %s"))
+    assert window.floods.total() == 4
+    assert [g.total for g in window.take()] == [4, 2]
+    assert window.floods.total() == 4 and window.floods.strays == 0
+
+
+def test_the_oldest_of_too_many_floods_is_closed_and_folded_in() -> None:
+    """At most MAX_OPEN counters: a newer flood beyond them closes the oldest, whose count
+    is folded into its group."""
+    window = Window(fingerprint_key, 1)
+    templates = [f"problem {n} %s" for n in range(MAX_OPEN + 1)]
+    first = record(msg=templates[0])
+    window.add(capture(first))
+    assert window.floods.count(record(msg=templates[0]))
+    for template in templates[1:]:
+        window.add(capture(record(msg=template)))
+    assert len(window.floods.open) == MAX_OPEN
+    assert not window.floods.count(record(msg=templates[0]))  # closed: captured as usual
+    assert window.floods.count(record(msg=templates[-1]))
+    assert [g.total for g in window.take()] == [2, *[1] * (MAX_OPEN - 1), 2]
+
+
+def test_a_newer_counter_for_the_same_call_site_replaces_the_older() -> None:
+    """A group that fills again (its renewed counter's samples grouped) opens a counter in
+    place of the renewed one: it is closed, and what it counted folded in."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record()))
+    flood = only(window)
+    assert flood is not None and flood.count(record())
+    (group,) = window.take()
+    renewed = only(window)
+    assert renewed is not None and not renewed.count(record())  # its sample
+    assert renewed.count(record())
+    window.add(capture(record()))  # the sample reaches the worker: the group is full again
+    newer = only(window)
+    assert newer is not None and newer is not renewed
+    assert not renewed.count(record()) and newer.count(record())
+    (group,) = window.take()
+    assert group.total == 3 and window.floods.total() == 3
 
 
 def test_only_fingerprint_grouping_opens_a_counter() -> None:
     """A user key cannot be matched on the caller's thread."""
     window = Window(key_function(lambda r: "k", lambda exc: None), 1)
     window.add(capture(record()))
-    assert window.floods.open is None
+    assert only(window) is None
 
 
 def test_a_flood_that_outlives_its_window_is_renewed() -> None:
@@ -79,18 +124,18 @@ def test_a_flood_that_outlives_its_window_is_renewed() -> None:
     window = Window(fingerprint_key, 2)
     window.add(capture(record(arg="A")))
     window.add(capture(record(arg="B")))
-    flood = window.floods.open
+    flood = only(window)
     assert flood is not None and flood.count(record(arg="C"))
     (group,) = window.take()
     assert group.total == 3
-    renewed = window.floods.open
+    renewed = only(window)
     assert renewed is not None and renewed is not flood
     passed = [record(arg="D"), record(arg="E")]
     assert [renewed.count(r) for r in passed] == [False, False]  # samples: captured as usual
     assert renewed.count(record(arg="F"))  # and the rest counted on the caller's thread
     for sample in passed:
         window.add(capture(sample))  # the worker groups them: full again
-    assert window.floods.open is not renewed
+    assert only(window) is not renewed
     (group,) = window.take()
     assert [r.args for r in group.records] == [("D",), ("E",)]
     assert group.total == 3
@@ -103,10 +148,10 @@ def test_records_counted_before_their_samples_are_grouped_are_not_lost() -> None
     still balance."""
     window = Window(fingerprint_key, 1)
     window.add(capture(record()))
-    flood = window.floods.open
+    flood = only(window)
     assert flood is not None and flood.count(record())
     window.take()
-    renewed = window.floods.open
+    renewed = only(window)
     assert renewed is not None
     assert not renewed.count(record())  # its sample, still on its way to the worker
     assert renewed.count(record())
@@ -118,9 +163,9 @@ def test_a_counter_that_counted_nothing_is_not_renewed() -> None:
     """A group that merely filled up is no flood: the next window starts plain."""
     window = Window(fingerprint_key, 1)
     window.add(capture(record()))
-    assert window.floods.open is not None
+    assert only(window) is not None
     window.take()
-    assert window.floods.open is None
+    assert only(window) is None
 
 
 def test_the_dispatcher_drops_strays_as_batch_full(receiver: LocalReceiver) -> None:
@@ -129,9 +174,9 @@ def test_the_dispatcher_drops_strays_as_batch_full(receiver: LocalReceiver) -> N
     template = record().msg  # the counter matches the very template object
     rig.log(template)
     window = rig.dispatcher.window
-    assert window.floods.open is not None and window.floods.open.count(record(msg=template))
+    assert only(window).count(record(msg=template))
     rig.ship()
-    renewed = window.floods.open
+    renewed = only(window)
     assert renewed is not None
     assert not renewed.count(record(msg=template)) and renewed.count(record(msg=template))
     rig.ship()
@@ -149,7 +194,7 @@ def test_the_counter_can_be_reentered_by_its_own_thread() -> None:
     would deadlock; both records are counted."""
     window = Window(fingerprint_key, 1)
     window.add(capture(record()))
-    counter = window.floods.open
+    counter = only(window)
     assert counter is not None
 
     class Interrupted(logging.LogRecord):
@@ -177,7 +222,7 @@ def test_an_fstring_flood_is_counted_by_call_site() -> None:
     window = Window(fingerprint_key, 2)
     for _ in range(2):
         window.add(capture(formatted("Card declined for order A-1")))
-    counter = window.floods.open
+    counter = only(window)
     assert counter is not None
     again = formatted("Card declined for order A-1")
     assert again.msg is not counter.msg
@@ -195,7 +240,7 @@ def test_a_different_message_from_the_flooding_line_is_never_counted_under_it() 
     window = Window(fingerprint_key, 2)
     for _ in range(2):
         window.add(capture(formatted("charge failed")))
-    counter = window.floods.open
+    counter = only(window)
     assert counter is not None and counter.count(formatted("charge failed"))
     refund = formatted("refund failed")
     assert not counter.count(refund)
@@ -244,7 +289,7 @@ def test_an_exception_flood_matches_any_text_from_its_call_site() -> None:
     window = Window(fingerprint_key, 2)
     for n in (1, 2):
         window.add(capture(raising(n)))
-    counter = window.floods.open
+    counter = only(window)
     assert counter is not None
     assert counter.count(raising(3))
     assert not counter.count(formatted("Refund of order 3 for Ann failed"))  # no exception
@@ -294,8 +339,7 @@ def test_a_different_message_from_a_flooding_line_is_hidden_for_at_most_one_wind
     window = rig.dispatcher.window
 
     def emit(record: logging.LogRecord) -> None:  # what IncidentIOHandler.emit does
-        counter = window.floods.open
-        if counter is not None and counter.count(record):
+        if window.floods.count(record):
             return
         rig.stats.taken += 1
         window.add(capture(record))
@@ -331,9 +375,9 @@ def test_an_fstring_error_loop_is_counted_on_the_callers_thread(
     loop(5)
     handler._worker._wake.set()  # group the samples now rather than at the window's end
     deadline = time.monotonic() + 5
-    while handler._floods.open is None and time.monotonic() < deadline:
+    while not handler._floods.open and time.monotonic() < deadline:
         time.sleep(0.001)
-    assert handler._floods.open is not None
+    assert handler._floods.open
     loop(1000)
     assert handler._worker.pending() == 0  # counted on this thread: nothing queued
     assert not handler.flush(5)  # 1000 were only counted
@@ -370,9 +414,9 @@ def test_the_same_exception_type_raised_elsewhere_is_never_counted_under_a_flood
         view(_raise_in_refund)
     handler._worker._wake.set()
     deadline = time.monotonic() + 5
-    while handler._floods.open is None and time.monotonic() < deadline:
+    while not handler._floods.open and time.monotonic() < deadline:
         time.sleep(0.001)
-    assert handler._floods.open is not None
+    assert handler._floods.open
     for _ in range(50):
         view(_raise_in_refund)
     view(_raise_in_checkout)
@@ -382,3 +426,51 @@ def test_the_same_exception_type_raised_elsewhere_is_never_counted_under_a_flood
     (checkout,) = [e for e in receiver.events if len(e.records) == 1]
     assert "_raise_in_checkout" in checkout.payload["description"]
     assert handler.stats()["dropped"] == {"batch_full": 50}
+
+
+def _wait_for_counter(handler: IncidentIOHandler, words: str) -> None:
+    """Until the worker has grouped the samples and opened a counter whose text has
+    ``words``."""
+    deadline = time.monotonic() + 5
+    handler._worker._wake.set()
+    while time.monotonic() < deadline:
+        if any(words in (c.head or "") for c in handler._floods.open.values()):
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"no flood counter opened for {words!r}")
+
+
+def test_two_error_loops_at_once_both_stay_on_the_fast_path(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Review r2: an outage makes several call sites loop at once. With one counter open at
+    a time, once a second flood filled, the first flood's records were snapshotted and
+    queued again for the rest of the window (2.4x a NullHandler, and queue_full drops).
+    Both loops are counted on the callers' threads, and every record is accounted for."""
+    handler = make_handler(max_batch_size=5, flush_interval=30)
+    logger.addHandler(handler)
+    order, host = "A-1001", "db-1"
+
+    def card(times: int) -> None:
+        for _ in range(times):
+            logger.error(f"Card declined for order {order}")
+
+    def database(times: int) -> None:
+        for _ in range(times):
+            logger.error(f"Cannot reach {host}")
+
+    card(5)
+    _wait_for_counter(handler, "Card")
+    database(5)
+    _wait_for_counter(handler, "reach")
+    counted = handler._floods.total()
+    card(200)  # the first loop goes on
+    database(100)
+    assert handler._floods.total() - counted == 300
+    assert handler._worker.pending() == 0
+    assert not handler.flush(5)
+    titles = sorted(event.title for event in receiver.events)
+    assert titles == [f"ERROR {logger.name}: Cannot reach db-1 (+104 more)",
+                      f"ERROR {logger.name}: Card declined for order A-1001 (+204 more)"]
+    stats = handler.stats()
+    assert stats["records_accepted"] == 310 and stats["records_pending"] == 0
+    assert stats["records_delivered"] == 10 and stats["dropped"] == {"batch_full": 300}
