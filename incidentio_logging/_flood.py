@@ -241,7 +241,9 @@ class Floods:
 
     def count(self, record: logging.LogRecord) -> bool:
         """On a caller's thread: True when an open counter counted ``record``."""
-        counter = self.open.get(lookup_key(record))
+        msg = record.msg  # lookup_key(record), inlined: a call costs as much as the lookup
+        counter = self.open.get(
+            msg if record.args and type(msg) is str else (record.pathname, record.lineno))
         return counter is not None and counter.count(record)
 
     def start(self, new: FloodCounter) -> list[FloodCounter]:
