@@ -117,7 +117,8 @@ class FloodCounter:
         tail = _shared_start([text[::-1] for text in texts])[::-1]
         # Never overlapping the head, so every sample matches.
         tail = tail[max(0, len(tail) - room):]
-        if not all(_masks_alike(head, text, tail) for text in texts):
+        if not (all(_one_value(head, text, tail) for text in texts)
+                and _masks_alike(head, texts[0], tail)):
             return cls(key, first, head=first.msg)  # no one value: match the first exactly
         return cls(key, first, head=head, tail=tail)
 
@@ -194,11 +195,15 @@ MAX_VALUE = 64
 _PROBES = ("0", "7", "123456", "x9", "9x", "A-1", "1.2.3", "ab_1", "a1b2c3d4e5f6")
 
 
+def _one_value(head: str, text: str, tail: str) -> bool:
+    # Whether ``text`` is the head, one value and the tail.
+    return (len(text) <= min(MAX_SCANNED, len(head) + len(tail) + MAX_VALUE)
+            and _VALUE.fullmatch(text, len(head), len(text) - len(tail)) is not None)
+
+
 def _masks_alike(head: str, text: str, tail: str) -> bool:
-    # Whether every text the counter could match for this sample's group masks as it does.
-    if (len(text) > min(MAX_SCANNED, len(head) + len(tail) + MAX_VALUE)
-            or not _VALUE.fullmatch(text, len(head), len(text) - len(tail))):
-        return False
+    # Whether values of other shapes in the sample's place mask as the sample does. The
+    # samples of one group mask alike already: they share its key.
     masked = mask(text)
     return all(mask(head + probe + tail) == masked for probe in _PROBES)
 
