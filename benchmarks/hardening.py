@@ -272,6 +272,16 @@ IDENTITY_ROWS: list[Row] = [
      "call (Django's one 500 template) was counted under the flood, never sent",
      "1 alert → 2 alerts, the second with its record",
      "test_flood.py::test_the_same_exception_type_raised_elsewhere_is_never_counted_under_a_flood"),
+    ("Under an f-string flood (`Payment failed for user {id}`), another message from the "
+     "line that began and ended alike (`... for user None`, its own key) was counted under "
+     "the flood in every window, never sent",
+     "sent in 0 of 3 windows → 3 of 3; varying-id f-string loop 1.21x → 1.30x NullHandler",
+     "test_flood.py::test_a_different_message_from_a_flooding_line_is_hidden_for_at_most_one_window"),
+    ("Only one flood counter was open: when a second error loop filled its group, the first "
+     "loop's records were snapshotted and queued again for the rest of the window",
+     "two f-string loops at once: 2.4x NullHandler and queue_full drops (review r2) → "
+     "1.31x, both counted on the callers' threads",
+     "test_flood.py::test_two_error_loops_at_once_both_stay_on_the_fast_path"),
     ("An f-string error paged once per value: four `Card declined for order {order}` "
      "records gave four events and four dedup keys",
      "4 events, 4 keys → 1 event, 1 key",

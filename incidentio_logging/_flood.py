@@ -3,19 +3,26 @@
 One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
 
 - A **flood** is the records of one group beyond the ``max_batch_size`` its window keeps.
-- When a group fills, the window **opens** a :class:`FloodCounter` for it: the one
-  counter open at a time, published as :attr:`Floods.open`.
-- On the callers' threads, ``emit`` offers each record to the open counter. A record the
-  counter **matches** is **counted** there and goes no further: no snapshot, no queue
-  slot, no work for the worker. Anything else declines, and is captured as usual.
+- When a group fills, the window **opens** a :class:`FloodCounter` for it. Several floods
+  are counted at once (up to :data:`MAX_OPEN`): the open counters are published as
+  :attr:`Floods.open`, a dict by their **lookup key** (:func:`lookup_key`): the template
+  of a ``%``-style record, the call site (path and line) of any other.
+- On the callers' threads, ``emit`` looks up the record's lookup key, one dict lookup,
+  and offers the record to the counter found there. A record the counter **matches** is
+  **counted** there and goes no further: no snapshot, no queue slot, no work for the
+  worker. Anything else declines, and is captured as usual.
 - A counter matches the group's logger, level and exception (its type, and the functions
   its traceback passed through, so the same type raised elsewhere is another problem,
-  as it is to the fingerprint), and then either its
-  template (the very ``msg`` object of a ``%``-style call), or, for a record whose
-  message came formatted (no ``args``: f-strings, ``.format()``), its **call site** (path
-  and line) together with its text: the one text all the group's samples had, or, when
-  they differ, the start and end they all share.
-- A counter is **closed** when another group fills or its window closes. What it counted
+  as it is to the fingerprint), and then either its template (the very ``msg`` object of
+  a ``%``-style call), or, for a record whose message came formatted (no ``args``:
+  f-strings, ``.format()``), its **call site** (path and line) together with its text:
+  the one text all the group's samples had, or, when they differ by one **value** (a
+  word or words with a digit, which the fingerprint masks), the start and end they all
+  share around any such value. For an exception, whose fingerprint leaves the message
+  out, the call site is enough.
+- A counter is **closed** when its window closes, when its group is sent from storm
+  control's wait, when a newer counter opens under its lookup key, or when it is the
+  oldest of :data:`MAX_OPEN` and another opens. What it counted
   is **folded** into its group. Records counted while their group was not in the window
   (the window closed before its samples were grouped) are **strays**: the dispatcher
   drops them as ``batch_full``.
@@ -24,23 +31,25 @@ One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
   grouped by their own key, then counts again. The worker never has to group a full batch
   again before the callers stop queueing.
 
-Matching by call site is what makes an f-string flood cheap: string compares, no
-masking on the caller's thread. Its price, when the group's samples differ (a grouping
-that masks values), is that a different message from the same line that begins and ends
-like every sample (it differs only where the samples' values differ) is counted under
-that group for the rest of the window. The next window's samples are captured and
-grouped by their own key, so such a message shows as its own group as soon as it is
-among them.
+Matching by call site is what makes an f-string flood cheap: string compares and one
+small regular expression, no masking on the caller's thread. It is built not to count a
+message the fingerprint tells apart from the samples: what may vary is one value that
+:func:`~._identity.mask` masks whole, checked when the counter opens by masking the
+samples and stand-in values in their place. Samples that differ in anything else
+(``f"{op} failed"``) leave a counter that matches the first sample's exact text, and any
+other message from the line is captured and grouped by its own key at once.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import re
 import threading
 from collections.abc import Hashable, Sequence
 from types import CodeType
 
+from ._identity import MAX_SCANNED, mask
 from .serialize import Traceback, traceback_codes
 
 
@@ -48,7 +57,8 @@ class FloodCounter:
     """Counts, on the callers' threads, the records of one full group."""
 
     __slots__ = ("_closed", "_lock", "codes", "counted", "exc_type", "head", "key", "last_created",
-                 "levelno", "lineno", "msg", "name", "pathname", "samples", "tail")
+                 "levelno", "lineno", "longest", "lookup", "msg", "name", "pathname", "pattern",
+                 "samples", "tail")
 
     def __init__(self, key: Hashable, first: logging.LogRecord, *, samples: int = 0,
                  head: str | None = None, tail: str | None = None) -> None:
@@ -67,11 +77,20 @@ class FloodCounter:
             else traceback_codes(info[2]) if info else ())
         self.pathname = first.pathname
         self.lineno = first.lineno
+        #: Where callers find it: :func:`lookup_key` of the records it matches.
+        self.lookup = lookup_key(first)
         #: With a call site to match: what every sample's message starts with, and ends
-        #: with (``tail``), or, when ``tail`` is None, the one message they all had.
-        #: None matches by template only.
+        #: with (``tail``), one value (:data:`_VALUE`) apart; or, when ``tail`` is None,
+        #: the one message to match. None matches by template only. For an exception,
+        #: whose fingerprint leaves the message out, both are empty: any text matches.
         self.head = head
         self.tail = tail
+        #: The head, one value and the tail, and the longest such text: all of it masked.
+        self.pattern = _VALUE
+        self.longest = MAX_VALUE
+        if head is not None and tail is not None:
+            self.pattern = re.compile(re.escape(head) + _VALUE.pattern + re.escape(tail))
+            self.longest = min(MAX_SCANNED, len(head) + len(tail) + MAX_VALUE)
         self.counted = 0
         self.last_created = 0.0
         # Reentrant: a signal handler that logs runs on the thread it interrupted, maybe
@@ -86,6 +105,9 @@ class FloodCounter:
         first = records[0]
         if first.args or type(first.msg) is not str:
             return cls(key, first)
+        if first.exc_info and first.exc_info[0] is not None:
+            # An exception's fingerprint leaves the message out: any text will do.
+            return cls(key, first, head="", tail="")
         texts = [r.msg for r in records if not r.args and type(r.msg) is str
                  and r.lineno == first.lineno and r.pathname == first.pathname]
         head = _shared_start(texts)
@@ -94,7 +116,11 @@ class FloodCounter:
         room = min(len(text) for text in texts) - len(head)
         tail = _shared_start([text[::-1] for text in texts])[::-1]
         # Never overlapping the head, so every sample matches.
-        return cls(key, first, head=head, tail=tail[max(0, len(tail) - room):])
+        tail = tail[max(0, len(tail) - room):]
+        if not (all(_one_value(head, text, tail) for text in texts)
+                and _masks_alike(head, texts[0], tail)):
+            return cls(key, first, head=first.msg)  # no one value: match the first exactly
+        return cls(key, first, head=head, tail=tail)
 
     def count(self, record: logging.LogRecord) -> bool:
         """Count ``record`` if it matches and counting is open; False sends it the usual way."""
@@ -102,9 +128,13 @@ class FloodCounter:
         if msg is not self.msg:
             head, tail = self.head, self.tail
             if (head is None or record.lineno != self.lineno or record.args
-                    or record.pathname != self.pathname or type(msg) is not str
-                    or (msg != head if tail is None
-                        else not msg.startswith(head) or not msg.endswith(tail))):
+                    or record.pathname != self.pathname or type(msg) is not str):
+                return False
+            if tail is None:
+                if msg != head:
+                    return False
+            elif self.exc_type is None and (len(msg) > self.longest
+                                            or self.pattern.fullmatch(msg) is None):
                 return False
         if (record.name != self.name or record.levelno != self.levelno
                 or (record.exc_info[0] if record.exc_info else None) is not self.exc_type
@@ -149,6 +179,35 @@ class FloodCounter:
             return self.counted
 
 
+#: The one value a head/tail counter lets vary: a word, or words joined by single dots or
+#: hyphens, with a digit in it. :func:`~._identity.mask` masks such a value as one
+#: ``<*>``, whatever its digits, so a text counted for differing only there masks to the
+#: group's own key. (Colons, "@" and "+" are left out: they can make a label of it, or
+#: join it to what follows.) Words without a digit first, then the one with the first
+#: digit, then any words: a text matches one way only, so the caller's thread does
+#: little backtracking, over at most :data:`MAX_VALUE` characters.
+_VALUE = re.compile(r"(?:[^\W\d]+[.\-])*[^\W\d]*\d\w*(?:[.\-]\w+)*")
+#: The longest value a head/tail counter matches.
+MAX_VALUE = 64
+#: Values tried in a sample's place before a counter trusts its head and tail: where the
+#: text around the value changes how it is masked (a month's name before a day, say), a
+#: value of another shape masks differently, and the counter matches exact text only.
+_PROBES = ("0", "7", "123456", "x9", "9x", "A-1", "1.2.3", "ab_1", "a1b2c3d4e5f6")
+
+
+def _one_value(head: str, text: str, tail: str) -> bool:
+    # Whether ``text`` is the head, one value and the tail.
+    return (len(text) <= min(MAX_SCANNED, len(head) + len(tail) + MAX_VALUE)
+            and _VALUE.fullmatch(text, len(head), len(text) - len(tail)) is not None)
+
+
+def _masks_alike(head: str, text: str, tail: str) -> bool:
+    # Whether values of other shapes in the sample's place mask as the sample does. The
+    # samples of one group mask alike already: they share its key.
+    masked = mask(text)
+    return all(mask(head + probe + tail) == masked for probe in _PROBES)
+
+
 def _shared_start(texts: list[str]) -> str:
     # The smallest and the largest text differ first where any two do.
     low, high = min(texts), max(texts)
@@ -158,32 +217,72 @@ def _shared_start(texts: list[str]) -> str:
     return low
 
 
+#: How many floods are counted at once. An outage makes a few call sites loop together;
+#: a newer flood beyond these closes the oldest counter.
+MAX_OPEN = 16
+
+
+def lookup_key(record: logging.LogRecord) -> Hashable:
+    """What the counter that may match ``record`` is found by: a ``%``-style record's
+    template (a string, whose hash is kept), anything else's call site."""
+    msg = record.msg
+    return msg if record.args and type(msg) is str else (record.pathname, record.lineno)
+
+
 class Floods:
-    """The open counter, and the books of every counter closed so far."""
+    """The open counters, and the books of every counter closed so far."""
 
     __slots__ = ("counted", "open", "strays")
 
     def __init__(self) -> None:
-        #: Read on the callers' threads; None when no group is full.
-        self.open: FloodCounter | None = None
+        #: The open counters by :func:`lookup_key`, read on the callers' threads. The
+        #: worker replaces the dict, never changes it, so a reader needs no lock.
+        self.open: dict[Hashable, FloodCounter] = {}
         #: Records counted by counters since closed, ever (``stats()`` adds them up).
         self.counted = 0
         #: Of those, records whose group was not in the window to fold into; not yet
         #: dropped by the dispatcher.
         self.strays = 0
 
-    def replace(self, new: FloodCounter | None) -> FloodCounter | None:
-        """Open ``new`` in place of the open counter; the one closed, if it counted any."""
-        old, self.open = self.open, new
-        if old is None or not old.close():
-            return None
-        self.counted += old.counted
-        return old
+    def count(self, record: logging.LogRecord) -> bool:
+        """On a caller's thread: True when an open counter counted ``record``."""
+        msg = record.msg  # lookup_key(record), inlined: a call costs as much as the lookup
+        counter = self.open.get(
+            msg if record.args and type(msg) is str else (record.pathname, record.lineno))
+        return counter is not None and counter.count(record)
+
+    def start(self, new: FloodCounter) -> list[FloodCounter]:
+        """Open ``new``. It closes the counter found by the same key, if any, and the
+        oldest when :data:`MAX_OPEN` are open: those of them that counted any."""
+        counters = dict(self.open)
+        closing = [counters.pop(new.lookup)] if new.lookup in counters else []
+        if len(counters) >= MAX_OPEN:
+            closing.append(counters.pop(next(iter(counters))))
+        counters[new.lookup] = new
+        self.open = counters
+        return self._closed(closing)
+
+    def stop(self, group_key: Hashable | None = None) -> list[FloodCounter]:
+        """Close the counters of the group ``group_key``, or all of them when None: those
+        that counted any."""
+        closing = [counter for counter in self.open.values()
+                   if group_key is None or counter.key == group_key]
+        if closing:
+            self.open = {lookup: counter for lookup, counter in self.open.items()
+                         if counter not in closing}
+        return self._closed(closing)
+
+    def _closed(self, closing: list[FloodCounter]) -> list[FloodCounter]:
+        counted = []
+        for counter in closing:
+            if counter.close():
+                self.counted += counter.counted
+                counted.append(counter)
+        return counted
 
     def total(self) -> int:
-        """Records counted so far, the open counter's included."""
-        counter = self.open
-        return self.counted + (counter.counted if counter is not None else 0)
+        """Records counted so far, the open counters' included."""
+        return self.counted + sum(counter.counted for counter in self.open.values())
 
     def take_strays(self) -> int:
         """The strays not yet dropped, now handed to the caller to drop."""

@@ -4,8 +4,8 @@ A :class:`Window` is fed captured records on the worker thread and hands back gr
 knows no HTTP, and takes the time only from the clock it is given, for a record that has
 none. A group keeps at most ``max_batch_size`` records and only counts the rest: a
 record only counted is never turned back into a record object, and once a group is full
-its flood is counted on the callers' threads by the window's flood counter
-(:mod:`._flood`), the one object shared with them.
+its flood is counted on the callers' threads by a flood counter (:mod:`._flood`); the
+window's :class:`~._flood.Floods`, holding them, is the one object shared with them.
 
 A record the window keeps lets go of its traceback's frames first (they become text, see
 :class:`~.serialize.Traceback`), after its key is computed: a ``group_by`` may read them.
@@ -232,9 +232,7 @@ class Window:
         waiting, released = self._waiting, []
         while waiting and allow():
             key = next(iter(waiting))
-            counter = self.floods.open
-            if counter is not None and counter.key == key:
-                self._replace_counter(None)  # its count goes with the event, not after it
+            self._fold(self.floods.stop(key))  # its count goes with the event, not after it
             group = waiting.pop(key)
             self.held.let_go(group.size)
             released.append(group)
@@ -249,23 +247,22 @@ class Window:
     def _count_flood(self, group: Group) -> None:
         # Only fingerprint grouping can be matched on the caller's thread.
         if isinstance(self._key, Fingerprinter):
-            self._replace_counter(FloodCounter.for_group(group.key, group.records))
+            self._fold(self.floods.start(FloodCounter.for_group(group.key, group.records)))
 
-    def _replace_counter(self, new: FloodCounter | None) -> None:
-        old = self.floods.replace(new)
-        if old is None:
-            return
-        group = self._groups.get(old.key) or self._waiting.get(old.key)
-        if group is None:
-            self.floods.strays += old.counted
-            return
-        group.total += old.counted
-        group.last_created = max(group.last_created, old.last_created)
-        times = group.times
-        if times is not None:  # their own times were not kept: the last one stands in
-            times.extend([old.last_created] * min(old.counted, times.maxlen or old.counted))
-        if group.held == STORM_CONTROL:
-            self._held_again(group)
+    def _fold(self, closed: list[FloodCounter]) -> None:
+        # What closed counters counted joins their groups; without one, it is a stray.
+        for old in closed:
+            group = self._groups.get(old.key) or self._waiting.get(old.key)
+            if group is None:
+                self.floods.strays += old.counted
+                continue
+            group.total += old.counted
+            group.last_created = max(group.last_created, old.last_created)
+            times = group.times
+            if times is not None:  # their own times were not kept: the last one stands in
+                times.extend([old.last_created] * min(old.counted, times.maxlen or old.counted))
+            if group.held == STORM_CONTROL:
+                self._held_again(group)
 
     def __bool__(self) -> bool:
         return bool(self._groups or self._waiting)
@@ -277,14 +274,14 @@ class Window:
     def take(self) -> list[Group]:
         """Close the window: its groups in order of first arrival. Those storm control
         holds back stay, for :meth:`due`."""
-        counter = self.floods.open
-        self._replace_counter(None)
+        flooding = self.floods.stop()
+        self._fold(flooding)
         groups = list(self._groups.values())
         self._groups = {}
         for group in groups:
             if group.held:  # carried below a threshold: judged again now
                 self.held.let_go(group.size)
         self._number += 1
-        if counter is not None and counter.counted:  # still flooding: renew it
-            self.floods.open = counter.renewed(self._max)
+        for counter in flooding:  # still flooding: renew it
+            self.floods.start(counter.renewed(self._max))
         return groups

@@ -223,11 +223,11 @@ class IncidentIOHandler(logging.Handler):
             if self._closed:
                 self._stats.refuse("closed")
                 return
-            counter = self._floods.open
-            # A flood of one problem whose event is already full: the record is only
+            floods = self._floods
+            # A flood of a problem whose event is already full: the record is only
             # counted (see _flood). A different problem, or a counter whose window just
             # shipped, declines, and the record is captured below.
-            if counter is not None and counter.count(record):
+            if floods.open and floods.count(record):
                 return
             refused = self._worker.submit(capture(record, message))
             if refused is not None:

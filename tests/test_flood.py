@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import logging
+import random
+import sys
 import time
 from collections.abc import Callable
 
 import pytest
 
-from incidentio_logging._flood import FloodCounter
+from incidentio_logging._flood import MAX_OPEN, FloodCounter
+from incidentio_logging._identity import mask
 from incidentio_logging._record import capture
 from incidentio_logging.grouping import Window, fingerprint_key, key_function
+from incidentio_logging.handler import IncidentIOHandler
 from incidentio_logging.testing import LocalReceiver
 
 from .conftest import MakeHandler, Rig
 from .test_grouping import record
+
+
+def only(window: Window) -> FloodCounter | None:
+    """The window's one open flood counter, or None."""
+    counters = list(window.floods.open.values())
+    assert len(counters) <= 1, counters
+    return counters[0] if counters else None
 
 
 def test_a_full_group_opens_a_counter_and_its_count_is_folded_in() -> None:
@@ -22,9 +33,9 @@ def test_a_full_group_opens_a_counter_and_its_count_is_folded_in() -> None:
     window = Window(fingerprint_key, 2)
     first = record(exc=KeyError)
     window.add(capture(first))
-    assert window.floods.open is None
+    assert only(window) is None
     window.add(capture(record(arg="B", exc=KeyError)))
-    counter = window.floods.open
+    counter = only(window)
     assert counter is not None
     assert (counter.msg, counter.name, counter.levelno, counter.exc_type) == (
         first.msg, "shop", logging.ERROR, KeyError)
@@ -44,30 +55,67 @@ def test_a_closed_counter_declines() -> None:
     """After take(), a counter a caller still holds declines: the record goes the usual way."""
     window = Window(fingerprint_key, 1)
     window.add(capture(record()))
-    counter = window.floods.open
+    counter = only(window)
     assert counter is not None
     window.take()
-    assert window.floods.open is None
+    assert only(window) is None
     assert not counter.count(record())
 
 
-def test_a_newer_full_group_closes_the_older_counter() -> None:
-    """One counter open at a time: the replaced one is closed and its count folded in."""
+def test_floods_of_several_problems_are_counted_at_once() -> None:
+    """An outage makes several lines loop together: each full group keeps its counter."""
     window = Window(fingerprint_key, 1)
     window.add(capture(record(msg="a %s")))
-    older = window.floods.open
+    older = only(window)
     assert older is not None and older.count(record(msg="a %s"))
     window.add(capture(record(msg="b %s")))
-    assert window.floods.open is not older
-    assert not older.count(record(msg="a %s"))
-    assert [g.total for g in window.take()] == [2, 1]
+    assert older.count(record(msg="a %s"))  # still open
+    assert window.floods.count(record(msg="b %s")) and window.floods.count(record(msg="a %s"))
+    assert window.floods.total() == 4
+    assert [g.total for g in window.take()] == [4, 2]
+    assert window.floods.total() == 4 and window.floods.strays == 0
+
+
+def test_the_oldest_of_too_many_floods_is_closed_and_folded_in() -> None:
+    """At most MAX_OPEN counters: a newer flood beyond them closes the oldest, whose count
+    is folded into its group."""
+    window = Window(fingerprint_key, 1)
+    templates = [f"problem {n} %s" for n in range(MAX_OPEN + 1)]
+    first = record(msg=templates[0])
+    window.add(capture(first))
+    assert window.floods.count(record(msg=templates[0]))
+    for template in templates[1:]:
+        window.add(capture(record(msg=template)))
+    assert len(window.floods.open) == MAX_OPEN
+    assert not window.floods.count(record(msg=templates[0]))  # closed: captured as usual
+    assert window.floods.count(record(msg=templates[-1]))
+    assert [g.total for g in window.take()] == [2, *[1] * (MAX_OPEN - 1), 2]
+
+
+def test_a_newer_counter_for_the_same_call_site_replaces_the_older() -> None:
+    """A group that fills again (its renewed counter's samples grouped) opens a counter in
+    place of the renewed one: it is closed, and what it counted folded in."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record()))
+    flood = only(window)
+    assert flood is not None and flood.count(record())
+    (group,) = window.take()
+    renewed = only(window)
+    assert renewed is not None and not renewed.count(record())  # its sample
+    assert renewed.count(record())
+    window.add(capture(record()))  # the sample reaches the worker: the group is full again
+    newer = only(window)
+    assert newer is not None and newer is not renewed
+    assert not renewed.count(record()) and newer.count(record())
+    (group,) = window.take()
+    assert group.total == 3 and window.floods.total() == 3
 
 
 def test_only_fingerprint_grouping_opens_a_counter() -> None:
     """A user key cannot be matched on the caller's thread."""
     window = Window(key_function(lambda r: "k", lambda exc: None), 1)
     window.add(capture(record()))
-    assert window.floods.open is None
+    assert only(window) is None
 
 
 def test_a_flood_that_outlives_its_window_is_renewed() -> None:
@@ -76,18 +124,18 @@ def test_a_flood_that_outlives_its_window_is_renewed() -> None:
     window = Window(fingerprint_key, 2)
     window.add(capture(record(arg="A")))
     window.add(capture(record(arg="B")))
-    flood = window.floods.open
+    flood = only(window)
     assert flood is not None and flood.count(record(arg="C"))
     (group,) = window.take()
     assert group.total == 3
-    renewed = window.floods.open
+    renewed = only(window)
     assert renewed is not None and renewed is not flood
     passed = [record(arg="D"), record(arg="E")]
     assert [renewed.count(r) for r in passed] == [False, False]  # samples: captured as usual
     assert renewed.count(record(arg="F"))  # and the rest counted on the caller's thread
     for sample in passed:
         window.add(capture(sample))  # the worker groups them: full again
-    assert window.floods.open is not renewed
+    assert only(window) is not renewed
     (group,) = window.take()
     assert [r.getMessage() for r in group.records] == ["order D failed", "order E failed"]
     assert group.total == 3
@@ -100,10 +148,10 @@ def test_records_counted_before_their_samples_are_grouped_are_not_lost() -> None
     still balance."""
     window = Window(fingerprint_key, 1)
     window.add(capture(record()))
-    flood = window.floods.open
+    flood = only(window)
     assert flood is not None and flood.count(record())
     window.take()
-    renewed = window.floods.open
+    renewed = only(window)
     assert renewed is not None
     assert not renewed.count(record())  # its sample, still on its way to the worker
     assert renewed.count(record())
@@ -115,9 +163,9 @@ def test_a_counter_that_counted_nothing_is_not_renewed() -> None:
     """A group that merely filled up is no flood: the next window starts plain."""
     window = Window(fingerprint_key, 1)
     window.add(capture(record()))
-    assert window.floods.open is not None
+    assert only(window) is not None
     window.take()
-    assert window.floods.open is None
+    assert only(window) is None
 
 
 def test_the_dispatcher_drops_strays_as_batch_full(receiver: LocalReceiver) -> None:
@@ -126,9 +174,9 @@ def test_the_dispatcher_drops_strays_as_batch_full(receiver: LocalReceiver) -> N
     template = record().msg  # the counter matches the very template object
     rig.log(template)
     window = rig.dispatcher.window
-    assert window.floods.open is not None and window.floods.open.count(record(msg=template))
+    assert only(window).count(record(msg=template))
     rig.ship()
-    renewed = window.floods.open
+    renewed = only(window)
     assert renewed is not None
     assert not renewed.count(record(msg=template)) and renewed.count(record(msg=template))
     rig.ship()
@@ -146,7 +194,7 @@ def test_the_counter_can_be_reentered_by_its_own_thread() -> None:
     would deadlock; both records are counted."""
     window = Window(fingerprint_key, 1)
     window.add(capture(record()))
-    counter = window.floods.open
+    counter = only(window)
     assert counter is not None
 
     class Interrupted(logging.LogRecord):
@@ -174,7 +222,7 @@ def test_an_fstring_flood_is_counted_by_call_site() -> None:
     window = Window(fingerprint_key, 2)
     for _ in range(2):
         window.add(capture(formatted("Card declined for order A-1")))
-    counter = window.floods.open
+    counter = only(window)
     assert counter is not None
     again = formatted("Card declined for order A-1")
     assert again.msg is not counter.msg
@@ -192,7 +240,7 @@ def test_a_different_message_from_the_flooding_line_is_never_counted_under_it() 
     window = Window(fingerprint_key, 2)
     for _ in range(2):
         window.add(capture(formatted("charge failed")))
-    counter = window.floods.open
+    counter = only(window)
     assert counter is not None and counter.count(formatted("charge failed"))
     refund = formatted("refund failed")
     assert not counter.count(refund)
@@ -202,40 +250,114 @@ def test_a_different_message_from_the_flooding_line_is_never_counted_under_it() 
 
 
 def test_samples_that_differ_match_by_what_they_all_share() -> None:
-    """A grouping that masks values puts differing messages in one group: the counter then
-    matches what all its samples start and end with, and nothing else."""
-    window = Window(key_function(lambda r: "one problem", lambda exc: None), 3)
+    """Fingerprints mask values, so one group holds differing messages: the counter then
+    matches what all its samples start and end with, around one value."""
     records = [formatted(f"Card declined for order {n} today") for n in (17, 18, 29)]
     counter = FloodCounter.for_group("one problem", records)
     assert (counter.head, counter.tail) == ("Card declined for order ", " today")
     assert counter.count(formatted("Card declined for order 4242 today"))
+    assert counter.count(formatted("Card declined for order A-77.x today"))
     assert not counter.count(formatted("Card declined for customer 7 today"))
     assert not counter.count(formatted("Card declined for order 7"))
-    assert window.floods.open is None  # a user's group_by never opens one by itself
+    # Not one value: words, or a value and more, mask to other keys.
+    for other in ("None", "7 (retry)", "7)", "7'", "7-", "1..2"):
+        assert not counter.count(formatted(f"Card declined for order {other} today")), other
+
+
+def test_samples_that_differ_in_words_match_exact_text_only() -> None:
+    """When what the samples' texts differ by is not one value, anything else from the
+    line could be another problem: the counter matches the first sample's text only."""
     short = FloodCounter.for_group("k", [formatted("ab"), formatted("aab")])
-    assert (short.head, short.tail) == ("a", "b")  # never overlapping: both samples fit
-    assert short.count(formatted("ab")) and short.count(formatted("aab"))
+    assert (short.head, short.tail) == ("ab", None)
+    assert short.count(formatted("ab")) and not short.count(formatted("aab"))
+    # "Jan 2" is a date, one value; "Jan 2x" is a word and a value: not one key.
+    dates = FloodCounter.for_group("k", [formatted(f"due Jan {n}") for n in (2, 3)])
+    assert dates.tail is None and not dates.count(formatted("due Jan 123"))
 
 
-def test_a_message_counted_under_a_flood_surfaces_in_the_next_window() -> None:
-    """A different message that fits the flood's samples is counted under it for at most
-    the rest of that window: the renewed counter lets the next window's first records
-    through as samples, and the message is grouped by its own key."""
+def test_an_exception_flood_matches_any_text_from_its_call_site() -> None:
+    """An exception's fingerprint leaves the message out: whatever text the line writes,
+    the same exception raised at the same place is the same group."""
+    def raising(n: int) -> logging.LogRecord:
+        try:
+            _raise_in_refund()
+        except KeyError:
+            info = sys.exc_info()
+        return logging.getLogger("shop").makeRecord(
+            "shop", logging.ERROR, "app.py", 7, f"Refund of order {n} for Ann failed", (), info)
+
     window = Window(fingerprint_key, 2)
-    samples = [formatted("order 1 failed"), formatted("order 2 failed")]
-    # As a fingerprint that masks numbers would open it, for the group of both samples.
-    counter = FloodCounter.for_group("order <n> failed", samples)
-    window.floods.replace(counter)
-    assert not counter.count(formatted("order 3 failed hard"))  # does not end alike
-    assert counter.count(formatted("order 3 (retry) failed"))  # hidden: it fits
-    window.take()  # window 1 closes
-    renewed = window.floods.open
-    assert renewed is not None and renewed.samples == 2
-    again = formatted("order 3 (retry) failed")
-    assert not renewed.count(again)  # window 2: let through as a sample
-    window.add(capture(again))
-    (group,) = window.take()
-    assert group.records[0].getMessage() == "order 3 (retry) failed"
+    for n in (1, 2):
+        window.add(capture(raising(n)))
+    counter = only(window)
+    assert counter is not None
+    assert counter.count(raising(3))
+    assert not counter.count(formatted("Refund of order 3 for Ann failed"))  # no exception
+
+
+#: Samples' values, and texts tried in their place: ids of every shape, and words,
+#: punctuation and whitespace around them.
+_IDS = ("7", "42", "99991", "A-1001", "ch_3Mq9", "0x7f3a", "10.0.0.1", "1.2.3", "u1@x.io",
+        "db-1:5432", "2026-11-28T12:00:00")
+_ALPHABET = "0123456789abcxyzAZ_-.:@+/'\"()[],; \t"
+_TEMPLATES = ("Payment failed for user {}", "order A-{}", "'{}' not found", "due Jan {}",
+              "user {}: locked", "worker-{}: disk full", "took {} ms", "{}", "id={}",
+              "path /x/{}/y", "v{}.0 released", "retry {} of 3", "(user {})", "{} failed",
+              "at {}, then again", "Error: {} rejected", "\"{}\"", "user{}x", "[{}]")
+
+
+def test_whatever_a_counter_matches_masks_to_its_samples_key() -> None:
+    """The guarantee that keeps a different problem from hiding under a flood: every text a
+    counter counts has the fingerprint of the samples it learned from."""
+    rng = random.Random(11)
+    counted = 0
+    for template in _TEMPLATES:
+        for _ in range(40):
+            values = rng.sample(_IDS, 3)
+            texts = [template.format(value) for value in values]
+            key = mask(texts[0])
+            if any(mask(text) != key for text in texts):
+                continue  # not one group
+            counter = FloodCounter.for_group(key, [formatted(text) for text in texts])
+            tries = [*(template.format(value) for value in _IDS),
+                     *(template.format("".join(rng.choices(_ALPHABET, k=rng.randint(0, 8))))
+                       for _ in range(60))]
+            for text in tries:
+                if counter.count(formatted(text)):
+                    counted += 1
+                    assert mask(text) == key, (template, values, text)
+    assert counted > 1000  # the property was exercised, not vacuous
+
+
+def test_a_different_message_from_a_flooding_line_is_hidden_for_at_most_one_window(
+        receiver: LocalReceiver) -> None:
+    """Issue 11 item 6 (review r2): a different message from the flooding call site may be
+    counted under the flood for at most one window. f"Payment failed for user {user_id}"
+    floods with varying ids; "... for user None" (words are not masked: its own key)
+    arrives late in every window, after the samples. It must reach incident.io."""
+    rig = Rig(receiver, max_batch_size=3, dedup="fingerprint", max_events_per_minute=1000)
+    window = rig.dispatcher.window
+
+    def emit(record: logging.LogRecord) -> None:  # what IncidentIOHandler.emit does
+        if window.floods.count(record):
+            return
+        rig.stats.taken += 1
+        window.add(capture(record))
+
+    user = 1000
+    for _ in range(3):  # three windows, each a busy flood with one anonymous request late
+        for _ in range(6):
+            user = (user * 7919) % 99991  # ids vary from the first digit on
+            emit(formatted(f"Payment failed for user {user}"))
+        emit(formatted("Payment failed for user None"))
+        rig.ship()
+        rig.advance(1)
+    titles = [event.title for event in receiver.events]
+    assert sum("for user None" in title for title in titles) == 3, titles
+    assert sum("(+" in title for title in titles) == 3, titles  # the flood still counted
+    stats = rig.stats.as_dict(pending=0, counted=window.floods.total())
+    assert stats["records_accepted"] == 21 == stats["records_delivered"] + sum(
+        stats["dropped"].values())
 
 
 def test_an_fstring_error_loop_is_counted_on_the_callers_thread(
@@ -253,9 +375,9 @@ def test_an_fstring_error_loop_is_counted_on_the_callers_thread(
     loop(5)
     handler._worker._wake.set()  # group the samples now rather than at the window's end
     deadline = time.monotonic() + 5
-    while handler._floods.open is None and time.monotonic() < deadline:
+    while not handler._floods.open and time.monotonic() < deadline:
         time.sleep(0.001)
-    assert handler._floods.open is not None
+    assert handler._floods.open
     loop(1000)
     assert handler._worker.pending() == 0  # counted on this thread: nothing queued
     assert not handler.flush(5)  # 1000 were only counted
@@ -292,9 +414,9 @@ def test_the_same_exception_type_raised_elsewhere_is_never_counted_under_a_flood
         view(_raise_in_refund)
     handler._worker._wake.set()
     deadline = time.monotonic() + 5
-    while handler._floods.open is None and time.monotonic() < deadline:
+    while not handler._floods.open and time.monotonic() < deadline:
         time.sleep(0.001)
-    assert handler._floods.open is not None
+    assert handler._floods.open
     for _ in range(50):
         view(_raise_in_refund)
     view(_raise_in_checkout)
@@ -304,3 +426,51 @@ def test_the_same_exception_type_raised_elsewhere_is_never_counted_under_a_flood
     (checkout,) = [e for e in receiver.events if len(e.records) == 1]
     assert "_raise_in_checkout" in checkout.payload["description"]
     assert handler.stats()["dropped"] == {"batch_full": 50}
+
+
+def _wait_for_counter(handler: IncidentIOHandler, words: str) -> None:
+    """Until the worker has grouped the samples and opened a counter whose text has
+    ``words``."""
+    deadline = time.monotonic() + 5
+    handler._worker._wake.set()
+    while time.monotonic() < deadline:
+        if any(words in (c.head or "") for c in handler._floods.open.values()):
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"no flood counter opened for {words!r}")
+
+
+def test_two_error_loops_at_once_both_stay_on_the_fast_path(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Review r2: an outage makes several call sites loop at once. With one counter open at
+    a time, once a second flood filled, the first flood's records were snapshotted and
+    queued again for the rest of the window (2.4x a NullHandler, and queue_full drops).
+    Both loops are counted on the callers' threads, and every record is accounted for."""
+    handler = make_handler(max_batch_size=5, flush_interval=30)
+    logger.addHandler(handler)
+    order, host = "A-1001", "db-1"
+
+    def card(times: int) -> None:
+        for _ in range(times):
+            logger.error(f"Card declined for order {order}")
+
+    def database(times: int) -> None:
+        for _ in range(times):
+            logger.error(f"Cannot reach {host}")
+
+    card(5)
+    _wait_for_counter(handler, "Card")
+    database(5)
+    _wait_for_counter(handler, "reach")
+    counted = handler._floods.total()
+    card(200)  # the first loop goes on
+    database(100)
+    assert handler._floods.total() - counted == 300
+    assert handler._worker.pending() == 0
+    assert not handler.flush(5)
+    titles = sorted(event.title for event in receiver.events)
+    assert titles == [f"ERROR {logger.name}: Cannot reach db-1 (+104 more)",
+                      f"ERROR {logger.name}: Card declined for order A-1001 (+204 more)"]
+    stats = handler.stats()
+    assert stats["records_accepted"] == 310 and stats["records_pending"] == 0
+    assert stats["records_delivered"] == 10 and stats["dropped"] == {"batch_full": 300}

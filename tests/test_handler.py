@@ -466,7 +466,7 @@ def test_a_flood_is_counted_without_capturing_each_record(
     worker._wake.set()  # drain now rather than at the end of the window
     while worker.pending():
         time.sleep(0.001)
-    assert handler._floods.open is not None
+    assert handler._floods.open
     for i in range(10, 1000):
         logger.error("disk full on %s", i)
     assert worker.pending() == 0  # counted on this thread: nothing queued
@@ -524,7 +524,7 @@ def test_a_fault_inside_emit_is_counted_not_lost(
     logger.error(template, 1)
     worker = handler._worker
     worker._wake.set()
-    while handler._floods.open is None:
+    while not handler._floods.open:
         time.sleep(0.001)
     record = logger.makeRecord(logger.name, logging.ERROR, "f.py", 1, template, (2,), None)
     record.exc_info = 5  # type: ignore[assignment] - what a buggy filter might leave

@@ -600,7 +600,7 @@ def test_in_app_grouping_still_counts_floods_on_the_callers_thread() -> None:
     """A full group of any Fingerprinter, not only the default one, gets a flood counter."""
     window = Window(key_function("fingerprint", lambda exc: None, ("shop",)), 1)
     window.add(capture(record("order %s failed", "A-1")))
-    assert window.floods.open is not None
+    assert window.floods.open
 
 
 # End to end -----------------------------------------------------------------------------
