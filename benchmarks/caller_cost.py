@@ -28,7 +28,8 @@ class Call:
     level: int = logging.ERROR
     exc_info: bool = False
     #: The message formatted by the caller, as an f-string does: no args, a new string
-    #: object on every call. The value repeats, as in an error loop for one order.
+    #: object on every call, with a different value each time, as an error loop over
+    #: orders makes (one alert: the value is masked).
     fstring: bool = False
 
 
@@ -53,9 +54,8 @@ def block(subject: Subject, call: Call, calls: int) -> float:
     settle()
     started = time.process_time()
     if call.fstring:
-        order = "A-1001"
-        for _ in range(calls):
-            log.log(level, f"payment {order} failed", extra=extra)
+        for i in range(calls):
+            log.log(level, f"payment A-{i} failed", extra=extra)
     elif call.exc_info:
         try:
             raise ValueError("card declined")
