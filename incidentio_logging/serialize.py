@@ -24,6 +24,7 @@ import logging
 import math
 import reprlib
 import socket
+from collections import UserString
 from collections.abc import Hashable, Iterable, Mapping, MappingView, Sequence, Set
 from types import CodeType, SimpleNamespace, TracebackType
 from typing import Any, NamedTuple
@@ -56,7 +57,7 @@ BUDGET_NOTE = (f"cut: the record reached its serialization budget ({MAX_NODES} v
 #: reading it would consume it.
 _CONTAINERS = (Mapping, Sequence, Set, MappingView)
 #: Sequences that are read as one piece of text (a range's repr is short, its items many).
-_TEXTS = (str, bytes, bytearray, memoryview, range)
+_TEXTS = (str, bytes, bytearray, memoryview, range, UserString)
 #: Reprs that show nothing but an address or the attributes: such objects are walked
 #: as their attributes.
 _PLAIN_REPRS = (object.__repr__, SimpleNamespace.__repr__)

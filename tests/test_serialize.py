@@ -338,19 +338,20 @@ class Tag(str):
 def test_container_types_are_walked_as_their_items() -> None:
     """A deque, a UserList, a UserDict, a dict view, an array and a SimpleNamespace become
     their items or fields, with secret-looking keys scrubbed; a generator is not consumed;
-    a range and a container key keep their short text."""
+    a range, a UserString and a container key keep their short text."""
     numbers = (n for n in range(3))
     data = to_jsonable({
         "deque": collections.deque([1, "a"]), "user_list": collections.UserList([1, 2]),
         "user_dict": collections.UserDict({"password": "hunter2", "id": 7}),
         "values": {"a": 1, "b": 2}.values(), "array": array.array("i", [1, 2]),
         "namespace": types.SimpleNamespace(id=3, api_key="abc", _private=1),
-        "range": range(5), "generator": numbers, "keys": {(1, ("a", None)): "t", Tag("x"): "s"},
+        "range": range(5), "text": collections.UserString("ab"), "generator": numbers,
+        "keys": {(1, ("a", None)): "t", Tag("x"): "s"},
     })
     assert data["deque"] == [1, "a"] and data["user_list"] == [1, 2]
     assert data["user_dict"] == {"password": "[scrubbed]", "id": 7}
     assert data["values"] == [1, 2] and data["array"] == [1, 2]
     assert data["namespace"] == {"id": 3, "api_key": "[scrubbed]"}
-    assert data["range"] == "range(0, 5)"
+    assert data["range"] == "range(0, 5)" and data["text"] == "'ab'"
     assert data["generator"].startswith("<generator object") and next(numbers) == 0
     assert data["keys"] == {"(1, ('a', None))": "t", "x": "s"}
