@@ -25,7 +25,15 @@ import math
 import reprlib
 import socket
 from collections import UserString
-from collections.abc import Hashable, Iterable, Mapping, MappingView, Sequence, Set
+from collections.abc import (
+    Hashable,
+    ItemsView,
+    Iterable,
+    Mapping,
+    MappingView,
+    Sequence,
+    Set,
+)
 from types import CodeType, SimpleNamespace, TracebackType
 from typing import Any, NamedTuple
 
@@ -133,6 +141,9 @@ class _Walk:
                 return self.mapping(fields, None, depth, seen)
             if isinstance(value, Mapping):
                 return self.mapping(value.items(), _size(value), depth, seen)
+            if isinstance(value, ItemsView):
+                # Its pairs are a mapping's: a secret-looking key's value is scrubbed.
+                return self.mapping(value, _size(value), depth, seen)
             return self.sequence(value, depth, seen)
         if _is_request(value):
             # Its repr carries the query string, and its attributes cookies, headers, bodies.

@@ -336,7 +336,7 @@ class Tag(str):
 
 
 def test_container_types_are_walked_as_their_items() -> None:
-    """A deque, a UserList, a UserDict, a dict view, an array and a SimpleNamespace become
+    """A deque, a UserList, a UserDict, dict views, an array and a SimpleNamespace become
     their items or fields, with secret-looking keys scrubbed; a generator is not consumed;
     a range, a UserString and a container key keep their short text."""
     numbers = (n for n in range(3))
@@ -344,6 +344,7 @@ def test_container_types_are_walked_as_their_items() -> None:
         "deque": collections.deque([1, "a"]), "user_list": collections.UserList([1, 2]),
         "user_dict": collections.UserDict({"password": "hunter2", "id": 7}),
         "values": {"a": 1, "b": 2}.values(), "array": array.array("i", [1, 2]),
+        "items": {"token": "t-1", "n": 1}.items(),
         "namespace": types.SimpleNamespace(id=3, api_key="abc", _private=1),
         "range": range(5), "text": collections.UserString("ab"), "generator": numbers,
         "keys": {(1, ("a", None)): "t", Tag("x"): "s"},
@@ -351,6 +352,7 @@ def test_container_types_are_walked_as_their_items() -> None:
     assert data["deque"] == [1, "a"] and data["user_list"] == [1, 2]
     assert data["user_dict"] == {"password": "[scrubbed]", "id": 7}
     assert data["values"] == [1, 2] and data["array"] == [1, 2]
+    assert data["items"] == {"token": "[scrubbed]", "n": 1}
     assert data["namespace"] == {"id": 3, "api_key": "[scrubbed]"}
     assert data["range"] == "range(0, 5)" and data["text"] == "'ab'"
     assert data["generator"].startswith("<generator object") and next(numbers) == 0
