@@ -78,10 +78,20 @@ SCRUB_ROWS: list[Row] = [
      "97 ms per record, nothing of it sent (714 KiB: 38 ms here) → 2 ms, the first 37 KB "
      "sent with a note",
      "test_serialize.py::test_a_large_parsed_response_is_cut_not_thrown_away"),
+    ("A deque, a UserList or a SimpleNamespace in `extra`, or a tuple as a key, repr()'d "
+     "whole outside the budget",
+     "two levels of shared references: 1,000,000 reprs (98 ms), 100 times more per level → at most "
+     "2,000 values read (4 ms), sent as items and fields",
+     "test_serialize.py::test_an_extra_the_walk_did_not_know_stays_within_the_budget"),
     ("Fields cut before the token was masked",
      "20 of 40 token characters in the title and message, 10 in the traceback's tail → no "
      "8-character piece in any body, at 438 offsets around every cut",
      "test_security.py::test_no_piece_of_the_token_leaves_wherever_a_cut_falls"),
+    ("A token longer than the scrubber's 256-character margin, begun before a traceback's "
+     "tail cut",
+     "token[271:] of a 300-character token in the description → no 8-character piece; "
+     "the margin grows by the token's length, tokens over 1,024 characters refused",
+     "test_security.py::test_no_piece_of_a_long_token_leaves_in_a_traceback_cut_from_its_start"),
     ("`password` in a dataclass, `api_key` in a namedtuple, a DSN's password",
      "sent as written → `[scrubbed]`, scheme, user and host kept",
      "test_serialize.py::test_fields_of_dataclasses_namedtuples_and_plain_objects_are_scrubbed"),

@@ -20,7 +20,8 @@ quoted reply, take only the first rule: :meth:`Scrubber.mask_token`.
 
 Masking comes before cutting, so a cut can never keep half a secret. The work is linear
 and bounded: each rule is a precompiled regular expression, a clean string costs one
-lowercase copy and three C-level scans, and at most the kept length plus a margin is read.
+lowercase copy and three C-level scans, and at most the kept length plus a margin (256
+characters and the token's length) is read.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ SECRET_KEY = re.compile(_SECRET_WORDS, re.IGNORECASE)
 
 #: A cut string is scanned this far past what is kept, and the scan's last ``_EDGE``
 #: characters are dropped: a secret the scan's end splits is thrown away, never half-sent.
+#: The token is found by its start, so a scrubber with one drops the token's length more:
+#: a token begun before the scan has no piece left in what is kept.
 _EDGE = 128
 MARGIN = 2 * _EDGE
 
@@ -80,13 +83,14 @@ def secret_key_pattern(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
 class Scrubber:
     """Masks secrets in strings; built once per handler, used for every string it sends."""
 
-    __slots__ = ("_head", "_hint", "_keys", "_memo", "_token", "key")
+    __slots__ = ("_edge", "_head", "_hint", "_keys", "_memo", "_token", "key")
 
     def __init__(self, secret: re.Pattern[str] = SECRET_KEY, token: str | None = None) -> None:
         #: The key rule: a key that this finds has its value replaced, in extras and in text.
         self.key = secret
         self._token = token or ""
         self._head = self._token[:TOKEN_PIECE]
+        self._edge = _EDGE + len(self._token)
         # The cheap pre-check runs on a lowercase copy without IGNORECASE, which is several
         # times faster; only a string it flags pays for the full rules. Lowering the pattern
         # is safe: its words are letters, and added ones are re.escape()d, which never
@@ -102,13 +106,15 @@ class Scrubber:
         """``value`` with its secrets masked, then cut to ``keep`` characters plus ``marker``.
 
         ``tail`` keeps the end instead of the start (the marker then comes first). Only
-        ``keep`` characters and a fixed margin are read, whatever the length of ``value``.
+        ``keep`` characters and a fixed margin (:data:`MARGIN` plus the token's length)
+        are read, whatever the length of ``value``.
         """
-        if len(value) > keep + MARGIN:
+        edge = self._edge
+        if len(value) > keep + _EDGE + edge:
             if tail:
-                clean = self.mask(value[len(value) - keep - MARGIN:])[_EDGE:]
+                clean = self.mask(value[len(value) - keep - _EDGE - edge:])[edge:]
                 return marker + clean[len(clean) - keep:]
-            return self.mask(value[:keep + MARGIN])[:-_EDGE][:keep] + marker
+            return self.mask(value[:keep + _EDGE + edge])[:-edge][:keep] + marker
         clean = self.mask(value)
         if len(clean) <= keep:
             return clean

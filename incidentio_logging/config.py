@@ -38,6 +38,9 @@ TEMPLATE_FIELDS = frozenset(
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 #: ``max_queue_bytes``: the default, and the least accepted.
+#: incident.io's tokens are far shorter; a longer one is something else pasted (a file, a
+#: whole header dump), and every string the scrubber cuts is read the token's length more.
+MAX_TOKEN_LENGTH = 1024
 MAX_QUEUE_BYTES = 32 * 1024 * 1024
 MIN_QUEUE_BYTES = 1024 * 1024
 _URL_ID_RE = re.compile(re.escape(ALERT_EVENTS_PATH) + r"([^/?#]+)/?$")
@@ -218,6 +221,9 @@ def _token(value: str | None) -> str:
     token = token.strip()
     if not token:
         raise ValueError(f"api_token is required: pass api_token=... or set {TOKEN_ENV}")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ValueError(f"api_token is {len(token)} characters, more than any incident.io "
+                         f"token (at most {MAX_TOKEN_LENGTH}): was something else pasted?")
     if any(c.isspace() for c in token):
         raise ValueError("api_token must not contain whitespace (was it pasted with 'Bearer '?)")
     if not (token.isascii() and token.isprintable()):

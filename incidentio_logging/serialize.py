@@ -4,7 +4,8 @@ python-json-logger decides which fields a record contributes; :func:`to_jsonable
 makes whatever the application put in ``extra`` safe to send: no NaN, no cycles, no
 non-string keys, no unbounded strings, no secrets (see :mod:`._scrub`), and no exception
 from an object's ``__repr__``. Dataclasses, namedtuples and plain objects become their
-fields, so that a secret-looking field is scrubbed as a key would be.
+fields, so that a secret-looking field is scrubbed as a key would be; any sequence, set
+or mapping (a deque, a UserList, a dict view) becomes its items. Iterators are not read.
 
 A record has a budget, :data:`MAX_NODES` values and :data:`MAX_CHARS` characters. The walk
 stops where it is spent: what is left is not read, the cut is marked in place with
@@ -21,9 +22,19 @@ import itertools
 import json
 import logging
 import math
+import reprlib
 import socket
-from collections.abc import Hashable, Iterable, Mapping
-from types import CodeType, TracebackType
+from collections import UserString
+from collections.abc import (
+    Hashable,
+    ItemsView,
+    Iterable,
+    Mapping,
+    MappingView,
+    Sequence,
+    Set,
+)
+from types import CodeType, SimpleNamespace, TracebackType
 from typing import Any, NamedTuple
 
 from pythonjsonlogger.json import JsonFormatter
@@ -50,6 +61,17 @@ CUT = "<cut: serialization budget spent>"
 NOTE_KEY = "incidentio_logging_note"
 BUDGET_NOTE = (f"cut: the record reached its serialization budget ({MAX_NODES} values or "
                f"{MAX_CHARS // 1024} KiB); the rest of it was not read")
+#: What the walk reads item by item. A generator or other iterator is not among them:
+#: reading it would consume it.
+#: The built-in ones come first: an isinstance() of them is a fraction of an ABC's.
+_CONTAINERS = (dict, list, tuple, Mapping, Sequence, Set, MappingView)
+#: Sequences that are read as one piece of text (a range's repr is short, its items many).
+_TEXTS = (str, bytes, bytearray, memoryview, range, UserString)
+#: Reprs that show nothing but an address or the attributes: such objects are walked
+#: as their attributes.
+_PLAIN_REPRS = (object.__repr__, SimpleNamespace.__repr__)
+#: A key is cut to this, masked, by the scrubber; its repr need not read further.
+_KEY_LENGTH = 256
 _DEFAULT = Scrubber()
 _FIELDS = ["levelname", "name", "message", "module", "funcName", "lineno", "pathname",
            "process", "threadName"]
@@ -110,7 +132,7 @@ class _Walk:
         if isinstance(value, BaseException):
             return self.text(f"{type(value).__name__}: {safe_str(value)}")
         fields = _fields(value)
-        if fields is not None or isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        if fields is not None or _is_container(value):
             if id(value) in seen:
                 return "<cycle>"
             if depth >= MAX_DEPTH:
@@ -118,8 +140,13 @@ class _Walk:
             seen = seen | {id(value)}
             if fields is not None:
                 return self.mapping(fields, None, depth, seen)
+            if isinstance(value, (list, tuple)):
+                return self.sequence(value, depth, seen)
             if isinstance(value, Mapping):
                 return self.mapping(value.items(), _size(value), depth, seen)
+            if isinstance(value, ItemsView):
+                # Its pairs are a mapping's: a secret-looking key's value is scrubbed.
+                return self.mapping(value, _size(value), depth, seen)
             return self.sequence(value, depth, seen)
         if _is_request(value):
             # Its repr carries the query string, and its attributes cookies, headers, bodies.
@@ -138,12 +165,21 @@ class _Walk:
                 if self.spent():
                     result["<cut>"] = CUT
                     break
-                name, secret = self.scrub.name(key if type(key) is str else safe_str(key))
+                name, secret = self.scrub.name(key if type(key) is str else self.key(key))
                 self.chars -= len(name) + 3
                 result[name] = SCRUBBED if secret else self.value(item, depth + 1, seen)
         except Exception:  # noqa: BLE001 - a broken mapping becomes a note, not a crash
             result["<error>"] = "unreadable mapping"
         return result
+
+    def key(self, key: object) -> str:
+        """A key that is not a string as text: ``str()``, or a container's bounded repr."""
+        if not _is_container(key):
+            return safe_str(key)
+        try:
+            return _KeyRepr(self).repr(key)
+        except Exception:  # noqa: BLE001 - reprlib guards leaves' reprs, not every path
+            return f"<unrepresentable {type(key).__name__}>"
 
     def sequence(self, value: Any, depth: int, seen: frozenset[int]) -> list[Any]:
         result: list[Any] = []
@@ -172,6 +208,26 @@ class _Walk:
         return text
 
 
+class _KeyRepr(reprlib.Repr):
+    """``repr`` of a container key, each value it reads charged to the walk's budget.
+
+    str() of a tuple of tuples reads all of it, shared references path by path; this
+    stops where the budget does, as the walk of a value would.
+    """
+
+    def __init__(self, walk: _Walk) -> None:
+        super().__init__()
+        self.walk = walk
+        self.maxlevel = MAX_DEPTH
+        self.maxstring = self.maxother = _KEY_LENGTH
+
+    def repr1(self, x: Any, level: int) -> str:
+        if self.walk.spent():
+            return "..."
+        self.walk.nodes -= 1
+        return super().repr1(x, level)
+
+
 def _fields(value: object) -> Iterable[tuple[str, Any]] | None:
     """A namedtuple's fields, a dataclass's shown ones, or a plain object's public ones.
 
@@ -187,13 +243,18 @@ def _fields(value: object) -> Iterable[tuple[str, Any]] | None:
             pairs = ((f.name, getattr(value, f.name, missing))
                      for f in dataclasses.fields(value) if f.repr)
             return ((name, item) for name, item in pairs if item is not missing)
-        if type(value).__repr__ is object.__repr__ and not _is_request(value):
+        if type(value).__repr__ in _PLAIN_REPRS and not _is_request(value):
             # Its repr would say nothing but an address; its attributes say what it holds.
             return ((name, item) for name, item in vars(value).items()
                     if not (isinstance(name, str) and name.startswith("_")))
     except Exception:  # noqa: BLE001 - a hostile __getattr__ or no __dict__: use the repr
         return None
     return None
+
+
+def _is_container(value: object) -> bool:
+    """Whether the walk reads ``value`` item by item, rather than as one piece of text."""
+    return isinstance(value, _CONTAINERS) and not isinstance(value, _TEXTS)
 
 
 def _size(value: object) -> int | None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from incidentio_logging import IncidentIOHandler
-from incidentio_logging.config import parse_metadata
+from incidentio_logging.config import MAX_TOKEN_LENGTH, parse_metadata
 
 TOKEN = "sekrit-token-value-1234567890"
 SOURCE = "01GW2G3V0S59R238FAHPDS1R66"
@@ -169,6 +169,16 @@ def test_a_token_that_cannot_be_a_header_is_refused_without_echoing_it(token: st
     with pytest.raises(ValueError, match="api_token") as caught:
         build(api_token=token)
     assert token not in str(caught.value)
+
+
+def test_a_token_longer_than_any_real_one_is_refused_without_echoing_it() -> None:
+    """A token is read again past every cut the scrubber makes: one of 100 KiB (a file
+    pasted by mistake) would cost that on every string. MAX_TOKEN_LENGTH is accepted."""
+    build(api_token="t" * MAX_TOKEN_LENGTH)
+    token = "tok_" + "k" * MAX_TOKEN_LENGTH
+    with pytest.raises(ValueError, match="api_token") as caught:
+        build(api_token=token)
+    assert "k" * 8 not in str(caught.value)
 
 
 @pytest.mark.parametrize("options", [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import pytest
 
 from incidentio_logging._scrub import MARGIN, SCRUBBED, Scrubber, secret_key_pattern
@@ -108,9 +111,25 @@ def test_a_cut_never_keeps_part_of_a_secret() -> None:
         assert "hunter" not in kept
 
 
+def test_a_cut_keeps_no_piece_of_a_token_longer_than_the_margin() -> None:
+    """The token is found by its first 8 characters. A token longer than MARGIN begun
+    before the scanned window left its tail unmasked in what a tail cut kept (and would
+    have, wherever the cut fell): the window is now wider by the token's length."""
+    rng = random.Random(7)
+    token = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(300))
+    scrubber = Scrubber(token=token)
+    pieces = {token[i:i + 8] for i in range(len(token) - 7)}
+    for at in range(0, 2 * len(token) + MARGIN, 3):
+        text = "x" * 100 + token + "y" * at
+        tail = scrubber.text(text, at + 10, "~", tail=True)
+        head = scrubber.text(text[::-1].replace(token[::-1], token), at + 10, "~")
+        assert not {piece for piece in pieces if piece in tail or piece in head}, at
+
+
 def test_a_long_string_is_read_only_up_to_what_is_kept_plus_a_margin(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The scan is capped, and a secret split by the scan's end is dropped with it."""
+    """The scan is capped (at the margin plus the token's length), and a secret split by
+    the scan's end is dropped with it."""
     read: list[int] = []
     real = Scrubber._mask
 
@@ -122,7 +141,7 @@ def test_a_long_string_is_read_only_up_to_what_is_kept_plus_a_margin(
     scrubber = Scrubber(token=TOKEN)
     text = "z" * (1000 + MARGIN - 20) + TOKEN + "password=x " * 100_000
     assert scrubber.text(text, 1000, "~") == "z" * 1000 + "~"
-    assert read == [1000 + MARGIN]
+    assert read == [1000 + MARGIN + len(TOKEN)]
     head = "z" * 1000 + " password=hunter2hunter2"
     assert "hunter" not in scrubber.text(head + "q" * 5000, 1010, "~")
 

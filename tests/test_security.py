@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import socket
+import string
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -223,3 +225,31 @@ def test_a_reply_that_echoes_the_token_is_masked_on_stderr(
     if status == 401:  # only the token is masked here: the hint stays readable
         assert "check api_token: it must be the token shown" in report
     assert not {token[i:i + 8] for i in range(len(token) - 7) if token[i:i + 8] in report}
+
+
+@pytest.mark.timeout(30)
+def test_no_piece_of_a_long_token_leaves_in_a_traceback_cut_from_its_start() -> None:
+    """The description keeps a traceback's last 4,000 characters. The scrubber masked a
+    window only 256 characters wider than that, and finds the token by its first 8: a
+    300-character token whose start fell before the window left token[271:] unmasked.
+    Now the window is wider by the token's length: no 8-character piece of it leaves."""
+    rng = random.Random(12)
+    token = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(300))
+    with LocalReceiver(api_token=token) as receiver:
+        handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
+        log = logging.getLogger("tests.security.long_token")
+        log.propagate = False
+        log.addHandler(handler)
+        try:
+            try:
+                raise PermissionError("refused: " + token + " " + "y" * 3_970)
+            except PermissionError:
+                log.exception("the upstream call failed")
+            assert handler.flush(10)
+        finally:
+            log.removeHandler(handler)
+            handler.close()
+        body = "\n".join(attempt.body.decode() for attempt in receiver.attempts)
+    assert receiver.attempts
+    leaked = [i for i in range(len(token) - 7) if token[i:i + 8] in body]
+    assert not leaked, f"token[{leaked[0]}:] left in the body ({len(leaked)} pieces)"

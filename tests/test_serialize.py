@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import array
+import collections
 import dataclasses
 import json
 import logging
 import math
+import types
+from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
 
 import pytest
@@ -280,3 +284,76 @@ def test_one_huge_extra_does_not_delay_another_alert(make_handler: MakeHandler,
     assert set(records) == {"report export failed", "Card declined for order A-1"}
     assert records["report export failed"][NOTE_KEY] == BUDGET_NOTE
     assert NOTE_KEY not in records["Card declined for order A-1"]
+
+
+class Leaf:
+    """An object with its own ``__repr__``, which counts its calls."""
+
+    calls = 0
+
+    def __repr__(self) -> str:
+        type(self).calls += 1
+        return "L"
+
+
+def shared_of(kind: Any, levels: int) -> Any:
+    """``shared`` for another container type: ``kind([kind([Leaf()] * 100)] * 100)``..."""
+    value = kind([Leaf()] * 100)
+    for _ in range(levels):
+        value = kind([value] * 100)
+    return value
+
+
+UNWALKED: dict[str, Callable[[], Any]] = {
+    "deque": lambda: shared_of(collections.deque, 2),
+    "UserList": lambda: shared_of(collections.UserList, 2),
+    "SimpleNamespace": lambda: types.SimpleNamespace(rows=[[[Leaf()] * 100] * 100] * 100),
+    "tuple as a dict key": lambda: {shared_of(tuple, 2): 1},
+}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", list(UNWALKED))
+def test_an_extra_the_walk_did_not_know_stays_within_the_budget(
+        receiver: LocalReceiver, make_handler: MakeHandler, logger: logging.Logger,
+        kind: str) -> None:
+    """The walk knew only Mapping, list, tuple, set and frozenset: a deque, a UserList or
+    a SimpleNamespace went to repr(), and a non-string key to str(), each built whole and
+    then cut. With shared references three levels are 10**6 reprs (5 s on the worker),
+    four levels minutes. Now each is read only up to the record's MAX_NODES values."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    value = UNWALKED[kind]()
+    Leaf.calls = 0
+    logger.error("export failed", extra={"rows": value})
+    assert handler.flush(20)
+    assert receiver.events
+    assert Leaf.calls <= MAX_NODES, f"{Leaf.calls:,} reprs for one extra"
+
+
+class Tag(str):
+    """A string subclass, as a key: its text, not its repr."""
+
+
+def test_container_types_are_walked_as_their_items() -> None:
+    """A deque, a UserList, a UserDict, dict views, an array and a SimpleNamespace become
+    their items or fields, with secret-looking keys scrubbed; a generator is not consumed;
+    a range, a UserString and a container key keep their short text."""
+    numbers = (n for n in range(3))
+    data = to_jsonable({
+        "deque": collections.deque([1, "a"]), "user_list": collections.UserList([1, 2]),
+        "user_dict": collections.UserDict({"password": "hunter2", "id": 7}),
+        "values": {"a": 1, "b": 2}.values(), "array": array.array("i", [1, 2]),
+        "items": {"token": "t-1", "n": 1}.items(),
+        "namespace": types.SimpleNamespace(id=3, api_key="abc", _private=1),
+        "range": range(5), "text": collections.UserString("ab"), "generator": numbers,
+        "keys": {(1, ("a", None)): "t", Tag("x"): "s"},
+    })
+    assert data["deque"] == [1, "a"] and data["user_list"] == [1, 2]
+    assert data["user_dict"] == {"password": "[scrubbed]", "id": 7}
+    assert data["values"] == [1, 2] and data["array"] == [1, 2]
+    assert data["items"] == {"token": "[scrubbed]", "n": 1}
+    assert data["namespace"] == {"id": 3, "api_key": "[scrubbed]"}
+    assert data["range"] == "range(0, 5)" and data["text"] == "'ab'"
+    assert data["generator"].startswith("<generator object") and next(numbers) == 0
+    assert data["keys"] == {"(1, ('a', None))": "t", "x": "s"}
