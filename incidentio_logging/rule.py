@@ -23,6 +23,10 @@ match (AND); a leading ``-`` negates one.
 ``-logger:shop.search``          negation of any term
 ==============================  =====================================================
 
+An ``m.`` term with a value, a glob or a pattern reads only a str, int, float, bool or
+None extra: any other object (a list, a dict, a model) never matches it, since
+rendering it could cost anything, on the caller's thread.
+
 The rule compiles once, when the handler is built; a syntax error is a ``ValueError``
 saying where and what was expected. A regular expression that repeats a group which
 itself repeats something of varying length (``(a+)+``, ``(\\w+\\s?)*``) is refused: on
@@ -413,11 +417,12 @@ def _matcher(term: Term) -> Callable[[Any], bool]:
     if op == "text":
         return lambda found: isinstance(found, str) and value in found.lower()
     if op == "regex":
-        return lambda found: (found is not _MISSING and value.search(
-            _text(found)[:MAX_REGEX_TEXT]) is not None)
+        return lambda found: ((text := _text(found)) is not None
+                              and value.search(text[:MAX_REGEX_TEXT]) is not None)
     if op == "glob":
         pattern = re.compile(fnmatch.translate(value))
-        return lambda found: found is not _MISSING and pattern.match(_text(found)) is not None
+        return lambda found: (text := _text(found)) is not None and (
+            pattern.match(text) is not None)
     if op == "eq":
         if term.field == "level":
             return lambda found: bool(found == value)
@@ -438,8 +443,6 @@ def _equals(value: str) -> Callable[[Any], bool]:
     truth = {"true": True, "false": False}.get(value.lower())
 
     def equals(found: Any) -> bool:
-        if found is _MISSING:
-            return False
         if wanted is not None and (number := as_number(found)) is not None:  # never a bool
             return number == wanted
         if isinstance(found, bool):
@@ -472,10 +475,24 @@ def as_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _text(value: Any) -> str:
+#: Bits of the largest int that a text term reads (about 1,000 digits): in Python 3.10,
+#: str() of an int takes time quadratic in its digits.
+_MAX_INT_BITS = 3_400
+
+
+def _text(value: Any) -> str | None:
+    """A scalar extra as text, or None for anything else.
+
+    Only str, int, float, bool and None are read: str() of a container or an arbitrary
+    object runs application code of unbounded cost (a parsed JSON reply, shared
+    references) on the caller's thread, so such an extra never matches a text term.
+    """
     if isinstance(value, str):
         return value
-    try:
+    if value is None or isinstance(value, bool):
         return str(value)
-    except Exception:  # noqa: BLE001
-        return ""
+    if isinstance(value, float):
+        return float.__repr__(value)  # a subclass's own __str__ is application code
+    if isinstance(value, int) and value.bit_length() <= _MAX_INT_BITS:
+        return int.__repr__(value)
+    return None

@@ -119,7 +119,8 @@ def test_the_parser_never_crashes(text: str) -> None:
 NAMES = ["shop.payments", "shop.search", "shop", "billing.invoices"]
 WORDS = ["timeout", "timed", "out", "card", "declined", "A-1"]
 VALUES = st.one_of(st.integers(-50, 300), st.floats(-50, 300, allow_nan=False),
-                   st.sampled_from(["A-1", "A-2", "150", "x"]), st.booleans())
+                   st.sampled_from(["A-1", "A-2", "150", "x"]), st.booleans(), st.none(),
+                   st.sampled_from([["A-1"], ("x",), {"A-1"}]))
 
 TERM = st.one_of(
     st.sampled_from(WORDS),
@@ -174,14 +175,16 @@ def reference(terms: list[Term], subject: logging.LogRecord) -> bool:
         else:
             found = getattr(subject, {"logger": "name", "module": "module",
                                       "function": "funcName"}[term.field])
+        text = (found if isinstance(found, str) else str(found)
+                if found is None or isinstance(found, (bool, int, float)) else None)
         number = (float(found) if isinstance(found, (int, float))
                   and not isinstance(found, bool) and math.isfinite(found) else None)
         if term.op == "text":
             ok = isinstance(found, str) and term.value in found.lower()
         elif term.op == "regex":
-            ok = found is not MISSING and term.value.search(str(found)) is not None
+            ok = text is not None and term.value.search(text) is not None
         elif term.op == "glob":
-            ok = found is not MISSING and fnmatch.fnmatchcase(str(found), term.value)
+            ok = text is not None and fnmatch.fnmatchcase(text, term.value)
         elif term.op == "eq":
             if found is MISSING:
                 ok = False
@@ -195,7 +198,7 @@ def reference(terms: list[Term], subject: logging.LogRecord) -> bool:
                 except ValueError:
                     wanted = None
                 ok = (number == wanted) if (number is not None and wanted is not None
-                                            and math.isfinite(wanted)) else str(found) == term.value
+                                            and math.isfinite(wanted)) else text == term.value
         elif term.op == "range":
             ok = number is not None and term.value[0] <= number <= term.value[1]
         else:
@@ -364,3 +367,63 @@ def test_bad_values_are_value_errors_with_a_position(rule: str, position: int) -
     """OverflowError, RecursionError and a bare int() error became ValueErrors saying where."""
     with pytest.raises(ValueError, match=f"^rule: at position {position}: "):
         parse(rule)
+
+
+# Extras a text term reads: scalars only ------------------------------------------------
+
+class Leaf:
+    """An element that counts how often it is rendered."""
+
+    calls = 0
+
+    def __repr__(self) -> str:
+        Leaf.calls += 1
+        return "timeout"
+
+    __str__ = __repr__
+
+
+def shared(levels: int, width: int = 100) -> list[Any]:
+    """width ** (levels + 1) leaves through shared references, from a few hundred lists."""
+    value: list[Any] = [Leaf()] * width
+    for _ in range(levels):
+        value = [value] * width
+    return value
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("rule", ['m.rows:~"timeout"', "m.rows:timeout", "m.rows:time*"])
+def test_a_rule_term_on_an_extra_does_not_stringify_all_of_it_on_the_callers_thread(
+        make_handler: MakeHandler, logger: logging.Logger, rule: str) -> None:
+    """str() of a container extra ran inside logger.error(): 10**6 reprs of shared
+    references (a parsed JSON reply is the common case). A container never matches."""
+    handler = make_handler(rule=rule)
+    logger.addHandler(handler)
+    Leaf.calls = 0
+    logger.error("export failed", extra={"rows": shared(2)})
+    assert Leaf.calls == 0, f"{Leaf.calls:,} reprs inside one logging call"
+    assert handler.stats()["records_pending"] == 0  # not selected: a container never matches
+
+
+class Loud(int):
+    """An int whose own __str__ (application code) says something else."""
+
+    def __str__(self) -> str:
+        return "999"
+
+
+@pytest.mark.parametrize(("rule", "value", "matches"), [
+    ("m.x:timeout", "timeout", True), ('m.x:~"^time"', "timeout", True),
+    ("m.x:time*", "timeout", True), ("m.x:1.5", 1.5, True), ("m.x:1*", 150, True),
+    ('m.x:~"^15"', 150, True), ("m.x:None", None, True), ("m.x:Tr*", True, True),
+    ("m.x:7*", Loud(75), True), ("m.x:2*", 2**4000, False),
+    ("m.x:timeout", ["timeout"], False), ("m.x:time*", ("timeout",), False),
+    ('m.x:~"timeout"', {"k": "timeout"}, False), ('m.x:~"timeout"', Leaf(), False),
+    ("m.x:timeout", b"timeout", False), ("-m.x:timeout", ["timeout"], True),
+])
+def test_text_terms_read_only_scalar_extras(rule: str, value: object, matches: bool) -> None:
+    """str, int, float, bool and None are read as text; a container, bytes or any other
+    object never matches an =, glob or regex term (and its negation always does)."""
+    Leaf.calls = 0
+    assert compile_rule(rule)(record(x=value)) is matches
+    assert Leaf.calls == 0
