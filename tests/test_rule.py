@@ -6,6 +6,8 @@ import fnmatch
 import logging
 import math
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -292,12 +294,63 @@ def test_a_regex_with_nested_quantifiers_is_refused_saying_where(rule: str,
 
 @pytest.mark.parametrize("pattern", [
     "(ab)+", "(a+)?", "(a{2})+", "[(a+)]+", "\\\\(a+\\\\)+", "(?i)time(d)? ?out",
-    "(?P<id>A-\\\\d+) (x|y)*", "(?=a+)b*", "a+b*(c|d)", "(a+){1}", "(\\\\d+\\\\.)?x",
-    "(x)?(?(1)a|b)+",
+    "(?P<id>A-\\\\d) [xy]*", "(?=a+)b*", "a+b*(c|d)", "(a+){1}", "(\\\\d+\\\\.)?x",
+    "(x)?(?(1)a|b)", "(a|b)?c", "(?:x|y){1}", "timeout.*retry.*", "(?s).*timeout",
+    "[\\\\s\\\\S]*timeout", "\\\\d{1,3}\\\\.\\\\d{1,3}\\\\.\\\\d{1,3}\\\\.\\\\d{1,3}",
+    "a{0,32}b{0,32}c{0,32}", ".*\\\\s?.*", "[|]+x+", "a\\\\|b*c*", "\\\\0",
 ])
 def test_regexes_without_nested_quantifiers_are_accepted(pattern: str) -> None:
     (term,) = parse(f'message:~"{pattern}"')
     assert term.op == "regex"
+
+
+@pytest.mark.parametrize(("rule", "position", "expected"), [
+    ('message:~"(.|\\\\s)*timeout"', 17, "group of alternatives.*\\[\\\\s\\\\S\\]"),
+    ('message:~"(a|b)+"', 15, "group of alternatives"),
+    ('message:~"(?:x|y){2,}"', 17, "group of alternatives"),
+    ('message:~"((a|b)c)*"', 18, "group of alternatives"),
+    ('message:~"(x)?(?(1)a|b)+"', 23, "group of alternatives"),
+    ('message:~".*.*.*="', 15, "at most two unbounded"),
+    ('message:~".*.*.*.*="', 15, "at most two unbounded"),
+    ('message:~"a+b+c+"', 15, "at most two unbounded"),
+    ('message:~".{0,40}.{0,40}.{0,40}.{0,40}"', 32, "at most two unbounded"),
+    ('message:~"(x)\\\\1"', 13, "back-references"),
+    ('message:~"(?P<n>x)(?P=n)"', 18, "back-references"),
+    ('message:~".*(.*)="', 15, "no capture"),
+    ('message:~"(.)*.*="', 15, "repeated group"),
+    ('message:~".*?.*?="', 14, "lazy"),
+    ('message:~"' + "a?" * 21 + '"', 47, "fewer ways to match"),
+    ('message:~"(.*|.*)(.*|.*)="', 19, "fewer ways to match"),
+])
+def test_a_regex_that_can_take_polynomial_or_exponential_time_is_refused(
+        rule: str, position: int, expected: str) -> None:
+    """(.|\\s)*timeout took 2.8 s on 24 spaces (40 s on 120 characters); .*.*.*.*= 2.2 s
+    on 200 characters; (.*).*\\1= 1.4 s on 500: all on the caller's thread."""
+    with pytest.raises(ValueError, match=f"^rule: at position {position}: expected .*{expected}"):
+        parse(rule)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("pattern", [r"(.|\\\\s)*timeout", r".*.*.*.*="])
+def test_a_rule_regex_with_overlapping_alternatives_cannot_hang_the_logging_call(
+        pattern: str) -> None:
+    """A repeated group of overlapping alternatives backtracks 2**n ways (n the spaces in
+    the text): the handler refuses the rule when it is built, in a fresh process."""
+    code = f"""
+import sys
+from incidentio_logging import IncidentIOHandler
+try:
+    IncidentIOHandler(api_token="t" * 20, alert_source_config_id="src",
+                      endpoint="http://127.0.0.1:9", rule='message:~"{pattern}"')
+except ValueError as exc:
+    print(exc)
+    sys.exit(0)
+sys.exit(1)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=20, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("rule: at position ")
 
 
 def test_a_regex_sees_only_the_first_max_regex_text_characters() -> None:
