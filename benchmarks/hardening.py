@@ -181,6 +181,13 @@ CONFIG_ROWS: list[Row] = [
      "rewrite; the slowest pattern allowed takes ~65 ms on 500 characters",
      "test_rule.py::"
      "test_a_regex_that_can_take_polynomial_or_exponential_time_is_refused"),
+    ("The Flask filter asked the loaded user for is_authenticated and get_id(): model "
+     "code, which reloads a user expired by a commit from the database inside the "
+     "logging call",
+     "1 SELECT per logged record after a commit → 0; the id is read from Flask-Login's "
+     "session key, without opening the session or marking it accessed",
+     "test_contrib_flask.py::"
+     "test_the_flask_filter_does_not_query_the_database_for_a_loaded_users_id"),
 ]
 
 
