@@ -144,7 +144,7 @@ CONFIG_ROWS: list[Row] = [
      "any pattern sees at most 500 characters",
      "test_rule.py::test_a_regex_with_nested_quantifiers_is_refused_saying_where"),
     ("A regex term searched the whole field, however long",
-     "whole field → first MAX_REGEX_TEXT=500 characters (a cubic .*.*=.* stays ~15 ms)",
+     "whole field → first MAX_REGEX_TEXT=500 characters (the cubic .*.*= takes ~15 ms)",
      "test_rule.py::test_a_regex_sees_only_the_first_max_regex_text_characters"),
     ('level:~"ERR" matched against "40", not the level name',
      'no match on ERROR → matches ERROR; level:~"40" no longer matches',
@@ -186,6 +186,31 @@ CONFIG_ROWS: list[Row] = [
      "no user_id → user_id; still never loads a user",
      "test_contrib_django.py::"
      "test_a_user_an_async_view_loaded_is_named_and_none_is_loaded_otherwise"),
+    ("A rule's =, glob or regex term on an extra ran str() of the whole extra on the "
+     "caller's thread: a list of shared references rendered in full in logger.error()",
+     "1,000,000 reprs, 40 ms in one logging call → 0 reprs; only str, number, bool and "
+     "None extras are read, anything else never matches",
+     "test_rule.py::"
+     "test_a_rule_term_on_an_extra_does_not_stringify_all_of_it_on_the_callers_thread"),
+    ("A rule's regular expression with a repeated group of alternatives, or many "
+     "unbounded repeats, ran for seconds on the caller's thread: (.|\\s)*timeout 2.8 s on "
+     "24 spaces, .*.*.*.*= 2.2 s on 200 characters",
+     "seconds per logging call → refused at construction, with its position and a "
+     "rewrite; the slowest pattern allowed takes ~65 ms on 500 characters",
+     "test_rule.py::"
+     "test_a_regex_that_can_take_polynomial_or_exponential_time_is_refused"),
+    ("The Flask filter asked the loaded user for is_authenticated and get_id(): model "
+     "code, which reloads a user expired by a commit from the database inside the "
+     "logging call",
+     "1 SELECT per logged record after a commit → 0; the id is read from Flask-Login's "
+     "session key, without opening the session or marking it accessed",
+     "test_contrib_flask.py::"
+     "test_the_flask_filter_does_not_query_the_database_for_a_loaded_users_id"),
+    ("resolve_on_close=True without resolve_after silently did nothing: a job's alerts "
+     "outlived it",
+     "0 of 2 alerts resolved at close() → 2 of 2; alerts are kept for close() alone, "
+     "never due before",
+     "test_resolve.py::test_resolve_on_close_alone_resolves_every_fired_alert_at_close"),
 ]
 
 

@@ -80,9 +80,11 @@ class Dispatcher:
                              recent=self._threshold.times if self._threshold else None,
                              detach=self._builder.detach, wall_clock=wall_clock)
         self._budget = EventBudget(settings.max_events_per_minute)
+        # resolve_on_close alone keeps the fired alerts too, to resolve them at close().
         self._timers = (ResolveTimers(settings.resolve_after,
                                       follow_group=settings.dedup == "fingerprint")
-                        if settings.resolve_after is not None else None)
+                        if settings.resolve_after is not None or settings.resolve_on_close
+                        else None)
         self._resolve_on_close = settings.resolve_on_close
         self._policy = RetryPolicy(max_retries=settings.max_retries,
                                    max_time=settings.max_retry_time, timeout=settings.timeout)

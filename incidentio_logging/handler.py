@@ -66,7 +66,8 @@ class IncidentIOHandler(logging.Handler):
         scrub_keys: more key words whose values are scrubbed, on top of the built-in
             ones (password, secret, token, api_key, authorization, cookie, session...).
         resolve_after: seconds of quiet after which a fired alert is resolved; off.
-        resolve_on_close: also resolve every fired alert at ``close()``; False.
+        resolve_on_close: resolve every fired alert still open at ``close()``, with or
+            without ``resolve_after``; False.
         threshold, threshold_window: fire a group only once ``threshold`` records
             arrived within ``threshold_window`` seconds (60); off.
         transport: a :class:`~incidentio_logging.transport.Transport` to use instead of HTTP.

@@ -7,6 +7,7 @@ same key again (``dedup="fingerprint"``) starts its quiet period over.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
@@ -27,8 +28,10 @@ class Fired:
 class ResolveTimers:
     """Fired alerts in order of when they are due."""
 
-    def __init__(self, after: float, *, follow_group: bool, max_fired: int = MAX_FIRED) -> None:
-        self._after = after
+    def __init__(self, after: float | None, *, follow_group: bool,
+                 max_fired: int = MAX_FIRED) -> None:
+        # None: no alert is ever due; they are kept for close() (resolve_on_close alone).
+        self._after = math.inf if after is None else after
         # With dedup="fingerprint", a group's key is its alert's key: records of that
         # group still in the open window mean the problem has not gone quiet.
         self._follow_group = follow_group
@@ -51,7 +54,7 @@ class ResolveTimers:
     def next_due(self) -> float | None:
         """When the first alert is due, if any."""
         first = next(iter(self._fired.values()), None)
-        return first.due if first is not None else None
+        return first.due if first is not None and first.due != math.inf else None
 
     def due(self, now: float, busy: Callable[[Hashable], bool]) -> list[Fired]:
         """The alerts quiet for long enough, oldest first.

@@ -23,10 +23,16 @@ match (AND); a leading ``-`` negates one.
 ``-logger:shop.search``          negation of any term
 ==============================  =====================================================
 
+An ``m.`` term with a value, a glob or a pattern reads only a str, int, float, bool or
+None extra: any other object (a list, a dict, a model) never matches it, since
+rendering it could cost anything, on the caller's thread.
+
 The rule compiles once, when the handler is built; a syntax error is a ``ValueError``
-saying where and what was expected. A regular expression that repeats a group which
-itself repeats something of varying length (``(a+)+``, ``(\\w+\\s?)*``) is refused: on
-text that almost matches it can take exponential time, on the caller's thread.
+saying where and what was expected. A regular expression runs on the caller's thread, so
+one that can be slow is refused (see :func:`slow_construct`): a repeated group that
+holds a repeat of varying length (``(a+)+``, ``(\\w+\\s?)*``) or alternatives
+(``(.|\\s)*``), which take exponential time on text that almost matches; more than two
+unbounded repeats (``.*.*.*=``), or two with more beside them; back-references.
 
 A record the rule cannot read (a message whose ``__str__`` raises, an extra that no
 comparison accepts) is selected: missing an alert is worse than sending one. The first
@@ -53,9 +59,9 @@ _COMPARISONS = (">=", "<=", ">", "<")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 _RANGE = re.compile(r"([-+]?[\d.eE+-]+)\.\.([-+]?[\d.eE+-]+)$")
-#: Characters of a field a regular expression searches. It runs on the caller's thread;
-#: even a pattern that is slow on long text (``.*.*=.*`` is cubic) stays near a
-#: millisecond on this many.
+#: Characters of a field a regular expression searches. It runs on the caller's thread:
+#: the slowest pattern that :func:`slow_construct` lets through (``[\\s\\S]*[\\s\\S]*=``,
+#: cubic) took about 65 ms on this many without a match; ordinary ones take microseconds.
 MAX_REGEX_TEXT = 500
 
 
@@ -169,78 +175,153 @@ def _regex(text: str, quote_at: int, pattern: str) -> re.Pattern[str]:
     except (re.error, OverflowError, RecursionError) as exc:
         # OverflowError: a{99999999999}; RecursionError: a thousand nested groups.
         raise _error(quote_at + 1, f"a valid regular expression ({exc})") from None
-    nested = nested_quantifier(pattern)
-    if nested is not None:
-        raise _error(_source_position(text, quote_at, nested),
-                     "a regular expression that does not repeat a group holding a "
-                     "repeat of varying length, such as (a+)+: it can take exponential "
-                     "time (write (a+) or a+ instead)")
+    hazard = slow_construct(pattern)
+    if hazard is not None:
+        index, expected = hazard
+        raise _error(_source_position(text, quote_at, index), expected)
     return compiled
 
 
-def nested_quantifier(pattern: str) -> int | None:
-    """Where ``pattern`` (a valid expression) repeats a group that holds a varying repeat.
+#: Ways a pattern's repeats and alternatives may split the text at one starting position:
+#: a varying repeat multiplies them by its span (capped at MAX_REGEX_TEXT) plus one, and
+#: alternatives add up. This allows two unbounded repeats (``.*.*``) and one ``?``, and
+#: nothing more; a capture, a lazy repeat or a repeated group counts as several.
+MAX_REGEX_WAYS = 2 * (MAX_REGEX_TEXT + 1) ** 2
 
-    A group holding ``*``, ``+``, ``?`` or ``{m,n}`` (m < n), itself repeated by ``*``,
-    ``+`` or ``{m,n}`` (n > 1), lets the engine split the same text in exponentially many
-    ways before it gives up. Returns the index of the outer quantifier, or None. A scan,
-    not a parse, so a deeply nested pattern cannot exhaust the stack.
+_NESTED = ("a regular expression that does not repeat a group holding a repeat of "
+           "varying length, such as (a+)+: it can take exponential time (write (a+) or "
+           "a+ instead)")
+_ALTERNATION = ("a regular expression that does not repeat a group of alternatives, such "
+                "as (.|\\s)*: alternatives that overlap take exponential time (write a "
+                "character class, [\\s\\S]* or (?s).* for anything, [ab]* for (a|b)*)")
+_TOO_MANY = ("a regular expression with fewer ways to match: at most two unbounded "
+             "repeats (*, +, {n,}) and one ?, with no capture (write (?:...)), lazy "
+             "repeat or repeated group among them: each multiplies the time it can take")
+_BACKREFERENCE = ("a regular expression without back-references (\\1, (?P=name)): "
+                  "they multiply the time the repeats around them take")
+
+
+def slow_construct(pattern: str) -> tuple[int, str] | None:
+    """Where ``pattern`` (a valid expression) holds a construct that can be slow, and what
+    was expected instead; None when it holds none.
+
+    Refused: a repeated group (``*``, ``+``, ``{m,n}`` with n > 1) holding a repeat of
+    varying length (``(a+)+``) or an alternation (``(.|\\s)*``), which let the engine
+    split the same text in exponentially many ways before it gives up; repeats and
+    alternatives that together allow more than :data:`MAX_REGEX_WAYS` ways (three
+    unbounded repeats: ``.*.*.*=`` is quartic); and back-references. A scan, not a parse,
+    so a deeply nested pattern cannot exhaust the stack.
     """
-    outer: list[bool] = []  # per open group: did the enclosing level hold a varying repeat
-    varies = False  # the innermost open level holds a varying repeat
-    group_varies = False  # the atom just ended is a group holding one
+    levels = [_Level()]  # the whole pattern, then each open group
+    group: _Level | None = None  # the group that just ended
+    too_many: int | None = None  # where the ways first passed MAX_REGEX_WAYS
     index = 0
     while index < len(pattern):
-        char = pattern[index]
+        char, level, at = pattern[index], levels[-1], index
         quantifier = _quantifier(pattern, index)
         if quantifier is not None:
-            end, repeats, varying = quantifier
-            if repeats and group_varies:
-                return index
-            varies = varies or varying
-            group_varies = False
-            index = end
-            continue
-        group_varies = False
-        if char == "\\":
-            index += 2
+            problem = _repeat(level, group, quantifier, lazy=pattern[
+                quantifier[0] - 1] == "?" and quantifier[0] - index > 1)
+            if problem is not None:  # before too_many: it says more
+                return index, problem
+            group, index = None, quantifier[0]
+        elif char == "\\":
+            if pattern[index + 1:index + 2] in tuple("123456789"):
+                return index, _BACKREFERENCE
+            group, index = None, index + 2
         elif char == "[":
-            index = _class_end(pattern, index)
+            group, index = None, _class_end(pattern, index)
         elif char == "(":
-            outer.append(varies)
-            varies = False
-            index = _group_body(pattern, index)
-        elif char == ")":
-            group_varies = varies
-            varies = (outer.pop() if outer else False) or varies
-            index += 1
+            if pattern.startswith("(?P=", index):
+                return index, _BACKREFERENCE
+            captures = not pattern.startswith("?", index + 1) or pattern.startswith(
+                "?P<", index + 1)
+            levels.append(_Level(captures=captures))
+            group, index = None, _group_body(pattern, index)
         else:
+            group = None
+            if char == ")":
+                group = levels.pop()
+                levels[-1].take(group)
+            elif char == "|":
+                level.alternate()
             index += 1
+        if too_many is None and (quantifier or char in ")|") and (
+                _ways(levels) > MAX_REGEX_WAYS):
+            too_many = at
+    return None if too_many is None else (too_many, _TOO_MANY)
+
+
+def _repeat(level: _Level, group: _Level | None, quantifier: tuple[int, int, float],
+            *, lazy: bool) -> str | None:
+    """Account in ``level`` for a repeat of ``group`` (None: of one character or class);
+    what was expected instead when the repeat can take exponential time."""
+    _, low, top = quantifier
+    if top > 1 and group is not None and group.varies:
+        return _NESTED
+    if top > 1 and group is not None and group.alternates:
+        return _ALTERNATION
+    span = min(top - low, MAX_REGEX_TEXT) + 1
+    # A repeated group and a lazy repeat take the engine's general path, several times
+    # the cost of a greedy repeated character per step: each counts twice.
+    level.ways *= span * span if group is not None or lazy else span
+    level.varies = level.varies or top != low
     return None
+
+
+@dataclass
+class _Level:
+    """What the pattern, or one open group of it, holds so far."""
+
+    varies: bool = False  # a repeat of varying length
+    alternates: bool = False  # a "|"
+    finished: float = 0  # the ways of its alternatives before the current one, summed
+    ways: float = 1  # the ways of the current alternative
+    captures: bool = False  # a capturing group
+
+    def alternate(self) -> None:
+        self.alternates = True
+        self.finished += self.ways
+        self.ways = 1
+
+    def take(self, group: _Level) -> None:
+        """Account for ``group``, which just ended inside this level."""
+        self.varies = self.varies or group.varies
+        self.alternates = self.alternates or group.alternates
+        # Capturing what a repeat matched costs the engine several times as much per step.
+        self.ways *= (group.finished + group.ways) * (4 if group.captures and group.varies
+                                                      else 1)
+
+
+def _ways(levels: list[_Level]) -> float:
+    """The ways the pattern would allow if every open group ended here."""
+    ways: float = 1
+    for level in reversed(levels):
+        ways = level.finished + level.ways * ways
+    return ways
 
 
 _BRACES = re.compile(r"\{(\d*)(,?)(\d*)\}")
 
 
-def _quantifier(pattern: str, index: int) -> tuple[int, bool, bool] | None:
-    """At ``index``: the quantifier's end, whether it repeats more than once, whether its
-    count varies; None when no quantifier starts there."""
+def _quantifier(pattern: str, index: int) -> tuple[int, int, float] | None:
+    """At ``index``: the quantifier's end and its least and greatest count (inf when it
+    has none); None when no quantifier starts there."""
     char = pattern[index]
     if char in "*+?":
-        end, repeats, varying = index + 1, char != "?", True
+        end, low, top = index + 1, int(char == "+"), 1 if char == "?" else math.inf
     elif char == "{" and (braces := _BRACES.match(pattern, index)) is not None:
-        low, comma, high = braces.groups()
-        if not (low or high):
+        least, comma, most = braces.groups()
+        if not (least or most):
             return None  # "{}" and "{,}" are literal text
         if not comma:
-            high = low
-        top = int(high) if high else math.inf
-        end, repeats, varying = braces.end(), top > 1, top != int(low or 0)
+            most = least
+        end, low, top = braces.end(), int(least or 0), int(most) if most else math.inf
     else:
         return None
     if end < len(pattern) and pattern[end] in "?+":  # lazy or possessive
         end += 1
-    return end, repeats, varying
+    return end, low, top
 
 
 def _class_end(pattern: str, index: int) -> int:
@@ -413,11 +494,12 @@ def _matcher(term: Term) -> Callable[[Any], bool]:
     if op == "text":
         return lambda found: isinstance(found, str) and value in found.lower()
     if op == "regex":
-        return lambda found: (found is not _MISSING and value.search(
-            _text(found)[:MAX_REGEX_TEXT]) is not None)
+        return lambda found: ((text := _text(found)) is not None
+                              and value.search(text[:MAX_REGEX_TEXT]) is not None)
     if op == "glob":
         pattern = re.compile(fnmatch.translate(value))
-        return lambda found: found is not _MISSING and pattern.match(_text(found)) is not None
+        return lambda found: (text := _text(found)) is not None and (
+            pattern.match(text) is not None)
     if op == "eq":
         if term.field == "level":
             return lambda found: bool(found == value)
@@ -438,8 +520,6 @@ def _equals(value: str) -> Callable[[Any], bool]:
     truth = {"true": True, "false": False}.get(value.lower())
 
     def equals(found: Any) -> bool:
-        if found is _MISSING:
-            return False
         if wanted is not None and (number := as_number(found)) is not None:  # never a bool
             return number == wanted
         if isinstance(found, bool):
@@ -472,10 +552,24 @@ def as_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _text(value: Any) -> str:
+#: Bits of the largest int that a text term reads (about 1,000 digits): in Python 3.10,
+#: str() of an int takes time quadratic in its digits.
+_MAX_INT_BITS = 3_400
+
+
+def _text(value: Any) -> str | None:
+    """A scalar extra as text, or None for anything else.
+
+    Only str, int, float, bool and None are read: str() of a container or an arbitrary
+    object runs application code of unbounded cost (a parsed JSON reply, shared
+    references) on the caller's thread, so such an extra never matches a text term.
+    """
     if isinstance(value, str):
         return value
-    try:
+    if value is None or isinstance(value, bool):
         return str(value)
-    except Exception:  # noqa: BLE001
-        return ""
+    if isinstance(value, float):
+        return float.__repr__(value)  # a subclass's own __str__ is application code
+    if isinstance(value, int) and value.bit_length() <= _MAX_INT_BITS:
+        return int.__repr__(value)
+    return None

@@ -140,14 +140,14 @@ def signed_in(app: Any) -> Any:
 def test_the_filter_never_runs_the_user_loader(make_handler: MakeHandler,
                                                receiver: LocalReceiver) -> None:
     """A view that never touched the user: its error record must not load one (it took
-    2.00 s against a database that was down)."""
+    2.00 s against a database that was down). The id comes from the session."""
     app, handler, loads = login_app(make_handler, loader_logs=False)
     try:
         assert signed_in(app).get("/checkout").status_code == 500
         handler.flush(5)
         assert loads == []
         (event,) = receiver.events
-        assert "user_id" not in event.records[0]["request_summary"]
+        assert event.records[0]["request_summary"]["user_id"] == "7"
     finally:
         app.logger.removeHandler(handler)
 
@@ -155,7 +155,7 @@ def test_the_filter_never_runs_the_user_loader(make_handler: MakeHandler,
 def test_a_user_loader_that_logs_does_not_recurse(make_handler: MakeHandler,
                                                   receiver: LocalReceiver) -> None:
     """The loader's own error record is filtered while the user is being loaded: it once
-    ran the loader again, 65 times over. Once loaded, the user is named."""
+    ran the loader again, 65 times over. Both records name the user the session holds."""
     app, handler, loads = login_app(make_handler, loader_logs=True)
     try:
         assert signed_in(app).get("/account").status_code == 500
@@ -163,8 +163,108 @@ def test_a_user_loader_that_logs_does_not_recurse(make_handler: MakeHandler,
         assert loads == ["7"]
         records = [r for e in receiver.events for r in e.records]
         by_message = {r["message"]: r["request_summary"] for r in records}
-        assert "user_id" not in by_message["user store slow for user 7"]
+        assert by_message["user store slow for user 7"]["user_id"] == "7"
         assert by_message["Exception on /account [GET]"]["user_id"] == "7"
+    finally:
+        app.logger.removeHandler(handler)
+
+
+@pytest.mark.timeout(30)
+def test_the_flask_filter_does_not_query_the_database_for_a_loaded_users_id(
+        make_handler: MakeHandler, receiver: LocalReceiver) -> None:
+    """The filter called user.is_authenticated and user.get_id() on the loaded user:
+    model code. After db.session.commit() (expire_on_commit) UserMixin.get_id() reads
+    self.id, which reloads the user from the database inside the logging call, perhaps
+    the very database that is failing. Flask-Login keeps the id in session["_user_id"]."""
+    flask_login = pytest.importorskip("flask_login")
+    queries: list[str] = []
+
+    class User(flask_login.UserMixin):  # type: ignore[misc]
+        """Like a SQLAlchemy model: an expired attribute is re-read from the database."""
+
+        def __init__(self, user_id: str) -> None:
+            self._id = user_id
+            self.expired = False
+
+        @property
+        def id(self) -> str:
+            if self.expired:
+                queries.append("SELECT users.id FROM users WHERE users.id = ?")
+            return self._id
+
+    app = flask.Flask("shop")
+    app.secret_key = "test-only-secret"
+    login = flask_login.LoginManager(app)
+    users = {"7": User("7")}
+    login.user_loader(users.get)
+    handler = make_handler()
+    handler.addFilter(RequestSummaryFilter())
+    app.logger.addHandler(handler)
+
+    @app.route("/login")
+    def log_in() -> str:
+        flask_login.login_user(users["7"])
+        return "ok"
+
+    @app.route("/pay")
+    def pay() -> str:
+        assert flask_login.current_user.is_authenticated  # the view loaded its user
+        users["7"].expired = True  # db.session.commit(): every instance is expired
+        queries.clear()
+        app.logger.error("charge failed after the order was committed")
+        return f"{len(queries)}"
+
+    try:
+        client = app.test_client()
+        client.get("/login")
+        assert client.get("/pay").text == "0", queries
+        assert handler.flush(5)
+        (record,) = [r for e in receiver.events for r in e.records]
+        assert record["request_summary"]["user_id"] == "7"
+    finally:
+        app.logger.removeHandler(handler)
+
+
+def test_the_filter_neither_opens_nor_marks_the_session(make_handler: MakeHandler,
+                                                         receiver: LocalReceiver) -> None:
+    """A server-side session store that logs while it opens the session (it is down): the
+    filter must not open it again, nor give up the summary. And reading the user id must
+    not mark the session accessed, which adds Vary: Cookie to every error response."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    opened: list[str] = []
+
+    class Store(SecureCookieSessionInterface):
+        def open_session(self, app: Any, request: Any) -> Any:
+            opened.append(request.path)
+            app.logger.error("session store slow")
+            return super().open_session(app, request)
+
+    app = flask.Flask("store")
+    app.secret_key = "test-only-secret"
+    app.session_interface = Store()
+    handler = make_handler()
+    handler.addFilter(RequestSummaryFilter())
+    app.logger.addHandler(handler)
+
+    @app.route("/report")
+    def report() -> str:
+        app.logger.error("report failed")
+        return "ok"
+
+    try:
+        browser = app.test_client()
+        with browser.session_transaction() as session:
+            session["_user_id"] = "7"
+        opened.clear()
+        response = browser.get("/report")
+        assert opened == ["/report"]
+        assert "Cookie" not in response.headers.get("Vary", "")
+        assert handler.flush(5)
+        summaries = {r["message"]: r["request_summary"]
+                     for e in receiver.events for r in e.records}
+        assert summaries["session store slow"] == {"method": "GET", "path": "/report"}
+        assert summaries["report failed"]["user_id"] == "7"
     finally:
         app.logger.removeHandler(handler)
 

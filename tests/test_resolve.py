@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from incidentio_logging.resolving import ResolveTimers
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, Rig
@@ -141,6 +142,36 @@ def test_close_resolves_only_when_asked(make_handler: MakeHandler, receiver: Loc
     expected = ["firing", "resolved"] if resolve_on_close else ["firing"]
     assert [e.status for e in receiver.events] == expected
     assert handler.stats()["resolves_sent"] == int(resolve_on_close)
+
+
+@pytest.mark.parametrize("dedup", ["batch", "fingerprint"])
+def test_resolve_on_close_alone_resolves_every_fired_alert_at_close(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        dedup: str) -> None:
+    """Without resolve_after, resolve_on_close=True silently did nothing: the job's
+    alerts outlived it, as the README says they should not."""
+    handler = make_handler(resolve_on_close=True, dedup=dedup)
+    logger.addHandler(handler)
+    logger.error("export failed")
+    assert handler.flush(5)
+    logger.error("upload failed")
+    assert handler.flush(5)
+    assert [e.status for e in receiver.events] == ["firing", "firing"]  # no timer fires
+    handler.close()
+    events = receiver.events
+    assert [e.status for e in events] == ["firing", "firing", "resolved", "resolved"]
+    assert [e.deduplication_key for e in events[2:]] == [
+        e.deduplication_key for e in events[:2]]
+    assert handler.stats()["resolves_sent"] == 2
+
+
+def test_alerts_kept_only_for_close_are_never_due() -> None:
+    """The worker waits on next_due(): an alert kept only for close() must not wake it."""
+    timers = ResolveTimers(None, follow_group=False)
+    assert timers.fired("k", "title", "group", now=0.0) is None
+    assert timers.next_due() is None
+    assert timers.due(10.0**12, lambda _: False) == []
+    assert [f.key for f in timers.pending()] == ["k"]
 
 
 def test_the_real_worker_resolves_after_quiet(make_handler: MakeHandler, receiver: LocalReceiver,

@@ -6,6 +6,8 @@ import fnmatch
 import logging
 import math
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -119,7 +121,8 @@ def test_the_parser_never_crashes(text: str) -> None:
 NAMES = ["shop.payments", "shop.search", "shop", "billing.invoices"]
 WORDS = ["timeout", "timed", "out", "card", "declined", "A-1"]
 VALUES = st.one_of(st.integers(-50, 300), st.floats(-50, 300, allow_nan=False),
-                   st.sampled_from(["A-1", "A-2", "150", "x"]), st.booleans())
+                   st.sampled_from(["A-1", "A-2", "150", "x"]), st.booleans(), st.none(),
+                   st.sampled_from([["A-1"], ("x",), {"A-1"}]))
 
 TERM = st.one_of(
     st.sampled_from(WORDS),
@@ -174,14 +177,16 @@ def reference(terms: list[Term], subject: logging.LogRecord) -> bool:
         else:
             found = getattr(subject, {"logger": "name", "module": "module",
                                       "function": "funcName"}[term.field])
+        text = (found if isinstance(found, str) else str(found)
+                if found is None or isinstance(found, (bool, int, float)) else None)
         number = (float(found) if isinstance(found, (int, float))
                   and not isinstance(found, bool) and math.isfinite(found) else None)
         if term.op == "text":
             ok = isinstance(found, str) and term.value in found.lower()
         elif term.op == "regex":
-            ok = found is not MISSING and term.value.search(str(found)) is not None
+            ok = text is not None and term.value.search(text) is not None
         elif term.op == "glob":
-            ok = found is not MISSING and fnmatch.fnmatchcase(str(found), term.value)
+            ok = text is not None and fnmatch.fnmatchcase(text, term.value)
         elif term.op == "eq":
             if found is MISSING:
                 ok = False
@@ -195,7 +200,7 @@ def reference(terms: list[Term], subject: logging.LogRecord) -> bool:
                 except ValueError:
                     wanted = None
                 ok = (number == wanted) if (number is not None and wanted is not None
-                                            and math.isfinite(wanted)) else str(found) == term.value
+                                            and math.isfinite(wanted)) else text == term.value
         elif term.op == "range":
             ok = number is not None and term.value[0] <= number <= term.value[1]
         else:
@@ -289,12 +294,63 @@ def test_a_regex_with_nested_quantifiers_is_refused_saying_where(rule: str,
 
 @pytest.mark.parametrize("pattern", [
     "(ab)+", "(a+)?", "(a{2})+", "[(a+)]+", "\\\\(a+\\\\)+", "(?i)time(d)? ?out",
-    "(?P<id>A-\\\\d+) (x|y)*", "(?=a+)b*", "a+b*(c|d)", "(a+){1}", "(\\\\d+\\\\.)?x",
-    "(x)?(?(1)a|b)+",
+    "(?P<id>A-\\\\d) [xy]*", "(?=a+)b*", "a+b*(c|d)", "(a+){1}", "(\\\\d+\\\\.)?x",
+    "(x)?(?(1)a|b)", "(a|b)?c", "(?:x|y){1}", "timeout.*retry.*", "(?s).*timeout",
+    "[\\\\s\\\\S]*timeout", "\\\\d{1,3}\\\\.\\\\d{1,3}\\\\.\\\\d{1,3}\\\\.\\\\d{1,3}",
+    "a{0,32}b{0,32}c{0,32}", ".*\\\\s?.*", "[|]+x+", "a\\\\|b*c*", "\\\\0",
 ])
 def test_regexes_without_nested_quantifiers_are_accepted(pattern: str) -> None:
     (term,) = parse(f'message:~"{pattern}"')
     assert term.op == "regex"
+
+
+@pytest.mark.parametrize(("rule", "position", "expected"), [
+    ('message:~"(.|\\\\s)*timeout"', 17, "group of alternatives.*\\[\\\\s\\\\S\\]"),
+    ('message:~"(a|b)+"', 15, "group of alternatives"),
+    ('message:~"(?:x|y){2,}"', 17, "group of alternatives"),
+    ('message:~"((a|b)c)*"', 18, "group of alternatives"),
+    ('message:~"(x)?(?(1)a|b)+"', 23, "group of alternatives"),
+    ('message:~".*.*.*="', 15, "at most two unbounded"),
+    ('message:~".*.*.*.*="', 15, "at most two unbounded"),
+    ('message:~"a+b+c+"', 15, "at most two unbounded"),
+    ('message:~".{0,40}.{0,40}.{0,40}.{0,40}"', 32, "at most two unbounded"),
+    ('message:~"(x)\\\\1"', 13, "back-references"),
+    ('message:~"(?P<n>x)(?P=n)"', 18, "back-references"),
+    ('message:~".*(.*)="', 15, "no capture"),
+    ('message:~"(.)*.*="', 15, "repeated group"),
+    ('message:~".*?.*?="', 14, "lazy"),
+    ('message:~"' + "a?" * 21 + '"', 47, "fewer ways to match"),
+    ('message:~"(.*|.*)(.*|.*)="', 19, "fewer ways to match"),
+])
+def test_a_regex_that_can_take_polynomial_or_exponential_time_is_refused(
+        rule: str, position: int, expected: str) -> None:
+    """(.|\\s)*timeout took 2.8 s on 24 spaces (40 s on 120 characters); .*.*.*.*= 2.2 s
+    on 200 characters; (.*).*\\1= 1.4 s on 500: all on the caller's thread."""
+    with pytest.raises(ValueError, match=f"^rule: at position {position}: expected .*{expected}"):
+        parse(rule)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("pattern", [r"(.|\\\\s)*timeout", r".*.*.*.*="])
+def test_a_rule_regex_with_overlapping_alternatives_cannot_hang_the_logging_call(
+        pattern: str) -> None:
+    """A repeated group of overlapping alternatives backtracks 2**n ways (n the spaces in
+    the text): the handler refuses the rule when it is built, in a fresh process."""
+    code = f"""
+import sys
+from incidentio_logging import IncidentIOHandler
+try:
+    IncidentIOHandler(api_token="t" * 20, alert_source_config_id="src",
+                      endpoint="http://127.0.0.1:9", rule='message:~"{pattern}"')
+except ValueError as exc:
+    print(exc)
+    sys.exit(0)
+sys.exit(1)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=20, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("rule: at position ")
 
 
 def test_a_regex_sees_only_the_first_max_regex_text_characters() -> None:
@@ -364,3 +420,63 @@ def test_bad_values_are_value_errors_with_a_position(rule: str, position: int) -
     """OverflowError, RecursionError and a bare int() error became ValueErrors saying where."""
     with pytest.raises(ValueError, match=f"^rule: at position {position}: "):
         parse(rule)
+
+
+# Extras a text term reads: scalars only ------------------------------------------------
+
+class Leaf:
+    """An element that counts how often it is rendered."""
+
+    calls = 0
+
+    def __repr__(self) -> str:
+        Leaf.calls += 1
+        return "timeout"
+
+    __str__ = __repr__
+
+
+def shared(levels: int, width: int = 100) -> list[Any]:
+    """width ** (levels + 1) leaves through shared references, from a few hundred lists."""
+    value: list[Any] = [Leaf()] * width
+    for _ in range(levels):
+        value = [value] * width
+    return value
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("rule", ['m.rows:~"timeout"', "m.rows:timeout", "m.rows:time*"])
+def test_a_rule_term_on_an_extra_does_not_stringify_all_of_it_on_the_callers_thread(
+        make_handler: MakeHandler, logger: logging.Logger, rule: str) -> None:
+    """str() of a container extra ran inside logger.error(): 10**6 reprs of shared
+    references (a parsed JSON reply is the common case). A container never matches."""
+    handler = make_handler(rule=rule)
+    logger.addHandler(handler)
+    Leaf.calls = 0
+    logger.error("export failed", extra={"rows": shared(2)})
+    assert Leaf.calls == 0, f"{Leaf.calls:,} reprs inside one logging call"
+    assert handler.stats()["records_pending"] == 0  # not selected: a container never matches
+
+
+class Loud(int):
+    """An int whose own __str__ (application code) says something else."""
+
+    def __str__(self) -> str:
+        return "999"
+
+
+@pytest.mark.parametrize(("rule", "value", "matches"), [
+    ("m.x:timeout", "timeout", True), ('m.x:~"^time"', "timeout", True),
+    ("m.x:time*", "timeout", True), ("m.x:1.5", 1.5, True), ("m.x:1*", 150, True),
+    ('m.x:~"^15"', 150, True), ("m.x:None", None, True), ("m.x:Tr*", True, True),
+    ("m.x:7*", Loud(75), True), ("m.x:2*", 2**4000, False),
+    ("m.x:timeout", ["timeout"], False), ("m.x:time*", ("timeout",), False),
+    ('m.x:~"timeout"', {"k": "timeout"}, False), ('m.x:~"timeout"', Leaf(), False),
+    ("m.x:timeout", b"timeout", False), ("-m.x:timeout", ["timeout"], True),
+])
+def test_text_terms_read_only_scalar_extras(rule: str, value: object, matches: bool) -> None:
+    """str, int, float, bool and None are read as text; a container, bytes or any other
+    object never matches an =, glob or regex term (and its negation always does)."""
+    Leaf.calls = 0
+    assert compile_rule(rule)(record(x=value)) is matches
+    assert Leaf.calls == 0

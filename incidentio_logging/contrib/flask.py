@@ -8,16 +8,16 @@ Add it to the handler in the ``dictConfig`` that runs before the app is created:
     "handlers": {"incident_io": {..., "filters": ["request_summary"]}},
 
 Inside a request context, the summary holds the method, the path without its query
-string, the URL rule and endpoint, and the user id when Flask-Login has already loaded
-an authenticated user for the request; the filter never loads one itself. Cookies,
-headers, the body, the query string and the session are never read into it. Outside a
-request context, records pass unchanged.
+string, the URL rule and endpoint, and the id of the user logged in with Flask-Login, as
+Flask-Login keeps it in the session (``_user_id``); the filter never loads the user nor
+touches the user object. Cookies, headers, the body, the query string and the rest of the
+session are never read into it. Outside a request context, records pass unchanged.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 SUMMARY_ATTRIBUTE = "request_summary"
 
@@ -54,16 +54,22 @@ def request_summary() -> dict[str, Any] | None:
 
 
 def _login_user_id() -> str | None:
-    """The id of the authenticated user Flask-Login already loaded for this request.
+    """The id Flask-Login keeps in the session for the logged-in user, or None.
 
-    Flask-Login keeps that user in ``g._login_user`` once something asked for it. Reading
-    ``current_user`` instead would run the app's ``user_loader`` inside the logging call:
-    a database lookup that can hang on the very fault being logged, and that recurses
-    when the loader itself logs.
+    Only the session's own data is read, never the user: ``current_user`` would run the
+    app's ``user_loader`` inside the logging call (a database lookup that can hang on the
+    very fault being logged), and even a user already loaded runs model code when asked
+    for its id (an instance expired by a commit reloads itself from the database). The
+    session is read only when the request has already opened it, since opening a
+    server-side one reads its store, and without marking it accessed, which would add
+    ``Vary: Cookie`` to the response.
     """
-    from flask import g  # noqa: PLC0415 - Flask is optional
+    from flask.globals import request_ctx  # noqa: PLC0415 - Flask is optional
+    from werkzeug.local import LocalProxy  # noqa: PLC0415 - with Flask
 
-    user = g.get("_login_user")
-    if user is not None and getattr(user, "is_authenticated", False):
-        return str(user.get_id())
-    return None
+    # vars(), not attributes: no property runs. Flask 3.1 keeps the opened session in
+    # _session (its session property marks it accessed); earlier versions in session.
+    state = vars(cast("LocalProxy[Any]", request_ctx)._get_current_object())
+    session = state["_session"] if "_session" in state else state.get("session")
+    user_id = dict.get(session, "_user_id") if isinstance(session, dict) else None
+    return user_id if isinstance(user_id, str) else None
