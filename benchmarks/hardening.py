@@ -11,6 +11,17 @@ Row = tuple[str, str, str]
 
 #: The caller's thread, the worker thread and their lifecycle: signals, close, exit.
 WORKER_ROWS: list[Row] = [
+    ("A handler built before gevent or eventlet monkey-patches (gunicorn --preload -k "
+     "gevent, patched after fork): the worker greenlet waited on a C queue, blocking "
+     "the one OS thread every greenlet runs on",
+     "hung, killed after 15 s (gevent, gevent after fork, eventlet) → both alerts "
+     "delivered, flush True, the script done in 1.2 s (1 s of it a sleep)",
+     "test_lifecycle.py::test_a_handler_built_before_green_patching_does_not_hang_the_process"),
+    ("Under gevent, a start lock made before the patching (a C RLock, which every "
+     "greenlet re-enters): another greenlet's flush() delivered beside the starting "
+     "worker",
+     "sent on Dummy-1, a second consumer → sent on the worker only, both flushes True",
+     "test_lifecycle.py::test_under_gevent_a_flush_waits_for_the_worker_starting_in_another_greenlet"),
     ("A record a signal handler logged while its thread delivered inline (no worker: "
      "exit on 3.12, a failed thread start) vanished, counted nowhere",
      "accepted 3 of 4 → 4 of 4, the fourth counted as reentrant",

@@ -8,6 +8,15 @@ Nothing on a caller's path takes a plain lock: a signal handler runs on top of w
 its thread was doing, and may log, flush, read stats or close while that thread is in
 the middle of the same call. Wake-ups go through :class:`_Bell`, whose ``set()`` is a
 reentrant C-level queue put, and the count of markers is kept lock-free.
+
+Every primitive something waits on is made when its waiter begins (the worker's start,
+a flush, an inline delivery, the start lock's first use), never at construction: gunicorn
+``--preload -k gevent`` (or eventlet) builds the handler, and re-builds it after fork,
+before the worker process monkey-patches. The worker thread is then a greenlet, and a
+primitive made earlier is a C one: waiting on it blocks the one OS thread every greenlet
+runs on, for good, and a C RLock excludes no greenlet from another. Made after the
+patching, ``queue.SimpleQueue`` and ``threading.RLock`` come from the patched modules,
+and are the cooperative kind.
 """
 
 from __future__ import annotations
@@ -52,7 +61,9 @@ class _Bell:
 
     ``threading.Event.set()`` takes a plain lock: a signal handler that sets it again
     while its thread is inside ``set()`` deadlocks. ``SimpleQueue.put()`` is reentrant.
-    Waiting is for one thread at a time (the worker, or one flush's caller).
+    Waiting is for one thread at a time (the worker, or one flush's caller), and the
+    bell is made when that waiter begins, so its kind suits it (see the module's
+    docstring).
     """
 
     def __init__(self) -> None:
@@ -124,9 +135,10 @@ class Worker:
         # The flush/stop markers in the queue, so pending() counts records: appended
         # before the queue and taken after it, so pending() may briefly read one low.
         self._markers: deque[_Flush | _Stop] = deque()
-        self._wake = _Bell()
+        self._wake = _Bell()  # made again by each waiter: _new_bells()
         self._interrupt = _Bell()
-        self._start_lock = threading.RLock()
+        # The start lock, made at first use (see _start_lock()).
+        self._locks: dict[str, threading.RLock] = {}
         self._thread: threading.Thread | None = None
         self._cannot_start = False
         # Stopped for good: a record that passed the handler's closed check before
@@ -192,7 +204,8 @@ class Worker:
             return
         # Never wait: a flush or close delivering inline holds the lock, and will take
         # this record too; if it does not, the next record starts the worker.
-        if not self._start_lock.acquire(blocking=False):
+        start_lock = self._start_lock()
+        if not start_lock.acquire(blocking=False):
             return
         try:
             if self._starting_on is not None:
@@ -210,9 +223,30 @@ class Worker:
             finally:
                 self._starting_on = None
         finally:
-            self._start_lock.release()
+            start_lock.release()
+
+    def _start_lock(self) -> threading.RLock:
+        """The lock under which a worker starts or a caller delivers inline.
+
+        Made by its first user, not at construction: in a process patched by gevent
+        after the handler was built, that is the patched kind, which a greenlet can wait
+        on while another holds it across a switch (Thread.start(), a request).
+        ``setdefault`` is atomic: two first users (a signal handler on top of one) share
+        the lock that won.
+        """
+        lock = self._locks.get("start")
+        return lock if lock is not None else self._locks.setdefault("start", threading.RLock())
+
+    def _new_bells(self) -> None:
+        # Called as their waiter begins (a worker about to start, an inline delivery),
+        # so they are made from the queue module as it is now. A ring on the
+        # old bell is not lost: it was for what is queued already, which the new waiter
+        # drains before it first waits.
+        self._wake = _Bell()
+        self._interrupt = _Bell()
 
     def _start_thread(self) -> None:
+        self._new_bells()
         self._thread = thread = threading.Thread(target=self._run, name=self._name,
                                                  daemon=True)
         try:
@@ -258,7 +292,7 @@ class Worker:
         if self._stopped:
             return self.closed_clean
         if self._inline_needed():
-            with self._start_lock:  # no worker starts while this thread delivers
+            with self._start_lock():  # no worker starts while this thread delivers
                 if self._inline_needed():
                     dropped_before = self._stats.worker_dropped()
                     self._ship_inline(self._clock() + timeout)
@@ -291,7 +325,7 @@ class Worker:
         # On top of this thread's own Thread.start() (a signal handler): the new worker
         # takes the stop marker; inline delivery would make a second consumer.
         starting = self._starting_on == threading.get_ident()
-        with self._start_lock:  # no worker starts while this thread delivers
+        with self._start_lock():  # no worker starts while this thread delivers
             thread = self._thread
             if not starting and (thread is None or not thread.is_alive()):
                 self._cannot_start = True  # stopped: no worker from now on
@@ -325,7 +359,7 @@ class Worker:
             try:
                 self._loop()
                 self._stopped = True
-                with self._start_lock:
+                with self._start_lock():
                     self._thread = None  # a late record then finds it stopped
                 self._discard("closed")
                 self._settle_close()
@@ -333,7 +367,7 @@ class Worker:
                 self._reporter.report("worker", f"worker thread failed: {type(exc).__name__}: "
                                       f"{exc}; queued records dropped")
                 self._discard("internal_error")
-                with self._start_lock:
+                with self._start_lock():
                     self._thread = None  # the next record starts a fresh worker
             finally:
                 self._dispatcher.close()
@@ -414,6 +448,7 @@ class Worker:
         if not self._queue and not self._dispatcher.has_records():
             return
         flushes = []
+        self._new_bells()  # this thread waits on the interrupt between retries
         with _as_worker_thread():
             while self._queue:
                 marker = self._drain()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import logging.config
@@ -350,3 +351,110 @@ def test_with_a_long_shutdown_budget_exit_may_look_the_endpoint_up(
     assert json.loads(result.stdout.split(" ", 1)[1]) == {}
     (event,) = receiver.wait_for(1)
     assert event.records[0]["message"] == "logged during exit"
+
+
+def skip_without(library: str) -> None:
+    """Skip when ``library`` is not installed; found without importing it here."""
+    if importlib.util.find_spec(library) is None:
+        pytest.skip(f"{library} is not installed")
+
+
+#: How each green library patches, spawns and sleeps, for the script below.
+GREEN = {
+    "gevent": ("from gevent import monkey; monkey.patch_all()\nimport gevent as green",
+               "green.spawn", "green.sleep"),
+    "eventlet": ("import eventlet as green; green.monkey_patch()", "green.spawn",
+                 "green.sleep"),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("library", "fork"), [("gevent", False), ("gevent", True),
+                                               ("eventlet", False)])
+def test_a_handler_built_before_green_patching_does_not_hang_the_process(
+        receiver: LocalReceiver, library: str, fork: bool) -> None:
+    """gunicorn --preload -k gevent (or eventlet) builds the handler in the master, and
+    the worker patches after fork. The worker "thread" is then a greenlet: had it waited
+    on a primitive made before the patching (a C queue.SimpleQueue), it would block the
+    one OS thread every greenlet runs on, and the process would never serve or exit
+    again (hung for more than 20 s; 1.2 s before the signal-safe wake-ups)."""
+    skip_without(library)
+    patch, spawn, sleep = GREEN[library]
+    build = """
+        import logging, os, signal, warnings
+        signal.alarm(15)  # hung, the process ends itself: SIGALRM
+        warnings.simplefilter("ignore")
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=0.05, shutdown_timeout=2)
+    """
+    in_a_child = """
+        pid = os.fork()
+        if pid:
+            os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        signal.alarm(15)  # not inherited over fork
+    """
+    use = f"""
+        log = logging.getLogger("app")
+        log.propagate = False
+        log.addHandler(handler)
+        ticks = [0]
+        def tick():
+            while True:
+                ticks[0] += 1
+                {sleep}(0.01)
+        {spawn}(tick)
+        log.error("Card declined for order %s", "A-1")
+        {sleep}(1.0)
+        log.error("Refund failed for order %s", "A-2")
+        print("ticks", ticks[0], "flushed", handler.flush(5), flush=True)
+        handler.close()
+        print("closed", handler.stats()["records_delivered"], flush=True)
+    """
+    script = "\n".join(textwrap.dedent(part) for part in
+                       (build, in_a_child if fork else "", patch, use))
+    result = run_script(script, receiver_env(receiver), timeout=20)
+    assert result.returncode == 0, f"hung or failed: {result.stdout!r} {result.stderr}"
+    ticks, flushed, closed = result.stdout.split()[1::2]
+    assert int(ticks) > 50  # the other greenlets kept running while the worker waited
+    assert flushed == "True" and closed == "2", result.stdout
+    assert sorted(event.title for event in receiver.events) == [
+        "ERROR app: Card declined for order A-1", "ERROR app: Refund failed for order A-2"]
+
+
+@pytest.mark.timeout(60)
+def test_under_gevent_a_flush_waits_for_the_worker_starting_in_another_greenlet(
+        receiver: LocalReceiver) -> None:
+    """The first record starts the worker under the start lock, and Thread.start()
+    switches greenlets. A lock made before the patching is a C RLock, which every
+    greenlet of the one OS thread re-enters: a flush from another greenlet then went
+    straight in and delivered on its own greenlet, a second consumer beside the new
+    worker. Made after the patching, the lock keeps it waiting."""
+    skip_without("gevent")
+    result = run_script("""
+        import logging, signal, threading, warnings
+        signal.alarm(15)  # hung, the process ends itself: SIGALRM
+        warnings.simplefilter("ignore")
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=0.05, shutdown_timeout=2)
+        from gevent import monkey; monkey.patch_all()
+        import gevent
+        senders = []
+        post = handler._transport.post
+        def recording_post(body, timeout):
+            senders.append(threading.current_thread().name)
+            return post(body, timeout)
+        handler._transport.post = recording_post
+        log = logging.getLogger("app")
+        log.propagate = False
+        log.addHandler(handler)
+        other = gevent.spawn(handler.flush, 5)  # runs at the first switch: mid-start
+        log.error("Card declined for order %s", "A-1")
+        print(other.get(timeout=10), handler.flush(5), *senders, flush=True)
+        handler.close()
+    """, receiver_env(receiver), timeout=20)
+    assert result.returncode == 0, f"hung or failed: {result.stdout!r} {result.stderr}"
+    other_flushed, flushed, *senders = result.stdout.split()
+    assert other_flushed == flushed == "True"
+    assert senders == ["incidentio-logging-worker-" + receiver.source_id[:12]], senders
+    (event,) = receiver.wait_for(1)
+    assert event.title == "ERROR app: Card declined for order A-1"

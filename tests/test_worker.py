@@ -87,7 +87,7 @@ def test_no_worker_starts_while_another_thread_delivers_inline() -> None:
     holder_has_it, release = threading.Event(), threading.Event()
 
     def deliver_inline() -> None:
-        with worker._start_lock:
+        with worker._start_lock():
             holder_has_it.set()
             release.wait(10)
 
