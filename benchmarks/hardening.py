@@ -104,6 +104,10 @@ SCRUB_ROWS: list[Row] = [
     ("The stderr report quoting 200 bytes of such a reply",
      "the token's first 15 characters → masked",
      "test_security.py::test_a_reply_that_echoes_the_token_is_masked_on_stderr"),
+    ("A requests.Session in `extra`, walked as its `__dict__`: `auth`, adapters, pools",
+     "`[\"svc-user\", \"<password>\"]` sent in the clear → `<Session>` (a library's object is "
+     "named); `auth`, `pass`, `pwd`, `passphrase` keys scrubbed in the application's own",
+     "test_security.py::test_a_requests_session_in_extra_does_not_send_its_credentials"),
 ]
 
 

@@ -32,8 +32,10 @@ SCRUBBED = "[scrubbed]"
 #: The shortest piece of the token's start that is masked wherever it appears.
 TOKEN_PIECE = 8
 
+# ``auth`` and ``pass`` only as a word of a key (``basic_auth``, ``DB_PASS``), so that
+# author, passed, bypass and compass stay readable.
 _SECRET_WORDS = (r"passw(or)?d|secret|token|api[-_]?key|authorization|cookie|session"  # noqa: S105 - key names
-                 r"|credential|private[-_]?key")
+                 r"|credential|private[-_]?key|pwd|passphrase|(?<![a-z])(auth|pass)(?![a-z])")
 SECRET_KEY = re.compile(_SECRET_WORDS, re.IGNORECASE)
 
 #: A cut string is scanned this far past what is kept, and the scan's last ``_EDGE``

@@ -22,8 +22,12 @@ import itertools
 import json
 import logging
 import math
+import os
 import reprlib
+import site
 import socket
+import sys
+import sysconfig
 from collections import UserString
 from collections.abc import (
     Hashable,
@@ -151,6 +155,9 @@ class _Walk:
         if _is_request(value):
             # Its repr carries the query string, and its attributes cookies, headers, bodies.
             return f"<{type(value).__name__}>"
+        if type(value).__repr__ in _PLAIN_REPRS:
+            # A library's object, or one with no attributes: its repr is only an address.
+            return f"<{type(value).__name__}>"
         return self.text(safe_repr(value, MAX_STRING), 1000)
 
     def mapping(self, items: Iterable[tuple[Any, Any]], size: int | None, depth: int,
@@ -243,13 +250,45 @@ def _fields(value: object) -> Iterable[tuple[str, Any]] | None:
             pairs = ((f.name, getattr(value, f.name, missing))
                      for f in dataclasses.fields(value) if f.repr)
             return ((name, item) for name, item in pairs if item is not missing)
-        if type(value).__repr__ in _PLAIN_REPRS and not _is_request(value):
+        if (type(value).__repr__ in _PLAIN_REPRS and not _is_request(value)
+                and (type(value) is SimpleNamespace or not _is_library(type(value)))):
             # Its repr would say nothing but an address; its attributes say what it holds.
             return ((name, item) for name, item in vars(value).items()
                     if not (isinstance(name, str) and name.startswith("_")))
     except Exception:  # noqa: BLE001 - a hostile __getattr__ or no __dict__: use the repr
         return None
     return None
+
+
+def _library_dirs() -> tuple[str, ...]:
+    """Where the standard library and installed packages live, each ending in a separator."""
+    paths = sysconfig.get_paths()
+    dirs = [paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib") if name in paths]
+    # An embedded interpreter's or an old virtualenv's site module may lack them.
+    if hasattr(site, "getsitepackages"):
+        dirs += site.getsitepackages()
+    if hasattr(site, "getusersitepackages"):
+        dirs.append(site.getusersitepackages())
+    return tuple({os.path.join(os.path.realpath(path), "") for path in dirs})
+
+
+_LIBRARY_DIRS = _library_dirs()
+
+
+def _is_library(kind: type) -> bool:
+    """Whether ``kind`` comes from the standard library or an installed package.
+
+    Such an object's attributes are its library's machinery (a requests.Session's auth,
+    adapters and pools), not the application's data: it is named, not walked. A module
+    with no file is built in, unless it is ``__main__`` (a script's or a notebook's).
+    """
+    module = sys.modules.get(kind.__module__)
+    if module is None:
+        return False
+    path = module.__dict__.get("__file__")
+    if not isinstance(path, str):
+        return module.__name__ != "__main__"
+    return os.path.realpath(path).startswith(_LIBRARY_DIRS)
 
 
 def _is_container(value: object) -> bool:
