@@ -108,6 +108,12 @@ SCRUB_ROWS: list[Row] = [
      "`[\"svc-user\", \"<password>\"]` sent in the clear → `<Session>` (a library's object is "
      "named); `auth`, `pass`, `pwd`, `passphrase` keys scrubbed in the application's own",
      "test_security.py::test_a_requests_session_in_extra_does_not_send_its_credentials"),
+    ("A Django SimpleLazyObject (`request.user`) in `extra`, probed with isinstance and "
+     "hasattr",
+     "evaluated on the worker (a session and user query, on the failing database) → "
+     "`<SimpleLazyObject>`, not evaluated: values are read by their type alone, and proxies, "
+     "lazy objects and querysets are named",
+     "test_serialize.py::test_a_lazy_object_in_extra_is_not_evaluated_by_the_worker"),
 ]
 
 

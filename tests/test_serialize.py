@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import math
+import threading
 import types
 from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
@@ -357,3 +358,53 @@ def test_container_types_are_walked_as_their_items() -> None:
     assert data["range"] == "range(0, 5)" and data["text"] == "'ab'"
     assert data["generator"].startswith("<generator object") and next(numbers) == 0
     assert data["keys"] == {"(1, ('a', None))": "t", "x": "s"}
+
+
+@pytest.mark.timeout(20)
+def test_a_lazy_object_in_extra_is_not_evaluated_by_the_worker(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """Django's request.user is a SimpleLazyObject: the walk's isinstance and hasattr
+    probes went through its proxied ``__class__`` and ``__getattr__``, and evaluated it on
+    the worker (a session and user query, or a hang on the failing database)."""
+    functional = pytest.importorskip("django.utils.functional")
+    loads: list[str] = []
+
+    def load_user() -> object:
+        loads.append(threading.current_thread().name)
+        return object()
+
+    logger.addHandler(make_handler())
+    logger.error("checkout failed", extra={"user": functional.SimpleLazyObject(load_user)})
+    (event,) = receiver.wait_for(1, timeout=10)
+    assert event.records[0]["message"] == "checkout failed"
+    assert event.records[0]["user"] == "<SimpleLazyObject>"
+    assert loads == [], f"the lazy object was evaluated on {loads}"
+
+
+class Proxy:
+    """A proxy in the manner of wrapt's or Werkzeug's: every probe reaches its target."""
+
+    probes: ClassVar[list[str]] = []
+
+    def __init__(self) -> None:
+        self.id = 7
+
+    def __getattr__(self, name: str) -> Any:
+        Proxy.probes.append(name)
+        raise AttributeError(name)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # a proxy's class is its target's
+        Proxy.probes.append("__class__")
+        return dict
+
+    def __repr__(self) -> str:
+        Proxy.probes.append("__repr__")
+        return "Proxy()"
+
+
+def test_objects_whose_type_intercepts_attributes_are_opaque() -> None:
+    """A type with ``__getattr__`` is named, never asked for a field, a repr or its class."""
+    Proxy.probes.clear()
+    assert to_jsonable({"target": Proxy()}) == {"target": "<Proxy>"}
+    assert Proxy.probes == []
