@@ -114,6 +114,10 @@ SCRUB_ROWS: list[Row] = [
      "`<SimpleLazyObject>`, not evaluated: values are read by their type alone, and proxies, "
      "lazy objects and querysets are named",
      "test_serialize.py::test_a_lazy_object_in_extra_is_not_evaluated_by_the_worker"),
+    ("A Starlette (FastAPI) Request in `extra`: a Mapping, walked before the request check",
+     "the ASGI scope sent whole (x-api-key header, client address, under uvicorn the app) → "
+     "`<Request>`; Starlette, Django, Werkzeug/Flask and aiohttp requests named by type",
+     "test_serialize.py::test_a_starlette_request_in_extra_is_summarized_by_type_not_dumped"),
 ]
 
 

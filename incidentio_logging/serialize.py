@@ -275,6 +275,10 @@ _SHAPES: dict[type, int] = {}
 #: named and never read: reading one runs code (a lazy object's setup, a query).
 _OPAQUE = frozenset({("django", "LazyObject"), ("django", "Promise"),
                      ("django", "QuerySet"), ("django", "RawQuerySet")})
+#: Requests and websockets, the same way: Starlette's (FastAPI's) and aiohttp's are Mappings,
+#: Django's WSGIRequest and ASGIRequest derive from HttpRequest, Flask's from Werkzeug's.
+_REQUESTS = frozenset({("starlette", "HTTPConnection"), ("django", "HttpRequest"),
+                       ("werkzeug", "Request"), ("aiohttp", "BaseRequest")})
 
 
 def _shape(kind: type) -> int:
@@ -308,7 +312,12 @@ def _shape_of(kind: type) -> int:
         return _SEQUENCE
     if issubclass(kind, dict):
         return _MAPPING
-    if _intercepts(kind) or not _OPAQUE.isdisjoint(_mro_names(kind)):
+    names = _mro_names(kind)
+    if _intercepts(kind) or not _OPAQUE.isdisjoint(names):
+        return _NAMED_ONLY
+    if _is_request(kind, names):
+        # Its repr carries the query string, its attributes (or, for Starlette's, its items)
+        # cookies, headers, bodies, the client's address: asked before Mapping.
         return _NAMED_ONLY
     if dataclasses.is_dataclass(kind):
         return _DATACLASS
@@ -318,9 +327,6 @@ def _shape_of(kind: type) -> int:
         return _PAIRS
     if issubclass(kind, (Sequence, Set, MappingView)) and not issubclass(kind, _TEXTS):
         return _SEQUENCE
-    if _is_request(kind):
-        # Its repr carries the query string, and its attributes cookies, headers, bodies.
-        return _NAMED_ONLY
     if kind.__repr__ in _PLAIN_REPRS:
         # Its repr would say nothing but an address: an application's object says what it
         # holds by its attributes; a library's are its machinery, and it is named.
@@ -406,11 +412,12 @@ def _size(value: object) -> int | None:
         return None
 
 
-def _is_request(kind: type) -> bool:
-    """An HTTP request type (one with a method and a META, environ, headers or scope), or a
-    socket."""
-    return issubclass(kind, socket.socket) or (hasattr(kind, "method") and any(
-        hasattr(kind, name) for name in ("META", "environ", "headers", "scope")))
+def _is_request(kind: type, names: set[tuple[str, str]]) -> bool:
+    """An HTTP request or websocket type, by its MRO's ``names`` or a class-level method and
+    META, environ, headers or scope; or a socket."""
+    return (issubclass(kind, socket.socket) or not _REQUESTS.isdisjoint(names)
+            or (hasattr(kind, "method") and any(
+                hasattr(kind, name) for name in ("META", "environ", "headers", "scope"))))
 
 
 def _integer(value: int) -> int | str:

@@ -408,3 +408,55 @@ def test_objects_whose_type_intercepts_attributes_are_opaque() -> None:
     Proxy.probes.clear()
     assert to_jsonable({"target": Proxy()}) == {"target": "<Proxy>"}
     assert Proxy.probes == []
+
+
+@pytest.mark.timeout(20)
+def test_a_starlette_request_in_extra_is_summarized_by_type_not_dumped(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """Starlette's (FastAPI's) Request is a Mapping over the ASGI scope, and was walked as
+    one: its headers (x-api-key), the client's address, under uvicorn the whole app."""
+    requests_module = pytest.importorskip("starlette.requests")
+    scope = {"type": "http", "method": "POST", "path": "/login", "query_string": b"",
+             "headers": [(b"x-api-key", b"KEY-S3CRET-123"), (b"host", b"shop.example")],
+             "client": ("203.0.113.9", 5000)}
+    logger.addHandler(make_handler())
+    logger.error("login failed", extra={"request": requests_module.Request(scope)})
+    (event,) = receiver.wait_for(1, timeout=10)
+    assert event.records[0]["request"] == "<Request>"
+    assert b"KEY-S3CRET-123" not in b"".join(attempt.body for attempt in receiver.attempts)
+
+
+def test_framework_requests_and_websockets_are_named_by_type() -> None:
+    """Starlette's WebSocket, Werkzeug's (Flask's) Request and Django's WSGIRequest, by
+    their types' names: their instances hold the method and headers, their classes not."""
+    websockets = pytest.importorskip("starlette.websockets")
+    werkzeug_test = pytest.importorskip("werkzeug.test")
+    wsgi = pytest.importorskip("django.core.handlers.wsgi")
+
+    async def nothing() -> dict[str, Any]:
+        return {}
+
+    socket = websockets.WebSocket({"type": "websocket", "path": "/ws", "headers": []},
+                                  nothing, nothing)  # type: ignore[arg-type]
+    request = werkzeug_test.EnvironBuilder("/pay?token=t-1",
+                                           headers={"Cookie": "s=1"}).get_request()
+    django_request = object.__new__(wsgi.WSGIRequest)  # built without settings
+    vars(django_request).update(method="GET", META={"HTTP_COOKIE": "sessionid=s1"})
+    assert to_jsonable({"ws": socket, "request": request, "django": django_request}) == {
+        "ws": "<WebSocket>", "request": "<Request>", "django": "<WSGIRequest>"}
+
+
+@pytest.mark.timeout(30)
+def test_a_large_deque_in_extra_is_not_read_whole() -> None:
+    """A deque, an array or a dict view went to repr(), which renders every item (240 ms
+    for a deque of 5M) to keep 1,000 characters; they are now read 100 items deep."""
+    buffer = collections.deque([0] * 3_000_000)
+    floats = array.array("d", bytes(8 * 3_000_000))
+    sizes = dict.fromkeys(range(1_000_000), 1)
+    data = to_jsonable({"latencies": buffer, "floats": floats, "keys": sizes.keys(),
+                        "values": sizes.values()})
+    for name, head, size in (("latencies", [0] * 100, 3_000_000),
+                             ("floats", [0.0] * 100, 3_000_000),
+                             ("keys", list(range(100)), 1_000_000),
+                             ("values", [1] * 100, 1_000_000)):
+        assert data[name] == [*head, f"<{size - 100} more items>"], name
