@@ -118,6 +118,10 @@ SCRUB_ROWS: list[Row] = [
      "the ASGI scope sent whole (x-api-key header, client address, under uvicorn the app) → "
      "`<Request>`; Starlette, Django, Werkzeug/Flask and aiohttp requests named by type",
      "test_serialize.py::test_a_starlette_request_in_extra_is_summarized_by_type_not_dumped"),
+    ("Flask's `request.headers` (Werkzeug Headers, no Mapping) in `extra`, sent as its repr",
+     "`('Authorization', 'Basic …')` and `X-Api-Key` in the clear → walked as a mapping, "
+     "both `[scrubbed]`; repr'd and walked (name, value) pairs masked by the key rule too",
+     "test_serialize.py::test_flask_request_headers_in_extra_do_not_send_credentials"),
 ]
 
 

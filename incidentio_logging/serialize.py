@@ -134,6 +134,9 @@ class _Walk:
             return f"<{kind.__name__} nested too deep>"
         seen = seen | {id(value)}
         if shape == _SEQUENCE:
+            if (kind is tuple or kind is list) and len(value) == 2 and self.secret(value[0]):  # type: ignore[arg-type, index]
+                # A (name, value) pair, as ASGI's and http.client's headers are.
+                return [self.value(value[0], depth + 1, seen), SCRUBBED]  # type: ignore[index]
             return self.sequence(value, depth, seen)
         if shape == _MAPPING:
             return self.mapping(value.items(), _size(value), depth, seen)  # type: ignore[attr-defined]
@@ -199,6 +202,12 @@ class _Walk:
         except Exception:  # noqa: BLE001 - a broken mapping becomes a note, not a crash
             result["<error>"] = "unreadable mapping"
         return result
+
+    def secret(self, name: object) -> bool:
+        """Whether ``name``, a pair's first item, is a secret-looking key."""
+        if type(name) is bytes and len(name) <= _KEY_LENGTH:
+            name = name.decode("latin-1")
+        return type(name) is str and len(name) <= _KEY_LENGTH and self.scrub.name(name)[1]
 
     def key(self, key: object) -> str:
         """A key that is not a string as text: ``str()``, or a container's bounded repr."""
@@ -279,6 +288,10 @@ _OPAQUE = frozenset({("django", "LazyObject"), ("django", "Promise"),
 #: Django's WSGIRequest and ASGIRequest derive from HttpRequest, Flask's from Werkzeug's.
 _REQUESTS = frozenset({("starlette", "HTTPConnection"), ("django", "HttpRequest"),
                        ("werkzeug", "Request"), ("aiohttp", "BaseRequest")})
+#: Headers that are no Mapping but have a mapping's items(): Werkzeug's (Flask's
+#: ``request.headers``) and the standard library's email and http.client messages. They are
+#: walked as mappings, so that Authorization and X-Api-Key are scrubbed by the key rule.
+_HEADERS = frozenset({("werkzeug", "Headers"), ("email", "Message")})
 
 
 def _shape(kind: type) -> int:
@@ -319,6 +332,8 @@ def _shape_of(kind: type) -> int:
         # Its repr carries the query string, its attributes (or, for Starlette's, its items)
         # cookies, headers, bodies, the client's address: asked before Mapping.
         return _NAMED_ONLY
+    if not _HEADERS.isdisjoint(names):
+        return _MAPPING
     if dataclasses.is_dataclass(kind):
         return _DATACLASS
     if issubclass(kind, Mapping):

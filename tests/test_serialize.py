@@ -446,6 +446,32 @@ def test_framework_requests_and_websockets_are_named_by_type() -> None:
         "ws": "<WebSocket>", "request": "<Request>", "django": "<WSGIRequest>"}
 
 
+@pytest.mark.timeout(20)
+def test_flask_request_headers_in_extra_do_not_send_credentials(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """``extra={"headers": request.headers}``: Werkzeug's Headers is not a Mapping, and its
+    repr ``Headers([('Authorization', 'Basic ...'), ...])`` was sent unmasked. It is now
+    walked as the mapping it is, and the same goes for an http.client message."""
+    datastructures = pytest.importorskip("werkzeug.datastructures")
+    import email.message
+
+    headers = datastructures.Headers([("Authorization", "Basic c3ZjOkJBU0lDLVMzQ1JFVA=="),
+                                      ("X-Api-Key", "HDR-S3CRET-42"), ("Accept", "*/*")])
+    message = email.message.Message()
+    message["X-Auth-Token"] = "MSG-S3CRET-7"
+    message["Content-Type"] = "text/plain"
+    logger.addHandler(make_handler())
+    logger.error("upstream rejected the call", extra={"headers": headers, "reply": message})
+    (event,) = receiver.wait_for(1, timeout=10)
+    assert event.records[0]["headers"] == {"Authorization": "[scrubbed]",
+                                           "X-Api-Key": "[scrubbed]", "Accept": "*/*"}
+    assert event.records[0]["reply"] == {"X-Auth-Token": "[scrubbed]",
+                                         "Content-Type": "text/plain"}
+    bodies = b"".join(attempt.body for attempt in receiver.attempts)
+    assert b"c3ZjOkJBU0lDLVMzQ1JFVA==" not in bodies
+    assert b"HDR-S3CRET-42" not in bodies and b"MSG-S3CRET-7" not in bodies
+
+
 @pytest.mark.timeout(30)
 def test_a_large_deque_in_extra_is_not_read_whole() -> None:
     """A deque, an array or a dict view went to repr(), which renders every item (240 ms
@@ -460,3 +486,12 @@ def test_a_large_deque_in_extra_is_not_read_whole() -> None:
                              ("keys", list(range(100)), 1_000_000),
                              ("values", [1] * 100, 1_000_000)):
         assert data[name] == [*head, f"<{size - 100} more items>"], name
+
+
+def test_a_pair_whose_name_looks_secret_has_its_value_scrubbed() -> None:
+    """ASGI's ``scope["headers"]`` and http.client's ``getheaders()`` are lists of
+    (name, value) pairs, which the key rule never saw."""
+    data = to_jsonable({"headers": [(b"x-api-key", b"K-1"), (b"host", b"shop")],
+                        "pairs": [["Authorization", "Basic abc"], ("status", "passed")]})
+    assert data == {"headers": [["x-api-key", "[scrubbed]"], ["host", "shop"]],
+                    "pairs": [["Authorization", "[scrubbed]"], ["status", "passed"]]}
