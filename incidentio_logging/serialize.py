@@ -157,9 +157,12 @@ class _Walk:
             attributes = vars(value)
         except TypeError:  # no __dict__ (slots): the repr says only the address
             return f"<{kind.__name__}>"
-        # Public attributes, as a repr would show them: a leading underscore stays out.
+        # Public attributes, as a repr would show them: a leading underscore, and a
+        # pydantic field declared with repr=False, stay out.
+        hidden = _hidden_fields(kind) if shape == _MODEL else ()
         return self.mapping(((name, item) for name, item in attributes.items()
-                             if not (type(name) is str and name.startswith("_"))),
+                             if not (type(name) is str and name.startswith("_"))
+                             and name not in hidden),
                             None, depth, seen)
 
     def leaf(self, value: Any, shape: int, depth: int, seen: frozenset[int]) -> Any:
@@ -276,7 +279,7 @@ class _KeyRepr(reprlib.Repr):
 # How the walk reads a value, decided once per type. Those below _WALKED are leaves.
 _INT, _FLOAT, _STR, _BYTES, _DATE, _ENUM, _EXCEPTION, _NAMED_ONLY, _REPR = range(9)
 _WALKED = 9
-_SEQUENCE, _MAPPING, _PAIRS, _NAMED, _DATACLASS, _OBJECT = range(_WALKED, _WALKED + 6)
+_SEQUENCE, _MAPPING, _PAIRS, _NAMED, _DATACLASS, _OBJECT, _MODEL = range(_WALKED, _WALKED + 7)
 #: Each type's shape; emptied whenever it holds this many.
 _SHAPES_SIZE = 1024
 _SHAPES: dict[type, int] = {}
@@ -326,11 +329,13 @@ def _shape_of(kind: type) -> int:
     if issubclass(kind, dict):
         return _MAPPING
     names = _mro_names(kind)
-    if _intercepts(kind) or not _OPAQUE.isdisjoint(names):
-        return _NAMED_ONLY
-    if _is_request(kind, names):
-        # Its repr carries the query string, its attributes (or, for Starlette's, its items)
-        # cookies, headers, bodies, the client's address: asked before Mapping.
+    if ("pydantic", "BaseModel") in names:
+        # Its __getattr__ serves only private attributes; its fields are in its __dict__.
+        return _MODEL
+    if _intercepts(kind) or not _OPAQUE.isdisjoint(names) or _is_request(kind, names):
+        # Reading a proxy or a lazy object runs code. A request's repr carries the query
+        # string, its attributes (or, for Starlette's, its items) cookies, headers, bodies,
+        # the client's address: it is asked before Mapping.
         return _NAMED_ONLY
     if not _HEADERS.isdisjoint(names):
         return _MAPPING
@@ -368,6 +373,14 @@ def _scalar_shape(kind: type) -> int | None:
     if issubclass(kind, type):
         return _REPR
     return None
+
+
+def _hidden_fields(kind: type) -> set[str]:
+    """A pydantic model's fields declared with ``repr=False``."""
+    fields = getattr(kind, "__pydantic_fields__", None)
+    if not isinstance(fields, dict):
+        return set()
+    return {name for name, info in fields.items() if getattr(info, "repr", True) is False}
 
 
 def _intercepts(kind: type) -> bool:

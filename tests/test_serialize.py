@@ -495,3 +495,17 @@ def test_a_pair_whose_name_looks_secret_has_its_value_scrubbed() -> None:
                         "pairs": [["Authorization", "Basic abc"], ("status", "passed")]})
     assert data == {"headers": [["x-api-key", "[scrubbed]"], ["host", "shop"]],
                     "pairs": [["Authorization", "[scrubbed]"], ["status", "passed"]]}
+
+
+def test_a_pydantic_model_is_sent_as_its_shown_fields() -> None:
+    """A model's class has a ``__getattr__`` (for private attributes), yet it is no proxy:
+    its fields are read from its ``__dict__``, those declared ``repr=False`` left out."""
+    pydantic = pytest.importorskip("pydantic")
+
+    class Login(pydantic.BaseModel):  # type: ignore[misc, name-defined]
+        user: str
+        password: str
+        pin: str = pydantic.Field(default="1234", repr=False)
+
+    assert to_jsonable(Login(user="al", password="hunter2")) == {
+        "user": "al", "password": "[scrubbed]"}
