@@ -155,7 +155,7 @@ class _Walk:
                                 None, depth, seen)
         try:
             attributes = vars(value)
-        except TypeError:  # no __dict__ (slots): the repr says only the address
+        except Exception:  # noqa: BLE001 - no __dict__ (slots), or a hostile one: the repr says only the address
             return f"<{kind.__name__}>"
         # Public attributes, as a repr would show them: a leading underscore, and a
         # pydantic field declared with repr=False, stay out.
