@@ -509,3 +509,16 @@ def test_a_pydantic_model_is_sent_as_its_shown_fields() -> None:
 
     assert to_jsonable(Login(user="al", password="hunter2")) == {
         "user": "al", "password": "[scrubbed]"}
+
+
+class Haunted:
+    """A plain object whose ``__dict__`` raises."""
+
+    @property
+    def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+        raise RuntimeError("no")
+
+
+def test_an_object_whose_dict_raises_is_named_and_its_siblings_kept() -> None:
+    assert to_jsonable({"odd": Haunted(), "order_id": "A-1"}) == {
+        "odd": "<Haunted>", "order_id": "A-1"}
