@@ -115,6 +115,24 @@ SCRUB_ROWS: list[Row] = [
     ("The stderr report quoting 200 bytes of such a reply",
      "the token's first 15 characters → masked",
      "test_security.py::test_a_reply_that_echoes_the_token_is_masked_on_stderr"),
+    ("A requests.Session in `extra`, walked as its `__dict__`: `auth`, adapters, pools",
+     "`[\"svc-user\", \"<password>\"]` sent in the clear → `<Session>` (a library's object is "
+     "named); `auth`, `pass`, `pwd`, `passphrase` keys scrubbed in the application's own",
+     "test_security.py::test_a_requests_session_in_extra_does_not_send_its_credentials"),
+    ("A Django SimpleLazyObject (`request.user`) in `extra`, probed with isinstance and "
+     "hasattr",
+     "evaluated on the worker (a session and user query, on the failing database) → "
+     "`<SimpleLazyObject>`, not evaluated: values are read by their type alone, and proxies, "
+     "lazy objects and querysets are named",
+     "test_serialize.py::test_a_lazy_object_in_extra_is_not_evaluated_by_the_worker"),
+    ("A Starlette (FastAPI) Request in `extra`: a Mapping, walked before the request check",
+     "the ASGI scope sent whole (x-api-key header, client address, under uvicorn the app) → "
+     "`<Request>`; Starlette, Django, Werkzeug/Flask and aiohttp requests named by type",
+     "test_serialize.py::test_a_starlette_request_in_extra_is_summarized_by_type_not_dumped"),
+    ("Flask's `request.headers` (Werkzeug Headers, no Mapping) in `extra`, sent as its repr",
+     "`('Authorization', 'Basic …')` and `X-Api-Key` in the clear → walked as a mapping, "
+     "both `[scrubbed]`; repr'd and walked (name, value) pairs masked by the key rule too",
+     "test_serialize.py::test_flask_request_headers_in_extra_do_not_send_credentials"),
 ]
 
 

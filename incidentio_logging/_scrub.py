@@ -6,7 +6,8 @@ Titles, descriptions, messages, tracebacks, extras and the summary all go throug
 - the API token, and any run of at least :data:`TOKEN_PIECE` characters of its start (a
   cut made elsewhere, such as a capture-time cut that appends a marker, keeps a head);
 - the value of a ``key=value`` or ``key: value`` pair whose key looks secret, by the same
-  rule as extras' keys (``password=hunter2``, ``'api_key': 'abc'``, ``?token=...``);
+  rule as extras' keys (``password=hunter2``, ``'api_key': 'abc'``, ``?token=...``), and
+  of such a pair printed as a tuple or a list (``('Authorization', 'Basic ...')``);
 - ``Bearer`` credentials, in any case;
 - the password in a URL's ``user:password@`` (``postgres://app:[scrubbed]@db/shop``);
 - card numbers: 13 to 19 digits, with single spaces or dashes between them, starting with
@@ -32,8 +33,10 @@ SCRUBBED = "[scrubbed]"
 #: The shortest piece of the token's start that is masked wherever it appears.
 TOKEN_PIECE = 8
 
+# ``auth`` and ``pass`` only as a word of a key (``basic_auth``, ``DB_PASS``), so that
+# author, passed, bypass and compass stay readable.
 _SECRET_WORDS = (r"passw(or)?d|secret|token|api[-_]?key|authorization|cookie|session"  # noqa: S105 - key names
-                 r"|credential|private[-_]?key")
+                 r"|credential|private[-_]?key|pwd|passphrase|(?<![a-z])(auth|pass)(?![a-z])")
 SECRET_KEY = re.compile(_SECRET_WORDS, re.IGNORECASE)
 
 #: A cut string is scanned this far past what is kept, and the scan's last ``_EDGE``
@@ -51,6 +54,14 @@ _PAIR = re.compile(
     r"""(?:(?P<q>["'])(?:(?:bearer|basic|digest|token)[ \t]+)?(?P<quoted>(?:(?!(?P=q))[^\n])+)"""
     r"""|(?:(?:bearer|basic|digest|token)[ \t]+)?(?P<bare>[^\s,;&'"<>()\[\]{}]+))""",
     re.IGNORECASE)
+# A pair as a tuple or a list prints it, ``('Authorization', 'Basic ...')`` or
+# ``["x-api-key", "..."]``: the key's closing quote, a comma, then the quoted value. Only
+# after an opening bracket and quote (_LISTED_OPEN, looked for before the key).
+_LISTED = re.compile(
+    r"""(?P<rest>[\w.-]{0,40})["'][ \t]*,[ \t]*b?(?P<q>["'])"""
+    r"""(?:(?:bearer|basic|digest|token)[ \t]+)?(?P<quoted>(?:(?!(?P=q))[^\n])+)(?P=q)""",
+    re.IGNORECASE)
+_LISTED_OPEN = re.compile(r"""[(\[][ \t]*b?["'][\w.-]{0,40}\Z""")
 # A "key" that is really an exception's name or a file (``TokenError: ...``, ``session.py:3``).
 _NOT_A_KEY = re.compile(r"(error|exception|warning|\.py)\Z", re.IGNORECASE)
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
@@ -183,6 +194,9 @@ class Scrubber:
         start = pos = 0
         while (hit := self.key.search(value, pos)) is not None:
             pair = _PAIR.match(value, hit.end())
+            if pair is None and _LISTED_OPEN.search(value, max(0, hit.start() - 48),
+                                                    hit.start()) is not None:
+                pair = _LISTED.match(value, hit.end())
             pos = hit.end()
             if pair is None or _NOT_A_KEY.search(pair["rest"]) is not None:
                 continue

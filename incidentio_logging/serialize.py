@@ -7,6 +7,11 @@ from an object's ``__repr__``. Dataclasses, namedtuples and plain objects become
 fields, so that a secret-looking field is scrubbed as a key would be; any sequence, set
 or mapping (a deque, a UserList, a dict view) becomes its items. Iterators are not read.
 
+How a value is read is decided by its type alone, never by asking the object: a proxy
+(a type with ``__getattr__`` or ``__getattribute__`` of its own, Django's lazy objects and
+querysets), a request, a socket, and a plain object of the standard library or an
+installed package are sent as their type's name, ``<Session>``, and not read at all.
+
 A record has a budget, :data:`MAX_NODES` values and :data:`MAX_CHARS` characters. The walk
 stops where it is spent: what is left is not read, the cut is marked in place with
 :data:`CUT`, and the record carries :data:`BUDGET_NOTE` under :data:`NOTE_KEY`.
@@ -22,8 +27,12 @@ import itertools
 import json
 import logging
 import math
+import os
 import reprlib
+import site
 import socket
+import sys
+import sysconfig
 from collections import UserString
 from collections.abc import (
     Hashable,
@@ -61,11 +70,8 @@ CUT = "<cut: serialization budget spent>"
 NOTE_KEY = "incidentio_logging_note"
 BUDGET_NOTE = (f"cut: the record reached its serialization budget ({MAX_NODES} values or "
                f"{MAX_CHARS // 1024} KiB); the rest of it was not read")
-#: What the walk reads item by item. A generator or other iterator is not among them:
-#: reading it would consume it.
-#: The built-in ones come first: an isinstance() of them is a fraction of an ABC's.
-_CONTAINERS = (dict, list, tuple, Mapping, Sequence, Set, MappingView)
 #: Sequences that are read as one piece of text (a range's repr is short, its items many).
+#: A generator or other iterator is not read item by item either: that would consume it.
 _TEXTS = (str, bytes, bytearray, memoryview, range, UserString)
 #: Reprs that show nothing but an address or the attributes: such objects are walked
 #: as their attributes.
@@ -105,7 +111,7 @@ class _Walk:
         self.cut = True
         return True
 
-    def value(self, value: object, depth: int, seen: frozenset[int]) -> Any:  # noqa: PLR0912 - a branch per kind
+    def value(self, value: object, depth: int, seen: frozenset[int]) -> Any:  # noqa: PLR0912 - a branch per shape
         self.nodes -= 1
         kind = type(value)
         if kind is str:
@@ -113,43 +119,71 @@ class _Walk:
         self.chars -= 8  # a number, a literal or a container's brackets, roughly
         if value is None or kind is bool:
             return value
-        if isinstance(value, bool):
-            return bool(value)
-        if isinstance(value, int):
+        if kind is int:
+            return _integer(value)  # type: ignore[arg-type]
+        if kind is float:
+            return _float(value)  # type: ignore[arg-type]
+        shape = _SHAPES.get(kind)
+        if shape is None:
+            shape = _shape(kind)
+        if shape < _WALKED:
+            return self.leaf(value, shape, depth, seen)
+        if id(value) in seen:
+            return "<cycle>"
+        if depth >= MAX_DEPTH:
+            return f"<{kind.__name__} nested too deep>"
+        seen = seen | {id(value)}
+        if shape == _SEQUENCE:
+            if (kind is tuple or kind is list) and len(value) == 2 and self.secret(value[0]):  # type: ignore[arg-type, index]
+                # A (name, value) pair, as ASGI's and http.client's headers are.
+                return [self.value(value[0], depth + 1, seen), SCRUBBED]  # type: ignore[index]
+            return self.sequence(value, depth, seen)
+        if shape == _MAPPING:
+            return self.mapping(value.items(), _size(value), depth, seen)  # type: ignore[attr-defined]
+        if shape == _PAIRS:
+            # A dict's items view: its pairs are a mapping's, a secret-looking key's value
+            # is scrubbed.
+            return self.mapping(value, _size(value), depth, seen)  # type: ignore[arg-type]
+        if shape == _NAMED:
+            return self.mapping(zip(kind._fields, value, strict=False), None, depth, seen)  # type: ignore[attr-defined, call-overload]
+        if shape == _DATACLASS:
+            # The fields a dataclass shows in its repr, and only those.
+            missing = object()
+            pairs = ((f.name, getattr(value, f.name, missing))
+                     for f in dataclasses.fields(kind) if f.repr)  # type: ignore[arg-type]
+            return self.mapping(((name, item) for name, item in pairs if item is not missing),
+                                None, depth, seen)
+        try:
+            attributes = vars(value)
+        except Exception:  # noqa: BLE001 - no __dict__ (slots), or a hostile one: the repr says only the address
+            return f"<{kind.__name__}>"
+        # Public attributes, as a repr would show them: a leading underscore, and a
+        # pydantic field declared with repr=False, stay out.
+        hidden = _hidden_fields(kind) if shape == _MODEL else ()
+        return self.mapping(((name, item) for name, item in attributes.items()
+                             if not (type(name) is str and name.startswith("_"))
+                             and name not in hidden),
+                            None, depth, seen)
+
+    def leaf(self, value: Any, shape: int, depth: int, seen: frozenset[int]) -> Any:
+        """A value read as one piece: a number, a text, a date, or a type's name."""
+        if shape == _INT:
             return _integer(int(value))
-        if isinstance(value, float):
+        if shape == _FLOAT:
             return _float(float(value))
-        if isinstance(value, str):
+        if shape == _STR:
             return self.text(str.__str__(value))
-        if isinstance(value, (bytes, bytearray, memoryview)):
+        if shape == _BYTES:
             # Each character is at most 4 bytes: this decodes enough for the text's margin.
             head = bytes(value[: 4 * (MAX_STRING + MARGIN)])
             return self.text(head.decode("utf-8", "replace"))
-        if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        if shape == _DATE:
             return value.isoformat()
-        if isinstance(value, enum.Enum):
+        if shape == _ENUM:
             return self.value(value.value, depth + 1, seen)
-        if isinstance(value, BaseException):
+        if shape == _EXCEPTION:
             return self.text(f"{type(value).__name__}: {safe_str(value)}")
-        fields = _fields(value)
-        if fields is not None or _is_container(value):
-            if id(value) in seen:
-                return "<cycle>"
-            if depth >= MAX_DEPTH:
-                return f"<{type(value).__name__} nested too deep>"
-            seen = seen | {id(value)}
-            if fields is not None:
-                return self.mapping(fields, None, depth, seen)
-            if isinstance(value, (list, tuple)):
-                return self.sequence(value, depth, seen)
-            if isinstance(value, Mapping):
-                return self.mapping(value.items(), _size(value), depth, seen)
-            if isinstance(value, ItemsView):
-                # Its pairs are a mapping's: a secret-looking key's value is scrubbed.
-                return self.mapping(value, _size(value), depth, seen)
-            return self.sequence(value, depth, seen)
-        if _is_request(value):
-            # Its repr carries the query string, and its attributes cookies, headers, bodies.
+        if shape == _NAMED_ONLY:
             return f"<{type(value).__name__}>"
         return self.text(safe_repr(value, MAX_STRING), 1000)
 
@@ -172,9 +206,18 @@ class _Walk:
             result["<error>"] = "unreadable mapping"
         return result
 
+    def secret(self, name: object) -> bool:
+        """Whether ``name``, a pair's first item, is a secret-looking key."""
+        if type(name) is bytes and len(name) <= _KEY_LENGTH:
+            name = name.decode("latin-1")
+        return type(name) is str and len(name) <= _KEY_LENGTH and self.scrub.name(name)[1]
+
     def key(self, key: object) -> str:
         """A key that is not a string as text: ``str()``, or a container's bounded repr."""
-        if not _is_container(key):
+        shape = _shape(type(key))
+        if shape == _NAMED_ONLY:
+            return f"<{type(key).__name__}>"
+        if shape < _WALKED:
             return safe_str(key)
         try:
             return _KeyRepr(self).repr(key)
@@ -227,34 +270,167 @@ class _KeyRepr(reprlib.Repr):
         self.walk.nodes -= 1
         return super().repr1(x, level)
 
+    def repr_instance(self, x: Any, level: int) -> str:
+        if _shape(type(x)) == _NAMED_ONLY:
+            return f"<{type(x).__name__}>"  # its repr could run code: a lazy object's setup
+        return super().repr_instance(x, level)
 
-def _fields(value: object) -> Iterable[tuple[str, Any]] | None:
-    """A namedtuple's fields, a dataclass's shown ones, or a plain object's public ones.
 
-    None for anything else. What a class keeps out of its repr (``field(repr=False)``, a
-    leading underscore) stays out.
-    """
+# How the walk reads a value, decided once per type. Those below _WALKED are leaves.
+_INT, _FLOAT, _STR, _BYTES, _DATE, _ENUM, _EXCEPTION, _NAMED_ONLY, _REPR = range(9)
+_WALKED = 9
+_SEQUENCE, _MAPPING, _PAIRS, _NAMED, _DATACLASS, _OBJECT, _MODEL = range(_WALKED, _WALKED + 7)
+#: Each type's shape; emptied whenever it holds this many.
+_SHAPES_SIZE = 1024
+_SHAPES: dict[type, int] = {}
+#: Classes, by top-level package and name anywhere in a type's MRO, whose objects are
+#: named and never read: reading one runs code (a lazy object's setup, a query).
+_OPAQUE = frozenset({("django", "LazyObject"), ("django", "Promise"),
+                     ("django", "QuerySet"), ("django", "RawQuerySet")})
+#: Requests and websockets, the same way: Starlette's (FastAPI's) and aiohttp's are Mappings,
+#: Django's WSGIRequest and ASGIRequest derive from HttpRequest, Flask's from Werkzeug's.
+_REQUESTS = frozenset({("starlette", "HTTPConnection"), ("django", "HttpRequest"),
+                       ("werkzeug", "Request"), ("aiohttp", "BaseRequest")})
+#: Headers that are no Mapping but have a mapping's items(): Werkzeug's (Flask's
+#: ``request.headers``) and the standard library's email and http.client messages. They are
+#: walked as mappings, so that Authorization and X-Api-Key are scrubbed by the key rule.
+_HEADERS = frozenset({("werkzeug", "Headers"), ("email", "Message")})
+
+
+def _shape(kind: type) -> int:
+    """How the walk reads a value of type ``kind``, remembered for the next one."""
+    known = _SHAPES.get(kind)
+    if known is not None:
+        return known
     try:
-        names = getattr(type(value), "_fields", None)
-        if isinstance(value, tuple) and isinstance(names, tuple):
-            return zip(names, value, strict=False)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            missing = object()
-            pairs = ((f.name, getattr(value, f.name, missing))
-                     for f in dataclasses.fields(value) if f.repr)
-            return ((name, item) for name, item in pairs if item is not missing)
-        if type(value).__repr__ in _PLAIN_REPRS and not _is_request(value):
-            # Its repr would say nothing but an address; its attributes say what it holds.
-            return ((name, item) for name, item in vars(value).items()
-                    if not (isinstance(name, str) and name.startswith("_")))
-    except Exception:  # noqa: BLE001 - a hostile __getattr__ or no __dict__: use the repr
-        return None
+        shape = _shape_of(kind)
+    except Exception:  # noqa: BLE001 - a hostile metaclass: name it, read nothing
+        shape = _NAMED_ONLY
+    if len(_SHAPES) >= _SHAPES_SIZE:
+        _SHAPES.clear()
+    _SHAPES[kind] = shape
+    return shape
+
+
+def _shape_of(kind: type) -> int:
+    """Decided from the type alone, never the object.
+
+    ``isinstance`` would ask a proxy for its ``__class__`` and ``hasattr`` would reach its
+    ``__getattr__``: a Django SimpleLazyObject evaluated itself on the worker (a session
+    and a user query, on the database that may be the fault being logged).
+    """
+    shape = _scalar_shape(kind)
+    if shape is not None:
+        return shape
+    if issubclass(kind, tuple) and isinstance(getattr(kind, "_fields", None), tuple):
+        return _NAMED
+    if issubclass(kind, (list, tuple)):
+        return _SEQUENCE
+    if issubclass(kind, dict):
+        return _MAPPING
+    names = _mro_names(kind)
+    if ("pydantic", "BaseModel") in names:
+        # Its __getattr__ serves only private attributes; its fields are in its __dict__.
+        return _MODEL
+    if _intercepts(kind) or not _OPAQUE.isdisjoint(names) or _is_request(kind, names):
+        # Reading a proxy or a lazy object runs code. A request's repr carries the query
+        # string, its attributes (or, for Starlette's, its items) cookies, headers, bodies,
+        # the client's address: it is asked before Mapping.
+        return _NAMED_ONLY
+    if not _HEADERS.isdisjoint(names):
+        return _MAPPING
+    if dataclasses.is_dataclass(kind):
+        return _DATACLASS
+    if issubclass(kind, Mapping):
+        return _MAPPING
+    if issubclass(kind, ItemsView):
+        return _PAIRS
+    if issubclass(kind, (Sequence, Set, MappingView)) and not issubclass(kind, _TEXTS):
+        return _SEQUENCE
+    if kind.__repr__ in _PLAIN_REPRS:
+        # Its repr would say nothing but an address: an application's object says what it
+        # holds by its attributes; a library's are its machinery, and it is named.
+        return _OBJECT if kind is SimpleNamespace or not _is_library(kind) else _NAMED_ONLY
+    return _REPR
+
+
+def _scalar_shape(kind: type) -> int | None:
+    """The shape of a number, a text, a date, an enum, an exception or a class; else None."""
+    if issubclass(kind, int):
+        return _INT
+    if issubclass(kind, float):
+        return _FLOAT
+    if issubclass(kind, str):
+        return _STR
+    if issubclass(kind, (bytes, bytearray, memoryview)):
+        return _BYTES
+    if issubclass(kind, (dt.datetime, dt.date, dt.time)):
+        return _DATE
+    if issubclass(kind, enum.Enum):
+        return _ENUM
+    if issubclass(kind, BaseException):
+        return _EXCEPTION
+    if issubclass(kind, type):
+        return _REPR
     return None
 
 
-def _is_container(value: object) -> bool:
-    """Whether the walk reads ``value`` item by item, rather than as one piece of text."""
-    return isinstance(value, _CONTAINERS) and not isinstance(value, _TEXTS)
+def _hidden_fields(kind: type) -> set[str]:
+    """A pydantic model's fields declared with ``repr=False``."""
+    fields = getattr(kind, "__pydantic_fields__", None)
+    if not isinstance(fields, dict):
+        return set()
+    return {name for name, info in fields.items() if getattr(info, "repr", True) is False}
+
+
+def _intercepts(kind: type) -> bool:
+    """Whether ``kind`` defines ``__getattr__`` or ``__getattribute__`` in Python: a proxy,
+    whose every probe may reach (and build) what it stands for."""
+    for base in kind.__mro__[:-1]:
+        own = base.__dict__
+        if "__getattr__" in own or ("__getattribute__" in own
+                                    and not isinstance(own["__getattribute__"], _SLOT_WRAPPER)):
+            return True
+    return False
+
+
+_SLOT_WRAPPER = type(object.__getattribute__)
+
+
+def _mro_names(kind: type) -> set[tuple[str, str]]:
+    """Each class of ``kind``'s MRO as (top-level package, name)."""
+    return {(str(base.__module__).partition(".")[0], base.__name__) for base in kind.__mro__}
+
+
+def _library_dirs() -> tuple[str, ...]:
+    """Where the standard library and installed packages live, each ending in a separator."""
+    paths = sysconfig.get_paths()
+    dirs = [paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib") if name in paths]
+    # An embedded interpreter's or an old virtualenv's site module may lack them.
+    if hasattr(site, "getsitepackages"):
+        dirs += site.getsitepackages()
+    if hasattr(site, "getusersitepackages"):
+        dirs.append(site.getusersitepackages())
+    return tuple({os.path.join(os.path.realpath(path), "") for path in dirs})
+
+
+_LIBRARY_DIRS = _library_dirs()
+
+
+def _is_library(kind: type) -> bool:
+    """Whether ``kind`` comes from the standard library or an installed package.
+
+    Such an object's attributes are its library's machinery (a requests.Session's auth,
+    adapters and pools), not the application's data: it is named, not walked. A module
+    with no file is built in, unless it is ``__main__`` (a script's or a notebook's).
+    """
+    module = sys.modules.get(kind.__module__)
+    if module is None:
+        return False
+    path = module.__dict__.get("__file__")
+    if not isinstance(path, str):
+        return module.__name__ != "__main__"
+    return os.path.realpath(path).startswith(_LIBRARY_DIRS)
 
 
 def _size(value: object) -> int | None:
@@ -264,15 +440,12 @@ def _size(value: object) -> int | None:
         return None
 
 
-def _is_request(value: object) -> bool:
-    """An HTTP request object (Django, Flask/Werkzeug, Starlette...) or a socket."""
-    if isinstance(value, socket.socket):
-        return True
-    try:
-        return hasattr(value, "method") and any(
-            hasattr(value, name) for name in ("META", "environ", "headers", "scope"))
-    except Exception:  # noqa: BLE001 - a hostile __getattr__; treat it as one to be safe
-        return True
+def _is_request(kind: type, names: set[tuple[str, str]]) -> bool:
+    """An HTTP request or websocket type, by its MRO's ``names`` or a class-level method and
+    META, environ, headers or scope; or a socket."""
+    return (issubclass(kind, socket.socket) or not _REQUESTS.isdisjoint(names)
+            or (hasattr(kind, "method") and any(
+                hasattr(kind, name) for name in ("META", "environ", "headers", "scope"))))
 
 
 def _integer(value: int) -> int | str:

@@ -96,6 +96,22 @@ def test_secrets_in_the_request_never_leave(shop: LocalReceiver) -> None:
         assert secret.encode() not in sent
 
 
+def test_a_queryset_and_a_lazy_string_in_extra_are_named_not_evaluated(
+        shop: LocalReceiver) -> None:
+    """A queryset's repr runs its query, on the worker's own connection (or waits on the
+    database that is failing); a lazy string's setup is a translation. Both are named."""
+    from django.contrib.auth.models import User
+    from django.utils.translation import gettext_lazy
+
+    User.objects.create_user("linus", password="irrelevant")
+    before = len(shop.events)
+    logging.getLogger("django.request").error("export failed", extra={
+        "users": User.objects.all(), "label": gettext_lazy("Cart")})
+    (event,) = new_events(shop, before)
+    assert event.records[0]["users"] == "<QuerySet>"
+    assert event.records[0]["label"] == "<__proxy__>"
+
+
 def test_an_authenticated_user_is_named_by_id(shop: LocalReceiver) -> None:
     """The user id appears when the view loaded an authenticated user."""
     from django.contrib.auth.models import User

@@ -23,6 +23,11 @@ VISA = "4111 1111 1111 1111"  # the standard test card number: passes the Luhn c
     ("header Authorization: Basic dXNlcjpw", "header Authorization: Basic [scrubbed]"),
     ("Cookie: sessionid=s1; csrftoken=c2", "Cookie: [scrubbed]; csrftoken=[scrubbed]"),
     ("DB_PASSWORD='it s' host=db", "DB_PASSWORD='[scrubbed]' host=db"),
+    ("Headers([('Authorization', 'Basic dXNlcjpw'), ('X-Api-Key', 'k-1'), ('Accept', '*')])",
+     "Headers([('Authorization', 'Basic [scrubbed]'), ('X-Api-Key', '[scrubbed]'), "
+     "('Accept', '*')])"),
+    ('[["x-api-key", "k-1"], ["host", "shop"]]', '[["x-api-key", "[scrubbed]"], ["host", "shop"]]'),
+    ("[(b'x-auth-token', b'k-1')]", "[(b'x-auth-token', b'[scrubbed]')]"),
 ])
 def test_secret_looking_pairs_in_text_are_scrubbed(text: str, expected: str) -> None:
     """key=value and key: value, quoted or bare, by the same key rule as extras."""
@@ -151,3 +156,13 @@ def test_keeping_nothing_keeps_only_the_marker(tail: bool) -> None:
     """A spent budget keeps no character, from either end."""
     for text in ("q" * 100, "q" * 1000):
         assert Scrubber().text(text, 0, "~", tail=tail) == "~"
+
+
+@pytest.mark.parametrize("text", [
+    "choose one of 'token', 'password' or 'none'",  # a comma-separated list, no brackets
+    "('status', 'passed'), ('path', '/bypass/compass')",
+    "oauth_provider=google author=ada passed=3 bypass=1 compass=n",
+])
+def test_lists_and_words_that_only_look_secret_are_kept(text: str) -> None:
+    """A repr'd pair needs its bracket; pass and auth are whole words of a key."""
+    assert Scrubber().mask(text) == text

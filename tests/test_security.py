@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from incidentio_logging import IncidentIOHandler
 from incidentio_logging._record import capture
 from incidentio_logging.events import EventBuilder
 from incidentio_logging.grouping import Group, Window, fingerprint_key
+from incidentio_logging.serialize import to_jsonable
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, exc_info_of
@@ -253,3 +255,46 @@ def test_no_piece_of_a_long_token_leaves_in_a_traceback_cut_from_its_start() -> 
     assert receiver.attempts
     leaked = [i for i in range(len(token) - 7) if token[i:i + 8] in body]
     assert not leaked, f"token[{leaked[0]}:] left in the body ({len(leaked)} pieces)"
+
+
+@pytest.mark.timeout(20)
+def test_a_requests_session_in_extra_does_not_send_its_credentials(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """A requests.Session has no repr of its own, and the walk of plain objects sent its
+    ``auth = ("svc-user", "<password>")`` in the clear, with its adapters and pools. A
+    library's object is now its type name."""
+    session = requests.Session()
+    session.auth = ("svc-user", "S3CRET-PASSWORD-1")
+    logger.addHandler(make_handler())
+    logger.error("upstream call failed", extra={"http": session})
+    (event,) = receiver.wait_for(1, timeout=10)
+    assert event.records[0]["http"] == "<Session>"
+    bodies = b"".join(attempt.body for attempt in receiver.attempts)
+    assert b"S3CRET-PASSWORD-1" not in bodies
+
+
+class Client:
+    """An application's own object: walked as its fields."""
+
+    def __init__(self) -> None:
+        self.auth = ("svc-user", "pw-1")
+        self.db_pwd = "pw-2"
+        self.smtp_pass = "pw-3"
+        self.passphrase = "pw-4"
+        self.PASS = "pw-5"
+        self.basic_auth = "pw-6"
+        self.passed = 3
+        self.bypass_cache = True
+        self.compass = "north"
+        self.author = "ada"
+        self.passenger = "bob"
+
+
+def test_auth_pwd_pass_and_passphrase_are_secret_words() -> None:
+    """``auth`` and ``pass`` as a word of a key (not inside passed, bypass, compass,
+    author), ``pwd`` and ``passphrase`` anywhere."""
+    assert to_jsonable(Client()) == {
+        "auth": "[scrubbed]", "db_pwd": "[scrubbed]", "smtp_pass": "[scrubbed]",
+        "passphrase": "[scrubbed]", "PASS": "[scrubbed]", "basic_auth": "[scrubbed]",
+        "passed": 3, "bypass_cache": True, "compass": "north", "author": "ada",
+        "passenger": "bob"}

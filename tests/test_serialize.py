@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import math
+import threading
 import types
 from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
@@ -357,3 +358,167 @@ def test_container_types_are_walked_as_their_items() -> None:
     assert data["range"] == "range(0, 5)" and data["text"] == "'ab'"
     assert data["generator"].startswith("<generator object") and next(numbers) == 0
     assert data["keys"] == {"(1, ('a', None))": "t", "x": "s"}
+
+
+@pytest.mark.timeout(20)
+def test_a_lazy_object_in_extra_is_not_evaluated_by_the_worker(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """Django's request.user is a SimpleLazyObject: the walk's isinstance and hasattr
+    probes went through its proxied ``__class__`` and ``__getattr__``, and evaluated it on
+    the worker (a session and user query, or a hang on the failing database)."""
+    functional = pytest.importorskip("django.utils.functional")
+    loads: list[str] = []
+
+    def load_user() -> object:
+        loads.append(threading.current_thread().name)
+        return object()
+
+    logger.addHandler(make_handler())
+    logger.error("checkout failed", extra={"user": functional.SimpleLazyObject(load_user)})
+    (event,) = receiver.wait_for(1, timeout=10)
+    assert event.records[0]["message"] == "checkout failed"
+    assert event.records[0]["user"] == "<SimpleLazyObject>"
+    assert loads == [], f"the lazy object was evaluated on {loads}"
+
+
+class Proxy:
+    """A proxy in the manner of wrapt's or Werkzeug's: every probe reaches its target."""
+
+    probes: ClassVar[list[str]] = []
+
+    def __init__(self) -> None:
+        self.id = 7
+
+    def __getattr__(self, name: str) -> Any:
+        Proxy.probes.append(name)
+        raise AttributeError(name)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # a proxy's class is its target's
+        Proxy.probes.append("__class__")
+        return dict
+
+    def __repr__(self) -> str:
+        Proxy.probes.append("__repr__")
+        return "Proxy()"
+
+
+def test_objects_whose_type_intercepts_attributes_are_opaque() -> None:
+    """A type with ``__getattr__`` is named, never asked for a field, a repr or its class."""
+    Proxy.probes.clear()
+    assert to_jsonable({"target": Proxy()}) == {"target": "<Proxy>"}
+    assert Proxy.probes == []
+
+
+@pytest.mark.timeout(20)
+def test_a_starlette_request_in_extra_is_summarized_by_type_not_dumped(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """Starlette's (FastAPI's) Request is a Mapping over the ASGI scope, and was walked as
+    one: its headers (x-api-key), the client's address, under uvicorn the whole app."""
+    requests_module = pytest.importorskip("starlette.requests")
+    scope = {"type": "http", "method": "POST", "path": "/login", "query_string": b"",
+             "headers": [(b"x-api-key", b"KEY-S3CRET-123"), (b"host", b"shop.example")],
+             "client": ("203.0.113.9", 5000)}
+    logger.addHandler(make_handler())
+    logger.error("login failed", extra={"request": requests_module.Request(scope)})
+    (event,) = receiver.wait_for(1, timeout=10)
+    assert event.records[0]["request"] == "<Request>"
+    assert b"KEY-S3CRET-123" not in b"".join(attempt.body for attempt in receiver.attempts)
+
+
+def test_framework_requests_and_websockets_are_named_by_type() -> None:
+    """Starlette's WebSocket, Werkzeug's (Flask's) Request and Django's WSGIRequest, by
+    their types' names: their instances hold the method and headers, their classes not."""
+    websockets = pytest.importorskip("starlette.websockets")
+    werkzeug_test = pytest.importorskip("werkzeug.test")
+    wsgi = pytest.importorskip("django.core.handlers.wsgi")
+
+    async def nothing() -> dict[str, Any]:
+        return {}
+
+    socket = websockets.WebSocket({"type": "websocket", "path": "/ws", "headers": []},
+                                  nothing, nothing)  # type: ignore[arg-type]
+    request = werkzeug_test.EnvironBuilder("/pay?token=t-1",
+                                           headers={"Cookie": "s=1"}).get_request()
+    django_request = object.__new__(wsgi.WSGIRequest)  # built without settings
+    vars(django_request).update(method="GET", META={"HTTP_COOKIE": "sessionid=s1"})
+    assert to_jsonable({"ws": socket, "request": request, "django": django_request}) == {
+        "ws": "<WebSocket>", "request": "<Request>", "django": "<WSGIRequest>"}
+
+
+@pytest.mark.timeout(20)
+def test_flask_request_headers_in_extra_do_not_send_credentials(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """``extra={"headers": request.headers}``: Werkzeug's Headers is not a Mapping, and its
+    repr ``Headers([('Authorization', 'Basic ...'), ...])`` was sent unmasked. It is now
+    walked as the mapping it is, and the same goes for an http.client message."""
+    datastructures = pytest.importorskip("werkzeug.datastructures")
+    import email.message
+
+    headers = datastructures.Headers([("Authorization", "Basic c3ZjOkJBU0lDLVMzQ1JFVA=="),
+                                      ("X-Api-Key", "HDR-S3CRET-42"), ("Accept", "*/*")])
+    message = email.message.Message()
+    message["X-Auth-Token"] = "MSG-S3CRET-7"
+    message["Content-Type"] = "text/plain"
+    logger.addHandler(make_handler())
+    logger.error("upstream rejected the call", extra={"headers": headers, "reply": message})
+    (event,) = receiver.wait_for(1, timeout=10)
+    assert event.records[0]["headers"] == {"Authorization": "[scrubbed]",
+                                           "X-Api-Key": "[scrubbed]", "Accept": "*/*"}
+    assert event.records[0]["reply"] == {"X-Auth-Token": "[scrubbed]",
+                                         "Content-Type": "text/plain"}
+    bodies = b"".join(attempt.body for attempt in receiver.attempts)
+    assert b"c3ZjOkJBU0lDLVMzQ1JFVA==" not in bodies
+    assert b"HDR-S3CRET-42" not in bodies and b"MSG-S3CRET-7" not in bodies
+
+
+@pytest.mark.timeout(30)
+def test_a_large_deque_in_extra_is_not_read_whole() -> None:
+    """A deque, an array or a dict view went to repr(), which renders every item (240 ms
+    for a deque of 5M) to keep 1,000 characters; they are now read 100 items deep."""
+    buffer = collections.deque([0] * 3_000_000)
+    floats = array.array("d", bytes(8 * 3_000_000))
+    sizes = dict.fromkeys(range(1_000_000), 1)
+    data = to_jsonable({"latencies": buffer, "floats": floats, "keys": sizes.keys(),
+                        "values": sizes.values()})
+    for name, head, size in (("latencies", [0] * 100, 3_000_000),
+                             ("floats", [0.0] * 100, 3_000_000),
+                             ("keys", list(range(100)), 1_000_000),
+                             ("values", [1] * 100, 1_000_000)):
+        assert data[name] == [*head, f"<{size - 100} more items>"], name
+
+
+def test_a_pair_whose_name_looks_secret_has_its_value_scrubbed() -> None:
+    """ASGI's ``scope["headers"]`` and http.client's ``getheaders()`` are lists of
+    (name, value) pairs, which the key rule never saw."""
+    data = to_jsonable({"headers": [(b"x-api-key", b"K-1"), (b"host", b"shop")],
+                        "pairs": [["Authorization", "Basic abc"], ("status", "passed")]})
+    assert data == {"headers": [["x-api-key", "[scrubbed]"], ["host", "shop"]],
+                    "pairs": [["Authorization", "[scrubbed]"], ["status", "passed"]]}
+
+
+def test_a_pydantic_model_is_sent_as_its_shown_fields() -> None:
+    """A model's class has a ``__getattr__`` (for private attributes), yet it is no proxy:
+    its fields are read from its ``__dict__``, those declared ``repr=False`` left out."""
+    pydantic = pytest.importorskip("pydantic")
+
+    class Login(pydantic.BaseModel):  # type: ignore[misc, name-defined]
+        user: str
+        password: str
+        pin: str = pydantic.Field(default="1234", repr=False)
+
+    assert to_jsonable(Login(user="al", password="hunter2")) == {
+        "user": "al", "password": "[scrubbed]"}
+
+
+class Haunted:
+    """A plain object whose ``__dict__`` raises."""
+
+    @property
+    def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+        raise RuntimeError("no")
+
+
+def test_an_object_whose_dict_raises_is_named_and_its_siblings_kept() -> None:
+    assert to_jsonable({"odd": Haunted(), "order_id": "A-1"}) == {
+        "odd": "<Haunted>", "order_id": "A-1"}
