@@ -292,6 +292,10 @@ STORM_ROWS: list[Row] = [
 
 #: structlog's event dicts and loguru's formatted lines, read back into plain records.
 STRUCTURED_ROWS: list[Row] = [
+    ("structlog's ConsoleRenderer with rich installed: a boxed traceback showing every "
+     "frame's locals was sent in the message",
+     "a local's value in the body → cut, sent once from the exception, no values",
+     "test_structured.py::test_a_rich_console_renderer_traceback_is_cut_and_its_locals_not_sent"),
     ("structlog through the stdlib (wrap_for_formatter): every event had the template "
      "\"dict\" and the dict's repr as title",
      "3 events → 1 alert titled {'order_id': ...} → 3 alerts titled "

@@ -47,7 +47,10 @@ _OWN_FIELDS = frozenset({*_RENAMES.values(), "timestamp"}).difference(_RECORD_AT
 _PLAIN_KEYS = len(_RECORD_ATTRIBUTES) + 1
 #: The event dict key that is an instruction to logging, not a field.
 _DIRECTIVE = "exc_info"
-_TRACEBACK = "\nTraceback (most recent call last):"
+#: Where a traceback written into the text starts: Python's header, or the top of the
+#: box rich draws (structlog's ConsoleRenderer with rich installed, showing locals).
+_TRACEBACK = re.compile(r"\n(?:Traceback \(most recent call last\):"
+                        r"|[╭┌][^\n]*Traceback \(most recent call last\))")
 _LOGURU_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}")
 _LOGURU_TIME_LEN = 23
 #: ConsoleRenderer's head: an optional timestamp (digits and separators, whatever its
@@ -83,7 +86,8 @@ def normalize(data: Captured) -> Captured:
         clashing = data.keys() & _OWN_FIELDS if len(data) > _PLAIN_KEYS else None
         if clashing:
             _nest(data, {name: data.pop(name) for name in sorted(clashing)})
-    if data["exc_info"] and type(data["message"]) is str and _TRACEBACK in data["message"]:
+    if (data["exc_info"] and type(data["message"]) is str
+            and _TRACEBACK.search(data["message"]) is not None):
         _traceback_once(data)
     return data
 
@@ -200,7 +204,10 @@ def _traceback_once(data: Captured) -> None:
     exc = exc_info[1] if type(exc_info) is tuple and len(exc_info) == 3 else None
     if exc is None:
         return
-    start = message.find(_TRACEBACK)
+    found = _TRACEBACK.search(message)
+    if found is None:
+        return
+    start = found.start()
     try:
         last = traceback.format_exception_only(type(exc), exc)[0].strip()
     except Exception:  # noqa: BLE001 - a hostile __str__: keep the text as it is

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -519,3 +520,30 @@ def test_a_console_like_prefix_of_another_level_or_logger_is_kept() -> None:
         "card_declined [other] amount=5")
     text = "payment gateway [error] refused the capture"
     assert _record(text)["message"] == text
+
+
+def _charge_with_a_code(order: str, reset_code: str) -> None:
+    raise ConnectionError(f"gateway refused order {order}")
+
+
+def test_a_rich_console_renderer_traceback_is_cut_and_its_locals_not_sent(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """With rich installed, structlog's ConsoleRenderer draws a boxed traceback showing
+    every frame's locals, with no "Traceback (most recent call last):" line of its own:
+    it is cut like the plain one, and the local's value is sent nowhere."""
+    pytest.importorskip("rich")
+    handler = make_handler()
+    logger.addHandler(handler)
+    log = structlog.wrap_logger(
+        logger, wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[structlog.stdlib.add_log_level,
+                    structlog.dev.ConsoleRenderer(colors=False)])
+    secret = "-".join(("Q7x9", "k2Lm", "p0Zr"))  # not a literal in the source lines
+    try:
+        _charge_with_a_code("A-1", secret)
+    except ConnectionError:
+        log.exception("charge_failed", order="A-1")
+    assert handler.flush(5)
+    body = json.dumps([event.payload for event in receiver.events])
+    assert secret not in body
+    assert "_charge_with_a_code" in body  # the handler's own traceback still arrives
