@@ -377,6 +377,10 @@ IDENTITY_ROWS: list[Row] = [
      "same keys were masked as names of code: one alert",
      "1 alert → 2 alerts",
      "test_identity.py::test_structlog_console_renderer_keeps_events_apart"),
+    ("A decorated method (`transaction.atomic`, `login_required`, any `functools.wraps` "
+     "wrapper) was not named by its class: two views' decorated `post` shared one alert",
+     "1 alert → 2 alerts",
+     "test_identity.py::test_decorated_methods_of_two_views_are_two_alerts"),
 ]
 
 

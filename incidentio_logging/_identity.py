@@ -399,18 +399,41 @@ def _owner(module_globals: dict[str, object], code: CodeType) -> str:
         if not issubclass(type(value), type):
             continue
         owner = cast(type, value)
-        for attribute in list(vars(owner).values()):
-            kind = type(attribute)
-            if issubclass(kind, (staticmethod, classmethod)):
-                functions: tuple[object, ...] = (attribute.__func__,)
-            elif issubclass(kind, property):
-                functions = (attribute.fget, attribute.fset, attribute.fdel)
-            else:
-                functions = (attribute,)
-            if any(type(f) is FunctionType and f.__code__ is code
-                   for f in functions):
-                return owner.__name__
+        if any(_defines(attribute, code, MAX_UNWRAP)
+               for attribute in list(vars(owner).values())):
+            return owner.__name__
     return ""
+
+
+#: Wrappers and descriptors looked through to reach a method's own function.
+MAX_UNWRAP = 8
+
+
+def _defines(attribute: object, code: CodeType, depth: int) -> bool:
+    """Whether ``attribute`` of a class dict is, or wraps, the function that runs ``code``.
+
+    A decorated method (``transaction.atomic``, ``login_required``, any
+    ``functools.wraps`` wrapper) is the wrapper in the class dict, its own function at the
+    end of the ``__wrapped__`` chain. Read from each function's ``__dict__``, never by
+    attribute access: an object that is not a real function is not asked anything, since
+    a proxy would run its setup on the worker.
+    """
+    kind = type(attribute)
+    if kind is FunctionType:
+        function = cast(FunctionType, attribute)
+        if function.__code__ is code:
+            return True
+        inner: tuple[object, ...] = (vars(function).get("__wrapped__"),)
+    elif issubclass(kind, (staticmethod, classmethod)):
+        inner = (cast(staticmethod, attribute).__func__,)  # type: ignore[type-arg]
+    elif issubclass(kind, property):
+        prop = cast(property, attribute)
+        inner = (prop.fget, prop.fset, prop.fdel)
+    elif issubclass(kind, functools.cached_property):
+        inner = (cast(functools.cached_property, attribute).func,)  # type: ignore[type-arg]
+    else:
+        return False
+    return depth > 0 and any(_defines(f, code, depth - 1) for f in inner)
 
 
 def _module(frame: FrameType) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -908,3 +909,78 @@ def test_a_leading_event_name_before_pairs_is_kept(line: str) -> None:
 
 def test_a_leading_id_before_pairs_is_still_a_value() -> None:
     assert mask("A-1001 status=ok") == mask("B-7 status=ok")
+
+
+# Review r4 (issue 11): records that were two problems yet shared one key, and the reverse --
+
+
+def _atomic(func: Any) -> Any:
+    """What transaction.atomic, method_decorator and login_required do: a
+    functools.wraps wrapper takes the method's place in the class dict."""
+
+    @functools.wraps(func)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return inner
+
+
+class DecoratedRefundView:
+    @_atomic
+    @_atomic
+    def post(self) -> None:
+        {}["order"]
+
+    @staticmethod
+    @_atomic
+    def check() -> None:
+        {}["order"]
+
+    @property
+    @_atomic
+    def total(self) -> int:
+        return {}["order"]  # type: ignore[no-any-return]
+
+    @functools.cached_property
+    @_atomic
+    def lines(self) -> int:
+        return {}["order"]  # type: ignore[no-any-return]
+
+
+class DecoratedCheckoutView:
+    @_atomic
+    def post(self) -> None:
+        {}["order"]
+
+
+def _site_of(call: Any) -> str:
+    try:
+        call()
+    except KeyError:
+        return key(record("failed", exc_info=sys.exc_info()))[-1]
+    raise AssertionError("no KeyError")
+
+
+def test_decorated_methods_of_two_views_are_two_alerts(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """A decorated method (transaction.atomic, method_decorator, login_required) is named
+    by its class, through the wrappers' ``__wrapped__``: two views' ``post`` are two
+    places, not one."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    logger.addHandler(handler)
+    for view in (DecoratedRefundView(), DecoratedCheckoutView()):
+        try:
+            view.post()
+        except KeyError:
+            logger.exception("Internal Server Error: %s", "/x")
+    assert handler.flush(5)
+    assert len({e.deduplication_key for e in receiver.events}) == 2, [
+        e.title for e in receiver.events]
+
+
+def test_decorated_static_methods_properties_and_cached_properties_are_named_by_class() -> None:
+    view = DecoratedRefundView()
+    assert _site_of(view.post) == f"{__name__}:DecoratedRefundView.post"
+    assert _site_of(view.check) == f"{__name__}:DecoratedRefundView.check"
+    assert _site_of(lambda: view.total) == f"{__name__}:DecoratedRefundView.total"
+    assert _site_of(lambda: view.lines) == f"{__name__}:DecoratedRefundView.lines"
