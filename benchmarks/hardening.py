@@ -381,6 +381,11 @@ IDENTITY_ROWS: list[Row] = [
      "wrapper) was not named by its class: two views' decorated `post` shared one alert",
      "1 alert → 2 alerts",
      "test_identity.py::test_decorated_methods_of_two_views_are_two_alerts"),
+    ("An ExceptionGroup (`asyncio.TaskGroup`, anyio under Starlette/FastAPI) was keyed by "
+     "its own type and the `async with` line: a KeyError in one task and a ConnectionError "
+     "in another shared one alert",
+     "1 alert → 2 alerts; a group of one keyed as its exception",
+     "test_identity.py::test_two_bugs_inside_one_task_group_are_two_alerts"),
 ]
 
 

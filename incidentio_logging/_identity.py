@@ -18,6 +18,7 @@ with its own handler, update one incident.io alert per problem.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import hashlib
 import itertools
@@ -259,14 +260,31 @@ class Fingerprinter:
     def __call__(self, data: Captured) -> tuple[str, ...]:
         exc_info = data["exc_info"]
         if exc_info and exc_info[0] is not None:
-            exc_type: type[BaseException] = exc_info[0]
             return ("exception", data["name"], data["levelname"],
-                    f"{exc_type.__module__}.{exc_type.__qualname__}",
-                    self.raise_site(exc_info[2]))
+                    *self.exception_site(exc_info[0], exc_info[1], exc_info[2]))
         message = data.get("message")
         if isinstance(message, str) and TRACEBACK_HEADER in message:
             return ("exception", data["name"], data["levelname"], *self.text_site(message))
         return ("message", data["name"], data["levelname"], template(data))
+
+    def exception_site(self, exc_type: type[BaseException], exc: BaseException | None,
+                       tb: TracebackType | None) -> tuple[str, str]:
+        """The exception's qualified type and :meth:`raise_site`.
+
+        An exception group (``asyncio.TaskGroup``, anyio's task groups) is raised from the
+        ``async with`` line whatever failed inside: it is keyed by its leaves instead,
+        each leaf's type and raise site from its own traceback, sorted and without
+        repeats, types and sites each joined by ``" + "``. A group of one leaf is keyed as
+        that leaf. Only the first :data:`MAX_GROUP_LEAVES` leaves, :data:`MAX_GROUP_DEPTH`
+        groups deep, are read; a group deeper than that counts as a leaf.
+        """
+        if _GROUP is None or exc is None or not issubclass(type(exc), _GROUP):
+            return _qualified(exc_type), self.raise_site(tb)
+        leaves: list[BaseException] = []
+        _leaves(exc, MAX_GROUP_DEPTH, leaves)
+        sites = sorted({(_qualified(type(leaf)), self.raise_site(leaf.__traceback__))
+                        for leaf in leaves})
+        return " + ".join(t for t, _ in sites), " + ".join(s for _, s in sites)
 
     def raise_site(self, tb: TracebackType | None) -> str:
         """``module:function`` of the innermost application frame of ``tb``.
@@ -332,6 +350,28 @@ class Fingerprinter:
                                 for prefix in self._in_app):
             return True
         return not is_library(filename)
+
+
+#: ``BaseExceptionGroup``, on Python 3.11 and later.
+_GROUP: type[BaseException] | None = getattr(builtins, "BaseExceptionGroup", None)
+#: Leaves of an exception group that take part in its key, and how deep groups are read.
+MAX_GROUP_LEAVES = 8
+MAX_GROUP_DEPTH = 4
+
+
+def _leaves(exc: BaseException, depth: int, found: list[BaseException]) -> None:
+    """Appends the first leaves of ``exc`` to ``found``, up to :data:`MAX_GROUP_LEAVES`."""
+    if _GROUP is None or depth <= 0 or not issubclass(type(exc), _GROUP):
+        found.append(exc)
+        return
+    for inner in exc.exceptions[:MAX_GROUP_LEAVES]:  # type: ignore[attr-defined]
+        if len(found) >= MAX_GROUP_LEAVES:
+            return
+        _leaves(inner, depth - 1, found)
+
+
+def _qualified(exc_type: type[BaseException]) -> str:
+    return f"{exc_type.__module__}.{exc_type.__qualname__}"
 
 
 #: What starts a traceback written into a message's text.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
 import importlib.util
 import json
@@ -984,3 +985,86 @@ def test_decorated_static_methods_properties_and_cached_properties_are_named_by_
     assert _site_of(view.check) == f"{__name__}:DecoratedRefundView.check"
     assert _site_of(lambda: view.total) == f"{__name__}:DecoratedRefundView.total"
     assert _site_of(lambda: view.lines) == f"{__name__}:DecoratedRefundView.lines"
+
+
+async def _charge_task() -> None:
+    {}["order"]
+
+
+async def _ship_task() -> None:
+    raise ConnectionError("carrier down")
+
+
+async def _in_task_group(*jobs: Any) -> None:
+    import asyncio
+
+    async with asyncio.TaskGroup() as group:  # type: ignore[attr-defined,unused-ignore]
+        for job in jobs:
+            group.create_task(job())
+
+
+def _task_group_key(*jobs: Any) -> tuple[str, ...]:
+    import asyncio
+
+    try:
+        asyncio.run(_in_task_group(*jobs))
+    except BaseException:
+        return key(record("job failed", exc_info=sys.exc_info()))
+    raise AssertionError("no ExceptionGroup")
+
+
+def _leaf_key(job: Any) -> tuple[str, ...]:
+    import asyncio
+
+    try:
+        asyncio.run(job())
+    except Exception:
+        return key(record("job failed", exc_info=sys.exc_info()))
+    raise AssertionError("no exception")
+
+
+needs_groups = pytest.mark.skipif(sys.version_info < (3, 11),
+                                  reason="TaskGroup and ExceptionGroup: Python 3.11+")
+
+
+@needs_groups
+def test_two_bugs_inside_one_task_group_are_two_alerts() -> None:
+    """asyncio.TaskGroup (and anyio, under Starlette) raise an ExceptionGroup from the
+    ``async with`` line whatever failed inside: the group is keyed by what it holds."""
+    assert _task_group_key(_charge_task) != _task_group_key(_ship_task)
+
+
+@needs_groups
+def test_a_group_of_one_is_keyed_as_its_exception() -> None:
+    assert _task_group_key(_charge_task) == _leaf_key(_charge_task)
+    assert _task_group_key(_charge_task)[3:] == ("builtins.KeyError",
+                                                 f"{__name__}:_charge_task")
+
+
+@needs_groups
+def test_a_group_is_keyed_by_its_distinct_leaves_in_any_order() -> None:
+    both = _task_group_key(_charge_task, _ship_task)
+    assert both == _task_group_key(_ship_task, _charge_task, _ship_task)
+    assert both not in (_task_group_key(_charge_task), _task_group_key(_ship_task))
+    assert "builtins.KeyError" in both[3] and "builtins.ConnectionError" in both[3]
+
+
+@needs_groups
+def test_a_nested_group_is_keyed_by_its_leaves_within_bounds() -> None:
+    def raised(exc: BaseException) -> BaseException:
+        try:
+            raise exc
+        except BaseException as caught:
+            return caught
+
+    group_type: Any = vars(builtins)["ExceptionGroup"]
+    leaf = raised(KeyError("x"))
+    deep: BaseException = leaf
+    for _ in range(50):
+        deep = raised(group_type("nested", [deep]))
+    wide = raised(group_type("wide", [raised(ValueError(str(n))) for n in range(10_000)]))
+    for exc in (deep, wide):
+        rec = record("failed", exc_info=(type(exc), exc, exc.__traceback__))
+        assert len("".join(key(rec))) < 2_000
+    assert key(record("failed", exc_info=(type(wide), wide, wide.__traceback__)))[3] == (
+        "builtins.ValueError")
