@@ -386,6 +386,10 @@ IDENTITY_ROWS: list[Row] = [
      "in another shared one alert",
      "1 alert → 2 alerts; a group of one keyed as its exception",
      "test_identity.py::test_two_bugs_inside_one_task_group_are_two_alerts"),
+    ("An id with digits before `key=value` pairs (`ch_3MqLk2 amount=500 declined`) was kept "
+     "verbatim as a structlog event name: one alert per charge",
+     "2 alerts → 1 alert (5 cases)",
+     "test_identity.py::test_a_leading_id_with_digits_is_a_value_not_an_event"),
 ]
 
 

@@ -52,11 +52,12 @@ _ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?\b"
 _NAME = r"\w+(?:(?:::|[.:@+\-])\w+)*"
 #: A message that is one name, or one name and then ``key=value`` pairs, is a structlog
 #: event ("card_declined", "user.login order=A-1"), not a value in a text: the name is
-#: its template. Each part of the name starts with a letter, so "A-1001" is no name. So
-#: is a line of structlog's ConsoleRenderer, whose timestamp and ``[level   ]`` come
-#: first and the logger's ``[name]`` after the event.
+#: its template. A name has no digit: "A-1001", "ch_3MqLk2" and "db7.prod.internal" are
+#: ids and hosts, values, as anything with a digit is. So is a line of structlog's
+#: ConsoleRenderer, whose timestamp and ``[level   ]`` come first and the logger's
+#: ``[name]`` after the event.
 _EVENT = re.compile(r"(?:(?:\S+ )?\[[a-z]+ *\] )?"
-                    r"(?P<event>[^\W\d]\w*(?:(?:::|[.:@+\-])[^\W\d]\w*)*)"
+                    r"(?P<event>[^\W\d]+(?:(?:::|[.:@+\-])[^\W\d]+)*)"
                     r"(?=(?:\s+\[[^\]\n]*\])?(?:\s*\Z|\s+[\w.]+=))")
 #: An item of a tuple's repr: a quoted string, a number, None, True or False.
 _ITEM = r"(?:'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"|[-+]?\d[\w.+\-]*|None|True|False)"

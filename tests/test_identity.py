@@ -1068,3 +1068,18 @@ def test_a_nested_group_is_keyed_by_its_leaves_within_bounds() -> None:
         assert len("".join(key(rec))) < 2_000
     assert key(record("failed", exc_info=(type(wide), wide, wide.__traceback__)))[3] == (
         "builtins.ValueError")
+
+
+@pytest.mark.parametrize("messages", [
+    ("ch_3MqLk2 amount=500 declined", "ch_9ZzQ1 amount=12 declined"),  # Stripe charge ids
+    ("pi_3NaBc status=requires_payment_method", "pi_7XyZq status=requires_payment_method"),
+    ("worker_12 heartbeat_missed=3", "worker_7 heartbeat_missed=1"),
+    ("db7.prod.internal replication_lag=30", "db3.prod.internal replication_lag=12"),
+    ("req_8f3a1", "req_77b2c"),  # a message that is only an id
+])
+def test_a_leading_id_with_digits_is_a_value_not_an_event(messages: tuple[str, str]) -> None:
+    """An event name has no digit: an f-string that starts with an id
+    (``f"{charge.id} amount={amount} declined"``) is one alert, not one per charge."""
+    first, second = (record(text) for text in messages)
+    assert fingerprint(first) == fingerprint(second)
+    assert mask(messages[0]).startswith("<*>")
