@@ -390,6 +390,11 @@ IDENTITY_ROWS: list[Row] = [
      "verbatim as a structlog event name: one alert per charge",
      "2 alerts → 1 alert (5 cases)",
      "test_identity.py::test_a_leading_id_with_digits_is_a_value_not_an_event"),
+    ("`log.error(traceback.format_exc())` starts with the traceback, no newline before it: "
+     "it was masked as a message, source lines and exception text included, so one bug "
+     "whose text varied opened one alert per text",
+     "2 alerts → 1 alert, keyed by type and raise site",
+     "test_identity.py::test_a_format_exc_traceback_is_keyed_as_an_exception"),
 ]
 
 

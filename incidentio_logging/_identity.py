@@ -264,7 +264,7 @@ class Fingerprinter:
             return ("exception", data["name"], data["levelname"],
                     *self.exception_site(exc_info[0], exc_info[1], exc_info[2]))
         message = data.get("message")
-        if isinstance(message, str) and TRACEBACK_HEADER in message:
+        if isinstance(message, str) and _frames_start(message) >= 0:
             return ("exception", data["name"], data["levelname"], *self.text_site(message))
         return ("message", data["name"], data["levelname"], template(data))
 
@@ -318,15 +318,15 @@ class Fingerprinter:
         """The exception type and the raise site of the last traceback written in ``message``.
 
         For a record whose traceback is text by the time it arrives, exc_info cleared: a
-        stdlib ``QueueHandler`` does that in ``prepare()``, as does
-        ``log.error(traceback.format_exc())``. The type is as the traceback prints it
+        stdlib ``QueueHandler`` does that in ``prepare()``; or that the message is, as
+        in ``log.error(traceback.format_exc())``. The type is as the traceback prints it
         (``KeyError``, ``shop.errors.Declined``); the site is ``module:function`` of the
         innermost application frame, the module found from the file's path and
         ``sys.path``. Not the key the live exception would get: the text has no class to
         name a method by, and a builtin's type is printed without ``builtins.``. Stable
         all the same: the same bug behind a queue keeps one key.
         """
-        section = message[message.rindex(TRACEBACK_HEADER) + len(TRACEBACK_HEADER):]
+        section = message[max(0, _frames_start(message)):]
         site = innermost = ""
         end = 0
         for frame in _FRAME_LINE.finditer(section):
@@ -375,8 +375,17 @@ def _qualified(exc_type: type[BaseException]) -> str:
     return f"{exc_type.__module__}.{exc_type.__qualname__}"
 
 
-#: What starts a traceback written into a message's text.
-TRACEBACK_HEADER = "\nTraceback (most recent call last):"
+#: What starts a traceback written into a message's text, on a line of its own or at the
+#: start of the message (``traceback.format_exc()``).
+TRACEBACK_HEADER = "Traceback (most recent call last):"
+
+
+def _frames_start(message: str) -> int:
+    """Where the frames of the last traceback written in ``message`` start; -1 if none."""
+    at = message.rfind("\n" + TRACEBACK_HEADER)
+    if at >= 0:
+        return at + 1 + len(TRACEBACK_HEADER)
+    return len(TRACEBACK_HEADER) if message.startswith(TRACEBACK_HEADER) else -1
 #: A frame of a written traceback: '  File "/app/shop/views.py", line 12, in post'.
 _FRAME_LINE = re.compile(r'^  File "(?P<file>[^"\n]+)", line \d+, in (?P<function>\S+)\r?$',
                          re.MULTILINE)

@@ -14,6 +14,7 @@ import queue
 import subprocess
 import sys
 import textwrap
+import traceback
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -1083,3 +1084,27 @@ def test_a_leading_id_with_digits_is_a_value_not_an_event(messages: tuple[str, s
     first, second = (record(text) for text in messages)
     assert fingerprint(first) == fingerprint(second)
     assert mask(messages[0]).startswith("<*>")
+
+
+def _refuse(reason: str) -> None:
+    raise ConnectionError(reason)
+
+
+def _format_exc_key(reason: str) -> tuple[str, ...]:
+    try:
+        _refuse(reason)
+    except ConnectionError:
+        text = traceback.format_exc()
+    assert text.startswith("Traceback (most recent call last):")
+    return key(record(text))
+
+
+def test_a_format_exc_traceback_is_keyed_as_an_exception() -> None:
+    """``log.error(traceback.format_exc())`` starts with the traceback, no newline before
+    it: keyed as the exception, so one bug whose text varies is one alert."""
+    first = _format_exc_key("connection reset by peer")
+    assert first == _format_exc_key("connection refused")
+    assert first == ("exception", "shop.payments", "ERROR", "ConnectionError",
+                     f"{__name__}:_refuse")
+    # Only at the start of the message or of a line: a mention of the words is text.
+    assert key(record("see Traceback (most recent call last): above"))[0] == "message"
