@@ -43,6 +43,8 @@ MAX_SCANNED = 1_000
 MASK = "<*>"
 #: Values of a dict without a message that take part in its template.
 MAX_DICT_VALUES = 32
+#: How far ahead a pattern looks for what would make a word a value (see _OTHER_VALUES).
+MAX_LOOKAHEAD = 64
 
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
           r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?")
@@ -69,6 +71,10 @@ _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|
 #: lists) only at their punctuation, the word-like ones only where a compound ("a-b.c")
 #: starts and only when a digit, a dot, an ``_``, an ``@``, a colon or a slash is near: a
 #: plain word costs a few steps, and no branch rescans a compound from each of its parts.
+#: What a branch looks ahead for before it starts (the scheme's "://", a path's "/", a
+#: name's "_" or dot) is looked for within :data:`MAX_LOOKAHEAD` characters: a compound
+#: of a thousand parts ("a.-a.-a.-...", any text a client sends) is read a bounded number
+#: of times, not once from each of its parts.
 _OTHER_VALUES = "|".join((
     # Quoted values, short and on one line, quotes and all: a repr quotes a string with
     # ' or ", whichever it does not contain, so the quotes vary with the value. An
@@ -96,10 +102,12 @@ _OTHER_VALUES = "|".join((
     # Absolute file paths and URL paths: "/var/log/app.log", "~/x", "../x".
     r"(?<!\.)(?:~|\.\.?)?/[\w.\-~@+%=]+(?:/[\w.\-~@+%=]*)*",
     r"(?<!\w[.:@+\-])"
-    r"(?=[+\-]?(?:\d|_|\w[\w+\-]*?[\d.@:/\\_])|[\[:\\]|[A-Z][a-z]{2,8}\.?,?\s+(?:\d|[A-Z][a-z]{2}))"
+    rf"(?=[+\-]?(?:\d|_|\w[\w+\-]{{0,{MAX_LOOKAHEAD}}}?[\d.@:/\\_])"
+    r"|[\[:\\]|[A-Z][a-z]{2,8}\.?,?\s+(?:\d|[A-Z][a-z]{2}))"
     r"(?:" + "|".join((
         # URLs, whole: scheme, host, path and query vary together.
-        r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]",
+        rf"[A-Za-z][A-Za-z0-9+.\-]{{0,{MAX_LOOKAHEAD}}}://"
+        r"[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]",
         # Dates with a month's name: "Mon, 02 Jan 2006 15:04", "Jan 2", "02/Jan/2024:10:00".
         rf"(?:{_WEEKDAY}\s+)?(?:{_MONTH}\s+{_ORDINAL}|{_ORDINAL}[\s/\-]{_MONTH})"
         r"(?:[,/\-]?\s*\d{4}\b)?(?:[:T\s]\d{1,2}(?::\d{2}){1,2}(?:[.,]\d+)?)?",
@@ -109,7 +117,8 @@ _OTHER_VALUES = "|".join((
         # Windows paths: "C:\\x\\y", "\\\\server\\share".
         r"(?:[A-Za-z]:\\|\\\\)[\w.\-~@+%$]+(?:\\[\w.\-~@+%$]*)*",
         # Relative paths: a directory and a file name, or two directories ("logs/app.log").
-        r"\w[\w.\-]*(?:/[\w.\-]+)*/[\w\-]*\.\w+|\w[\w.\-]*/(?:[\w.\-]+/)+[\w.\-]*",
+        rf"(?=[\w.\-]{{1,{MAX_LOOKAHEAD}}}/)"
+        r"(?:\w[\w.\-]*(?:/[\w.\-]+)*/[\w\-]*\.\w+|\w[\w.\-]*/(?:[\w.\-]+/)+[\w.\-]*)",
         # Anything word-like with a digit in it: numbers with units (5.0s, 200ms, 2 KiB,
         # 3 hours: a value may change its unit), ids (A-1, ch_3Mq), hex, UUIDs, IPv4 and
         # host:port, versions, ISO timestamps.
@@ -120,7 +129,7 @@ _OTHER_VALUES = "|".join((
         # the text, "session.commit()", "on_commit()": that is the message's own code.
         # The lookahead takes the whole name at once, so no shorter part of it is tried
         # instead. The event of a rendered structlog line is its template.
-        r"(?=[\w:+\-.@]*?(?:\w[.@]\w|_|::))"
+        rf"(?=\w)(?=[\w:+\-.@]{{0,{MAX_LOOKAHEAD}}}?(?:\w[.@]\w|_|::))"
         r"(?<!\bevent=)(?<!\bevent=')(?<!\bevent=\")(?<!\"event\": \")(?<!\"event\":\")"
         rf"(?=(?P<name>{_NAME}))(?P=name)(?!\()",
     )) + ")",
