@@ -400,6 +400,11 @@ IDENTITY_ROWS: list[Row] = [
      "client-chosen text could saturate the worker",
      "`a.-` 329 times: 8.1 ms → 0.85 ms a record (80x → 8.5x a 1,000-character ordinary message)",
      "test_identity.py::test_masking_a_hostile_message_costs_about_what_a_long_ordinary_one_does"),
+    ("Under a flood of one exception group (a TaskGroup's KeyError), another bug's group from "
+     "the same line (a ConnectionError) matched the flood counter by the group's own type "
+     "and traceback, and was counted, never sent",
+     "1 alert → 2 alerts, the second with its record",
+     "test_flood.py::test_another_bug_in_an_exception_group_is_never_counted_under_a_groups_flood"),
 ]
 
 

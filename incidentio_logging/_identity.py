@@ -288,7 +288,7 @@ class Fingerprinter:
         that leaf. Only the first :data:`MAX_GROUP_LEAVES` leaves, :data:`MAX_GROUP_DEPTH`
         groups deep, are read; a group deeper than that counts as a leaf.
         """
-        if _GROUP is None or exc is None or not issubclass(type(exc), _GROUP):
+        if exc is None or not is_group(type(exc)):
             return _qualified(exc_type), self.raise_site(tb)
         leaves: list[BaseException] = []
         _leaves(exc, MAX_GROUP_DEPTH, leaves)
@@ -369,9 +369,14 @@ MAX_GROUP_LEAVES = 8
 MAX_GROUP_DEPTH = 4
 
 
+def is_group(exc_type: type[BaseException] | None) -> bool:
+    """Whether ``exc_type`` is an exception group's (never on Python 3.10)."""
+    return _GROUP is not None and exc_type is not None and issubclass(exc_type, _GROUP)
+
+
 def _leaves(exc: BaseException, depth: int, found: list[BaseException]) -> None:
     """Appends the first leaves of ``exc`` to ``found``, up to :data:`MAX_GROUP_LEAVES`."""
-    if _GROUP is None or depth <= 0 or not issubclass(type(exc), _GROUP):
+    if depth <= 0 or not is_group(type(exc)):
         found.append(exc)
         return
     for inner in exc.exceptions[:MAX_GROUP_LEAVES]:  # type: ignore[attr-defined]
