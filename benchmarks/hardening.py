@@ -391,6 +391,34 @@ IDENTITY_ROWS: list[Row] = [
      "same keys were masked as names of code: one alert",
      "1 alert → 2 alerts",
      "test_identity.py::test_structlog_console_renderer_keeps_events_apart"),
+    ("A decorated method (`transaction.atomic`, `login_required`, any `functools.wraps` "
+     "wrapper) was not named by its class: two views' decorated `post` shared one alert",
+     "1 alert → 2 alerts",
+     "test_identity.py::test_decorated_methods_of_two_views_are_two_alerts"),
+    ("An ExceptionGroup (`asyncio.TaskGroup`, anyio under Starlette/FastAPI) was keyed by "
+     "its own type and the `async with` line: a KeyError in one task and a ConnectionError "
+     "in another shared one alert",
+     "1 alert → 2 alerts; a group of one keyed as its exception",
+     "test_identity.py::test_two_bugs_inside_one_task_group_are_two_alerts"),
+    ("An id with digits before `key=value` pairs (`ch_3MqLk2 amount=500 declined`) was kept "
+     "verbatim as a structlog event name: one alert per charge",
+     "2 alerts → 1 alert (5 cases)",
+     "test_identity.py::test_a_leading_id_with_digits_is_a_value_not_an_event"),
+    ("`log.error(traceback.format_exc())` starts with the traceback, no newline before it: "
+     "it was masked as a message, source lines and exception text included, so one bug "
+     "whose text varied opened one alert per text",
+     "2 alerts → 1 alert, keyed by type and raise site",
+     "test_identity.py::test_a_format_exc_traceback_is_keyed_as_an_exception"),
+    ("Masking was quadratic within its 1,000-character cap: unbounded lookaheads rescanned "
+     "a long compound (`No route for a.-a.-…`, `a--a--…`) from each of its parts, so "
+     "client-chosen text could saturate the worker",
+     "`a.-` 329 times: 8.1 ms → 0.85 ms a record (80x → 8.5x a 1,000-character ordinary message)",
+     "test_identity.py::test_masking_a_hostile_message_costs_about_what_a_long_ordinary_one_does"),
+    ("Under a flood of one exception group (a TaskGroup's KeyError), another bug's group from "
+     "the same line (a ConnectionError) matched the flood counter by the group's own type "
+     "and traceback, and was counted, never sent",
+     "1 alert → 2 alerts, the second with its record",
+     "test_flood.py::test_another_bug_in_an_exception_group_is_never_counted_under_a_groups_flood"),
 ]
 
 

@@ -49,7 +49,7 @@ import threading
 from collections.abc import Hashable, Sequence
 from types import CodeType
 
-from ._identity import MAX_SCANNED, mask
+from ._identity import MAX_SCANNED, is_group, mask
 from .serialize import Traceback, traceback_codes
 
 
@@ -71,9 +71,13 @@ class FloodCounter:
         self.levelno = first.levelno
         self.exc_type = first.exc_info[0] if first.exc_info else None
         # A record the window kept has its traceback detached: its code objects remain.
+        # An exception group is keyed by the exceptions inside it, which its own type and
+        # traceback (the ``async with`` line of a TaskGroup) do not tell apart: None, it
+        # is never counted here, and the worker groups each of its records by its key.
         info = first.exc_info
         self.codes: tuple[CodeType, ...] | None = (
-            info.codes if isinstance(info, Traceback)
+            None if is_group(self.exc_type)
+            else info.codes if isinstance(info, Traceback)
             else traceback_codes(info[2]) if info else ())
         self.pathname = first.pathname
         self.lineno = first.lineno

@@ -18,6 +18,7 @@ with its own handler, update one incident.io alert per problem.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import hashlib
 import itertools
@@ -42,6 +43,8 @@ MAX_SCANNED = 1_000
 MASK = "<*>"
 #: Values of a dict without a message that take part in its template.
 MAX_DICT_VALUES = 32
+#: How far ahead a pattern looks for what would make a word a value (see _OTHER_VALUES).
+MAX_LOOKAHEAD = 64
 
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
           r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?")
@@ -51,11 +54,12 @@ _ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?\b"
 _NAME = r"\w+(?:(?:::|[.:@+\-])\w+)*"
 #: A message that is one name, or one name and then ``key=value`` pairs, is a structlog
 #: event ("card_declined", "user.login order=A-1"), not a value in a text: the name is
-#: its template. Each part of the name starts with a letter, so "A-1001" is no name. So
-#: is a line of structlog's ConsoleRenderer, whose timestamp and ``[level   ]`` come
-#: first and the logger's ``[name]`` after the event.
+#: its template. A name has no digit: "A-1001", "ch_3MqLk2" and "db7.prod.internal" are
+#: ids and hosts, values, as anything with a digit is. So is a line of structlog's
+#: ConsoleRenderer, whose timestamp and ``[level   ]`` come first and the logger's
+#: ``[name]`` after the event.
 _EVENT = re.compile(r"(?:(?:\S+ )?\[[a-z]+ *\] )?"
-                    r"(?P<event>[^\W\d]\w*(?:(?:::|[.:@+\-])[^\W\d]\w*)*)"
+                    r"(?P<event>[^\W\d]+(?:(?:::|[.:@+\-])[^\W\d]+)*)"
                     r"(?=(?:\s+\[[^\]\n]*\])?(?:\s*\Z|\s+[\w.]+=))")
 #: An item of a tuple's repr: a quoted string, a number, None, True or False.
 _ITEM = r"(?:'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"|[-+]?\d[\w.+\-]*|None|True|False)"
@@ -67,6 +71,10 @@ _UNIT = (r"(?:\s(?:[kKMGTP]i?B|bytes?|[mµun]?s|secs?|seconds?|mins?|minutes?|h|
 #: lists) only at their punctuation, the word-like ones only where a compound ("a-b.c")
 #: starts and only when a digit, a dot, an ``_``, an ``@``, a colon or a slash is near: a
 #: plain word costs a few steps, and no branch rescans a compound from each of its parts.
+#: What a branch looks ahead for before it starts (the scheme's "://", a path's "/", a
+#: name's "_" or dot) is looked for within :data:`MAX_LOOKAHEAD` characters: a compound
+#: of a thousand parts ("a.-a.-a.-...", any text a client sends) is read a bounded number
+#: of times, not once from each of its parts.
 _OTHER_VALUES = "|".join((
     # Quoted values, short and on one line, quotes and all: a repr quotes a string with
     # ' or ", whichever it does not contain, so the quotes vary with the value. An
@@ -94,10 +102,12 @@ _OTHER_VALUES = "|".join((
     # Absolute file paths and URL paths: "/var/log/app.log", "~/x", "../x".
     r"(?<!\.)(?:~|\.\.?)?/[\w.\-~@+%=]+(?:/[\w.\-~@+%=]*)*",
     r"(?<!\w[.:@+\-])"
-    r"(?=[+\-]?(?:\d|_|\w[\w+\-]*?[\d.@:/\\_])|[\[:\\]|[A-Z][a-z]{2,8}\.?,?\s+(?:\d|[A-Z][a-z]{2}))"
+    rf"(?=[+\-]?(?:\d|_|\w[\w+\-]{{0,{MAX_LOOKAHEAD}}}?[\d.@:/\\_])"
+    r"|[\[:\\]|[A-Z][a-z]{2,8}\.?,?\s+(?:\d|[A-Z][a-z]{2}))"
     r"(?:" + "|".join((
         # URLs, whole: scheme, host, path and query vary together.
-        r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]",
+        rf"[A-Za-z][A-Za-z0-9+.\-]{{0,{MAX_LOOKAHEAD}}}://"
+        r"[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]",
         # Dates with a month's name: "Mon, 02 Jan 2006 15:04", "Jan 2", "02/Jan/2024:10:00".
         rf"(?:{_WEEKDAY}\s+)?(?:{_MONTH}\s+{_ORDINAL}|{_ORDINAL}[\s/\-]{_MONTH})"
         r"(?:[,/\-]?\s*\d{4}\b)?(?:[:T\s]\d{1,2}(?::\d{2}){1,2}(?:[.,]\d+)?)?",
@@ -107,7 +117,8 @@ _OTHER_VALUES = "|".join((
         # Windows paths: "C:\\x\\y", "\\\\server\\share".
         r"(?:[A-Za-z]:\\|\\\\)[\w.\-~@+%$]+(?:\\[\w.\-~@+%$]*)*",
         # Relative paths: a directory and a file name, or two directories ("logs/app.log").
-        r"\w[\w.\-]*(?:/[\w.\-]+)*/[\w\-]*\.\w+|\w[\w.\-]*/(?:[\w.\-]+/)+[\w.\-]*",
+        rf"(?=[\w.\-]{{1,{MAX_LOOKAHEAD}}}/)"
+        r"(?:\w[\w.\-]*(?:/[\w.\-]+)*/[\w\-]*\.\w+|\w[\w.\-]*/(?:[\w.\-]+/)+[\w.\-]*)",
         # Anything word-like with a digit in it: numbers with units (5.0s, 200ms, 2 KiB,
         # 3 hours: a value may change its unit), ids (A-1, ch_3Mq), hex, UUIDs, IPv4 and
         # host:port, versions, ISO timestamps.
@@ -118,7 +129,7 @@ _OTHER_VALUES = "|".join((
         # the text, "session.commit()", "on_commit()": that is the message's own code.
         # The lookahead takes the whole name at once, so no shorter part of it is tried
         # instead. The event of a rendered structlog line is its template.
-        r"(?=[\w:+\-.@]*?(?:\w[.@]\w|_|::))"
+        rf"(?=\w)(?=[\w:+\-.@]{{0,{MAX_LOOKAHEAD}}}?(?:\w[.@]\w|_|::))"
         r"(?<!\bevent=)(?<!\bevent=')(?<!\bevent=\")(?<!\"event\": \")(?<!\"event\":\")"
         rf"(?=(?P<name>{_NAME}))(?P=name)(?!\()",
     )) + ")",
@@ -259,14 +270,31 @@ class Fingerprinter:
     def __call__(self, data: Captured) -> tuple[str, ...]:
         exc_info = data["exc_info"]
         if exc_info and exc_info[0] is not None:
-            exc_type: type[BaseException] = exc_info[0]
             return ("exception", data["name"], data["levelname"],
-                    f"{exc_type.__module__}.{exc_type.__qualname__}",
-                    self.raise_site(exc_info[2]))
+                    *self.exception_site(exc_info[0], exc_info[1], exc_info[2]))
         message = data.get("message")
-        if isinstance(message, str) and TRACEBACK_HEADER in message:
+        if isinstance(message, str) and _frames_start(message) >= 0:
             return ("exception", data["name"], data["levelname"], *self.text_site(message))
         return ("message", data["name"], data["levelname"], template(data))
+
+    def exception_site(self, exc_type: type[BaseException], exc: BaseException | None,
+                       tb: TracebackType | None) -> tuple[str, str]:
+        """The exception's qualified type and :meth:`raise_site`.
+
+        An exception group (``asyncio.TaskGroup``, anyio's task groups) is raised from the
+        ``async with`` line whatever failed inside: it is keyed by its leaves instead,
+        each leaf's type and raise site from its own traceback, sorted and without
+        repeats, types and sites each joined by ``" + "``. A group of one leaf is keyed as
+        that leaf. Only the first :data:`MAX_GROUP_LEAVES` leaves, :data:`MAX_GROUP_DEPTH`
+        groups deep, are read; a group deeper than that counts as a leaf.
+        """
+        if exc is None or not is_group(type(exc)):
+            return _qualified(exc_type), self.raise_site(tb)
+        leaves: list[BaseException] = []
+        _leaves(exc, MAX_GROUP_DEPTH, leaves)
+        sites = sorted({(_qualified(type(leaf)), self.raise_site(leaf.__traceback__))
+                        for leaf in leaves})
+        return " + ".join(t for t, _ in sites), " + ".join(s for _, s in sites)
 
     def raise_site(self, tb: TracebackType | None) -> str:
         """``module:function`` of the innermost application frame of ``tb``.
@@ -299,15 +327,15 @@ class Fingerprinter:
         """The exception type and the raise site of the last traceback written in ``message``.
 
         For a record whose traceback is text by the time it arrives, exc_info cleared: a
-        stdlib ``QueueHandler`` does that in ``prepare()``, as does
-        ``log.error(traceback.format_exc())``. The type is as the traceback prints it
+        stdlib ``QueueHandler`` does that in ``prepare()``; or that the message is, as
+        in ``log.error(traceback.format_exc())``. The type is as the traceback prints it
         (``KeyError``, ``shop.errors.Declined``); the site is ``module:function`` of the
         innermost application frame, the module found from the file's path and
         ``sys.path``. Not the key the live exception would get: the text has no class to
         name a method by, and a builtin's type is printed without ``builtins.``. Stable
         all the same: the same bug behind a queue keeps one key.
         """
-        section = message[message.rindex(TRACEBACK_HEADER) + len(TRACEBACK_HEADER):]
+        section = message[max(0, _frames_start(message)):]
         site = innermost = ""
         end = 0
         for frame in _FRAME_LINE.finditer(section):
@@ -334,8 +362,44 @@ class Fingerprinter:
         return not is_library(filename)
 
 
-#: What starts a traceback written into a message's text.
-TRACEBACK_HEADER = "\nTraceback (most recent call last):"
+#: ``BaseExceptionGroup``, on Python 3.11 and later.
+_GROUP: type[BaseException] | None = getattr(builtins, "BaseExceptionGroup", None)
+#: Leaves of an exception group that take part in its key, and how deep groups are read.
+MAX_GROUP_LEAVES = 8
+MAX_GROUP_DEPTH = 4
+
+
+def is_group(exc_type: type[BaseException] | None) -> bool:
+    """Whether ``exc_type`` is an exception group's (never on Python 3.10)."""
+    return _GROUP is not None and exc_type is not None and issubclass(exc_type, _GROUP)
+
+
+def _leaves(exc: BaseException, depth: int, found: list[BaseException]) -> None:
+    """Appends the first leaves of ``exc`` to ``found``, up to :data:`MAX_GROUP_LEAVES`."""
+    if depth <= 0 or not is_group(type(exc)):
+        found.append(exc)
+        return
+    for inner in exc.exceptions[:MAX_GROUP_LEAVES]:  # type: ignore[attr-defined]
+        if len(found) >= MAX_GROUP_LEAVES:
+            return
+        _leaves(inner, depth - 1, found)
+
+
+def _qualified(exc_type: type[BaseException]) -> str:
+    return f"{exc_type.__module__}.{exc_type.__qualname__}"
+
+
+#: What starts a traceback written into a message's text, on a line of its own or at the
+#: start of the message (``traceback.format_exc()``).
+TRACEBACK_HEADER = "Traceback (most recent call last):"
+
+
+def _frames_start(message: str) -> int:
+    """Where the frames of the last traceback written in ``message`` start; -1 if none."""
+    at = message.rfind("\n" + TRACEBACK_HEADER)
+    if at >= 0:
+        return at + 1 + len(TRACEBACK_HEADER)
+    return len(TRACEBACK_HEADER) if message.startswith(TRACEBACK_HEADER) else -1
 #: A frame of a written traceback: '  File "/app/shop/views.py", line 12, in post'.
 _FRAME_LINE = re.compile(r'^  File "(?P<file>[^"\n]+)", line \d+, in (?P<function>\S+)\r?$',
                          re.MULTILINE)
@@ -399,18 +463,41 @@ def _owner(module_globals: dict[str, object], code: CodeType) -> str:
         if not issubclass(type(value), type):
             continue
         owner = cast(type, value)
-        for attribute in list(vars(owner).values()):
-            kind = type(attribute)
-            if issubclass(kind, (staticmethod, classmethod)):
-                functions: tuple[object, ...] = (attribute.__func__,)
-            elif issubclass(kind, property):
-                functions = (attribute.fget, attribute.fset, attribute.fdel)
-            else:
-                functions = (attribute,)
-            if any(type(f) is FunctionType and f.__code__ is code
-                   for f in functions):
-                return owner.__name__
+        if any(_defines(attribute, code, MAX_UNWRAP)
+               for attribute in list(vars(owner).values())):
+            return owner.__name__
     return ""
+
+
+#: Wrappers and descriptors looked through to reach a method's own function.
+MAX_UNWRAP = 8
+
+
+def _defines(attribute: object, code: CodeType, depth: int) -> bool:
+    """Whether ``attribute`` of a class dict is, or wraps, the function that runs ``code``.
+
+    A decorated method (``transaction.atomic``, ``login_required``, any
+    ``functools.wraps`` wrapper) is the wrapper in the class dict, its own function at the
+    end of the ``__wrapped__`` chain. Read from each function's ``__dict__``, never by
+    attribute access: an object that is not a real function is not asked anything, since
+    a proxy would run its setup on the worker.
+    """
+    kind = type(attribute)
+    if kind is FunctionType:
+        function = cast(FunctionType, attribute)
+        if function.__code__ is code:
+            return True
+        inner: tuple[object, ...] = (vars(function).get("__wrapped__"),)
+    elif issubclass(kind, (staticmethod, classmethod)):
+        inner = (cast(staticmethod, attribute).__func__,)  # type: ignore[type-arg]
+    elif issubclass(kind, property):
+        prop = cast(property, attribute)
+        inner = (prop.fget, prop.fset, prop.fdel)
+    elif issubclass(kind, functools.cached_property):
+        inner = (cast(functools.cached_property, attribute).func,)  # type: ignore[type-arg]
+    else:
+        return False
+    return depth > 0 and any(_defines(f, code, depth - 1) for f in inner)
 
 
 def _module(frame: FrameType) -> str:

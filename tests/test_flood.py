@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import random
 import sys
@@ -474,3 +475,48 @@ def test_two_error_loops_at_once_both_stay_on_the_fast_path(
     stats = handler.stats()
     assert stats["records_accepted"] == 310 and stats["records_pending"] == 0
     assert stats["records_delivered"] == 10 and stats["dropped"] == {"batch_full": 300}
+
+
+def _task_group(job: Callable[[], None]) -> None:
+    """What asyncio.TaskGroup and anyio do: the task's exception, raised again in a group
+    from the one ``async with`` line, whatever the task was."""
+    try:
+        job()
+    except Exception as exc:
+        group: type[Exception] = vars(builtins)["ExceptionGroup"]
+        raise group("unhandled errors in a TaskGroup", [exc]) from None
+
+
+def _ship() -> None:
+    raise ConnectionError("carrier down")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup: Python 3.11+")
+def test_another_bug_in_an_exception_group_is_never_counted_under_a_groups_flood(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Two groups raised from one line share their own type and traceback: what tells them
+    apart, for the fingerprint, is inside them. A flood of one must not swallow the other."""
+    handler = make_handler(max_batch_size=5, flush_interval=30, dedup="fingerprint")
+    logger.addHandler(handler)
+
+    def view(bug: Callable[[], None]) -> None:
+        try:
+            _task_group(bug)
+        except Exception:
+            logger.exception("job failed")
+
+    for _ in range(5):
+        view(_raise_in_refund)
+    handler._worker._wake.set()
+    deadline = time.monotonic() + 5
+    while not handler._floods.open and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert handler._floods.open
+    for _ in range(50):
+        view(_raise_in_refund)
+    view(_ship)
+    handler.flush(5)
+    assert len(receiver.events) == 2, [e.title for e in receiver.events]
+    (ship,) = [e for e in receiver.events if len(e.records) == 1]
+    assert "_ship" in ship.payload["description"]
+    assert handler.stats()["dropped"] == {"batch_full": 50}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import functools
 import importlib.util
 import json
 import logging
@@ -9,9 +11,12 @@ import logging.handlers
 import os
 import pathlib
 import queue
+import re
 import subprocess
 import sys
 import textwrap
+import time
+import traceback
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -908,3 +913,229 @@ def test_a_leading_event_name_before_pairs_is_kept(line: str) -> None:
 
 def test_a_leading_id_before_pairs_is_still_a_value() -> None:
     assert mask("A-1001 status=ok") == mask("B-7 status=ok")
+
+
+# Review r4 (issue 11): records that were two problems yet shared one key, and the reverse --
+
+
+def _atomic(func: Any) -> Any:
+    """What transaction.atomic, method_decorator and login_required do: a
+    functools.wraps wrapper takes the method's place in the class dict."""
+
+    @functools.wraps(func)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return inner
+
+
+class DecoratedRefundView:
+    @_atomic
+    @_atomic
+    def post(self) -> None:
+        {}["order"]
+
+    @staticmethod
+    @_atomic
+    def check() -> None:
+        {}["order"]
+
+    @property
+    @_atomic
+    def total(self) -> int:
+        return {}["order"]  # type: ignore[no-any-return]
+
+    @functools.cached_property
+    @_atomic
+    def lines(self) -> int:
+        return {}["order"]  # type: ignore[no-any-return]
+
+
+class DecoratedCheckoutView:
+    @_atomic
+    def post(self) -> None:
+        {}["order"]
+
+
+def _site_of(call: Any) -> str:
+    try:
+        call()
+    except KeyError:
+        return key(record("failed", exc_info=sys.exc_info()))[-1]
+    raise AssertionError("no KeyError")
+
+
+def test_decorated_methods_of_two_views_are_two_alerts(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """A decorated method (transaction.atomic, method_decorator, login_required) is named
+    by its class, through the wrappers' ``__wrapped__``: two views' ``post`` are two
+    places, not one."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    logger.addHandler(handler)
+    for view in (DecoratedRefundView(), DecoratedCheckoutView()):
+        try:
+            view.post()
+        except KeyError:
+            logger.exception("Internal Server Error: %s", "/x")
+    assert handler.flush(5)
+    assert len({e.deduplication_key for e in receiver.events}) == 2, [
+        e.title for e in receiver.events]
+
+
+def test_decorated_static_methods_properties_and_cached_properties_are_named_by_class() -> None:
+    view = DecoratedRefundView()
+    assert _site_of(view.post) == f"{__name__}:DecoratedRefundView.post"
+    assert _site_of(view.check) == f"{__name__}:DecoratedRefundView.check"
+    assert _site_of(lambda: view.total) == f"{__name__}:DecoratedRefundView.total"
+    assert _site_of(lambda: view.lines) == f"{__name__}:DecoratedRefundView.lines"
+
+
+async def _charge_task() -> None:
+    {}["order"]
+
+
+async def _ship_task() -> None:
+    raise ConnectionError("carrier down")
+
+
+async def _in_task_group(*jobs: Any) -> None:
+    import asyncio
+
+    async with asyncio.TaskGroup() as group:  # type: ignore[attr-defined,unused-ignore]
+        for job in jobs:
+            group.create_task(job())
+
+
+def _task_group_key(*jobs: Any) -> tuple[str, ...]:
+    import asyncio
+
+    try:
+        asyncio.run(_in_task_group(*jobs))
+    except BaseException:
+        return key(record("job failed", exc_info=sys.exc_info()))
+    raise AssertionError("no ExceptionGroup")
+
+
+def _leaf_key(job: Any) -> tuple[str, ...]:
+    import asyncio
+
+    try:
+        asyncio.run(job())
+    except Exception:
+        return key(record("job failed", exc_info=sys.exc_info()))
+    raise AssertionError("no exception")
+
+
+needs_groups = pytest.mark.skipif(sys.version_info < (3, 11),
+                                  reason="TaskGroup and ExceptionGroup: Python 3.11+")
+
+
+@needs_groups
+def test_two_bugs_inside_one_task_group_are_two_alerts() -> None:
+    """asyncio.TaskGroup (and anyio, under Starlette) raise an ExceptionGroup from the
+    ``async with`` line whatever failed inside: the group is keyed by what it holds."""
+    assert _task_group_key(_charge_task) != _task_group_key(_ship_task)
+
+
+@needs_groups
+def test_a_group_of_one_is_keyed_as_its_exception() -> None:
+    assert _task_group_key(_charge_task) == _leaf_key(_charge_task)
+    assert _task_group_key(_charge_task)[3:] == ("builtins.KeyError",
+                                                 f"{__name__}:_charge_task")
+
+
+@needs_groups
+def test_a_group_is_keyed_by_its_distinct_leaves_in_any_order() -> None:
+    both = _task_group_key(_charge_task, _ship_task)
+    assert both == _task_group_key(_ship_task, _charge_task, _ship_task)
+    assert both not in (_task_group_key(_charge_task), _task_group_key(_ship_task))
+    assert "builtins.KeyError" in both[3] and "builtins.ConnectionError" in both[3]
+
+
+@needs_groups
+def test_a_nested_group_is_keyed_by_its_leaves_within_bounds() -> None:
+    def raised(exc: BaseException) -> BaseException:
+        try:
+            raise exc
+        except BaseException as caught:
+            return caught
+
+    group_type: Any = vars(builtins)["ExceptionGroup"]
+    leaf = raised(KeyError("x"))
+    deep: BaseException = leaf
+    for _ in range(50):
+        deep = raised(group_type("nested", [deep]))
+    wide = raised(group_type("wide", [raised(ValueError(str(n))) for n in range(10_000)]))
+    for exc in (deep, wide):
+        rec = record("failed", exc_info=(type(exc), exc, exc.__traceback__))
+        assert len("".join(key(rec))) < 2_000
+    assert key(record("failed", exc_info=(type(wide), wide, wide.__traceback__)))[3] == (
+        "builtins.ValueError")
+
+
+@pytest.mark.parametrize("messages", [
+    ("ch_3MqLk2 amount=500 declined", "ch_9ZzQ1 amount=12 declined"),  # Stripe charge ids
+    ("pi_3NaBc status=requires_payment_method", "pi_7XyZq status=requires_payment_method"),
+    ("worker_12 heartbeat_missed=3", "worker_7 heartbeat_missed=1"),
+    ("db7.prod.internal replication_lag=30", "db3.prod.internal replication_lag=12"),
+    ("req_8f3a1", "req_77b2c"),  # a message that is only an id
+])
+def test_a_leading_id_with_digits_is_a_value_not_an_event(messages: tuple[str, str]) -> None:
+    """An event name has no digit: an f-string that starts with an id
+    (``f"{charge.id} amount={amount} declined"``) is one alert, not one per charge."""
+    first, second = (record(text) for text in messages)
+    assert fingerprint(first) == fingerprint(second)
+    assert mask(messages[0]).startswith("<*>")
+
+
+def _refuse(reason: str) -> None:
+    raise ConnectionError(reason)
+
+
+def _format_exc_key(reason: str) -> tuple[str, ...]:
+    try:
+        _refuse(reason)
+    except ConnectionError:
+        text = traceback.format_exc()
+    assert text.startswith("Traceback (most recent call last):")
+    return key(record(text))
+
+
+def test_a_format_exc_traceback_is_keyed_as_an_exception() -> None:
+    """``log.error(traceback.format_exc())`` starts with the traceback, no newline before
+    it: keyed as the exception, so one bug whose text varies is one alert."""
+    first = _format_exc_key("connection reset by peer")
+    assert first == _format_exc_key("connection refused")
+    assert first == ("exception", "shop.payments", "ERROR", "ConnectionError",
+                     f"{__name__}:_refuse")
+    # Only at the start of the message or of a line: a mention of the words is text.
+    assert key(record("see Traceback (most recent call last): above"))[0] == "message"
+
+
+def test_no_pattern_rescans_the_rest_of_the_text_from_each_word() -> None:
+    """An unbounded lazy scan (``[...]*?``) in a lookahead, tried from each word start of
+    a long compound ("a.-a.-a.-...", "a--a--..."), reads the rest of the text each time:
+    quadratic within the scan limit. Every such scan is bounded."""
+    from incidentio_logging import _identity
+
+    for pattern in (_identity._VALUE, _identity._NOT_DETAIL, _identity._EVENT):
+        assert re.search(r"[*+]\?", pattern.pattern) is None, pattern.pattern
+
+
+@pytest.mark.parametrize("unit", ["a.-", "a--", "-+a", "a@-", "a:-", ".a.", "a::-"])
+def test_masking_a_hostile_message_costs_about_what_a_long_ordinary_one_does(unit: str) -> None:
+    """Any attacker-chosen text in ``f"No route for {path}"`` is masked on the worker:
+    about as fast as ordinary text of the same length (it was ~80 times slower). Best of
+    several runs of each, measured side by side; the factor is wide, since only a
+    quadratic scan comes near it."""
+    def cost(text: str) -> float:
+        best = float("inf")
+        for _ in range(7):
+            started = time.perf_counter()
+            mask(text)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    hostile = ("No route for " + unit * MAX_SCANNED)[:MAX_SCANNED]
+    ordinary = ("Card declined for order A-1001 after 3 attempts (5.0s) " * 20)[:MAX_SCANNED]
+    assert cost(hostile) < 30 * cost(ordinary)
