@@ -277,6 +277,12 @@ STORM_ROWS: list[Row] = [
      "2 records: 1 sent titled '+1 more', 2 dropped (internal_error, batch_full), "
      "pending -1 → 2 delivered, pending 0",
      "test_handler.py::test_a_record_without_created_is_counted_once"),
+    ("Two floods sharing a lookup key (one `log.exception` line failing for two causes; "
+     "one %-template from two loggers) closed each other's counter: one was captured "
+     "and queued on every record (~30,000 queue_bytes drops/s in a 1 s loop)",
+     "records of 2 floods on one key counted on the caller's thread: 1 flood of 2 → "
+     "both (up to 4 per key, 16 in all)",
+     "test_flood.py::test_two_exception_floods_from_one_call_site_are_both_counted"),
 ]
 
 

@@ -6,11 +6,13 @@ One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
 - When a group fills, the window **opens** a :class:`FloodCounter` for it. Several floods
   are counted at once (up to :data:`MAX_OPEN`): the open counters are published as
   :attr:`Floods.open`, a dict by their **lookup key** (:func:`lookup_key`): the template
-  of a ``%``-style record, the call site (path and line) of any other.
+  of a ``%``-style record, the call site (path and line) of any other. Floods may share
+  a key (one ``except`` line failing for two causes, one template used by two loggers):
+  up to :data:`MAX_PER_KEY` counters are kept under one.
 - On the callers' threads, ``emit`` looks up the record's lookup key, one dict lookup,
-  and offers the record to the counter found there. A record the counter **matches** is
-  **counted** there and goes no further: no snapshot, no queue slot, no work for the
-  worker. Anything else declines, and is captured as usual.
+  and offers the record to the counter found there (to each in turn, when several). A
+  record the counter **matches** is **counted** there and goes no further: no snapshot,
+  no queue slot, no work for the worker. Anything else declines, and is captured as usual.
 - A counter matches the group's logger, level and exception (its type, and the functions
   its traceback passed through, so the same type raised elsewhere is another problem,
   as it is to the fingerprint), and then either its template (the very ``msg`` object of
@@ -21,8 +23,9 @@ One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
   share around any such value. For an exception, whose fingerprint leaves the message
   out, the call site is enough.
 - A counter is **closed** when its window closes, when its group is sent from storm
-  control's wait, when a newer counter opens under its lookup key, or when it is the
-  oldest of :data:`MAX_OPEN` and another opens. What it counted
+  control's wait, when a newer counter opens for its group under its lookup key, or
+  when it is the oldest of :data:`MAX_PER_KEY` under its key, or of :data:`MAX_OPEN`,
+  and another opens. What it counted
   is **folded** into its group. Records counted while their group was not in the window
   (the window closed before its samples were grouped) are **strays**: the dispatcher
   drops them as ``batch_full``.
@@ -229,15 +232,38 @@ def lookup_key(record: logging.LogRecord) -> Hashable:
     return msg if record.args and type(msg) is str else (record.pathname, record.lineno)
 
 
+class Several:
+    """The open counters sharing one lookup key: one ``except`` line failing for two
+    causes, one ``%``-template used by two loggers. Each is offered the record in turn."""
+
+    __slots__ = ("counters",)
+
+    def __init__(self, counters: tuple[FloodCounter, ...]) -> None:
+        self.counters = counters
+
+    def count(self, record: logging.LogRecord) -> bool:
+        """True when one of the counters counted ``record``."""
+        return any(counter.count(record) for counter in self.counters)
+
+
+#: How many floods one lookup key counts at once. A newer flood beyond these closes the
+#: oldest of them.
+MAX_PER_KEY = 4
+
+
 class Floods:
     """The open counters, and the books of every counter closed so far."""
 
-    __slots__ = ("counted", "open", "strays")
+    __slots__ = ("_opened", "counted", "open", "strays")
 
     def __init__(self) -> None:
-        #: The open counters by :func:`lookup_key`, read on the callers' threads. The
-        #: worker replaces the dict, never changes it, so a reader needs no lock.
-        self.open: dict[Hashable, FloodCounter] = {}
+        #: The open counters by :func:`lookup_key`, read on the callers' threads: the one
+        #: counter, or a :class:`Several` when floods share the key (the common case pays
+        #: no loop). The worker replaces the dict, never changes it, so a reader needs no
+        #: lock.
+        self.open: dict[Hashable, FloodCounter | Several] = {}
+        # The same counters, oldest first; replaced, never changed, like ``open``.
+        self._opened: tuple[FloodCounter, ...] = ()
         #: Records counted by counters since closed, ever (``stats()`` adds them up).
         self.counted = 0
         #: Of those, records whose group was not in the window to fold into; not yet
@@ -251,26 +277,45 @@ class Floods:
             msg if record.args and type(msg) is str else (record.pathname, record.lineno))
         return counter is not None and counter.count(record)
 
+    def counters(self) -> tuple[FloodCounter, ...]:
+        """The open counters, oldest first."""
+        return self._opened
+
     def start(self, new: FloodCounter) -> list[FloodCounter]:
-        """Open ``new``. It closes the counter found by the same key, if any, and the
-        oldest when :data:`MAX_OPEN` are open: those of them that counted any."""
-        counters = dict(self.open)
-        closing = [counters.pop(new.lookup)] if new.lookup in counters else []
-        if len(counters) >= MAX_OPEN:
-            closing.append(counters.pop(next(iter(counters))))
-        counters[new.lookup] = new
-        self.open = counters
+        """Open ``new``. It closes an open counter of the same group under the same key
+        (the same flood, counted afresh), the oldest under its key when
+        :data:`MAX_PER_KEY` are, and the oldest of all when :data:`MAX_OPEN` are: those
+        of them that counted any."""
+        lookup = new.lookup
+        closing = [c for c in self._opened if c.lookup == lookup and c.key == new.key]
+        kept = [c for c in self._opened if c not in closing]
+        sharing = [c for c in kept if c.lookup == lookup]
+        if len(sharing) >= MAX_PER_KEY:
+            closing.append(sharing[0])
+            kept.remove(sharing[0])
+        if len(kept) >= MAX_OPEN:
+            closing.append(kept.pop(0))
+        kept.append(new)
+        self._publish(kept)
         return self._closed(closing)
 
     def stop(self, group_key: Hashable | None = None) -> list[FloodCounter]:
         """Close the counters of the group ``group_key``, or all of them when None: those
         that counted any."""
-        closing = [counter for counter in self.open.values()
+        closing = [counter for counter in self._opened
                    if group_key is None or counter.key == group_key]
         if closing:
-            self.open = {lookup: counter for lookup, counter in self.open.items()
-                         if counter not in closing}
+            self._publish([counter for counter in self._opened if counter not in closing])
         return self._closed(closing)
+
+    def _publish(self, counters: list[FloodCounter]) -> None:
+        # A new dict and tuple for the callers' threads, built before either is seen.
+        by_key: dict[Hashable, list[FloodCounter]] = {}
+        for counter in counters:
+            by_key.setdefault(counter.lookup, []).append(counter)
+        self.open = {lookup: sharing[0] if len(sharing) == 1 else Several(tuple(sharing))
+                     for lookup, sharing in by_key.items()}
+        self._opened = tuple(counters)
 
     def _closed(self, closing: list[FloodCounter]) -> list[FloodCounter]:
         counted = []
@@ -282,7 +327,7 @@ class Floods:
 
     def total(self) -> int:
         """Records counted so far, the open counters' included."""
-        return self.counted + sum(counter.counted for counter in self.open.values())
+        return self.counted + sum(counter.counted for counter in self._opened)
 
     def take_strays(self) -> int:
         """The strays not yet dropped, now handed to the caller to drop."""

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from incidentio_logging._flood import MAX_OPEN, FloodCounter
+from incidentio_logging._flood import MAX_OPEN, MAX_PER_KEY, FloodCounter
 from incidentio_logging._identity import mask
 from incidentio_logging._record import capture
 from incidentio_logging.grouping import Window, fingerprint_key, key_function
@@ -23,7 +23,7 @@ from .test_grouping import record
 
 def only(window: Window) -> FloodCounter | None:
     """The window's one open flood counter, or None."""
-    counters = list(window.floods.open.values())
+    counters = window.floods.counters()
     assert len(counters) <= 1, counters
     return counters[0] if counters else None
 
@@ -474,3 +474,77 @@ def test_two_error_loops_at_once_both_stay_on_the_fast_path(
     stats = handler.stats()
     assert stats["records_accepted"] == 310 and stats["records_pending"] == 0
     assert stats["records_delivered"] == 10 and stats["dropped"] == {"batch_full": 300}
+
+
+def _raised(exc_type: type[Exception]) -> logging.LogRecord:
+    """``log.exception("job failed")`` in a worker loop: one call site, whatever failed."""
+    try:
+        raise exc_type("job 7")
+    except Exception as exc:
+        info = (type(exc), exc, exc.__traceback__)
+    return logging.getLogger("shop.jobs").makeRecord(
+        "shop.jobs", logging.ERROR, "/app/shop/jobs.py", 40, "job failed", None, info)
+
+
+def test_two_exception_floods_from_one_call_site_are_both_counted() -> None:
+    """Two causes failing at one ``log.exception`` are two groups under one lookup key:
+    each keeps its counter (the second used to close the first, whose flood was then
+    captured and queued on every record), and both counts are folded in."""
+    window = Window(fingerprint_key, 3)
+    for _ in range(3):
+        window.add(capture(_raised(KeyError)))
+        window.add(capture(_raised(ValueError)))
+    for _ in range(5):
+        assert window.floods.count(_raised(ValueError))
+        assert window.floods.count(_raised(KeyError))
+    assert not window.floods.count(_raised(TypeError))
+    assert window.floods.total() == 10
+    assert [g.total for g in window.take()] == [8, 8]
+    assert window.floods.strays == 0
+    # Both are renewed for the next window, under the one key.
+    assert len(window.floods.counters()) == 2
+
+
+def test_one_template_flooding_from_two_loggers_is_counted_for_both() -> None:
+    """The same %-template is the lookup key of every logger and level using it: two
+    floods of it each keep their counter, window after window."""
+    window = Window(fingerprint_key, 3)
+
+    def rec(name: str, n: int, level: int = logging.ERROR) -> logging.LogRecord:
+        return logging.getLogger(name).makeRecord(
+            name, level, "/app/shop/x.py", 5, "Request failed: %s", (n,), None)
+
+    for n in range(3):
+        window.add(capture(rec("shop.payments", n)))
+        window.add(capture(rec("shop.refunds", n)))
+        window.add(capture(rec("shop.refunds", n, logging.WARNING)))
+    for _ in range(2):
+        assert window.floods.count(rec("shop.payments", 99))
+        assert window.floods.count(rec("shop.refunds", 99))
+        assert window.floods.count(rec("shop.refunds", 99, logging.WARNING))
+    assert not window.floods.count(rec("shop.orders", 99))
+    assert [g.total for g in window.take()] == [5, 5, 5]
+
+
+def test_floods_sharing_a_lookup_key_are_bounded_per_key_and_overall() -> None:
+    """At most MAX_PER_KEY counters share a key (a newer one closes the oldest of them,
+    folding its count in) and MAX_OPEN in all."""
+    window = Window(fingerprint_key, 1)
+    names = [f"shop.n{n}" for n in range(MAX_PER_KEY + 1)]
+
+    def rec(name: str) -> logging.LogRecord:
+        return logging.getLogger(name).makeRecord(
+            name, logging.ERROR, "/app/shop/x.py", 5, "Request failed: %s", (1,), None)
+
+    window.add(capture(rec(names[0])))
+    assert window.floods.count(rec(names[0]))
+    for name in names[1:]:
+        window.add(capture(rec(name)))
+    assert len(window.floods.counters()) == MAX_PER_KEY
+    assert not window.floods.count(rec(names[0]))  # closed: captured as usual
+    assert all(window.floods.count(rec(name)) for name in names[1:])
+    for n in range(MAX_OPEN):
+        window.add(capture(record(msg=f"problem {n} %s")))
+    assert len(window.floods.counters()) == MAX_OPEN
+    assert sum(g.total for g in window.take()) == 2 + 2 * MAX_PER_KEY + MAX_OPEN
+    assert window.floods.strays == 0
