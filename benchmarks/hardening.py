@@ -383,6 +383,12 @@ IDENTITY_ROWS: list[Row] = [
      "same keys were masked as names of code: one alert",
      "1 alert → 2 alerts",
      "test_identity.py::test_structlog_console_renderer_keeps_events_apart"),
+    ("A flood counter counted a dotted value (`Order a.b1: card declined`) under "
+     "`Order <*>: card declined`, though its plain word `a` turns on the detail rule: "
+     "another problem hidden under the flood",
+     "texts counted with another fingerprint than the samples': `a.b1`, `A.1`, `a.1.b` "
+     "→ none (dots before the first digit no longer part of a value)",
+     "test_flood.py::test_a_dotted_value_that_turns_on_the_detail_rule_is_not_counted"),
 ]
 
 

@@ -186,16 +186,20 @@ class FloodCounter:
 #: hyphens, with a digit in it. :func:`~._identity.mask` masks such a value as one
 #: ``<*>``, whatever its digits, so a text counted for differing only there masks to the
 #: group's own key. (Colons, "@" and "+" are left out: they can make a label of it, or
-#: join it to what follows.) Words without a digit first, then the one with the first
-#: digit, then any words: a text matches one way only, so the caller's thread does
+#: join it to what follows. So are dots before the first digit: the plain word before
+#: one, ``a`` in ``a.b1``, is a word of the message to the mask, and before a colon turns
+#: the detail after it into a value.) Words without a digit first, then the one with the
+#: first digit, then any words: a text matches one way only, so the caller's thread does
 #: little backtracking, over at most :data:`MAX_VALUE` characters.
-_VALUE = re.compile(r"(?:[^\W\d]+[.\-])*[^\W\d]*\d\w*(?:[.\-]\w+)*")
+_VALUE = re.compile(r"(?:[^\W\d]+-)*[^\W\d]*\d\w*(?:[.\-]\w+)*")
 #: The longest value a head/tail counter matches.
 MAX_VALUE = 64
 #: Values tried in a sample's place before a counter trusts its head and tail: where the
 #: text around the value changes how it is masked (a month's name before a day, say), a
 #: value of another shape masks differently, and the counter matches exact text only.
-_PROBES = ("0", "7", "123456", "x9", "9x", "A-1", "1.2.3", "ab_1", "a1b2c3d4e5f6")
+#: One of each shape :data:`_VALUE` takes, words before the digit and after it included.
+_PROBES = ("0", "7", "123456", "x9", "9x", "A-1", "1.2.3", "ab_1", "a1b2c3d4e5f6",
+           "ab-cd-e1", "1.a", "9-x", "x9.y")
 
 
 def _one_value(head: str, text: str, tail: str) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from incidentio_logging._flood import MAX_OPEN, MAX_PER_KEY, FloodCounter
+from incidentio_logging._flood import _PROBES, _VALUE, MAX_OPEN, MAX_PER_KEY, FloodCounter
 from incidentio_logging._identity import mask
 from incidentio_logging._record import capture
 from incidentio_logging.grouping import Window, fingerprint_key, key_function
@@ -298,12 +298,14 @@ def test_an_exception_flood_matches_any_text_from_its_call_site() -> None:
 #: Samples' values, and texts tried in their place: ids of every shape, and words,
 #: punctuation and whitespace around them.
 _IDS = ("7", "42", "99991", "A-1001", "ch_3Mq9", "0x7f3a", "10.0.0.1", "1.2.3", "u1@x.io",
-        "db-1:5432", "2026-11-28T12:00:00")
+        "db-1:5432", "2026-11-28T12:00:00", "a.b1", "A.1", "a.1.b", "1.a", "9-x", "x.y-z9",
+        "ab-cd.e1", "v2.beta")
 _ALPHABET = "0123456789abcxyzAZ_-.:@+/'\"()[],; \t"
 _TEMPLATES = ("Payment failed for user {}", "order A-{}", "'{}' not found", "due Jan {}",
               "user {}: locked", "worker-{}: disk full", "took {} ms", "{}", "id={}",
               "path /x/{}/y", "v{}.0 released", "retry {} of 3", "(user {})", "{} failed",
-              "at {}, then again", "Error: {} rejected", "\"{}\"", "user{}x", "[{}]")
+              "at {}, then again", "Error: {} rejected", "\"{}\"", "user{}x", "[{}]",
+              "Order {}: card declined", "job {}: done", "{}: timeout", "host {} - down")
 
 
 def test_whatever_a_counter_matches_masks_to_its_samples_key() -> None:
@@ -548,3 +550,23 @@ def test_floods_sharing_a_lookup_key_are_bounded_per_key_and_overall() -> None:
     assert len(window.floods.counters()) == MAX_OPEN
     assert sum(g.total for g in window.take()) == 2 + 2 * MAX_PER_KEY + MAX_OPEN
     assert window.floods.strays == 0
+
+
+def test_a_dotted_value_that_turns_on_the_detail_rule_is_not_counted() -> None:
+    """``a.b1`` adds a plain word before the colon, which masks the detail after it:
+    "Order a.b1: card declined" is another group than "Order 7: card declined", and the
+    counter learnt from the latter declines it."""
+    window = Window(fingerprint_key, 3)
+    for n in (7, 8, 9):
+        window.add(capture(formatted(f"Order {n}: card declined")))
+    assert window.floods.count(formatted("Order 10: card declined"))
+    for value in ("a.b1", "A.1", "a.1.b"):
+        other = formatted(f"Order {value}: card declined")
+        assert mask(other.msg) != mask("Order 7: card declined")
+        assert not window.floods.count(other), value
+
+
+def test_every_probe_is_a_value_a_counter_lets_vary() -> None:
+    """A probe the value pattern never matches would check nothing."""
+    for probe in _PROBES:
+        assert _VALUE.fullmatch(probe), probe
