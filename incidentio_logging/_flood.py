@@ -59,12 +59,13 @@ from .serialize import Traceback, traceback_codes
 class FloodCounter:
     """Counts, on the callers' threads, the records of one full group."""
 
-    __slots__ = ("_closed", "_lock", "codes", "counted", "exc_type", "head", "key", "last_created",
-                 "levelno", "lineno", "longest", "lookup", "msg", "name", "pathname", "pattern",
-                 "samples", "tail")
+    __slots__ = ("_closed", "_lock", "codes", "counted", "digits", "exc_type", "head", "key",
+                 "last_created", "levelno", "lineno", "longest", "lookup", "msg", "name",
+                 "pathname", "pattern", "samples", "tail", "value_end", "value_start")
 
     def __init__(self, key: Hashable, first: logging.LogRecord, *, samples: int = 0,
-                 head: str | None = None, tail: str | None = None) -> None:
+                 head: str | None = None, tail: str | None = None,
+                 digits: bool = False) -> None:
         self.key = key
         #: Matching records still to let through, captured, before counting starts.
         self.samples = samples
@@ -91,9 +92,17 @@ class FloodCounter:
         #: The head, one value and the tail, and the longest such text: all of it masked.
         self.pattern = _VALUE
         self.longest = MAX_VALUE
+        #: Whether the samples' values were digits alone, and where such a value starts
+        #: and ends (counted from the end): a text with digits there, between the head and
+        #: the tail, matches without the expression, the cost of most calls in such a
+        #: flood. Other values leave the expression alone, with nothing tried before it.
+        self.digits = digits
+        self.value_start: int = 0
+        self.value_end: int | None = None
         if head is not None and tail is not None:
             self.pattern = re.compile(re.escape(head) + _VALUE.pattern + re.escape(tail))
             self.longest = min(MAX_SCANNED, len(head) + len(tail) + MAX_VALUE)
+            self.value_start, self.value_end = len(head), -len(tail) if tail else None
         self.counted = 0
         self.last_created = 0.0
         # Reentrant: a signal handler that logs runs on the thread it interrupted, maybe
@@ -123,7 +132,8 @@ class FloodCounter:
         if not (all(_one_value(head, text, tail) for text in texts)
                 and _masks_alike(head, texts[0], tail)):
             return cls(key, first, head=first.msg)  # no one value: match the first exactly
-        return cls(key, first, head=head, tail=tail)
+        digits = all(text[len(head):len(text) - len(tail)].isdecimal() for text in texts)
+        return cls(key, first, head=head, tail=tail, digits=digits)
 
     def count(self, record: logging.LogRecord) -> bool:
         """Count ``record`` if it matches and counting is open; False sends it the usual way."""
@@ -136,8 +146,11 @@ class FloodCounter:
             if tail is None:
                 if msg != head:
                     return False
-            elif self.exc_type is None and (len(msg) > self.longest
-                                            or self.pattern.fullmatch(msg) is None):
+            elif self.exc_type is None and (
+                    len(msg) > self.longest
+                    or not ((self.digits and msg[self.value_start:self.value_end].isdecimal()
+                             and msg.startswith(head) and msg.endswith(tail))
+                            or self.pattern.fullmatch(msg) is not None)):
                 return False
         if (record.name != self.name or record.levelno != self.levelno
                 or (record.exc_info[0] if record.exc_info else None) is not self.exc_type

@@ -570,3 +570,21 @@ def test_every_probe_is_a_value_a_counter_lets_vary() -> None:
     """A probe the value pattern never matches would check nothing."""
     for probe in _PROBES:
         assert _VALUE.fullmatch(probe), probe
+
+
+def test_a_flood_numbered_by_digits_alone_matches_them_without_the_expression() -> None:
+    """Samples whose values were digits alone let a text with digits between the head and
+    the tail match without the regular expression (the f-string fast path); anything
+    else is still judged by it, and nothing else matches."""
+    texts = ("payment 1 failed", "payment 22 failed", "payment 333 failed")
+    counter = FloodCounter.for_group(mask(texts[0]), [formatted(text) for text in texts])
+    assert counter.digits
+    assert counter.count(formatted("payment 4444 failed"))
+    assert counter.count(formatted("payment A-1 failed"))  # another shape: by the pattern
+    for other in ("payment 12 failed!", "xpayment 12 failed", "payment  failed",
+                  "payment 12 failed 3", "payment failed", "payment 1 2 failed"):
+        assert not counter.count(formatted(other)), other
+    ids = ("ch_3Mq9", "ch_7Xz1", "ch_5Ab2")
+    counter = FloodCounter.for_group(mask(f"order {ids[0]}"),
+                                     [formatted(f"order {value}") for value in ids])
+    assert not counter.digits and counter.count(formatted("order ch_12"))
