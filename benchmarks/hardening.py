@@ -287,6 +287,12 @@ STORM_ROWS: list[Row] = [
      "2 records: 1 sent titled '+1 more', 2 dropped (internal_error, batch_full), "
      "pending -1 → 2 delivered, pending 0",
      "test_handler.py::test_a_record_without_created_is_counted_once"),
+    ("Two floods sharing a lookup key (one `log.exception` line failing for two causes; "
+     "one %-template from two loggers) closed each other's counter: one was captured "
+     "and queued on every record (~30,000 queue_bytes drops/s in a 1 s loop)",
+     "records of 2 floods on one key counted on the caller's thread: 1 flood of 2 → "
+     "both (up to 4 per key, 16 in all)",
+     "test_flood.py::test_two_exception_floods_from_one_call_site_are_both_counted"),
 ]
 
 
@@ -419,6 +425,12 @@ IDENTITY_ROWS: list[Row] = [
      "and traceback, and was counted, never sent",
      "1 alert → 2 alerts, the second with its record",
      "test_flood.py::test_another_bug_in_an_exception_group_is_never_counted_under_a_groups_flood"),
+    ("A flood counter counted a dotted value (`Order a.b1: card declined`) under "
+     "`Order <*>: card declined`, though its plain word `a` turns on the detail rule: "
+     "another problem hidden under the flood",
+     "texts counted with another fingerprint than the samples': `a.b1`, `A.1`, `a.1.b` "
+     "→ none (dots before the first digit no longer part of a value)",
+     "test_flood.py::test_a_dotted_value_that_turns_on_the_detail_rule_is_not_counted"),
 ]
 
 

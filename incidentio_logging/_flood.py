@@ -6,11 +6,13 @@ One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
 - When a group fills, the window **opens** a :class:`FloodCounter` for it. Several floods
   are counted at once (up to :data:`MAX_OPEN`): the open counters are published as
   :attr:`Floods.open`, a dict by their **lookup key** (:func:`lookup_key`): the template
-  of a ``%``-style record, the call site (path and line) of any other.
+  of a ``%``-style record, the call site (path and line) of any other. Floods may share
+  a key (one ``except`` line failing for two causes, one template used by two loggers):
+  up to :data:`MAX_PER_KEY` counters are kept under one.
 - On the callers' threads, ``emit`` looks up the record's lookup key, one dict lookup,
-  and offers the record to the counter found there. A record the counter **matches** is
-  **counted** there and goes no further: no snapshot, no queue slot, no work for the
-  worker. Anything else declines, and is captured as usual.
+  and offers the record to the counter found there (to each in turn, when several). A
+  record the counter **matches** is **counted** there and goes no further: no snapshot,
+  no queue slot, no work for the worker. Anything else declines, and is captured as usual.
 - A counter matches the group's logger, level and exception (its type, and the functions
   its traceback passed through, so the same type raised elsewhere is another problem,
   as it is to the fingerprint), and then either its template (the very ``msg`` object of
@@ -21,8 +23,9 @@ One vocabulary, used by the window, the dispatcher, the handler and ``stats()``:
   share around any such value. For an exception, whose fingerprint leaves the message
   out, the call site is enough.
 - A counter is **closed** when its window closes, when its group is sent from storm
-  control's wait, when a newer counter opens under its lookup key, or when it is the
-  oldest of :data:`MAX_OPEN` and another opens. What it counted
+  control's wait, when a newer counter opens for its group under its lookup key, or
+  when it is the oldest of :data:`MAX_PER_KEY` under its key, or of :data:`MAX_OPEN`,
+  and another opens. What it counted
   is **folded** into its group. Records counted while their group was not in the window
   (the window closed before its samples were grouped) are **strays**: the dispatcher
   drops them as ``batch_full``.
@@ -56,12 +59,13 @@ from .serialize import Traceback, traceback_codes
 class FloodCounter:
     """Counts, on the callers' threads, the records of one full group."""
 
-    __slots__ = ("_closed", "_lock", "codes", "counted", "exc_type", "head", "key", "last_created",
-                 "levelno", "lineno", "longest", "lookup", "msg", "name", "pathname", "pattern",
-                 "samples", "tail")
+    __slots__ = ("_closed", "_lock", "codes", "counted", "digits", "exc_type", "head", "key",
+                 "last_created", "levelno", "lineno", "longest", "lookup", "msg", "name",
+                 "pathname", "pattern", "samples", "tail", "value_end", "value_start")
 
     def __init__(self, key: Hashable, first: logging.LogRecord, *, samples: int = 0,
-                 head: str | None = None, tail: str | None = None) -> None:
+                 head: str | None = None, tail: str | None = None,
+                 digits: bool = False) -> None:
         self.key = key
         #: Matching records still to let through, captured, before counting starts.
         self.samples = samples
@@ -92,9 +96,17 @@ class FloodCounter:
         #: The head, one value and the tail, and the longest such text: all of it masked.
         self.pattern = _VALUE
         self.longest = MAX_VALUE
+        #: Whether the samples' values were digits alone, and where such a value starts
+        #: and ends (counted from the end): a text with digits there, between the head and
+        #: the tail, matches without the expression, the cost of most calls in such a
+        #: flood. Other values leave the expression alone, with nothing tried before it.
+        self.digits = digits
+        self.value_start: int = 0
+        self.value_end: int | None = None
         if head is not None and tail is not None:
             self.pattern = re.compile(re.escape(head) + _VALUE.pattern + re.escape(tail))
             self.longest = min(MAX_SCANNED, len(head) + len(tail) + MAX_VALUE)
+            self.value_start, self.value_end = len(head), -len(tail) if tail else None
         self.counted = 0
         self.last_created = 0.0
         # Reentrant: a signal handler that logs runs on the thread it interrupted, maybe
@@ -124,7 +136,8 @@ class FloodCounter:
         if not (all(_one_value(head, text, tail) for text in texts)
                 and _masks_alike(head, texts[0], tail)):
             return cls(key, first, head=first.msg)  # no one value: match the first exactly
-        return cls(key, first, head=head, tail=tail)
+        digits = all(text[len(head):len(text) - len(tail)].isdecimal() for text in texts)
+        return cls(key, first, head=head, tail=tail, digits=digits)
 
     def count(self, record: logging.LogRecord) -> bool:
         """Count ``record`` if it matches and counting is open; False sends it the usual way."""
@@ -137,8 +150,11 @@ class FloodCounter:
             if tail is None:
                 if msg != head:
                     return False
-            elif self.exc_type is None and (len(msg) > self.longest
-                                            or self.pattern.fullmatch(msg) is None):
+            elif self.exc_type is None and (
+                    len(msg) > self.longest
+                    or not ((self.digits and msg[self.value_start:self.value_end].isdecimal()
+                             and msg.startswith(head) and msg.endswith(tail))
+                            or self.pattern.fullmatch(msg) is not None)):
                 return False
         if (record.name != self.name or record.levelno != self.levelno
                 or (record.exc_info[0] if record.exc_info else None) is not self.exc_type
@@ -187,16 +203,20 @@ class FloodCounter:
 #: hyphens, with a digit in it. :func:`~._identity.mask` masks such a value as one
 #: ``<*>``, whatever its digits, so a text counted for differing only there masks to the
 #: group's own key. (Colons, "@" and "+" are left out: they can make a label of it, or
-#: join it to what follows.) Words without a digit first, then the one with the first
-#: digit, then any words: a text matches one way only, so the caller's thread does
+#: join it to what follows. So are dots before the first digit: the plain word before
+#: one, ``a`` in ``a.b1``, is a word of the message to the mask, and before a colon turns
+#: the detail after it into a value.) Words without a digit first, then the one with the
+#: first digit, then any words: a text matches one way only, so the caller's thread does
 #: little backtracking, over at most :data:`MAX_VALUE` characters.
-_VALUE = re.compile(r"(?:[^\W\d]+[.\-])*[^\W\d]*\d\w*(?:[.\-]\w+)*")
+_VALUE = re.compile(r"(?:[^\W\d]+-)*[^\W\d]*\d\w*(?:[.\-]\w+)*")
 #: The longest value a head/tail counter matches.
 MAX_VALUE = 64
 #: Values tried in a sample's place before a counter trusts its head and tail: where the
 #: text around the value changes how it is masked (a month's name before a day, say), a
 #: value of another shape masks differently, and the counter matches exact text only.
-_PROBES = ("0", "7", "123456", "x9", "9x", "A-1", "1.2.3", "ab_1", "a1b2c3d4e5f6")
+#: One of each shape :data:`_VALUE` takes, words before the digit and after it included.
+_PROBES = ("0", "7", "123456", "x9", "9x", "A-1", "1.2.3", "ab_1", "a1b2c3d4e5f6",
+           "ab-cd-e1", "1.a", "9-x", "x9.y")
 
 
 def _one_value(head: str, text: str, tail: str) -> bool:
@@ -233,15 +253,41 @@ def lookup_key(record: logging.LogRecord) -> Hashable:
     return msg if record.args and type(msg) is str else (record.pathname, record.lineno)
 
 
+class Several:
+    """The open counters sharing one lookup key: one ``except`` line failing for two
+    causes, one ``%``-template used by two loggers. Each is offered the record in turn."""
+
+    __slots__ = ("counters",)
+
+    def __init__(self, counters: tuple[FloodCounter, ...]) -> None:
+        self.counters = counters
+
+    def count(self, record: logging.LogRecord) -> bool:
+        """True when one of the counters counted ``record``."""
+        for counter in self.counters:  # noqa: SIM110 - any() and its generator cost 2x
+            if counter.count(record):
+                return True
+        return False
+
+
+#: How many floods one lookup key counts at once. A newer flood beyond these closes the
+#: oldest of them.
+MAX_PER_KEY = 4
+
+
 class Floods:
     """The open counters, and the books of every counter closed so far."""
 
-    __slots__ = ("counted", "open", "strays")
+    __slots__ = ("_opened", "counted", "open", "strays")
 
     def __init__(self) -> None:
-        #: The open counters by :func:`lookup_key`, read on the callers' threads. The
-        #: worker replaces the dict, never changes it, so a reader needs no lock.
-        self.open: dict[Hashable, FloodCounter] = {}
+        #: The open counters by :func:`lookup_key`, read on the callers' threads: the one
+        #: counter, or a :class:`Several` when floods share the key (the common case pays
+        #: no loop). The worker replaces the dict, never changes it, so a reader needs no
+        #: lock.
+        self.open: dict[Hashable, FloodCounter | Several] = {}
+        # The same counters, oldest first; replaced, never changed, like ``open``.
+        self._opened: tuple[FloodCounter, ...] = ()
         #: Records counted by counters since closed, ever (``stats()`` adds them up).
         self.counted = 0
         #: Of those, records whose group was not in the window to fold into; not yet
@@ -255,26 +301,45 @@ class Floods:
             msg if record.args and type(msg) is str else (record.pathname, record.lineno))
         return counter is not None and counter.count(record)
 
+    def counters(self) -> tuple[FloodCounter, ...]:
+        """The open counters, oldest first."""
+        return self._opened
+
     def start(self, new: FloodCounter) -> list[FloodCounter]:
-        """Open ``new``. It closes the counter found by the same key, if any, and the
-        oldest when :data:`MAX_OPEN` are open: those of them that counted any."""
-        counters = dict(self.open)
-        closing = [counters.pop(new.lookup)] if new.lookup in counters else []
-        if len(counters) >= MAX_OPEN:
-            closing.append(counters.pop(next(iter(counters))))
-        counters[new.lookup] = new
-        self.open = counters
+        """Open ``new``. It closes an open counter of the same group under the same key
+        (the same flood, counted afresh), the oldest under its key when
+        :data:`MAX_PER_KEY` are, and the oldest of all when :data:`MAX_OPEN` are: those
+        of them that counted any."""
+        lookup = new.lookup
+        closing = [c for c in self._opened if c.lookup == lookup and c.key == new.key]
+        kept = [c for c in self._opened if c not in closing]
+        sharing = [c for c in kept if c.lookup == lookup]
+        if len(sharing) >= MAX_PER_KEY:
+            closing.append(sharing[0])
+            kept.remove(sharing[0])
+        if len(kept) >= MAX_OPEN:
+            closing.append(kept.pop(0))
+        kept.append(new)
+        self._publish(kept)
         return self._closed(closing)
 
     def stop(self, group_key: Hashable | None = None) -> list[FloodCounter]:
         """Close the counters of the group ``group_key``, or all of them when None: those
         that counted any."""
-        closing = [counter for counter in self.open.values()
+        closing = [counter for counter in self._opened
                    if group_key is None or counter.key == group_key]
         if closing:
-            self.open = {lookup: counter for lookup, counter in self.open.items()
-                         if counter not in closing}
+            self._publish([counter for counter in self._opened if counter not in closing])
         return self._closed(closing)
+
+    def _publish(self, counters: list[FloodCounter]) -> None:
+        # A new dict and tuple for the callers' threads, built before either is seen.
+        by_key: dict[Hashable, list[FloodCounter]] = {}
+        for counter in counters:
+            by_key.setdefault(counter.lookup, []).append(counter)
+        self.open = {lookup: sharing[0] if len(sharing) == 1 else Several(tuple(sharing))
+                     for lookup, sharing in by_key.items()}
+        self._opened = tuple(counters)
 
     def _closed(self, closing: list[FloodCounter]) -> list[FloodCounter]:
         counted = []
@@ -286,7 +351,7 @@ class Floods:
 
     def total(self) -> int:
         """Records counted so far, the open counters' included."""
-        return self.counted + sum(counter.counted for counter in self.open.values())
+        return self.counted + sum(counter.counted for counter in self._opened)
 
     def take_strays(self) -> int:
         """The strays not yet dropped, now handed to the caller to drop."""

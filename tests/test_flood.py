@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from incidentio_logging._flood import MAX_OPEN, FloodCounter
+from incidentio_logging._flood import _PROBES, _VALUE, MAX_OPEN, MAX_PER_KEY, FloodCounter
 from incidentio_logging._identity import mask
 from incidentio_logging._record import capture
 from incidentio_logging.grouping import Window, fingerprint_key, key_function
@@ -24,7 +24,7 @@ from .test_grouping import record
 
 def only(window: Window) -> FloodCounter | None:
     """The window's one open flood counter, or None."""
-    counters = list(window.floods.open.values())
+    counters = window.floods.counters()
     assert len(counters) <= 1, counters
     return counters[0] if counters else None
 
@@ -299,12 +299,14 @@ def test_an_exception_flood_matches_any_text_from_its_call_site() -> None:
 #: Samples' values, and texts tried in their place: ids of every shape, and words,
 #: punctuation and whitespace around them.
 _IDS = ("7", "42", "99991", "A-1001", "ch_3Mq9", "0x7f3a", "10.0.0.1", "1.2.3", "u1@x.io",
-        "db-1:5432", "2026-11-28T12:00:00")
+        "db-1:5432", "2026-11-28T12:00:00", "a.b1", "A.1", "a.1.b", "1.a", "9-x", "x.y-z9",
+        "ab-cd.e1", "v2.beta")
 _ALPHABET = "0123456789abcxyzAZ_-.:@+/'\"()[],; \t"
 _TEMPLATES = ("Payment failed for user {}", "order A-{}", "'{}' not found", "due Jan {}",
               "user {}: locked", "worker-{}: disk full", "took {} ms", "{}", "id={}",
               "path /x/{}/y", "v{}.0 released", "retry {} of 3", "(user {})", "{} failed",
-              "at {}, then again", "Error: {} rejected", "\"{}\"", "user{}x", "[{}]")
+              "at {}, then again", "Error: {} rejected", "\"{}\"", "user{}x", "[{}]",
+              "Order {}: card declined", "job {}: done", "{}: timeout", "host {} - down")
 
 
 def test_whatever_a_counter_matches_masks_to_its_samples_key() -> None:
@@ -520,3 +522,115 @@ def test_another_bug_in_an_exception_group_is_never_counted_under_a_groups_flood
     (ship,) = [e for e in receiver.events if len(e.records) == 1]
     assert "_ship" in ship.payload["description"]
     assert handler.stats()["dropped"] == {"batch_full": 50}
+
+
+def _raised(exc_type: type[Exception]) -> logging.LogRecord:
+    """``log.exception("job failed")`` in a worker loop: one call site, whatever failed."""
+    try:
+        raise exc_type("job 7")
+    except Exception as exc:
+        info = (type(exc), exc, exc.__traceback__)
+    return logging.getLogger("shop.jobs").makeRecord(
+        "shop.jobs", logging.ERROR, "/app/shop/jobs.py", 40, "job failed", None, info)
+
+
+def test_two_exception_floods_from_one_call_site_are_both_counted() -> None:
+    """Two causes failing at one ``log.exception`` are two groups under one lookup key:
+    each keeps its counter (the second used to close the first, whose flood was then
+    captured and queued on every record), and both counts are folded in."""
+    window = Window(fingerprint_key, 3)
+    for _ in range(3):
+        window.add(capture(_raised(KeyError)))
+        window.add(capture(_raised(ValueError)))
+    for _ in range(5):
+        assert window.floods.count(_raised(ValueError))
+        assert window.floods.count(_raised(KeyError))
+    assert not window.floods.count(_raised(TypeError))
+    assert window.floods.total() == 10
+    assert [g.total for g in window.take()] == [8, 8]
+    assert window.floods.strays == 0
+    # Both are renewed for the next window, under the one key.
+    assert len(window.floods.counters()) == 2
+
+
+def test_one_template_flooding_from_two_loggers_is_counted_for_both() -> None:
+    """The same %-template is the lookup key of every logger and level using it: two
+    floods of it each keep their counter, window after window."""
+    window = Window(fingerprint_key, 3)
+
+    def rec(name: str, n: int, level: int = logging.ERROR) -> logging.LogRecord:
+        return logging.getLogger(name).makeRecord(
+            name, level, "/app/shop/x.py", 5, "Request failed: %s", (n,), None)
+
+    for n in range(3):
+        window.add(capture(rec("shop.payments", n)))
+        window.add(capture(rec("shop.refunds", n)))
+        window.add(capture(rec("shop.refunds", n, logging.WARNING)))
+    for _ in range(2):
+        assert window.floods.count(rec("shop.payments", 99))
+        assert window.floods.count(rec("shop.refunds", 99))
+        assert window.floods.count(rec("shop.refunds", 99, logging.WARNING))
+    assert not window.floods.count(rec("shop.orders", 99))
+    assert [g.total for g in window.take()] == [5, 5, 5]
+
+
+def test_floods_sharing_a_lookup_key_are_bounded_per_key_and_overall() -> None:
+    """At most MAX_PER_KEY counters share a key (a newer one closes the oldest of them,
+    folding its count in) and MAX_OPEN in all."""
+    window = Window(fingerprint_key, 1)
+    names = [f"shop.n{n}" for n in range(MAX_PER_KEY + 1)]
+
+    def rec(name: str) -> logging.LogRecord:
+        return logging.getLogger(name).makeRecord(
+            name, logging.ERROR, "/app/shop/x.py", 5, "Request failed: %s", (1,), None)
+
+    window.add(capture(rec(names[0])))
+    assert window.floods.count(rec(names[0]))
+    for name in names[1:]:
+        window.add(capture(rec(name)))
+    assert len(window.floods.counters()) == MAX_PER_KEY
+    assert not window.floods.count(rec(names[0]))  # closed: captured as usual
+    assert all(window.floods.count(rec(name)) for name in names[1:])
+    for n in range(MAX_OPEN):
+        window.add(capture(record(msg=f"problem {n} %s")))
+    assert len(window.floods.counters()) == MAX_OPEN
+    assert sum(g.total for g in window.take()) == 2 + 2 * MAX_PER_KEY + MAX_OPEN
+    assert window.floods.strays == 0
+
+
+def test_a_dotted_value_that_turns_on_the_detail_rule_is_not_counted() -> None:
+    """``a.b1`` adds a plain word before the colon, which masks the detail after it:
+    "Order a.b1: card declined" is another group than "Order 7: card declined", and the
+    counter learnt from the latter declines it."""
+    window = Window(fingerprint_key, 3)
+    for n in (7, 8, 9):
+        window.add(capture(formatted(f"Order {n}: card declined")))
+    assert window.floods.count(formatted("Order 10: card declined"))
+    for value in ("a.b1", "A.1", "a.1.b"):
+        other = formatted(f"Order {value}: card declined")
+        assert mask(other.msg) != mask("Order 7: card declined")
+        assert not window.floods.count(other), value
+
+
+def test_every_probe_is_a_value_a_counter_lets_vary() -> None:
+    """A probe the value pattern never matches would check nothing."""
+    for probe in _PROBES:
+        assert _VALUE.fullmatch(probe), probe
+
+
+def test_a_flood_numbered_by_digits_alone_matches_them_without_the_expression() -> None:
+    """Samples whose values were digits alone let a text with digits between the head and
+    the tail match without the regular expression (the f-string fast path); anything
+    else is still judged by it, and nothing else matches."""
+    texts = ("payment 1 failed", "payment 22 failed", "payment 333 failed")
+    counter = FloodCounter.for_group(mask(texts[0]), [formatted(text) for text in texts])
+    assert counter.digits
+    assert counter.count(formatted("payment 4444 failed"))
+    assert counter.count(formatted("payment A-1 failed"))  # another shape: by the pattern
+    for other in ("payment 12 failed!", "xpayment 12 failed", "payment  failed",
+                  "payment 12 failed 3", "payment failed", "payment 1 2 failed"):
+        assert not counter.count(formatted(other)), other
+    ids = ("ch_3Mq9", "ch_7Xz1", "ch_5Ab2")
+    counter = FloodCounter.for_group(mask(f"order {ids[0]}"),
+                                     [formatted(f"order {value}") for value in ids])
+    assert not counter.digits and counter.count(formatted("order ch_12"))
