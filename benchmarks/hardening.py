@@ -72,6 +72,11 @@ WORKER_ROWS: list[Row] = [
     ("Behind a stdlib QueueListener, INFO records alerted through an ERROR handler",
      "INFO sent → refused by handle()'s level check",
      "test_handler.py::test_behind_a_queue_listener_the_handler_level_still_applies"),
+    ("resolve_on_close after a job spent max_events_per_minute on its alerts: the "
+     "resolves were skipped, counted nowhere, one rate-limited stderr line",
+     "2 alerts left firing, resolves_failed 0, no close line → resolves_skipped 2, "
+     "said in close()'s line",
+     "test_resolve.py::test_resolves_that_storm_control_skips_at_close_are_counted_and_said"),
 ]
 
 

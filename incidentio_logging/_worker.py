@@ -155,6 +155,7 @@ class Worker:
         self._final = threading.Lock()  # taken once, never waited on: who settles close()
         self._dropped_at_stop: dict[str, int] = {}
         self._failed_at_stop = 0
+        self._skipped_at_stop = 0
         #: After close: True when it left nothing undelivered, False otherwise or not
         #: known yet.
         self.closed_clean = False
@@ -308,6 +309,7 @@ class Worker:
         """From now on, what is not delivered is said when the worker stops."""
         self._dropped_at_stop = self._stats.dropped_by_reason()
         self._failed_at_stop = self._stats.events_failed
+        self._skipped_at_stop = self._stats.resolves_skipped
 
     def stop(self, timeout: float, *, continued: bool = False) -> None:
         """Ship what is pending within ``timeout``, then end.
@@ -502,9 +504,10 @@ class Worker:
                 for reason, count in after.items()
                 if count > self._dropped_at_stop.get(reason, 0)}
         self.closed_clean = not lost
-        if lost:
+        unresolved = self._stats.resolves_skipped - self._skipped_at_stop
+        if lost or unresolved:
             events = self._stats.events_failed - self._failed_at_stop + (in_flight > 0)
-            self._reporter.say(close_summary(lost, events))
+            self._reporter.say(close_summary(lost, events, unresolved))
 
     def _discard(self, reason: str) -> None:
         """Count what is queued or in the open window as dropped; release flush waiters."""
@@ -538,13 +541,18 @@ _WHY = {
 }
 
 
-def close_summary(lost: dict[str, int], events_failed: int) -> str:
-    """One line: how many records (and events) close() left undelivered, and why."""
+def close_summary(lost: dict[str, int], events_failed: int, unresolved: int = 0) -> str:
+    """One line: how many records (and events) close() left undelivered, and why; and
+    how many alerts ``resolve_on_close`` left firing because storm control had no room."""
     total = sum(lost.values())
     events = f" ({events_failed} alert event(s) failed)" if events_failed else ""
     why = "; ".join(f"{count} {reason}" + (f": {_WHY[reason]}" if reason in _WHY else "")
                     for reason, count in sorted(lost.items(), key=lambda kv: -kv[1]))
-    return f"close() left {total} record(s) undelivered{events}: {why}"
+    line = f"close() left {total} record(s) undelivered{events}" + (f": {why}" if why else "")
+    if unresolved:
+        line += (f"; {unresolved} alert(s) not resolved (resolve_on_close): "
+                 "max_events_per_minute left no room")
+    return line
 
 
 @contextlib.contextmanager
