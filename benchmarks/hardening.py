@@ -77,6 +77,11 @@ WORKER_ROWS: list[Row] = [
      "2 alerts left firing, resolves_failed 0, no close line → resolves_skipped 2, "
      "said in close()'s line",
      "test_resolve.py::test_resolves_that_storm_control_skips_at_close_are_counted_and_said"),
+    ("Every close after a flood repeated its batch_full overflow (counted, not sent, "
+     "already said) as left undelivered",
+     "\"close() left 45 record(s) undelivered: 45 batch_full\", flush() after close "
+     "False → no close line, flush() True, stats() still 45 batch_full",
+     "test_worker.py::test_records_counted_during_a_flood_are_not_reported_again_by_close"),
 ]
 
 

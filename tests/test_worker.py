@@ -292,3 +292,26 @@ def test_the_byte_budget_is_given_back_once_the_queue_is_drained(worker: Worker)
     assert worker.submit({"message": "light", "exc_info": None}) is None
     assert worker.queued_bytes() < 70 * 1024  # the light one is not charged
     worker._dispatcher.window.take()
+
+
+@pytest.mark.timeout(30)
+def test_records_counted_during_a_flood_are_not_reported_again_by_close(
+        receiver: LocalReceiver, capsys: pytest.CaptureFixture[str]) -> None:
+    """batch_full (and body_size) records are counted, not sent, by design, and said on
+    stderr when it happens. close() repeated them as "left N record(s) undelivered" after
+    every flood, and flush() after close returned False, though close left nothing."""
+    handler = IncidentIOHandler(**receiver.handler_options(), max_batch_size=5)
+    log = logging.getLogger("tests.flood_then_close")
+    log.propagate = False
+    log.addHandler(handler)
+    for _ in range(50):
+        log.error("Disk full on /var")
+    handler.close()  # the flood's window ships during close, as at exit
+    log.removeHandler(handler)
+    stats = handler.stats()
+    assert (stats["records_delivered"], stats["dropped"], stats["records_pending"]) == (
+        5, {"batch_full": 45}, 0), stats
+    err = capsys.readouterr().err.splitlines()
+    assert [ln for ln in err if "counted, not sent" in ln]  # said once, as it happened
+    assert [ln for ln in err if "close()" in ln] == []
+    assert handler.flush() is True
