@@ -82,6 +82,11 @@ WORKER_ROWS: list[Row] = [
      "\"close() left 45 record(s) undelivered: 45 batch_full\", flush() after close "
      "False → no close line, flush() True, stats() still 45 batch_full",
      "test_worker.py::test_records_counted_during_a_flood_are_not_reported_again_by_close"),
+    ("A SIGTERM handler's logging.shutdown() on top of an inline delivery (no worker "
+     "thread), then sys.exit(0): close() settled as clean",
+     "1 of 2 records arrived, dropped {}, no stderr line → the 2 counted (1 "
+     "unknown_outcome, 1 shutdown_timeout) and said; none sent after, none twice",
+     "test_worker.py::test_a_close_on_top_of_an_inline_delivery_counts_and_says_what_it_leaves"),
 ]
 
 

@@ -147,6 +147,8 @@ class Worker:
         # The thread inside Thread.start(), during which the new worker may already
         # consume the queue while not yet alive.
         self._starting_on: int | None = None
+        # The thread delivering inline for this worker, if one is.
+        self._inline_on: int | None = None
         self._start_retry_at = 0.0
         self._start_delay = START_RETRY
         self._idle = False
@@ -324,6 +326,9 @@ class Worker:
         # Half the budget when it is short, so a short budget still gets its attempt.
         self._floor = min(MIN_ATTEMPT, timeout / 2)
         self._stop_at = self._clock() + timeout
+        if self._inline_on == threading.get_ident():
+            self._stop_nested()
+            return
         # On top of this thread's own Thread.start() (a signal handler): the new worker
         # takes the stop marker; inline delivery would make a second consumer.
         starting = self._starting_on == threading.get_ident()
@@ -353,6 +358,22 @@ class Worker:
             # A request still in flight, a receiver that never answers, or a worker
             # that never ran (uWSGI without threads): give up on what it holds now.
             self._settle_close(give_up=True)
+
+    def _stop_nested(self) -> None:
+        """Close on top of this thread's own inline delivery (a signal handler).
+
+        That delivery is mid-way, a request perhaps in flight, and cannot be entered
+        again, nor waited for: give up on all it holds now, counted and said, as when a
+        busy worker outlives the deadline. The deadline is moved to the past, so the
+        delivery under way, if it resumes, sends nothing more: what was counted as not
+        delivered is not sent after all, and nothing is sent twice. Its connections are
+        released when it ends (see :meth:`_ship_inline`).
+        """
+        self._stop_at = -math.inf
+        self._cannot_start = True
+        self._stopped = True
+        self._interrupt.set()
+        self._settle_close(give_up=True)
 
     # The worker's thread ------------------------------------------------------------
 
@@ -449,8 +470,19 @@ class Worker:
         """Deliver on the calling thread: the worker never started or has died."""
         if not self._queue and not self._dispatcher.has_records():
             return
-        flushes = []
+        flushes: list[_Flush] = []
         self._new_bells()  # this thread waits on the interrupt between retries
+        outer, self._inline_on = self._inline_on, threading.get_ident()
+        try:
+            self._deliver_inline(deadline, flushes)
+        finally:
+            self._inline_on = outer
+            if self._stopped and outer is None:
+                self._dispatcher.close()  # closed on top of this delivery: now unused
+        for marker in flushes:
+            self._settle(marker)
+
+    def _deliver_inline(self, deadline: float, flushes: list[_Flush]) -> None:
         with _as_worker_thread():
             while self._queue:
                 marker = self._drain()
@@ -467,8 +499,6 @@ class Worker:
                                       "and DNS lookups cannot be bounded by a timeout")
             else:
                 self._ship(deadline)
-        for marker in flushes:
-            self._settle(marker)
 
     def _lookup_unsafe(self, deadline: float) -> bool:
         """Sending now, on this thread, might need a DNS lookup that could outlast

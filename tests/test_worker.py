@@ -215,6 +215,65 @@ def test_a_flush_from_a_signal_handler_during_inline_delivery_returns_at_once(
     assert [r["message"] for e in receiver.events for r in e.records] == ["delivered once"]
 
 
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("exits", [True, False])
+def test_a_close_on_top_of_an_inline_delivery_counts_and_says_what_it_leaves(
+        receiver: LocalReceiver, capsys: pytest.CaptureFixture[str], exits: bool) -> None:
+    """No worker thread, so flush() delivers inline; a SIGTERM handler runs
+    logging.shutdown() (flush, close) on top of it while the first of two events is in
+    flight, then sys.exit(0). The nested close() cannot enter that delivery and returns
+    at once, but it settled as clean: records_pending 2, dropped {}, no line on stderr,
+    and the second record was lost with nothing saying so. Now it counts the one in
+    flight as unknown_outcome and the other as shutdown_timeout, and says so; whether
+    or not the handler exits, nothing is sent after it gave up, and nothing twice."""
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=60)
+    handler._worker._cannot_start = True  # as when no thread can start: deliver inline
+    log = logging.getLogger("tests.signals.close_inline")
+    log.propagate = False
+    log.addHandler(handler)
+    log.error("Card declined for order A-1")
+    log.error("Disk full on /var")
+    handled = threading.Event()
+    nested: list[bool] = []
+
+    def on_term(*_: object) -> None:
+        nested.append(handler.flush())  # what logging.shutdown() does
+        handler.close()
+        handled.set()
+        if exits:
+            sys.exit(0)
+
+    def interrupt_the_request() -> None:
+        receiver.wait_in_flight(1)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+        handled.wait(10)
+        receiver.release()
+
+    previous = signal.signal(signal.SIGUSR1, on_term)
+    receiver.hold()
+    helper = threading.Thread(target=interrupt_the_request)
+    helper.start()
+    outer: list[bool] = []
+    try:
+        outer.append(handler.flush(10))
+    except SystemExit:
+        pass
+    finally:
+        receiver.release()
+        helper.join(10)
+        signal.signal(signal.SIGUSR1, previous)
+        log.removeHandler(handler)
+    assert nested == [False] and outer == ([] if exits else [False])
+    stats = handler.stats()
+    assert (stats["records_pending"], stats["dropped"]) == (
+        0, {"unknown_outcome": 1, "shutdown_timeout": 1}), stats
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "close()" in ln]
+    assert "2 record(s) undelivered" in line and "unknown_outcome" in line, line
+    assert handler.flush() is False
+    messages = [r["message"] for e in receiver.events for r in e.records]
+    assert messages in ([], ["Card declined for order A-1"]), messages
+
+
 def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
         receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
