@@ -87,6 +87,13 @@ WORKER_ROWS: list[Row] = [
      "1 of 2 records arrived, dropped {}, no stderr line → the 2 counted (1 "
      "unknown_outcome, 1 shutdown_timeout) and said; none sent after, none twice",
      "test_worker.py::test_a_close_on_top_of_an_inline_delivery_counts_and_says_what_it_leaves"),
+    ("One failed Thread.start() (a thread limit for a moment) and no later record: the "
+     "only alert waited in the queue until exit",
+     "not delivered after 5 s → delivered at once (the start retried once on the spot)",
+     "test_worker.py::test_one_failed_thread_start_does_not_hold_the_only_alert_until_exit"),
+    ("A start failed twice, then only stats() calls (a health check): nothing retried",
+     "no worker after the 1 s backoff → stats() starts it, the record delivered",
+     "test_worker.py::test_stats_retries_a_failed_thread_start_after_the_backoff"),
 ]
 
 

@@ -50,8 +50,8 @@ UNRESOLVED = "unresolved"
 #: A DNS lookup is risked on the caller's thread only with at least this long left: the
 #: longest a default glibc resolver takes to give up (5 s, 2 attempts, 3 servers).
 SLOW_LOOKUP = 30.0
-#: A failed Thread.start() is retried by a later record after this many seconds,
-#: doubling up to the maximum.
+#: A failed Thread.start() is retried at once, once; then by a later record or a
+#: stats() call after this many seconds, doubling up to the maximum.
 START_RETRY = 1.0
 START_RETRY_MAX = 60.0
 
@@ -249,14 +249,32 @@ class Worker:
         self._interrupt = _Bell()
 
     def _start_thread(self) -> None:
-        self._new_bells()
-        self._thread = thread = threading.Thread(target=self._run, name=self._name,
-                                                 daemon=True)
-        try:
-            thread.start()
-        except Exception as exc:  # noqa: BLE001 - RuntimeError, MemoryError: the same answer
-            self._thread = None
-            self._start_failed(exc)
+        # A thread limit is often reached for a moment (a burst of short-lived threads),
+        # and the record that found it may be the only one for a long time: the start is
+        # tried again at once, once, before waiting for a later record or stats().
+        for last in (False, True):
+            self._new_bells()
+            self._thread = thread = threading.Thread(target=self._run, name=self._name,
+                                                     daemon=True)
+            try:
+                thread.start()
+            except Exception as exc:  # noqa: BLE001 - RuntimeError, MemoryError: the same
+                self._thread = None
+                if last or self._stop_at < math.inf or sys.is_finalizing():
+                    self._start_failed(exc)
+                    return
+            else:
+                return
+
+    def retry_start(self) -> None:
+        """Retry a failed start once its backoff has passed, if records wait for it.
+
+        For stats() (a health check, a metrics scrape): in a quiet application the
+        record that found no thread may be the last for a long time.
+        """
+        if (self._thread is None and self._queue and not self._stopped
+                and not self._cannot_start and self._clock() >= self._start_retry_at):
+            self._start()
 
     def _start_failed(self, exc: Exception) -> None:
         # Records stay queued either way. At interpreter shutdown (3.12+ refuses new

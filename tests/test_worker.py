@@ -277,11 +277,11 @@ def test_a_close_on_top_of_an_inline_delivery_counts_and_says_what_it_leaves(
 def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
         receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """One RuntimeError("can't start new thread") (a thread limit, not interpreter
-    shutdown) is said on stderr; a record after the backoff starts the worker, and every
-    record is delivered."""
+    """A start that fails twice running (the attempt and its immediate retry; a thread
+    limit, not interpreter shutdown) is said on stderr; a record after the backoff
+    starts the worker, and every record is delivered."""
     original = threading.Thread.start
-    failures = [RuntimeError("can't start new thread")]
+    failures = [RuntimeError("can't start new thread")] * 2
 
     def start_once_failing(thread: threading.Thread) -> None:
         if failures and thread.name.startswith("incidentio-logging-worker"):
@@ -309,6 +309,68 @@ def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
         handler.close()
     delivered = sorted(r["message"] for e in receiver.events for r in e.records)
     assert [m.split(":")[0] for m in delivered] == ["first", "second", "third"]
+
+
+def _failing_starts(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    """Make the next ``count`` starts of a worker thread fail, as at a thread limit."""
+    original = threading.Thread.start
+    failures = [RuntimeError("can't start new thread")] * count
+
+    def start_failing(thread: threading.Thread) -> None:
+        if failures and thread.name.startswith("incidentio-logging-worker"):
+            raise failures.pop()
+        original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_failing)
+
+
+@pytest.mark.timeout(30)
+def test_one_failed_thread_start_does_not_hold_the_only_alert_until_exit(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """After one failed Thread.start(), only a later record retried: the one error logged
+    while threads ran short (often the outage itself) waited in the queue until another
+    record came, or until exit. A failed start is now retried at once, once."""
+    _failing_starts(monkeypatch, 1)
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
+    log = logging.getLogger("tests.thread_start.once")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.error("Database connection pool exhausted")
+        events = receiver.wait_for(1, timeout=5)  # no other call on the handler
+        assert [r["message"] for r in events[0].records] == [
+            "Database connection pool exhausted"]
+        assert "could not start" not in capsys.readouterr().err
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+@pytest.mark.timeout(30)
+def test_stats_retries_a_failed_thread_start_after_the_backoff(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the start and its retry failed, a stats() call (a health check) after the
+    backoff retries it, so the queued record does not wait for another one."""
+    _failing_starts(monkeypatch, 2)
+    clock = FakeClock()
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
+    handler._worker._clock = clock
+    log = logging.getLogger("tests.thread_start.stats")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.error("Database connection pool exhausted")
+        handler.stats()
+        assert handler._worker._thread is None  # within the backoff: no attempt
+        clock.now += 1.0
+        assert handler.stats()["records_pending"] == 1
+        assert handler._worker._thread is not None  # started by stats()
+        assert handler.flush(5)  # through the worker (the clock is fake: no window ends)
+        assert len(receiver.events) == 1
+    finally:
+        log.removeHandler(handler)
+        handler.close()
 
 
 def test_close_counts_and_says_what_a_worker_that_never_runs_left(
