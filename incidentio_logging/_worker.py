@@ -270,9 +270,12 @@ class Worker:
         """Retry a failed start once its backoff has passed, if records wait for it.
 
         For stats() (a health check, a metrics scrape): in a quiet application the
-        record that found no thread may be the last for a long time.
+        record that found no thread may be the last for a long time. Never from a
+        thread delivering inline (a signal handler on top of it): the start lock is
+        reentrant, and a worker started there would be a second consumer.
         """
         if (self._thread is None and self._queue and not self._stopped
+                and threading.get_ident() not in WORKER_THREADS
                 and not self._cannot_start and self._clock() >= self._start_retry_at):
             self._start()
 

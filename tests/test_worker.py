@@ -373,6 +373,52 @@ def test_stats_retries_a_failed_thread_start_after_the_backoff(
         handler.close()
 
 
+@pytest.mark.timeout(30)
+def test_stats_from_a_signal_handler_does_not_start_a_worker_beside_an_inline_delivery(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start lock is reentrant: a stats() from a signal handler on top of this
+    thread's own inline delivery must not start a worker beside it (a second consumer)."""
+    _failing_starts(monkeypatch, 2)
+    clock = FakeClock()
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=60)
+    handler._worker._clock = clock
+    log = logging.getLogger("tests.thread_start.signal_stats")
+    log.propagate = False
+    log.addHandler(handler)
+    log.error("delivered once")
+    clock.now += 1.0  # the backoff has passed
+    started: list[bool] = []
+    handled = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        handler.stats()
+        started.append(handler._worker._thread is not None)
+        handled.set()
+
+    def interrupt_the_request() -> None:
+        receiver.wait_in_flight(1)
+        log.error("queued by another thread")  # the start lock is held: stays queued
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+        handled.wait(10)
+        receiver.release()
+
+    previous = signal.signal(signal.SIGUSR1, on_signal)
+    receiver.hold()
+    helper = threading.Thread(target=interrupt_the_request)
+    helper.start()
+    try:
+        handler.flush(10)  # no worker: delivered inline, on this thread
+    finally:
+        receiver.release()
+        helper.join(10)
+        signal.signal(signal.SIGUSR1, previous)
+        log.removeHandler(handler)
+        handler.close()
+    assert started == [False]
+    assert sorted(r["message"] for e in receiver.events for r in e.records) == [
+        "delivered once", "queued by another thread"]
+
+
 def test_close_counts_and_says_what_a_worker_that_never_runs_left(
         receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
