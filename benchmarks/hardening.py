@@ -72,6 +72,28 @@ WORKER_ROWS: list[Row] = [
     ("Behind a stdlib QueueListener, INFO records alerted through an ERROR handler",
      "INFO sent → refused by handle()'s level check",
      "test_handler.py::test_behind_a_queue_listener_the_handler_level_still_applies"),
+    ("resolve_on_close after a job spent max_events_per_minute on its alerts: the "
+     "resolves were skipped, counted nowhere, one rate-limited stderr line",
+     "2 alerts left firing, resolves_failed 0, no close line → resolves_skipped 2, "
+     "said in close()'s line",
+     "test_resolve.py::test_resolves_that_storm_control_skips_at_close_are_counted_and_said"),
+    ("Every close after a flood repeated its batch_full overflow (counted, not sent, "
+     "already said) as left undelivered",
+     "\"close() left 45 record(s) undelivered: 45 batch_full\", flush() after close "
+     "False → no close line, flush() True, stats() still 45 batch_full",
+     "test_worker.py::test_records_counted_during_a_flood_are_not_reported_again_by_close"),
+    ("A SIGTERM handler's logging.shutdown() on top of an inline delivery (no worker "
+     "thread), then sys.exit(0): close() settled as clean",
+     "1 of 2 records arrived, dropped {}, no stderr line → the 2 counted (1 "
+     "unknown_outcome, 1 shutdown_timeout) and said; none sent after, none twice",
+     "test_worker.py::test_a_close_on_top_of_an_inline_delivery_counts_and_says_what_it_leaves"),
+    ("One failed Thread.start() (a thread limit for a moment) and no later record: the "
+     "only alert waited in the queue until exit",
+     "not delivered after 5 s → delivered at once (the start retried once on the spot)",
+     "test_worker.py::test_one_failed_thread_start_does_not_hold_the_only_alert_until_exit"),
+    ("A start failed twice, then only stats() calls (a health check): nothing retried",
+     "no worker after the 1 s backoff → stats() starts it, the record delivered",
+     "test_worker.py::test_stats_retries_a_failed_thread_start_after_the_backoff"),
 ]
 
 

@@ -45,6 +45,7 @@ class Stats:
         self.retries = 0
         self.resolves_sent = 0
         self.resolves_failed = 0
+        self.resolves_skipped = 0  # left firing at close(): storm control had no room
         self._dropped: Counter[str] = Counter()
         self._frozen: dict[str, Any] | None = None
 
@@ -126,4 +127,5 @@ class Stats:
             "retries": self.retries,
             "resolves_sent": self.resolves_sent,
             "resolves_failed": self.resolves_failed,
+            "resolves_skipped": self.resolves_skipped,
         }

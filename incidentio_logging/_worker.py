@@ -50,8 +50,8 @@ UNRESOLVED = "unresolved"
 #: A DNS lookup is risked on the caller's thread only with at least this long left: the
 #: longest a default glibc resolver takes to give up (5 s, 2 attempts, 3 servers).
 SLOW_LOOKUP = 30.0
-#: A failed Thread.start() is retried by a later record after this many seconds,
-#: doubling up to the maximum.
+#: A failed Thread.start() is retried at once, once; then by a later record or a
+#: stats() call after this many seconds, doubling up to the maximum.
 START_RETRY = 1.0
 START_RETRY_MAX = 60.0
 
@@ -147,6 +147,8 @@ class Worker:
         # The thread inside Thread.start(), during which the new worker may already
         # consume the queue while not yet alive.
         self._starting_on: int | None = None
+        # The thread delivering inline for this worker, if one is.
+        self._inline_on: int | None = None
         self._start_retry_at = 0.0
         self._start_delay = START_RETRY
         self._idle = False
@@ -155,6 +157,7 @@ class Worker:
         self._final = threading.Lock()  # taken once, never waited on: who settles close()
         self._dropped_at_stop: dict[str, int] = {}
         self._failed_at_stop = 0
+        self._skipped_at_stop = 0
         #: After close: True when it left nothing undelivered, False otherwise or not
         #: known yet.
         self.closed_clean = False
@@ -246,14 +249,35 @@ class Worker:
         self._interrupt = _Bell()
 
     def _start_thread(self) -> None:
-        self._new_bells()
-        self._thread = thread = threading.Thread(target=self._run, name=self._name,
-                                                 daemon=True)
-        try:
-            thread.start()
-        except Exception as exc:  # noqa: BLE001 - RuntimeError, MemoryError: the same answer
-            self._thread = None
-            self._start_failed(exc)
+        # A thread limit is often reached for a moment (a burst of short-lived threads),
+        # and the record that found it may be the only one for a long time: the start is
+        # tried again at once, once, before waiting for a later record or stats().
+        for last in (False, True):
+            self._new_bells()
+            self._thread = thread = threading.Thread(target=self._run, name=self._name,
+                                                     daemon=True)
+            try:
+                thread.start()
+            except Exception as exc:  # noqa: BLE001 - RuntimeError, MemoryError: the same
+                self._thread = None
+                if last or self._stop_at < math.inf or sys.is_finalizing():
+                    self._start_failed(exc)
+                    return
+            else:
+                return
+
+    def retry_start(self) -> None:
+        """Retry a failed start once its backoff has passed, if records wait for it.
+
+        For stats() (a health check, a metrics scrape): in a quiet application the
+        record that found no thread may be the last for a long time. Never from a
+        thread delivering inline (a signal handler on top of it): the start lock is
+        reentrant, and a worker started there would be a second consumer.
+        """
+        if (self._thread is None and self._queue and not self._stopped
+                and threading.get_ident() not in WORKER_THREADS
+                and not self._cannot_start and self._clock() >= self._start_retry_at):
+            self._start()
 
     def _start_failed(self, exc: Exception) -> None:
         # Records stay queued either way. At interpreter shutdown (3.12+ refuses new
@@ -308,6 +332,7 @@ class Worker:
         """From now on, what is not delivered is said when the worker stops."""
         self._dropped_at_stop = self._stats.dropped_by_reason()
         self._failed_at_stop = self._stats.events_failed
+        self._skipped_at_stop = self._stats.resolves_skipped
 
     def stop(self, timeout: float, *, continued: bool = False) -> None:
         """Ship what is pending within ``timeout``, then end.
@@ -322,6 +347,9 @@ class Worker:
         # Half the budget when it is short, so a short budget still gets its attempt.
         self._floor = min(MIN_ATTEMPT, timeout / 2)
         self._stop_at = self._clock() + timeout
+        if self._inline_on == threading.get_ident():
+            self._stop_nested()
+            return
         # On top of this thread's own Thread.start() (a signal handler): the new worker
         # takes the stop marker; inline delivery would make a second consumer.
         starting = self._starting_on == threading.get_ident()
@@ -351,6 +379,22 @@ class Worker:
             # A request still in flight, a receiver that never answers, or a worker
             # that never ran (uWSGI without threads): give up on what it holds now.
             self._settle_close(give_up=True)
+
+    def _stop_nested(self) -> None:
+        """Close on top of this thread's own inline delivery (a signal handler).
+
+        That delivery is mid-way, a request perhaps in flight, and cannot be entered
+        again, nor waited for: give up on all it holds now, counted and said, as when a
+        busy worker outlives the deadline. The deadline is moved to the past, so the
+        delivery under way, if it resumes, sends nothing more: what was counted as not
+        delivered is not sent after all, and nothing is sent twice. Its connections are
+        released when it ends (see :meth:`_ship_inline`).
+        """
+        self._stop_at = -math.inf
+        self._cannot_start = True
+        self._stopped = True
+        self._interrupt.set()
+        self._settle_close(give_up=True)
 
     # The worker's thread ------------------------------------------------------------
 
@@ -447,8 +491,19 @@ class Worker:
         """Deliver on the calling thread: the worker never started or has died."""
         if not self._queue and not self._dispatcher.has_records():
             return
-        flushes = []
+        flushes: list[_Flush] = []
         self._new_bells()  # this thread waits on the interrupt between retries
+        outer, self._inline_on = self._inline_on, threading.get_ident()
+        try:
+            self._deliver_inline(deadline, flushes)
+        finally:
+            self._inline_on = outer
+            if self._stopped and outer is None:
+                self._dispatcher.close()  # closed on top of this delivery: now unused
+        for marker in flushes:
+            self._settle(marker)
+
+    def _deliver_inline(self, deadline: float, flushes: list[_Flush]) -> None:
         with _as_worker_thread():
             while self._queue:
                 marker = self._drain()
@@ -465,8 +520,6 @@ class Worker:
                                       "and DNS lookups cannot be bounded by a timeout")
             else:
                 self._ship(deadline)
-        for marker in flushes:
-            self._settle(marker)
 
     def _lookup_unsafe(self, deadline: float) -> bool:
         """Sending now, on this thread, might need a DNS lookup that could outlast
@@ -500,11 +553,12 @@ class Worker:
         after = self._stats.dropped_by_reason()
         lost = {reason: count - self._dropped_at_stop.get(reason, 0)
                 for reason, count in after.items()
-                if count > self._dropped_at_stop.get(reason, 0)}
+                if count > self._dropped_at_stop.get(reason, 0) and reason not in COUNTED}
         self.closed_clean = not lost
-        if lost:
+        unresolved = self._stats.resolves_skipped - self._skipped_at_stop
+        if lost or unresolved:
             events = self._stats.events_failed - self._failed_at_stop + (in_flight > 0)
-            self._reporter.say(close_summary(lost, events))
+            self._reporter.say(close_summary(lost, events, unresolved))
 
     def _discard(self, reason: str) -> None:
         """Count what is queued or in the open window as dropped; release flush waiters."""
@@ -527,6 +581,11 @@ class Worker:
         self._markers.popleft()
 
 
+#: Records counted, not sent, by design (a flood's overflow, what the body's budget left
+#: out): said on stderr as it happens and kept in stats(), but not something close()
+#: left undelivered, so neither its line nor ``closed_clean`` counts them.
+COUNTED = frozenset({"batch_full", "body_size"})
+
 #: What each reason close() can leave behind means, for its one line on stderr.
 _WHY = {
     "shutdown_timeout": "shutdown_timeout ran out first",
@@ -538,13 +597,18 @@ _WHY = {
 }
 
 
-def close_summary(lost: dict[str, int], events_failed: int) -> str:
-    """One line: how many records (and events) close() left undelivered, and why."""
+def close_summary(lost: dict[str, int], events_failed: int, unresolved: int = 0) -> str:
+    """One line: how many records (and events) close() left undelivered, and why; and
+    how many alerts ``resolve_on_close`` left firing because storm control had no room."""
     total = sum(lost.values())
     events = f" ({events_failed} alert event(s) failed)" if events_failed else ""
     why = "; ".join(f"{count} {reason}" + (f": {_WHY[reason]}" if reason in _WHY else "")
                     for reason, count in sorted(lost.items(), key=lambda kv: -kv[1]))
-    return f"close() left {total} record(s) undelivered{events}: {why}"
+    line = f"close() left {total} record(s) undelivered{events}" + (f": {why}" if why else "")
+    if unresolved:
+        line += (f"; {unresolved} alert(s) not resolved (resolve_on_close): "
+                 "max_events_per_minute left no room")
+    return line
 
 
 @contextlib.contextmanager

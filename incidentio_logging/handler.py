@@ -291,7 +291,10 @@ class IncidentIOHandler(logging.Handler):
 
     def stats(self) -> dict[str, Any]:
         """Counters: records accepted, delivered, dropped (with ``dropped`` by reason) and
-        pending; events sent and failed; retries."""
+        pending; events sent and failed; retries; resolves sent, failed and skipped.
+
+        Also retries a failed worker start once its backoff has passed."""
+        self._worker.retry_start()
         return self._stats.as_dict(self._worker.pending(), self._floods.total())
 
     def fingerprint(self, record: logging.LogRecord) -> str:

@@ -210,3 +210,27 @@ def test_resolve_options_from_dictconfig_strings(receiver: LocalReceiver) -> Non
         assert (settings.resolve_after, settings.resolve_on_close) == (300.0, True)
     finally:
         logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+
+
+@pytest.mark.timeout(30)
+def test_resolves_that_storm_control_skips_at_close_are_counted_and_said(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A job that spent max_events_per_minute on its alerts has no room left to resolve
+    them at close(): nothing was sent, nothing counted (resolves_failed 0), and only a
+    rate-limited stderr line told. Storm control still wins, but each resolve it skips is
+    counted in stats() and said in close()'s one line."""
+    handler = make_handler(dedup="fingerprint", max_events_per_minute=2,
+                           resolve_on_close=True)
+    logger.addHandler(handler)
+    logger.error("Payment provider rejected the refund")
+    logger.error("Inventory service unreachable")
+    assert handler.flush(5)
+    capsys.readouterr()
+    handler.close()
+    stats = handler.stats()
+    assert [event.status for event in receiver.events] == ["firing", "firing"]
+    assert (stats["resolves_sent"], stats["resolves_skipped"]) == (0, 2), stats
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "close()" in ln]
+    assert "2 alert(s) not resolved" in line and "max_events_per_minute" in line, line
+    assert handler.flush() is True  # every record was delivered: close left none behind

@@ -215,14 +215,73 @@ def test_a_flush_from_a_signal_handler_during_inline_delivery_returns_at_once(
     assert [r["message"] for e in receiver.events for r in e.records] == ["delivered once"]
 
 
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("exits", [True, False])
+def test_a_close_on_top_of_an_inline_delivery_counts_and_says_what_it_leaves(
+        receiver: LocalReceiver, capsys: pytest.CaptureFixture[str], exits: bool) -> None:
+    """No worker thread, so flush() delivers inline; a SIGTERM handler runs
+    logging.shutdown() (flush, close) on top of it while the first of two events is in
+    flight, then sys.exit(0). The nested close() cannot enter that delivery and returns
+    at once, but it settled as clean: records_pending 2, dropped {}, no line on stderr,
+    and the second record was lost with nothing saying so. Now it counts the one in
+    flight as unknown_outcome and the other as shutdown_timeout, and says so; whether
+    or not the handler exits, nothing is sent after it gave up, and nothing twice."""
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=60)
+    handler._worker._cannot_start = True  # as when no thread can start: deliver inline
+    log = logging.getLogger("tests.signals.close_inline")
+    log.propagate = False
+    log.addHandler(handler)
+    log.error("Card declined for order A-1")
+    log.error("Disk full on /var")
+    handled = threading.Event()
+    nested: list[bool] = []
+
+    def on_term(*_: object) -> None:
+        nested.append(handler.flush())  # what logging.shutdown() does
+        handler.close()
+        handled.set()
+        if exits:
+            sys.exit(0)
+
+    def interrupt_the_request() -> None:
+        receiver.wait_in_flight(1)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+        handled.wait(10)
+        receiver.release()
+
+    previous = signal.signal(signal.SIGUSR1, on_term)
+    receiver.hold()
+    helper = threading.Thread(target=interrupt_the_request)
+    helper.start()
+    outer: list[bool] = []
+    try:
+        outer.append(handler.flush(10))
+    except SystemExit:
+        pass
+    finally:
+        receiver.release()
+        helper.join(10)
+        signal.signal(signal.SIGUSR1, previous)
+        log.removeHandler(handler)
+    assert nested == [False] and outer == ([] if exits else [False])
+    stats = handler.stats()
+    assert (stats["records_pending"], stats["dropped"]) == (
+        0, {"unknown_outcome": 1, "shutdown_timeout": 1}), stats
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "close()" in ln]
+    assert "2 record(s) undelivered" in line and "unknown_outcome" in line, line
+    assert handler.flush() is False
+    messages = [r["message"] for e in receiver.events for r in e.records]
+    assert messages in ([], ["Card declined for order A-1"]), messages
+
+
 def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
         receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """One RuntimeError("can't start new thread") (a thread limit, not interpreter
-    shutdown) is said on stderr; a record after the backoff starts the worker, and every
-    record is delivered."""
+    """A start that fails twice running (the attempt and its immediate retry; a thread
+    limit, not interpreter shutdown) is said on stderr; a record after the backoff
+    starts the worker, and every record is delivered."""
     original = threading.Thread.start
-    failures = [RuntimeError("can't start new thread")]
+    failures = [RuntimeError("can't start new thread")] * 2
 
     def start_once_failing(thread: threading.Thread) -> None:
         if failures and thread.name.startswith("incidentio-logging-worker"):
@@ -250,6 +309,114 @@ def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
         handler.close()
     delivered = sorted(r["message"] for e in receiver.events for r in e.records)
     assert [m.split(":")[0] for m in delivered] == ["first", "second", "third"]
+
+
+def _failing_starts(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    """Make the next ``count`` starts of a worker thread fail, as at a thread limit."""
+    original = threading.Thread.start
+    failures = [RuntimeError("can't start new thread")] * count
+
+    def start_failing(thread: threading.Thread) -> None:
+        if failures and thread.name.startswith("incidentio-logging-worker"):
+            raise failures.pop()
+        original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_failing)
+
+
+@pytest.mark.timeout(30)
+def test_one_failed_thread_start_does_not_hold_the_only_alert_until_exit(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """After one failed Thread.start(), only a later record retried: the one error logged
+    while threads ran short (often the outage itself) waited in the queue until another
+    record came, or until exit. A failed start is now retried at once, once."""
+    _failing_starts(monkeypatch, 1)
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
+    log = logging.getLogger("tests.thread_start.once")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.error("Database connection pool exhausted")
+        events = receiver.wait_for(1, timeout=5)  # no other call on the handler
+        assert [r["message"] for r in events[0].records] == [
+            "Database connection pool exhausted"]
+        assert "could not start" not in capsys.readouterr().err
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+@pytest.mark.timeout(30)
+def test_stats_retries_a_failed_thread_start_after_the_backoff(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the start and its retry failed, a stats() call (a health check) after the
+    backoff retries it, so the queued record does not wait for another one."""
+    _failing_starts(monkeypatch, 2)
+    clock = FakeClock()
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
+    handler._worker._clock = clock
+    log = logging.getLogger("tests.thread_start.stats")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.error("Database connection pool exhausted")
+        handler.stats()
+        assert handler._worker._thread is None  # within the backoff: no attempt
+        clock.now += 1.0
+        assert handler.stats()["records_pending"] == 1
+        assert handler._worker._thread is not None  # started by stats()
+        assert handler.flush(5)  # through the worker (the clock is fake: no window ends)
+        assert len(receiver.events) == 1
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+@pytest.mark.timeout(30)
+def test_stats_from_a_signal_handler_does_not_start_a_worker_beside_an_inline_delivery(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start lock is reentrant: a stats() from a signal handler on top of this
+    thread's own inline delivery must not start a worker beside it (a second consumer)."""
+    _failing_starts(monkeypatch, 2)
+    clock = FakeClock()
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=60)
+    handler._worker._clock = clock
+    log = logging.getLogger("tests.thread_start.signal_stats")
+    log.propagate = False
+    log.addHandler(handler)
+    log.error("delivered once")
+    clock.now += 1.0  # the backoff has passed
+    started: list[bool] = []
+    handled = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        handler.stats()
+        started.append(handler._worker._thread is not None)
+        handled.set()
+
+    def interrupt_the_request() -> None:
+        receiver.wait_in_flight(1)
+        log.error("queued by another thread")  # the start lock is held: stays queued
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+        handled.wait(10)
+        receiver.release()
+
+    previous = signal.signal(signal.SIGUSR1, on_signal)
+    receiver.hold()
+    helper = threading.Thread(target=interrupt_the_request)
+    helper.start()
+    try:
+        handler.flush(10)  # no worker: delivered inline, on this thread
+    finally:
+        receiver.release()
+        helper.join(10)
+        signal.signal(signal.SIGUSR1, previous)
+        log.removeHandler(handler)
+        handler.close()
+    assert started == [False]
+    assert sorted(r["message"] for e in receiver.events for r in e.records) == [
+        "delivered once", "queued by another thread"]
 
 
 def test_close_counts_and_says_what_a_worker_that_never_runs_left(
@@ -292,3 +459,26 @@ def test_the_byte_budget_is_given_back_once_the_queue_is_drained(worker: Worker)
     assert worker.submit({"message": "light", "exc_info": None}) is None
     assert worker.queued_bytes() < 70 * 1024  # the light one is not charged
     worker._dispatcher.window.take()
+
+
+@pytest.mark.timeout(30)
+def test_records_counted_during_a_flood_are_not_reported_again_by_close(
+        receiver: LocalReceiver, capsys: pytest.CaptureFixture[str]) -> None:
+    """batch_full (and body_size) records are counted, not sent, by design, and said on
+    stderr when it happens. close() repeated them as "left N record(s) undelivered" after
+    every flood, and flush() after close returned False, though close left nothing."""
+    handler = IncidentIOHandler(**receiver.handler_options(), max_batch_size=5)
+    log = logging.getLogger("tests.flood_then_close")
+    log.propagate = False
+    log.addHandler(handler)
+    for _ in range(50):
+        log.error("Disk full on /var")
+    handler.close()  # the flood's window ships during close, as at exit
+    log.removeHandler(handler)
+    stats = handler.stats()
+    assert (stats["records_delivered"], stats["dropped"], stats["records_pending"]) == (
+        5, {"batch_full": 45}, 0), stats
+    err = capsys.readouterr().err.splitlines()
+    assert [ln for ln in err if "counted, not sent" in ln]  # said once, as it happened
+    assert [ln for ln in err if "close()" in ln] == []
+    assert handler.flush() is True
