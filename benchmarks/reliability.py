@@ -314,7 +314,8 @@ def document(results: list[Result], soak: bool) -> Iterator[str]:
            "single socket operation on them.")
     yield "- **exit**: how long `close()` took."
     yield ("- **stderr**: lines the handler wrote about its trouble: one per kind per minute, "
-           "however many records it cost.")
+           "however many records it cost, plus the one line `close()` writes when it "
+           "leaves records undelivered.")
     yield ""
     yield ("Every row is a test: `tests/test_reliability.py` runs each scenario in CI and "
            "asserts the reasons, the balance, no socket use on the logging thread, calls "
