@@ -303,7 +303,8 @@ STORM_ROWS: list[Row] = [
      "1.3% → 0.1% of a core",
      "test_storm.py::test_closing_a_window_does_not_touch_the_groups_held_back"),
     ("An f-string error loop skipped the flood fast path (matched by template object)",
-     "caller cost vs NullHandler, an f-string loop over orders: 1.8x → 1.35x (`%s` loop: 1.20x; python -m benchmarks)",
+     "caller cost vs NullHandler, an f-string loop over orders: 1.8x → 1.35x "
+     "(`%s` loop: 1.20x; python -m benchmarks)",
      "test_flood.py::test_an_fstring_error_loop_is_counted_on_the_callers_thread"),
     ("A record without `created` was counted twice",
      "2 records: 1 sent titled '+1 more', 2 dropped (internal_error, batch_full), "
