@@ -391,6 +391,20 @@ def test_an_fstring_error_loop_is_counted_on_the_callers_thread(
     assert stats["records_delivered"] == 5 and stats["dropped"] == {"batch_full": 1000}
 
 
+def flood_then(handler: IncidentIOHandler, call: Callable[[], None]) -> None:
+    """Fill a group with ``call`` (max_batch_size=5), wait for its counter to open, then
+    50 more calls: counted on this thread."""
+    for _ in range(5):
+        call()
+    handler._worker._wake.set()
+    deadline = time.monotonic() + 5
+    while not handler._floods.open and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert handler._floods.open
+    for _ in range(50):
+        call()
+
+
 def _raise_in_refund() -> None:
     raise KeyError("sku")
 
@@ -413,15 +427,7 @@ def test_the_same_exception_type_raised_elsewhere_is_never_counted_under_a_flood
         except KeyError:
             logger.exception("Internal Server Error: %s", "/orders")
 
-    for _ in range(5):
-        view(_raise_in_refund)
-    handler._worker._wake.set()
-    deadline = time.monotonic() + 5
-    while not handler._floods.open and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert handler._floods.open
-    for _ in range(50):
-        view(_raise_in_refund)
+    flood_then(handler, lambda: view(_raise_in_refund))
     view(_raise_in_checkout)
     handler.flush(5)
     sites = sorted(e.title for e in receiver.events)
@@ -507,15 +513,7 @@ def test_another_bug_in_an_exception_group_is_never_counted_under_a_groups_flood
         except Exception:
             logger.exception("job failed")
 
-    for _ in range(5):
-        view(_raise_in_refund)
-    handler._worker._wake.set()
-    deadline = time.monotonic() + 5
-    while not handler._floods.open and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert handler._floods.open
-    for _ in range(50):
-        view(_raise_in_refund)
+    flood_then(handler, lambda: view(_raise_in_refund))
     view(_ship)
     handler.flush(5)
     assert len(receiver.events) == 2, [e.title for e in receiver.events]

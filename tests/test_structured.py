@@ -195,20 +195,29 @@ def fingerprints_match_the_wire(kept: Kept, events: list[ReceivedEvent]) -> None
         assert fingerprint(record) == event.deduplication_key, by_title
 
 
+def keyed_structlog(make_handler: MakeHandler, payments: logging.Logger,
+                    *processors: Any) -> tuple[IncidentIOHandler, Kept, Any]:
+    """A fingerprint-keyed handler and a record keeper on ``payments``, and a structlog
+    logger whose chain ends in ``wrap_for_formatter``, ``processors`` before it."""
+    handler = make_handler(dedup="fingerprint", flush_interval=60)
+    kept = Kept()
+    payments.addHandler(handler)
+    payments.addHandler(kept)
+    log = structlog.wrap_logger(
+        payments, wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[structlog.stdlib.add_log_level, *processors,
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter])
+    return handler, kept, log
+
+
 @pytest.mark.parametrize("name", ["message", "msg"])
 def test_structlog_events_renamed_by_event_renamer_stay_apart(
         make_handler: MakeHandler, receiver: LocalReceiver, payments: logging.Logger,
         name: str) -> None:
     """``EventRenamer("message")`` (structlog's way to emit a ``message`` key) before
     ``wrap_for_formatter`` leaves no ``event`` key: the renamed key is the message."""
-    handler = make_handler(dedup="fingerprint", flush_interval=60)
-    kept = Kept()
-    payments.addHandler(handler)
-    payments.addHandler(kept)
-    log = structlog.wrap_logger(payments, wrapper_class=structlog.stdlib.BoundLogger,
-                                processors=[structlog.stdlib.add_log_level,
-                                            structlog.processors.EventRenamer(name),
-                                            structlog.stdlib.ProcessorFormatter.wrap_for_formatter])
+    handler, kept, log = keyed_structlog(make_handler, payments,
+                                         structlog.processors.EventRenamer(name))
     log.error("card_declined", order_id="A-1")
     log.error("database_down", host="db-1")
     events = sent(handler, receiver)
@@ -225,13 +234,7 @@ def test_a_structlog_event_that_is_a_dict_is_not_a_dict_repr_title(
     """``log.error(resp.json())`` through structlog makes the event itself a dict. It is
     read as a dict message is: no repr in the title, its keys are fields, and dicts that
     say different things are different alerts."""
-    handler = make_handler(dedup="fingerprint", flush_interval=60)
-    kept = Kept()
-    payments.addHandler(handler)
-    payments.addHandler(kept)
-    log = structlog.wrap_logger(payments, wrapper_class=structlog.stdlib.BoundLogger,
-                                processors=[structlog.stdlib.add_log_level,
-                                            structlog.stdlib.ProcessorFormatter.wrap_for_formatter])
+    handler, kept, log = keyed_structlog(make_handler, payments)
     log.error({"error": "card_declined", "order": "A-1"})
     log.error({"error": "database_down", "host": "db-1", "password": SECRET})
     log.error({"event": "disk_full", "mount": "/var"})

@@ -174,6 +174,22 @@ def test_a_signal_handler_can_log_flush_and_read_stats_inside_any_call(
 
 
 @pytest.mark.timeout(20)
+def interrupt_the_request(receiver: LocalReceiver, handled: threading.Event,
+                          first: Callable[[], None] = lambda: None) -> threading.Thread:
+    """Once a request is in flight: ``first()``, a SIGUSR1 to the main thread, then, once
+    its handler ran, the receiver answers. Started; join it."""
+    def interrupt() -> None:
+        receiver.wait_in_flight(1)
+        first()
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+        handled.wait(10)
+        receiver.release()
+
+    helper = threading.Thread(target=interrupt)
+    helper.start()
+    return helper
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1")
 def test_a_flush_from_a_signal_handler_during_inline_delivery_returns_at_once(
         receiver: LocalReceiver) -> None:
@@ -193,16 +209,9 @@ def test_a_flush_from_a_signal_handler_during_inline_delivery_returns_at_once(
         nested.append(handler.flush(5))
         handled.set()
 
-    def interrupt_the_request() -> None:
-        receiver.wait_in_flight(1)
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
-        handled.wait(10)
-        receiver.release()
-
     previous = signal.signal(signal.SIGUSR1, on_signal)
     receiver.hold()
-    helper = threading.Thread(target=interrupt_the_request)
-    helper.start()
+    helper = interrupt_the_request(receiver, handled)
     try:
         assert handler.flush(10)
     finally:
@@ -243,16 +252,9 @@ def test_a_close_on_top_of_an_inline_delivery_counts_and_says_what_it_leaves(
         if exits:
             sys.exit(0)
 
-    def interrupt_the_request() -> None:
-        receiver.wait_in_flight(1)
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
-        handled.wait(10)
-        receiver.release()
-
     previous = signal.signal(signal.SIGUSR1, on_term)
     receiver.hold()
-    helper = threading.Thread(target=interrupt_the_request)
-    helper.start()
+    helper = interrupt_the_request(receiver, handled)
     outer: list[bool] = []
     try:
         outer.append(handler.flush(10))
@@ -280,21 +282,8 @@ def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
     """A start that fails twice running (the attempt and its immediate retry; a thread
     limit, not interpreter shutdown) is said on stderr; a record after the backoff
     starts the worker, and every record is delivered."""
-    original = threading.Thread.start
-    failures = [RuntimeError("can't start new thread")] * 2
-
-    def start_once_failing(thread: threading.Thread) -> None:
-        if failures and thread.name.startswith("incidentio-logging-worker"):
-            raise failures.pop()
-        original(thread)
-
-    monkeypatch.setattr(threading.Thread, "start", start_once_failing)
-    clock = FakeClock()
-    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
-    handler._worker._clock = clock
-    log = logging.getLogger("tests.thread_start")
-    log.propagate = False
-    log.addHandler(handler)
+    _failing_starts(monkeypatch, 2)
+    handler, clock, log = _clocked(receiver, "tests.thread_start", flush_interval=0.05)
     try:
         log.error("first: the start fails")
         assert "could not start the worker thread" in capsys.readouterr().err
@@ -309,6 +298,18 @@ def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
         handler.close()
     delivered = sorted(r["message"] for e in receiver.events for r in e.records)
     assert [m.split(":")[0] for m in delivered] == ["first", "second", "third"]
+
+
+def _clocked(receiver: LocalReceiver, name: str, *, flush_interval: float
+             ) -> tuple[IncidentIOHandler, FakeClock, logging.Logger]:
+    """A handler on its own logger, its worker on a fake clock."""
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=flush_interval)
+    clock = FakeClock()
+    handler._worker._clock = clock
+    log = logging.getLogger(name)
+    log.propagate = False
+    log.addHandler(handler)
+    return handler, clock, log
 
 
 def _failing_starts(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
@@ -353,12 +354,7 @@ def test_stats_retries_a_failed_thread_start_after_the_backoff(
     """With the start and its retry failed, a stats() call (a health check) after the
     backoff retries it, so the queued record does not wait for another one."""
     _failing_starts(monkeypatch, 2)
-    clock = FakeClock()
-    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
-    handler._worker._clock = clock
-    log = logging.getLogger("tests.thread_start.stats")
-    log.propagate = False
-    log.addHandler(handler)
+    handler, clock, log = _clocked(receiver, "tests.thread_start.stats", flush_interval=0.05)
     try:
         log.error("Database connection pool exhausted")
         handler.stats()
@@ -379,12 +375,7 @@ def test_stats_from_a_signal_handler_does_not_start_a_worker_beside_an_inline_de
     """The start lock is reentrant: a stats() from a signal handler on top of this
     thread's own inline delivery must not start a worker beside it (a second consumer)."""
     _failing_starts(monkeypatch, 2)
-    clock = FakeClock()
-    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=60)
-    handler._worker._clock = clock
-    log = logging.getLogger("tests.thread_start.signal_stats")
-    log.propagate = False
-    log.addHandler(handler)
+    handler, clock, log = _clocked(receiver, "tests.thread_start.signal_stats", flush_interval=60)
     log.error("delivered once")
     clock.now += 1.0  # the backoff has passed
     started: list[bool] = []
@@ -395,17 +386,11 @@ def test_stats_from_a_signal_handler_does_not_start_a_worker_beside_an_inline_de
         started.append(handler._worker._thread is not None)
         handled.set()
 
-    def interrupt_the_request() -> None:
-        receiver.wait_in_flight(1)
-        log.error("queued by another thread")  # the start lock is held: stays queued
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
-        handled.wait(10)
-        receiver.release()
-
     previous = signal.signal(signal.SIGUSR1, on_signal)
     receiver.hold()
-    helper = threading.Thread(target=interrupt_the_request)
-    helper.start()
+    # Logged by another thread while the start lock is held: it stays queued.
+    helper = interrupt_the_request(receiver, handled,
+                                   lambda: log.error("queued by another thread"))
     try:
         handler.flush(10)  # no worker: delivered inline, on this thread
     finally:
