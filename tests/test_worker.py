@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import signal
@@ -283,8 +284,8 @@ def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
     limit, not interpreter shutdown) is said on stderr; a record after the backoff
     starts the worker, and every record is delivered."""
     _failing_starts(monkeypatch, 2)
-    handler, clock, log = _clocked(receiver, "tests.thread_start", flush_interval=0.05)
-    try:
+    with _clocked(receiver, "tests.thread_start", flush_interval=0.05) as (
+            handler, clock, log):
         log.error("first: the start fails")
         assert "could not start the worker thread" in capsys.readouterr().err
         log.error("second: within the backoff, no new attempt")
@@ -293,23 +294,25 @@ def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
         log.error("third: starts the worker")
         assert handler._worker._thread is not None
         assert handler.flush(5)
-    finally:
-        log.removeHandler(handler)
-        handler.close()
     delivered = sorted(r["message"] for e in receiver.events for r in e.records)
     assert [m.split(":")[0] for m in delivered] == ["first", "second", "third"]
 
 
+@contextlib.contextmanager
 def _clocked(receiver: LocalReceiver, name: str, *, flush_interval: float
-             ) -> tuple[IncidentIOHandler, FakeClock, logging.Logger]:
-    """A handler on its own logger, its worker on a fake clock."""
+             ) -> Iterator[tuple[IncidentIOHandler, FakeClock, logging.Logger]]:
+    """A handler on its own logger, its worker on a fake clock; closed on the way out."""
     handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=flush_interval)
     clock = FakeClock()
     handler._worker._clock = clock
     log = logging.getLogger(name)
     log.propagate = False
     log.addHandler(handler)
-    return handler, clock, log
+    try:
+        yield handler, clock, log
+    finally:
+        log.removeHandler(handler)
+        handler.close()
 
 
 def _failing_starts(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
@@ -354,8 +357,8 @@ def test_stats_retries_a_failed_thread_start_after_the_backoff(
     """With the start and its retry failed, a stats() call (a health check) after the
     backoff retries it, so the queued record does not wait for another one."""
     _failing_starts(monkeypatch, 2)
-    handler, clock, log = _clocked(receiver, "tests.thread_start.stats", flush_interval=0.05)
-    try:
+    with _clocked(receiver, "tests.thread_start.stats", flush_interval=0.05) as (
+            handler, clock, log):
         log.error("Database connection pool exhausted")
         handler.stats()
         assert handler._worker._thread is None  # within the backoff: no attempt
@@ -364,9 +367,6 @@ def test_stats_retries_a_failed_thread_start_after_the_backoff(
         assert handler._worker._thread is not None  # started by stats()
         assert handler.flush(5)  # through the worker (the clock is fake: no window ends)
         assert len(receiver.events) == 1
-    finally:
-        log.removeHandler(handler)
-        handler.close()
 
 
 @pytest.mark.timeout(30)
@@ -375,30 +375,29 @@ def test_stats_from_a_signal_handler_does_not_start_a_worker_beside_an_inline_de
     """The start lock is reentrant: a stats() from a signal handler on top of this
     thread's own inline delivery must not start a worker beside it (a second consumer)."""
     _failing_starts(monkeypatch, 2)
-    handler, clock, log = _clocked(receiver, "tests.thread_start.signal_stats", flush_interval=60)
-    log.error("delivered once")
-    clock.now += 1.0  # the backoff has passed
-    started: list[bool] = []
-    handled = threading.Event()
+    with _clocked(receiver, "tests.thread_start.signal_stats", flush_interval=60) as (
+            handler, clock, log):
+        log.error("delivered once")
+        clock.now += 1.0  # the backoff has passed
+        started: list[bool] = []
+        handled = threading.Event()
 
-    def on_signal(*_: object) -> None:
-        handler.stats()
-        started.append(handler._worker._thread is not None)
-        handled.set()
+        def on_signal(*_: object) -> None:
+            handler.stats()
+            started.append(handler._worker._thread is not None)
+            handled.set()
 
-    previous = signal.signal(signal.SIGUSR1, on_signal)
-    receiver.hold()
-    # Logged by another thread while the start lock is held: it stays queued.
-    helper = interrupt_the_request(receiver, handled,
-                                   lambda: log.error("queued by another thread"))
-    try:
-        handler.flush(10)  # no worker: delivered inline, on this thread
-    finally:
-        receiver.release()
-        helper.join(10)
-        signal.signal(signal.SIGUSR1, previous)
-        log.removeHandler(handler)
-        handler.close()
+        previous = signal.signal(signal.SIGUSR1, on_signal)
+        receiver.hold()
+        # Logged by another thread while the start lock is held: it stays queued.
+        helper = interrupt_the_request(receiver, handled,
+                                       lambda: log.error("queued by another thread"))
+        try:
+            handler.flush(10)  # no worker: delivered inline, on this thread
+        finally:
+            receiver.release()
+            helper.join(10)
+            signal.signal(signal.SIGUSR1, previous)
     assert started == [False]
     assert sorted(r["message"] for e in receiver.events for r in e.records) == [
         "delivered once", "queued by another thread"]
