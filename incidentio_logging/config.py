@@ -28,7 +28,6 @@ DEFAULT_ENDPOINT = "https://api.incident.io"
 ALERT_EVENTS_PATH = "/v2/alert_events/http/"
 
 GroupKey = Callable[[logging.LogRecord], object]
-Predicate = Callable[[logging.LogRecord], bool]
 DedupMode = Literal["batch", "fingerprint"]
 
 #: Fields a ``title`` or ``description`` template may use.
