@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .harness import ROOT, needs_benchmarks
 
 
+@needs_benchmarks
 @pytest.mark.timeout(180)
 def test_the_harness_runs_in_quick_mode() -> None:
     """`python -m benchmarks --quick` completes and prints every section and our rows."""
-    result = subprocess.run([sys.executable, "-m", "benchmarks", "--quick"], cwd=HERE,
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--quick"], cwd=ROOT,
                             capture_output=True, text=True, timeout=170, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
