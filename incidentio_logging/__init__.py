@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 from ._identity import fingerprint
+from ._stats import HandlerStats
 from .handler import IncidentIOHandler
 from .transport import HttpTransport, Reply, Transport, TransportError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "HandlerStats",
     "HttpTransport",
     "IncidentIOHandler",
     "Reply",

@@ -4,7 +4,28 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any
+from typing import TypedDict
+
+
+class HandlerStats(TypedDict):
+    """What :meth:`IncidentIOHandler.stats` returns: a plain dict, typed key by key.
+
+    Once the handler is quiet, ``records_accepted == records_delivered +
+    records_dropped + records_pending``. ``dropped`` maps each reason (see :class:`Stats`)
+    to its count; it is a ``dict[str, int]`` so that a new reason needs no new type.
+    """
+
+    records_accepted: int
+    records_delivered: int
+    records_dropped: int
+    dropped: dict[str, int]
+    records_pending: int
+    events_sent: int
+    events_failed: int
+    retries: int
+    resolves_sent: int
+    resolves_failed: int
+    resolves_skipped: int
 
 
 class Stats:
@@ -47,7 +68,7 @@ class Stats:
         self.resolves_failed = 0
         self.resolves_skipped = 0  # left firing at close(): storm control had no room
         self._dropped: Counter[str] = Counter()
-        self._frozen: dict[str, Any] | None = None
+        self._frozen: HandlerStats | None = None
 
     def drop(self, reason: str, count: int = 1) -> None:
         """Count ``count`` records as not delivered, for ``reason``."""
@@ -99,7 +120,7 @@ class Stats:
             final["records_pending"] = 0
             self._frozen = final
 
-    def as_dict(self, pending: int, counted: int) -> dict[str, Any]:
+    def as_dict(self, pending: int, counted: int) -> HandlerStats:
         """The public ``stats()`` shape.
 
         ``pending`` is the queue's length; ``counted``, the records flood counters

@@ -15,7 +15,7 @@ from ._dispatch import Dispatcher
 from ._identity import deduplication_key
 from ._record import capture
 from ._report import Reporter
-from ._stats import Stats
+from ._stats import HandlerStats, Stats
 from ._structured import plain
 from ._worker import INLINE_THREADS, WORKER_THREADS, Worker
 from .config import MAX_QUEUE_BYTES, Settings, parse_settings
@@ -289,7 +289,7 @@ class IncidentIOHandler(logging.Handler):
         finally:
             super().close()
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> HandlerStats:
         """Counters: records accepted, delivered, dropped (with ``dropped`` by reason) and
         pending; events sent and failed; retries; resolves sent, failed and skipped.
 

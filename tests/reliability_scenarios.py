@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from incidentio_logging import IncidentIOHandler
+from incidentio_logging import HandlerStats, IncidentIOHandler
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 #: Socket operations that would mean a logging call touched the network.
@@ -86,7 +86,7 @@ class Result:
 
     scenario: Scenario
     logged: int
-    stats: dict[str, Any]
+    stats: HandlerStats
     received: int  # records inside distinct event bodies the receiver accepted
     duplicates: int  # records that arrived in more than one distinct body
     requests: int
