@@ -17,6 +17,7 @@ from ._budget import EventBudget
 from ._delivery import Outcome, RetryPolicy, deliver
 from ._report import Reporter
 from ._stats import Stats
+from ._wording import count_of, were
 from .config import Settings
 from .events import AlertEvent, EventBuilder
 from .grouping import Group, Window, key_function
@@ -153,14 +154,15 @@ class Dispatcher:
             self._stats.drop("internal_error", group.total)
             self._reporter.report("build", "could not build an alert event "
                                   f"({type(exc).__name__}: {exc}); "
-                                  f"{group.total} records dropped")
+                                  f"{count_of(group.total, 'record')} dropped")
             return
         self._stats.drop("batch_full", event.omitted_batch)
         self._stats.drop("body_size", event.omitted_size)
-        if event.omitted_batch or event.omitted_size:
+        omitted = event.omitted_batch + event.omitted_size
+        if omitted:
             self._reporter.report(
-                "omitted", f"{event.omitted_batch + event.omitted_size} record(s) of "
-                f"{event.title!r} were counted, not sent (max_batch_size, or the body's "
+                "omitted", f"{count_of(omitted, 'record')} of {event.title!r} "
+                f"{were(omitted)} counted, not sent (max_batch_size, or the body's "
                 "size); the event's metadata.incidentio_logging says how many")
         self.in_flight = event.delivered_records
         try:
@@ -252,7 +254,8 @@ class Dispatcher:
             return
         stats.events_failed += 1
         stats.drop(outcome.reason, event.delivered_records)
-        lost = f"{group.total} record(s) of {event.title!r} were not delivered"
+        lost = (f"{count_of(group.total, 'record')} of {event.title!r} "
+                f"{were(group.total)} not delivered")
         if outcome.reason == "rejected":
             hint = _HINTS.get(outcome.status or 0, "check endpoint: redirects are not followed")
             self._reporter.report(
@@ -264,7 +267,8 @@ class Dispatcher:
         else:
             self._reporter.report(
                 outcome.reason,
-                f"giving up on an alert event ({outcome.reason}, {outcome.retries} retries): "
+                f"giving up on an alert event ({outcome.reason}, "
+                f"{count_of(outcome.retries, 'retry', 'retries')}): "
                 f"{outcome.detail}. {lost}.",
             )
 

@@ -36,6 +36,7 @@ from ._record import LIGHT_CHARS, RECORD_CHARGE, TRACEBACK_CHARGE, Captured
 from ._report import Reporter
 from ._stats import Stats
 from ._structured import normalize
+from ._wording import count_of
 
 #: Threads whose own log records must never enter any of our handlers: every worker,
 #: and a thread while it delivers inline. Checked before any handler lock is taken.
@@ -601,12 +602,13 @@ def close_summary(lost: dict[str, int], events_failed: int, unresolved: int = 0)
     """One line: how many records (and events) close() left undelivered, and why; and
     how many alerts ``resolve_on_close`` left firing because storm control had no room."""
     total = sum(lost.values())
-    events = f" ({events_failed} alert event(s) failed)" if events_failed else ""
+    events = f" ({count_of(events_failed, 'alert event')} failed)" if events_failed else ""
     why = "; ".join(f"{count} {reason}" + (f": {_WHY[reason]}" if reason in _WHY else "")
                     for reason, count in sorted(lost.items(), key=lambda kv: -kv[1]))
-    line = f"close() left {total} record(s) undelivered{events}" + (f": {why}" if why else "")
+    line = (f"close() left {count_of(total, 'record')} undelivered{events}"
+            + (f": {why}" if why else ""))
     if unresolved:
-        line += (f"; {unresolved} alert(s) not resolved (resolve_on_close): "
+        line += (f"; {count_of(unresolved, 'alert')} not resolved (resolve_on_close): "
                  "max_events_per_minute left no room")
     return line
 

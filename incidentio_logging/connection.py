@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from . import __version__
 from ._delivery import error_message, retry_after
 from ._scrub import Scrubber
+from ._wording import count_of
 from .config import parse_connection
 from .serialize import dumps, encode
 from .transport import HttpTransport, TransportError
@@ -86,6 +87,6 @@ def _judge(token: str, source_id: str, base: str, timeout: float) -> Verdict:
         import datetime as dt  # noqa: PLC0415 - only this branch needs it
 
         wait = retry_after(reply, now_wall=dt.datetime.now(dt.timezone.utc))
-        when = f"in {wait:.0f} seconds" if wait is not None else "in a minute"
+        when = f"in {count_of(round(wait), 'second')}" if wait is not None else "in a minute"
         return Verdict(RATE_LIMITED, f"Rate limited (HTTP 429): try again {when}.")
     return Verdict(UNEXPECTED, f"Unexpected answer from {host}: HTTP {reply.status}: {detail}")

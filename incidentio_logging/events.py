@@ -18,6 +18,7 @@ from typing import Any
 
 from ._identity import deduplication_key
 from ._record import safe_str
+from ._wording import count_of
 from .grouping import Group
 from .serialize import (
     SECRET_KEY,
@@ -211,18 +212,21 @@ def default_description(group: Group, fields: Mapping[str, Any],
     ``fields`` are already scrubbed; the message and the traceback are scrubbed here.
     """
     first = group.records[0]
-    span = f"{_clock(first.created)} and {_clock(group.last_created)} UTC"
+    since, until = _clock(first.created), _clock(group.last_created)
+    # Compared as shown: two records in the same second read as one moment.
+    when = f"at {since} UTC" if since == until else f"between {since} and {until} UTC"
     lines = [
-        f"**{fields['count']} {fields['level']} record(s)** from `{fields['logger']}` "
-        f"between {span}.",
+        f"**{count_of(fields['count'], fields['level'] + ' record')}** from "
+        f"`{fields['logger']}` {when}.",
         "",
         "```",
         scrub.text(first.getMessage(), 2_000 - 3),
         "```",
     ]
     if group.suppressed:
-        lines[1:1] = ["", f"Storm control held back {group.suppressed} earlier event(s) for "
-                      "this problem (max_events_per_minute); their records are counted here."]
+        held = count_of(group.suppressed, "earlier event")
+        lines[1:1] = ["", f"Storm control held back {held} for this problem "
+                      "(max_events_per_minute); the records are counted here."]
     traceback = next((r for r in group.records if r.exc_info), None)
     if traceback is not None and traceback.exc_info:
         text = format_exception(traceback.exc_info)  # type: ignore[arg-type]

@@ -71,6 +71,8 @@ def test_a_429_says_when_to_retry(receiver: LocalReceiver) -> None:
     verdict = run(receiver)
     assert verdict.code == connection.RATE_LIMITED
     assert "try again in 30 seconds" in verdict.message
+    receiver.script(Scripted(429, headers={"Retry-After": "1"}))
+    assert "try again in 1 second." in run(receiver).message
 
 
 def test_a_network_failure_names_the_host_and_why() -> None:

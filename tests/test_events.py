@@ -69,7 +69,28 @@ def test_the_body_is_a_firing_event_with_records_in_metadata_data() -> None:
     summary = body["metadata"]["incidentio_logging"]
     assert (summary["records"], summary["omitted_records"]) == (2, 0)
     assert "KeyError: 'sku-9'" in body["description"]
-    assert "**2 ERROR record(s)**" in body["description"]
+    assert "**2 ERROR records**" in body["description"]
+
+
+def description(g: Group, first: float, last: float) -> str:
+    g.records[0].created, g.last_created = first, last
+    return str(payload(builder().build(g).body)["description"])
+
+
+def test_the_description_says_at_for_one_moment_and_between_for_a_span() -> None:
+    """Times as shown, to the second: one record, or several within one second, happened
+    "at" a time; a span reads "between" two different times. Counts are plural only
+    when they are more than one."""
+    one = description(group("disk full"), MINUTE + 27.2, MINUTE + 27.2)
+    assert "**1 ERROR record** from `shop.payments` at " in one
+    assert "between" not in one and "record(s)" not in one
+    clock = one.split(" at ", 1)[1].split(" UTC.", 1)[0]
+    assert len(clock) == 8 and clock.endswith(":27")
+    same_second = description(group("a", "b"), MINUTE + 27.1, MINUTE + 27.9)
+    assert f"**2 ERROR records** from `shop.payments` at {clock} UTC." in same_second
+    span = description(group("a", "b"), MINUTE + 27.9, MINUTE + 28.0)
+    assert f"**2 ERROR records** from `shop.payments` between {clock} and " in span
+    assert span.split(" and ", 1)[1].startswith(clock[:-2] + "28 UTC.")
 
 
 def test_batch_keys_follow_the_data_and_the_utc_minute() -> None:

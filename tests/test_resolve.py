@@ -232,5 +232,5 @@ def test_resolves_that_storm_control_skips_at_close_are_counted_and_said(
     assert [event.status for event in receiver.events] == ["firing", "firing"]
     assert (stats["resolves_sent"], stats["resolves_skipped"]) == (0, 2), stats
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "close()" in ln]
-    assert "2 alert(s) not resolved" in line and "max_events_per_minute" in line, line
+    assert "2 alerts not resolved" in line and "max_events_per_minute" in line, line
     assert handler.flush() is True  # every record was delivered: close left none behind

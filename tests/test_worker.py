@@ -271,7 +271,7 @@ def test_a_close_on_top_of_an_inline_delivery_counts_and_says_what_it_leaves(
     assert (stats["records_pending"], stats["dropped"]) == (
         0, {"unknown_outcome": 1, "shutdown_timeout": 1}), stats
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "close()" in ln]
-    assert "2 record(s) undelivered" in line and "unknown_outcome" in line, line
+    assert "2 records undelivered" in line and "unknown_outcome" in line, line
     assert handler.flush() is False
     messages = [r["message"] for e in receiver.events for r in e.records]
     assert messages in ([], ["Card declined for order A-1"]), messages
@@ -422,7 +422,7 @@ def test_close_counts_and_says_what_a_worker_that_never_runs_left(
     stats = handler.stats()
     assert (stats["records_pending"], stats["dropped"]) == (0, {"shutdown_timeout": 25})
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "close()" in ln]
-    assert "25 record(s) undelivered" in line and "shutdown_timeout" in line
+    assert "25 records undelivered" in line and "shutdown_timeout" in line
     assert handler.flush() is False
 
 
@@ -449,7 +449,7 @@ def test_the_byte_budget_is_given_back_once_the_queue_is_drained(worker: Worker)
 def test_records_counted_during_a_flood_are_not_reported_again_by_close(
         receiver: LocalReceiver, capsys: pytest.CaptureFixture[str]) -> None:
     """batch_full (and body_size) records are counted, not sent, by design, and said on
-    stderr when it happens. close() repeated them as "left N record(s) undelivered" after
+    stderr when it happens. close() repeated them as "left N records undelivered" after
     every flood, and flush() after close returned False, though close left nothing."""
     handler = IncidentIOHandler(**receiver.handler_options(), max_batch_size=5)
     log = logging.getLogger("tests.flood_then_close")
