@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ._scrub import Scrubber
+from ._wording import count_of
 
 PREFIX = "incidentio-logging: "
 
@@ -43,7 +44,7 @@ class Reporter:
             self._last[key] = now
             suppressed = self._suppressed.pop(key, 0)
         if suppressed:
-            message += f" ({suppressed} similar messages suppressed)"
+            message += f" ({count_of(suppressed, 'similar message')} suppressed)"
         self.say(message)
 
     def say(self, message: str) -> None:

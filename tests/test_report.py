@@ -31,6 +31,11 @@ def test_one_line_per_key_per_interval_then_a_count_of_what_was_held_back() -> N
         "incidentio-logging: something else",
         "incidentio-logging: the queue is full (4 similar messages suppressed)",
     ]
+    reporter.report("other", "something else")
+    clock.now += 61
+    reporter.report("other", "something else")
+    assert out.getvalue().splitlines()[-1] == (
+        "incidentio-logging: something else (1 similar message suppressed)")
 
 
 def test_once_means_once_whatever_the_interval() -> None:
