@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from ._hooks import flush_all
 from ._identity import fingerprint
 from .handler import IncidentIOHandler
 from .transport import HttpTransport, Reply, Transport, TransportError
@@ -21,4 +22,5 @@ __all__ = [
     "TransportError",
     "__version__",
     "fingerprint",
+    "flush_all",
 ]
