@@ -113,7 +113,9 @@ def _send_uncaught(exc_type: type[BaseException], exc: BaseException | None,
 def uncaught_record(exc_type: type[BaseException], exc: BaseException,
                     tb: TracebackType | None, thread: str) -> logging.LogRecord:
     """The record an uncaught exception becomes: at CRITICAL, on the ``uncaught``
-    logger, placed where it was raised, with its traceback."""
+    logger, placed where it was raised, with its traceback. The message names the
+    exception's type and the thread (a %-template, so the type groups as one problem
+    whatever the thread's number)."""
     path, line, function = "(unknown file)", 0, None
     frame_tb = tb
     while frame_tb is not None and frame_tb.tb_next is not None:
@@ -122,7 +124,7 @@ def uncaught_record(exc_type: type[BaseException], exc: BaseException,
         code = frame_tb.tb_frame.f_code
         path, line, function = code.co_filename, frame_tb.tb_lineno, code.co_name
     return logging.LogRecord(UNCAUGHT_LOGGER, logging.CRITICAL, path, line,
-                             "Uncaught exception in thread %s", (thread,),
+                             "Uncaught %s in thread %s", (exc_type.__name__, thread),
                              (exc_type, exc, tb), function)
 
 
@@ -244,10 +246,12 @@ def flush_all(timeout: float | None = None) -> bool:
     if timeout is None:
         timeout = max((h.settings.shutdown_timeout for h in handlers), default=0.0)
     deadline = time.monotonic() + max(0.0, timeout)
-    delivered = True
-    for handler in handlers:
-        # Every handler is flushed, even once the time is up: one with nothing pending
-        # and no worker running answers at once.
-        if not handler.flush(max(0.0, deadline - time.monotonic())):
-            delivered = False
-    return delivered
+    # Every running worker is set going first, so that none waits for another; those
+    # with no worker deliver on this thread meanwhile, each within what is left.
+    handlers.sort(key=lambda handler: not handler._worker.running())
+    waits = [handler._start_flush(max(0.0, deadline - time.monotonic()))
+             for handler in handlers]
+    # Every one is asked for its outcome, even once the time is up: a worker that has
+    # already shipped answers at once.
+    outcomes = [wait(deadline - time.monotonic()) for wait in waits]
+    return all(outcomes)

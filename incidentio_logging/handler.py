@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import _hooks
@@ -265,19 +265,41 @@ class IncidentIOHandler(logging.Handler):
         True when ``close()`` left nothing undelivered.
         """
         self._check_fork()
+        if not self._closed and timeout is None:
+            self._budget_started = time.monotonic()
+            self._worker.begin_shutdown()
+            timeout = self._settings.shutdown_timeout
+        timeout = max(0.0, timeout or 0.0)
+        return self._start_flush(timeout)(timeout)
+
+    def _start_flush(self, timeout: float) -> Callable[[float], bool]:
+        """:meth:`flush` in two halves, for ``flush_all``: the worker is asked now (or
+        the records delivered inline within ``timeout``); the returned call waits at
+        most the seconds it is given for the outcome."""
+        self._check_fork()
         if self._closed:
             # logging.shutdown() flushes a handler that was already closed: waiting again
             # would double the time exit takes.
-            return self._worker.closed_clean
+            clean = self._worker.closed_clean
+            return lambda _left: clean
         try:
-            if timeout is None:
-                self._budget_started = time.monotonic()
-                self._worker.begin_shutdown()
-                return self._worker.flush(self._settings.shutdown_timeout)
-            return self._worker.flush(max(0.0, timeout))
+            started = self._worker.start_flush(timeout)
         except Exception as exc:  # noqa: BLE001
-            self._reporter.report("flush", f"flush failed: {type(exc).__name__}: {exc}")
-            return False
+            self._flush_failed(exc)
+            return lambda _left: False
+        if isinstance(started, bool):
+            return lambda _left: started
+
+        def wait(left: float) -> bool:
+            try:
+                return self._worker.wait_flush(started, max(0.0, left))
+            except Exception as exc:  # noqa: BLE001
+                self._flush_failed(exc)
+                return False
+        return wait
+
+    def _flush_failed(self, exc: Exception) -> None:
+        self._reporter.report("flush", f"flush failed: {type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         """Deliver what is pending within ``shutdown_timeout``, then stop. Idempotent."""
