@@ -236,6 +236,18 @@ def test_without_the_option_sigterm_loses_pending(receiver: LocalReceiver) -> No
     assert receiver.events == []
 
 
+@pytest.mark.timeout(30)
+def test_a_second_sigterm_during_the_flush_ends_the_process(receiver: LocalReceiver) -> None:
+    """The receiver hangs and shutdown_timeout is long: whoever sends SIGTERM again
+    wants the process gone, and gets the default at once instead of a second flush."""
+    receiver.hold()
+    proc = run_and_terminate(receiver, option="True, shutdown_timeout=60")
+    receiver.wait_in_flight(1)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=15)
+    assert proc.returncode == -signal.SIGTERM
+
+
 def test_sigterm_calls_the_previous_python_handler(receiver: LocalReceiver) -> None:
     proc = run_and_terminate(receiver, before="""
     def theirs(signum, frame):
@@ -317,6 +329,11 @@ def test_sigterm_hook_is_installed_once_and_the_last_close_restores(
     assert signal.getsignal(signal.SIGTERM) is ours
     second.close()
     assert signal.getsignal(signal.SIGTERM) is theirs
+    third = make_handler(flush_on_sigterm=True)
+    later = Recorder()
+    signal.signal(signal.SIGTERM, later)  # another tool, after us
+    third.close()
+    assert signal.getsignal(signal.SIGTERM) is later  # not ours any more: left alone
 
 
 def test_the_options_are_validated(receiver: LocalReceiver) -> None:
