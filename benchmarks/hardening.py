@@ -457,5 +457,24 @@ IDENTITY_ROWS: list[Row] = [
 ]
 
 
+#: Where alerts come from: exceptions no code caught, SIGTERM (issue 13).
+HOOKS_ROWS: list[Row] = [
+    ("SIGTERM (docker stop, Kubernetes, systemd) ended the process without atexit: the "
+     "records waiting for their window were lost",
+     "delivered 0/1 → 1/1 (flush_on_sigterm), exit status still -15",
+     "test_hooks.py::test_sigterm_delivers_pending_and_keeps_the_exit_status"),
+    ("uvicorn handles SIGTERM, then raises it again at the end of its shutdown: the "
+     "records waiting for their window were lost",
+     "delivered 0/1 → 1/1 (flush_on_sigterm), exit status still -15",
+     "test_hooks.py::test_sigterm_under_uvicorn_delivers_and_keeps_the_exit_status"),
+    ("An uncaught exception in a script was printed to stderr and alerted nobody",
+     "delivered 0/1 → 1/1 (capture_uncaught), traceback printed once, exit status 1",
+     "test_hooks.py::test_uncaught_in_the_main_thread_is_delivered_printed_once_and_exits_1"),
+    ("An uncaught exception in a thread was printed to stderr and alerted nobody",
+     "delivered 0/1 → 1/1 (capture_uncaught), the thread's traceback still printed",
+     "test_hooks.py::test_uncaught_in_a_thread_is_delivered_and_the_process_goes_on"),
+]
+
+
 HARDENING: list[Row] = (WORKER_ROWS + SCRUB_ROWS + CONFIG_ROWS + STORM_ROWS
-                        + STRUCTURED_ROWS + IDENTITY_ROWS)
+                        + STRUCTURED_ROWS + IDENTITY_ROWS + HOOKS_ROWS)

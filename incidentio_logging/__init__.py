@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from ._hooks import flush_all
 from ._identity import fingerprint
 from ._stats import HandlerStats
 from .handler import IncidentIOHandler
@@ -23,4 +24,5 @@ __all__ = [
     "TransportError",
     "__version__",
     "fingerprint",
+    "flush_all",
 ]

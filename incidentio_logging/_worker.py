@@ -306,6 +306,17 @@ class Worker:
 
     def flush(self, timeout: float) -> bool:
         """Wait at most ``timeout`` for everything queued so far to be shipped."""
+        started = self.start_flush(timeout)
+        return started if isinstance(started, bool) else self.wait_flush(started, timeout)
+
+    def start_flush(self, timeout: float) -> bool | _Flush:
+        """The first half of :meth:`flush`: ask the worker to ship what is queued now.
+
+        Returns the outcome when it is known at once (delivered inline, on this thread,
+        within ``timeout``; or nothing will ever ship it), else the marker to pass to
+        :meth:`wait_flush`. Split so that ``flush_all`` sets every worker going before
+        it waits on any.
+        """
         ident = threading.get_ident()
         if ident in WORKER_THREADS or ident == self._starting_on:
             # The worker itself, or a signal handler on top of this thread's own inline
@@ -327,6 +338,16 @@ class Worker:
         self._put_marker(marker)
         if self._stopped or _holds_logging_lock():
             return False  # stopped meanwhile: no worker will reach the marker
+        return marker
+
+    def running(self) -> bool:
+        """A worker thread is alive to take a flush marker."""
+        return not self._inline_needed()
+
+    @staticmethod
+    def wait_flush(marker: _Flush, timeout: float) -> bool:
+        """The second half of :meth:`flush`: True once the worker shipped everything
+        before ``marker`` and all of it was delivered, False after ``timeout``."""
         return marker.done.wait(timeout) and marker.delivered_all
 
     def begin_shutdown(self) -> None:

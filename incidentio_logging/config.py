@@ -77,6 +77,8 @@ class Settings:
     resolve_on_close: bool
     threshold: int | None
     threshold_window: float
+    capture_uncaught: bool = False
+    flush_on_sigterm: bool = False
 
 
 def parse_settings(
@@ -109,6 +111,8 @@ def parse_settings(
     resolve_on_close: object,
     threshold: object,
     threshold_window: object,
+    capture_uncaught: object = False,
+    flush_on_sigterm: object = False,
 ) -> Settings:
     """Validate every option, filling in environment fallbacks and defaults."""
     token, source_id, resolved_endpoint = parse_connection(
@@ -152,6 +156,8 @@ def parse_settings(
         threshold=None if threshold is None else _integer(
             "threshold", threshold, low=1, high=MAX_THRESHOLD),
         threshold_window=_threshold_window(threshold, threshold_window),
+        capture_uncaught=_boolean("capture_uncaught", capture_uncaught),
+        flush_on_sigterm=_boolean("flush_on_sigterm", flush_on_sigterm),
     )
 
 

@@ -8,9 +8,10 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import _hooks
 from ._dispatch import Dispatcher
 from ._identity import deduplication_key
 from ._record import capture
@@ -70,6 +71,10 @@ class IncidentIOHandler(logging.Handler):
             without ``resolve_after``; False.
         threshold, threshold_window: fire a group only once ``threshold`` records
             arrived within ``threshold_window`` seconds (60); off.
+        capture_uncaught: send exceptions no code caught, on any thread, as alerts
+            (on the ``uncaught`` logger, at CRITICAL); the previous hooks still run; False.
+        flush_on_sigterm: on SIGTERM, flush every live handler within ``shutdown_timeout``,
+            then hand over to the previous SIGTERM handler or default; False.
         transport: a :class:`~incidentio_logging.transport.Transport` to use instead of HTTP.
     """
 
@@ -104,6 +109,8 @@ class IncidentIOHandler(logging.Handler):
         resolve_on_close: bool = False,
         threshold: int | None = None,
         threshold_window: float | None = None,
+        capture_uncaught: bool | str = False,
+        flush_on_sigterm: bool | str = False,
         transport: Transport | None = None,
     ) -> None:
         settings = parse_settings(
@@ -118,7 +125,8 @@ class IncidentIOHandler(logging.Handler):
             ca_bundle=ca_bundle, max_events_per_minute=max_events_per_minute,
             scrub_keys=scrub_keys, resolve_after=resolve_after,
             resolve_on_close=resolve_on_close, threshold=threshold,
-            threshold_window=threshold_window,
+            threshold_window=threshold_window, capture_uncaught=capture_uncaught,
+            flush_on_sigterm=flush_on_sigterm,
         )
         super().__init__(settings.level)
         self._settings = settings
@@ -136,6 +144,10 @@ class IncidentIOHandler(logging.Handler):
         self._budget_started: float | None = None
         self._build_runtime()
         _HANDLERS.add(self)
+        if settings.capture_uncaught:
+            _hooks.capture_uncaught(self)
+        if settings.flush_on_sigterm:
+            _hooks.flush_on_sigterm(self, self._reporter)
 
     def _build_runtime(self) -> None:
         """The per-process parts: rebuilt in a forked child, so it never shares them."""
@@ -253,19 +265,41 @@ class IncidentIOHandler(logging.Handler):
         True when ``close()`` left nothing undelivered.
         """
         self._check_fork()
+        if not self._closed and timeout is None:
+            self._budget_started = time.monotonic()
+            self._worker.begin_shutdown()
+            timeout = self._settings.shutdown_timeout
+        timeout = max(0.0, timeout or 0.0)
+        return self._start_flush(timeout)(timeout)
+
+    def _start_flush(self, timeout: float) -> Callable[[float], bool]:
+        """:meth:`flush` in two halves, for ``flush_all``: the worker is asked now (or
+        the records delivered inline within ``timeout``); the returned call waits at
+        most the seconds it is given for the outcome."""
+        self._check_fork()
         if self._closed:
             # logging.shutdown() flushes a handler that was already closed: waiting again
             # would double the time exit takes.
-            return self._worker.closed_clean
+            clean = self._worker.closed_clean
+            return lambda _left: clean
         try:
-            if timeout is None:
-                self._budget_started = time.monotonic()
-                self._worker.begin_shutdown()
-                return self._worker.flush(self._settings.shutdown_timeout)
-            return self._worker.flush(max(0.0, timeout))
+            started = self._worker.start_flush(timeout)
         except Exception as exc:  # noqa: BLE001
-            self._reporter.report("flush", f"flush failed: {type(exc).__name__}: {exc}")
-            return False
+            self._flush_failed(exc)
+            return lambda _left: False
+        if isinstance(started, bool):
+            return lambda _left: started
+
+        def wait(left: float) -> bool:
+            try:
+                return self._worker.wait_flush(started, max(0.0, left))
+            except Exception as exc:  # noqa: BLE001
+                self._flush_failed(exc)
+                return False
+        return wait
+
+    def _flush_failed(self, exc: Exception) -> None:
+        self._reporter.report("flush", f"flush failed: {type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         """Deliver what is pending within ``shutdown_timeout``, then stop. Idempotent."""
@@ -283,6 +317,8 @@ class IncidentIOHandler(logging.Handler):
                 budget = max(0.0, budget - spent)
                 continued = True
         try:
+            _hooks.release_uncaught(self)
+            _hooks.release_sigterm(self)
             self._worker.stop(budget, continued=continued)
         except Exception as exc:  # noqa: BLE001
             self._reporter.report("close", f"close failed: {type(exc).__name__}: {exc}")

@@ -1,0 +1,257 @@
+"""Process-wide hooks: uncaught exceptions and SIGTERM as alerts, and ``flush_all``.
+
+Each is off by default and installed only for the handlers that ask (``capture_uncaught``,
+``flush_on_sigterm``): they change state the whole process shares. However many handlers
+ask, one hook is installed; it chains to whatever was there before, and is taken out when
+the last handler that asked closes, but only while it is still the one installed, so a
+hook another tool wrapped around ours keeps working.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._report import Reporter
+
+if TYPE_CHECKING:
+    from .handler import IncidentIOHandler
+
+#: The logger name uncaught exceptions are recorded under (for a ``rule``'s ``logger:``).
+UNCAUGHT_LOGGER = "uncaught"
+
+# Taken by constructors and close(); reentrant, since close() may run in a signal
+# handler on top of a constructor on the same thread.
+_lock = threading.RLock()
+
+
+# Uncaught exceptions ----------------------------------------------------------------
+
+_capturing: list[IncidentIOHandler] = []  # strong: kept until close(), as asked
+_previous_excepthook: Callable[..., Any] = sys.__excepthook__
+_previous_thread_hook: Callable[[threading.ExceptHookArgs], Any] = threading.__excepthook__
+# Our hooks are somewhere in the chain: installed, and not taken out since. Kept apart
+# from "installed now", so that a tool that wrapped ours is not wrapped again in turn
+# (our handlers would see each exception twice).
+_hooks_in_chain = False
+
+
+def capture_uncaught(handler: IncidentIOHandler) -> None:
+    """Send ``handler`` the exceptions no code caught, on any thread. Idempotent."""
+    global _previous_excepthook, _previous_thread_hook, _hooks_in_chain  # noqa: PLW0603
+    with _lock:
+        if handler not in _capturing:
+            _capturing.append(handler)
+        if not _hooks_in_chain:
+            _previous_excepthook = sys.excepthook
+            _previous_thread_hook = threading.excepthook
+            sys.excepthook = _excepthook
+            threading.excepthook = _thread_excepthook
+            _hooks_in_chain = True
+
+
+def release_uncaught(handler: IncidentIOHandler) -> None:
+    """``handler`` closed: with no handler left asking, restore the hooks that were
+    there before, each only if ours is still the one installed."""
+    global _hooks_in_chain  # noqa: PLW0603
+    with _lock:
+        if handler in _capturing:
+            _capturing.remove(handler)
+        if _capturing or not _hooks_in_chain:
+            return
+        restored = True
+        if sys.excepthook is _excepthook:
+            sys.excepthook = _previous_excepthook
+        else:
+            restored = False
+        if threading.excepthook is _thread_excepthook:
+            threading.excepthook = _previous_thread_hook
+        else:
+            restored = False
+        # Wrapped by another tool: ours stays in its chain and keeps forwarding.
+        _hooks_in_chain = not restored
+
+
+def _excepthook(exc_type: type[BaseException], exc: BaseException,
+                tb: TracebackType | None) -> None:
+    try:
+        _send_uncaught(exc_type, exc, tb, threading.current_thread().name)
+    finally:
+        _previous_excepthook(exc_type, exc, tb)  # prints the traceback, or another tool's
+
+
+def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    try:
+        name = args.thread.name if args.thread is not None else "unknown"
+        _send_uncaught(args.exc_type, args.exc_value, args.exc_traceback, name)
+    finally:
+        _previous_thread_hook(args)
+
+
+def _send_uncaught(exc_type: type[BaseException], exc: BaseException | None,
+                   tb: TracebackType | None, thread: str) -> None:
+    # Ctrl-C and sys.exit() are how a program is meant to stop, not a fault (a thread's
+    # SystemExit reaches threading.excepthook, which stays silent about it too).
+    if (exc is None or issubclass(exc_type, (KeyboardInterrupt, SystemExit))
+            or not _capturing):
+        return
+    try:
+        record = uncaught_record(exc_type, exc, tb, thread)
+        for handler in list(_capturing):
+            handler.handle(record)  # its level, filters and rule; never raises
+    except Exception:  # noqa: BLE001, S110 - the previous hook must run whatever happens
+        pass
+
+
+def uncaught_record(exc_type: type[BaseException], exc: BaseException,
+                    tb: TracebackType | None, thread: str) -> logging.LogRecord:
+    """The record an uncaught exception becomes: at CRITICAL, on the ``uncaught``
+    logger, placed where it was raised, with its traceback. The message names the
+    exception's type and the thread (a %-template, so the type groups as one problem
+    whatever the thread's number)."""
+    path, line, function = "(unknown file)", 0, None
+    frame_tb = tb
+    while frame_tb is not None and frame_tb.tb_next is not None:
+        frame_tb = frame_tb.tb_next
+    if frame_tb is not None:
+        code = frame_tb.tb_frame.f_code
+        path, line, function = code.co_filename, frame_tb.tb_lineno, code.co_name
+    return logging.LogRecord(UNCAUGHT_LOGGER, logging.CRITICAL, path, line,
+                             "Uncaught %s in thread %s", (exc_type.__name__, thread),
+                             (exc_type, exc, tb), function)
+
+
+# SIGTERM ------------------------------------------------------------------------------
+
+_flushing_on_term: list[IncidentIOHandler] = []
+_previous_term: Callable[[int, FrameType | None], Any] | int | None = signal.SIG_DFL
+_term_in_chain = False
+_term_running = False
+_said: set[str] = set()  # what was said once per process, whichever handler said it
+
+TermPlan = Literal["install", "installed", "c_handler", "not_main_thread"]
+
+
+def sigterm_plan(current: object, *, main_thread: bool, in_chain: bool) -> TermPlan:
+    """What asking for ``flush_on_sigterm`` does, given the handler installed now.
+
+    ``signal.getsignal()`` returns None for a handler installed from C (an embedding
+    application, a C extension): it cannot be called from ours, so ours is not installed.
+    """
+    if in_chain:
+        return "installed"
+    if not main_thread:
+        return "not_main_thread"  # signal.signal() raises ValueError elsewhere
+    if current is None:
+        return "c_handler"
+    return "install"
+
+
+def flush_on_sigterm(handler: IncidentIOHandler, reporter: Reporter) -> None:
+    """Flush every live handler on SIGTERM, then hand over to the previous disposition."""
+    global _previous_term, _term_in_chain  # noqa: PLW0603
+    with _lock:
+        if handler not in _flushing_on_term:
+            _flushing_on_term.append(handler)
+        is_main = threading.current_thread() is threading.main_thread()
+        current = signal.getsignal(signal.SIGTERM) if is_main else signal.SIG_DFL
+        plan = sigterm_plan(current, main_thread=is_main, in_chain=_term_in_chain)
+        if plan == "install":
+            _previous_term = current
+            signal.signal(signal.SIGTERM, _on_sigterm)
+            _term_in_chain = True
+        elif plan == "c_handler":
+            _say_once(reporter, plan, "flush_on_sigterm: SIGTERM already has a handler "
+                      "installed from C, which cannot be chained; not installed, so "
+                      "records pending at a SIGTERM may be lost")
+        elif plan == "not_main_thread":
+            _say_once(reporter, plan, "flush_on_sigterm: the handler was built outside the "
+                      "main thread, where Python cannot install signal handlers; not "
+                      "installed (build it from the main thread, or call "
+                      "incidentio_logging.flush_all() on shutdown)")
+
+
+def release_sigterm(handler: IncidentIOHandler) -> None:
+    """``handler`` closed: with none left asking, restore the previous disposition if
+    ours is still installed (from the main thread only, where that is allowed)."""
+    global _term_in_chain  # noqa: PLW0603
+    with _lock:
+        if handler in _flushing_on_term:
+            _flushing_on_term.remove(handler)
+        if (_flushing_on_term or not _term_in_chain or _term_running
+                or threading.current_thread() is not threading.main_thread()):
+            return
+        try:
+            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+                signal.signal(signal.SIGTERM, _previous_term)
+                _term_in_chain = False
+        except (ValueError, OSError):  # at interpreter shutdown: leave it be
+            pass
+
+
+def _say_once(reporter: Reporter, key: str, message: str) -> None:
+    if key not in _said:
+        _said.add(key)
+        reporter.say(message)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    global _term_running  # noqa: PLW0603
+    # A second SIGTERM while the first one flushes: whoever sent it wants the process
+    # gone, so it goes straight to the previous disposition.
+    if not _term_running:
+        _term_running = True
+        try:
+            budget = max((h.settings.shutdown_timeout for h in _flushing_on_term),
+                         default=None)
+            flush_all(budget)
+        except Exception:  # noqa: BLE001, S110 - the hand-over below must happen
+            pass
+        finally:
+            _term_running = False
+    previous = _previous_term
+    if callable(previous):
+        previous(signum, frame)
+    elif previous == signal.SIG_IGN:
+        return
+    else:
+        # The default: end the way a SIGTERM ends a process, so the exit status (-15,
+        # 143 in a shell) tells supervisors what happened. No atexit runs, as before.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+# flush_all ----------------------------------------------------------------------------
+
+def flush_all(timeout: float | None = None) -> bool:
+    """Deliver what every live handler in this process has pending.
+
+    ``timeout`` is for all of them together (by default the longest ``shutdown_timeout``
+    among them); each handler gets what the ones before it left. Closed handlers are
+    left out: close() delivered theirs. Returns True when
+    everything was delivered. Safe from a signal handler. For the end of an invocation
+    on a platform that freezes or kills the process without exit (AWS Lambda, Cloud Run
+    jobs, a Celery task in a forked pool).
+    """
+    from .handler import _HANDLERS  # noqa: PLC0415 - the handler module imports this one
+
+    handlers = [handler for handler in list(_HANDLERS) if not handler._closed]
+    if timeout is None:
+        timeout = max((h.settings.shutdown_timeout for h in handlers), default=0.0)
+    deadline = time.monotonic() + max(0.0, timeout)
+    # Every running worker is set going first, so that none waits for another; those
+    # with no worker deliver on this thread meanwhile, each within what is left.
+    handlers.sort(key=lambda handler: not handler._worker.running())
+    waits = [handler._start_flush(max(0.0, deadline - time.monotonic()))
+             for handler in handlers]
+    # Every one is asked for its outcome, even once the time is up: a worker that has
+    # already shipped answers at once.
+    outcomes = [wait(deadline - time.monotonic()) for wait in waits]
+    return all(outcomes)

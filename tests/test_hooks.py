@@ -1,0 +1,432 @@
+"""Process-wide hooks: uncaught exceptions, SIGTERM, and flush_all, end to end."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import incidentio_logging
+from incidentio_logging import IncidentIOHandler, _hooks
+from incidentio_logging.testing import LocalReceiver
+
+from .conftest import MakeHandler, exc_info_of
+from .test_lifecycle import HERE, receiver_env, run_script
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+@pytest.fixture
+def hooks_restored() -> Iterator[None]:
+    """Whatever a test does to the process's hooks is undone after it: asked for
+    before make_handler, so its handlers are closed (and release their hooks) first."""
+    saved = sys.excepthook, threading.excepthook, signal.getsignal(signal.SIGTERM)
+    yield
+    sys.excepthook, threading.excepthook = saved[0], saved[1]
+    signal.signal(signal.SIGTERM, saved[2])
+
+
+class Recorder:
+    """Stands for another tool's hook: records what reached it."""
+
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+    def __call__(self, *args: Any) -> None:
+        self.calls.append(args)
+
+
+# Uncaught exceptions ------------------------------------------------------------------
+
+def test_uncaught_in_the_main_thread_is_delivered_printed_once_and_exits_1(
+        receiver: LocalReceiver) -> None:
+    """From dictConfig with INI-style strings; the console handler on the root logger
+    does not print the traceback a second time."""
+    result = run_script("""
+        import logging.config
+        logging.config.dictConfig({
+            "version": 1,
+            "handlers": {
+                "console": {"class": "logging.StreamHandler"},
+                "incident": {"class": "incidentio_logging.IncidentIOHandler",
+                             "flush_interval": 60, "capture_uncaught": "true"},
+            },
+            "root": {"handlers": ["console", "incident"]},
+        })
+
+        def charge():
+            raise ValueError("card declined")
+
+        charge()
+    """, receiver_env(receiver))
+    assert result.returncode == 1
+    assert result.stderr.count("ValueError: card declined") == 1, result.stderr
+    assert "Traceback (most recent call last)" in result.stderr
+    (event,) = receiver.wait_for(1)
+    (record,) = event.records
+    assert record["logger"] == "uncaught"
+    assert record["level"] == "CRITICAL"
+    assert record["message"] == "Uncaught ValueError in thread MainThread"
+    assert "ValueError" in event.title
+    assert "card declined" in str(record)
+
+
+def test_uncaught_in_a_thread_is_delivered_and_the_process_goes_on(
+        receiver: LocalReceiver) -> None:
+    result = run_script("""
+        import logging, threading
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(
+            IncidentIOHandler(flush_interval=60, capture_uncaught=True))
+
+        def work():
+            raise KeyError("sku-7")
+
+        t = threading.Thread(target=work, name="importer")
+        t.start()
+        t.join()
+        print("main carried on")
+    """, receiver_env(receiver))
+    assert result.returncode == 0, result.stderr
+    assert "main carried on" in result.stdout
+    assert "Exception in thread importer" in result.stderr  # the previous hook printed it
+    (event,) = receiver.wait_for(1)
+    assert event.records[0]["message"] == "Uncaught KeyError in thread importer"
+    assert "KeyError" in event.title
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_previous_hooks_still_run(hooks_restored: None, make_handler: MakeHandler,
+                                  receiver: LocalReceiver) -> None:
+    theirs, their_thread_hook = Recorder(), Recorder()
+    sys.excepthook, threading.excepthook = theirs, their_thread_hook
+    handler = make_handler(capture_uncaught=True)
+    info = exc_info_of(RuntimeError("main"))
+    sys.excepthook(*info)
+    thread = threading.Thread(target=lambda: 1 / 0, name="worker-a")
+    thread.start()
+    thread.join()
+    assert theirs.calls == [info]
+    (args,) = their_thread_hook.calls
+    assert args[0].exc_type is ZeroDivisionError
+    assert handler.flush(5)
+    titles = sorted(event.title for event in receiver.wait_for(2))
+    assert any("RuntimeError" in t for t in titles)
+    assert any("ZeroDivisionError" in t for t in titles)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_keyboard_interrupt_and_system_exit_do_not_alert(
+        hooks_restored: None, make_handler: MakeHandler, receiver: LocalReceiver) -> None:
+    theirs = Recorder()
+    sys.excepthook = theirs
+    handler = make_handler(capture_uncaught=True)
+    sys.excepthook(*exc_info_of(KeyboardInterrupt()))
+    thread = threading.Thread(target=sys.exit, args=(3,))
+    thread.start()
+    thread.join()
+    assert len(theirs.calls) == 1  # still handed on
+    assert handler.flush(5)
+    assert receiver.events == []
+    assert handler.stats()["records_accepted"] == 0
+
+
+def test_the_record_goes_through_the_handlers_level_filters_and_rule(
+        hooks_restored: None, make_handler: MakeHandler, receiver: LocalReceiver) -> None:
+    sys.excepthook = Recorder()
+    everything = make_handler(capture_uncaught=True)
+    ruled_out = make_handler(capture_uncaught=True, rule="logger:shop.*")
+    filtered = make_handler(capture_uncaught=True)
+    filtered.addFilter(lambda record: False)
+    sys.excepthook(*exc_info_of(OSError("disk")))
+    for handler in (everything, ruled_out, filtered):
+        handler.flush(5)
+    assert everything.stats()["records_accepted"] == 1
+    assert ruled_out.stats()["records_accepted"] == 0
+    assert filtered.stats()["records_accepted"] == 0
+
+
+def test_install_is_idempotent_and_the_last_close_restores(
+        hooks_restored: None, make_handler: MakeHandler) -> None:
+    theirs, their_thread_hook = Recorder(), Recorder()
+    sys.excepthook, threading.excepthook = theirs, their_thread_hook
+    first = make_handler(capture_uncaught=True)
+    second = make_handler(capture_uncaught=True)
+    installed = sys.excepthook
+    assert installed is not theirs
+    first.close()
+    assert sys.excepthook is installed  # second still asks
+    second.close()
+    assert sys.excepthook is theirs
+    assert threading.excepthook is their_thread_hook
+
+
+def test_a_hook_wrapped_by_another_tool_is_not_unwrapped_nor_wrapped_twice(
+        hooks_restored: None, make_handler: MakeHandler, receiver: LocalReceiver) -> None:
+    sys.excepthook = Recorder()
+    first = make_handler(capture_uncaught=True)
+    ours = sys.excepthook
+
+    def wrapper(*info: Any) -> None:  # a tool installed after us, calling ours
+        ours(*info)
+    sys.excepthook = wrapper
+    first.close()
+    assert sys.excepthook is wrapper  # not ours any more: left alone
+    again = make_handler(capture_uncaught=True)
+    assert sys.excepthook is wrapper  # ours is still in the chain: not wrapped again
+    sys.excepthook(*exc_info_of(ValueError("once")))
+    again.flush(5)
+    assert again.stats()["records_accepted"] == 1
+    sys.excepthook = ours  # the tool took its wrapper out: the last close restores
+    again.close()
+    assert isinstance(sys.excepthook, Recorder)
+
+
+# SIGTERM ------------------------------------------------------------------------------
+
+SIGTERM_SCRIPT = """
+    import logging, signal, sys, time
+    {before}
+    from incidentio_logging import IncidentIOHandler
+    logging.getLogger().addHandler(
+        IncidentIOHandler(flush_interval=60, flush_on_sigterm={option}))
+    logging.getLogger("app").error("pending at SIGTERM")
+    print("ready", flush=True)
+    {after}
+"""
+
+
+def run_and_terminate(receiver: LocalReceiver, *, option: str = "True", before: str = "",
+                      after: str = "time.sleep(30)") -> subprocess.Popen[str]:
+    """Start the script, wait for its "ready", send SIGTERM; the process, still open."""
+    code = SIGTERM_SCRIPT.format(option=option, before=before, after=after)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=HERE,
+        env={**os.environ, **receiver_env(receiver)})
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    return proc
+
+
+def test_sigterm_delivers_pending_and_keeps_the_exit_status(receiver: LocalReceiver) -> None:
+    proc = run_and_terminate(receiver)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM, stderr
+    (event,) = receiver.wait_for(1, timeout=5)
+    assert event.records[0]["message"] == "pending at SIGTERM"
+
+
+def test_without_the_option_sigterm_loses_pending(receiver: LocalReceiver) -> None:
+    """The defect the option fixes: the default disposition ends the process at once."""
+    proc = run_and_terminate(receiver, option="False")
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM
+    time.sleep(0.2)  # any request in flight would have arrived by now
+    assert receiver.events == []
+
+
+@pytest.mark.timeout(30)
+def test_a_second_sigterm_during_the_flush_ends_the_process(receiver: LocalReceiver) -> None:
+    """The receiver hangs and shutdown_timeout is long: whoever sends SIGTERM again
+    wants the process gone, and gets the default at once instead of a second flush."""
+    receiver.hold()
+    proc = run_and_terminate(receiver, option="True, shutdown_timeout=60")
+    receiver.wait_in_flight(1)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=15)
+    assert proc.returncode == -signal.SIGTERM
+
+
+def test_sigterm_calls_the_previous_python_handler(receiver: LocalReceiver) -> None:
+    proc = run_and_terminate(receiver, before="""
+    def theirs(signum, frame):
+        print("previous handler called", flush=True)
+        sys.exit(3)
+    signal.signal(signal.SIGTERM, theirs)
+    """)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 3, stderr
+    assert "previous handler called" in stdout
+    (event,) = receiver.wait_for(1, timeout=5)
+    assert event.records[0]["message"] == "pending at SIGTERM"
+
+
+def test_an_ignored_sigterm_stays_ignored(receiver: LocalReceiver) -> None:
+    proc = run_and_terminate(receiver, before="signal.signal(signal.SIGTERM, signal.SIG_IGN)",
+                             after="sys.stdin.readline(); print('still alive')")
+    receiver.wait_for(1, timeout=10)  # flushed by the SIGTERM
+    stdout, stderr = proc.communicate("go\n", timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "still alive" in stdout
+
+
+def test_a_handler_installed_from_c_is_left_alone_and_said_once(
+        receiver: LocalReceiver) -> None:
+    """signal.getsignal() returns None for a handler installed from C: an embedding
+    application's, which a subprocess cannot have, so getsignal is made to say so."""
+    result = run_script("""
+        import signal
+        signal.getsignal = lambda signum: None
+        from incidentio_logging import IncidentIOHandler
+        IncidentIOHandler(flush_on_sigterm=True)
+        IncidentIOHandler(flush_on_sigterm=True)
+        assert signal.Signals(signal.SIGTERM)
+        print(signal.signal(signal.SIGTERM, signal.SIG_DFL) is signal.SIG_DFL)
+    """, receiver_env(receiver))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"  # ours never replaced it
+    assert result.stderr.count("installed from C") == 1, result.stderr
+
+
+def test_sigterm_plan() -> None:
+    plan = _hooks.sigterm_plan
+    assert plan(signal.SIG_DFL, main_thread=True, in_chain=False) == "install"
+    assert plan(print, main_thread=True, in_chain=False) == "install"
+    assert plan(None, main_thread=True, in_chain=False) == "c_handler"
+    assert plan(signal.SIG_DFL, main_thread=False, in_chain=False) == "not_main_thread"
+    assert plan(signal.SIG_DFL, main_thread=False, in_chain=True) == "installed"
+
+
+def test_a_handler_built_off_the_main_thread_says_once_it_could_not_install(
+        receiver: LocalReceiver) -> None:
+    result = run_script("""
+        import signal, threading
+        from incidentio_logging import IncidentIOHandler
+
+        def build():
+            IncidentIOHandler(flush_on_sigterm=True)
+            IncidentIOHandler(flush_on_sigterm=True)
+        t = threading.Thread(target=build)
+        t.start()
+        t.join()
+        print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+    """, receiver_env(receiver))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+    assert result.stderr.count("outside the main thread") == 1, result.stderr
+
+
+def test_sigterm_hook_is_installed_once_and_the_last_close_restores(
+        hooks_restored: None, make_handler: MakeHandler) -> None:
+    theirs = Recorder()
+    signal.signal(signal.SIGTERM, theirs)
+    first = make_handler(flush_on_sigterm=True)
+    ours = signal.getsignal(signal.SIGTERM)
+    second = make_handler(flush_on_sigterm="yes")
+    assert signal.getsignal(signal.SIGTERM) is ours is not theirs
+    first.close()
+    assert signal.getsignal(signal.SIGTERM) is ours
+    second.close()
+    assert signal.getsignal(signal.SIGTERM) is theirs
+    third = make_handler(flush_on_sigterm=True)
+    later = Recorder()
+    signal.signal(signal.SIGTERM, later)  # another tool, after us
+    third.close()
+    assert signal.getsignal(signal.SIGTERM) is later  # not ours any more: left alone
+
+
+def test_the_options_are_validated(receiver: LocalReceiver) -> None:
+    for option in ("capture_uncaught", "flush_on_sigterm"):
+        with pytest.raises(TypeError, match=option):
+            IncidentIOHandler(**receiver.handler_options(), **{option: "maybe"})
+
+
+UVICORN_APP = """
+import logging
+import uvicorn
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        logging.getLogger("app").error("pending at SIGTERM")
+        print("ready", flush=True)
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+# uvicorn's log_config: its dictConfig would close a handler added before it.
+uvicorn.run(app, host="127.0.0.1", port=0, log_level="warning", log_config={
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"incident": {"class": "incidentio_logging.IncidentIOHandler",
+                              "flush_interval": 60, "flush_on_sigterm": "true"}},
+    "root": {"handlers": ["incident"]},
+})
+"""
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_under_uvicorn_delivers_and_keeps_the_exit_status(
+        receiver: LocalReceiver) -> None:
+    """uvicorn replaces our SIGTERM handler while it serves, restores it at the end of
+    its graceful shutdown and raises SIGTERM again: ours then flushes and hands over."""
+    pytest.importorskip("uvicorn")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", UVICORN_APP], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, cwd=HERE,
+        env={**os.environ, **receiver_env(receiver)})
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM, stderr
+    (event,) = receiver.wait_for(1, timeout=5)
+    assert event.records[0]["message"] == "pending at SIGTERM"
+
+
+# flush_all ----------------------------------------------------------------------------
+
+@pytest.mark.timeout(30)
+def test_flush_all_shares_one_timeout_among_handlers(make_handler: MakeHandler,
+                                                     receiver: LocalReceiver) -> None:
+    """Two handlers' receiver hangs: flush_all gives up after the one shared timeout,
+    and every other handler was set going before any wait, so theirs is delivered by
+    then, wherever the stuck ones come in the order."""
+    with LocalReceiver() as slow:
+        slow.hold()
+        stuck = [IncidentIOHandler(**slow.handler_options(), flush_interval=60)
+                 for _ in range(2)]
+        try:
+            quick = [make_handler(flush_interval=60) for _ in range(4)]
+            for handler in (*stuck, *quick):
+                handler.handle(logging.makeLogRecord(
+                    {"msg": "pending", "levelno": logging.ERROR, "levelname": "ERROR"}))
+            started = time.monotonic()
+            assert incidentio_logging.flush_all(timeout=1.0) is False
+            elapsed = time.monotonic() - started
+            assert len(receiver.events) == 4
+            # One timeout for all: not one each (each stuck one alone takes 1 s).
+            assert elapsed < 1.9
+        finally:
+            slow.release()
+            for handler in stuck:
+                handler.close()
+
+
+def test_flush_all_is_true_when_everything_was_delivered(receiver: LocalReceiver) -> None:
+    """In a fresh process, so that no other test's handler is among the live ones."""
+    result = run_script("""
+        import logging
+        import incidentio_logging
+        from incidentio_logging import IncidentIOHandler
+        for name in ("a", "b"):
+            log = logging.getLogger(name)
+            log.addHandler(IncidentIOHandler(flush_interval=60))
+            log.error("pending in %s", name)
+        IncidentIOHandler().close()  # closed: left out
+        print(incidentio_logging.flush_all(timeout=5))
+    """, receiver_env(receiver))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+    assert len(receiver.wait_for(2)) == 2
