@@ -448,6 +448,9 @@ class _Handler(BaseHTTPRequestHandler):
                    explain: str | None = None) -> None:
         """A malformed request (its line or headers) gets a JSON error, as an API would."""
         self.close_connection = True
+        # A request line too broken to name its version would get a bare body (HTTP/0.9
+        # style); no API client speaks that, so it gets a status line and headers.
+        self.request_version = self.protocol_version
         error = _error("invalid_request", code, message or HTTPStatus(code).phrase)
         self._send(code, json.dumps(error).encode(), {})
 
