@@ -90,31 +90,6 @@ def test_events_can_be_appended_to_a_jsonl_file(tmp_path: Any) -> None:
     assert all("received_at" in line for line in lines)
 
 
-def test_the_receiver_command_serves_until_stopped() -> None:
-    """`python -m incidentio_logging receiver` prints where it listens and what to export."""
-    import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "incidentio_logging", "receiver",
-                               "--port", str(port)], stdout=subprocess.PIPE, text=True,
-                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    try:
-        assert server.stdout is not None
-        assert server.stdout.readline().startswith(f"Listening on http://127.0.0.1:{port}")
-        page = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
-        assert page.status_code == 200 and "Alerts received" in page.text
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.communicate(timeout=10)
-    assert server.returncode == 0
-
-
 def test_fault_modes_as_a_client_sees_them(receiver: LocalReceiver) -> None:
     """A raw body comes back byte for byte; a reset is a connection error, logged as
     status 0 and never kept; a slow reply still processes the event first."""
