@@ -93,14 +93,13 @@ def receiver(host: str, port: int, jsonl: str | None, *, token: str | None = Non
             return _cannot_start(f"cannot append to --jsonl {jsonl}: {exc.strerror}")
         return _cannot_start(f"cannot listen on {host} port {port}: {exc.strerror}")
     with local:
-        token_line = (f"  export {TOKEN_ENV}={local.api_token}" if token is None
-                      else "  (the token is the one you gave; it is not shown)")
+        point = (f"Point a handler at it with:\n  export {TOKEN_ENV}={local.api_token}"
+                 if token is None else "Point a handler at it, keeping its token, with:")
         print(f"Listening on {local.endpoint}; alerts at {local.endpoint}/\n"
               f"{'Appending events to ' + jsonl if jsonl else 'Events kept in memory'}.\n"
-              "Point a handler at it with:\n"
-              f"{token_line}\n"
+              f"{point}\n"
               f"  export {SOURCE_ENV}={local.webhook_url}\n"
-              f"or keep the app's variables and set endpoint={local.endpoint!r}.\n"
+              f'or keep the app\'s variables and pass endpoint="{local.endpoint}".\n'
               "Ctrl-C to stop.", flush=True)
         try:
             while True:
