@@ -67,14 +67,14 @@ class JsonLines:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the receiver's life
+        # Unbuffered: a failed write leaves nothing behind for close() to fail on again.
+        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - open for the receiver's life
 
     def write(self, event: ReceivedEvent) -> None:
         """Append ``event``; a failed write is said on stderr, never turned into no reply."""
+        line = json.dumps({"received_at": event.received_at, **event.payload}) + "\n"
         try:
-            self._file.write(json.dumps({"received_at": event.received_at, **event.payload})
-                             + "\n")
-            self._file.flush()
+            self._file.write(line.encode())
         except OSError as exc:
             print(f"receiver: could not append to {self.path}: {exc}", file=sys.stderr)
 

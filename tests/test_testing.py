@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import time
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from incidentio_logging.testing import LocalReceiver, Scripted
+from incidentio_logging.testing import DEFAULT_SOURCE, DEFAULT_TOKEN, LocalReceiver, Scripted
 
 
 def post(receiver: LocalReceiver, body: Any, *, token: str | None = None,
@@ -253,3 +254,22 @@ def test_refusing_also_shuts_a_pooled_keep_alive_connection(receiver: LocalRecei
     assert not handler.flush(1)
     assert len(receiver.events) == 1
     receiver.accept_connections()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_failing_jsonl_write_is_said_and_the_event_still_answered(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A full disk costs the file its line, not the sender its 202 (no retry, no copy)."""
+    with LocalReceiver(jsonl="/dev/full") as receiver:
+        assert post(receiver, VALID).status_code == 202
+        assert len(receiver.events) == 1
+    assert "receiver: could not append to /dev/full" in capsys.readouterr().err
+
+
+def test_the_receiver_keeps_its_own_token_whatever_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the command reads the app's variables; a test's receiver stays predictable."""
+    monkeypatch.setenv("INCIDENT_IO_API_TOKEN", "app-token")
+    monkeypatch.setenv("INCIDENT_IO_ALERT_SOURCE_CONFIG_ID", "01APPSOURCE")
+    with LocalReceiver() as receiver:
+        assert (receiver.api_token, receiver.source_id) == (DEFAULT_TOKEN, DEFAULT_SOURCE)
