@@ -34,7 +34,7 @@ DEFAULT_SOURCE = "01LOCALRECEIVERSOURCE00000"
 #: the page's JSON adds a few around an event, so a cap well below keeps every accepted
 #: event showable. What incident.io accepts is unconfirmed; this library sends under 15.
 MAX_NESTING = 200
-#: Past this a too-large body is not read to the end: the connection is closed instead.
+#: A too-large body up to this size is read and dropped; a larger one is not read at all.
 _DRAIN_LIMIT = 2 * BODY_LIMIT
 
 
@@ -416,10 +416,12 @@ class _Handler(BaseHTTPRequestHandler):
         if length is None:
             return
         if length > BODY_LIMIT:
-            # Read a modest excess so the client, still sending, gets to read the 413.
-            self.close_connection = True
+            # Read a modest excess so the client, still sending, gets to read the 413;
+            # past that, nothing is read and the connection ends with the answer.
             if length <= _DRAIN_LIMIT:
                 self.rfile.read(length)
+            else:
+                self.close_connection = True
             body = b""
         else:
             body = self.rfile.read(length)
