@@ -456,6 +456,37 @@ IDENTITY_ROWS: list[Row] = [
      "test_flood.py::test_a_dotted_value_that_turns_on_the_detail_rule_is_not_counted"),
 ]
 
+#: The local receiver (``incidentio_logging.testing`` and ``python -m incidentio_logging
+#: receiver``): what a rehearsal or a demo meets when the input or the host is odd.
+RECEIVER_ROWS: list[Row] = [
+    ("An accepted event whose metadata.data is 5 (or [1, 2]): GET /api/alerts failed for "
+     "the rest of the session, and the console printer crashed",
+     "no reply, page empty → 202, the page and the printer show the values as sent",
+     "test_testing.py::test_odd_metadata_is_accepted_and_shown_as_it_is"),
+    ("Content-Length: -1 (the body read to EOF, no cap: 30 → 182 MiB) or abc (no reply)",
+     "read to EOF / no reply → 400 with a JSON error at once, nothing read, connection "
+     "closed",
+     "test_testing.py::test_a_bad_content_length_gets_400_json_and_nothing_is_read"),
+    ("Deeply nested JSON in a body",
+     "no reply → 422 validation_error on body, the receiver and its page still serving",
+     "test_testing.py::test_deep_nesting_gets_422_and_the_receiver_keeps_working"),
+    ("refuse_connections() left a client's keep-alive connection open",
+     "an event sent while refusing was delivered → not delivered, flush False",
+     "test_testing.py::test_refusing_also_shuts_a_pooled_keep_alive_connection"),
+    ("An unwritable --jsonl path: the receiver started anyway",
+     "one record stored 4 times, the handler told send_failed → exit 2 at start, one line",
+     "test_main.py::test_an_unwritable_jsonl_is_refused_at_start"),
+    ("The receiver command with the app's own INCIDENT_IO_* variables set",
+     "401 for every event → 202, the token never printed",
+     "test_main.py::test_the_receiver_takes_the_apps_own_token_and_source"),
+    ("receiver --host 0.0.0.0 (an unauthenticated page on the network) and a port in use",
+     "served without a word / an OSError traceback → one line, exit 2",
+     "test_main.py::test_a_host_beyond_loopback_is_refused"),
+    ("LocalReceiver(host=\"::1\") and receiver --host ::1",
+     "socket.gaierror → serves at http://[::1]:port",
+     "test_testing.py::test_the_receiver_serves_on_ipv6_loopback"),
+]
+
 
 #: Where alerts come from: exceptions no code caught, SIGTERM (issue 13).
 HOOKS_ROWS: list[Row] = [
@@ -477,4 +508,4 @@ HOOKS_ROWS: list[Row] = [
 
 
 HARDENING: list[Row] = (WORKER_ROWS + SCRUB_ROWS + CONFIG_ROWS + STORM_ROWS
-                        + STRUCTURED_ROWS + IDENTITY_ROWS + HOOKS_ROWS)
+                        + STRUCTURED_ROWS + IDENTITY_ROWS + HOOKS_ROWS + RECEIVER_ROWS)

@@ -6,45 +6,24 @@ Nothing here talks to api.incident.io: both commands use the receiver on 127.0.0
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import logging.config
+import os
 import sys
-import threading
 import time
 from collections.abc import Sequence
 
+from . import __version__
+from ._receiver_views import show
+from .config import SOURCE_ENV, TOKEN_ENV, parse_source, parse_token
 from .connection import check
 from .handler import IncidentIOHandler
-from .testing import LocalReceiver, ReceivedEvent
+from .testing import DEFAULT_SOURCE, DEFAULT_TOKEN, LocalReceiver
 
-_print_lock = threading.Lock()
-
-
-def show(event: ReceivedEvent) -> None:
-    """Print one alert event the way on-call would skim it."""
-    meta = {k: v for k, v in event.metadata.items() if k != "data"}
-    lines = [
-        f"--- alert event: {event.status.upper()}  key={event.deduplication_key[:16]}...",
-        f"    title:    {event.title}",
-        f"    metadata: {json.dumps(meta, sort_keys=True)}",
-        f"    records:  {len(event.records)}",
-    ]
-    for record in event.records:
-        extras = {k: v for k, v in record.items() if k not in _STANDARD}
-        lines.append(f"      {record.get('timestamp', '')[11:19]} {record.get('level')} "
-                     f"{record.get('logger')}: {record.get('message')}"
-                     + (f"  {json.dumps(extras)}" if extras else ""))
-        if "exc_info" in record:
-            last = str(record["exc_info"]).strip().splitlines()[-1]
-            lines.append(f"        traceback ({len(str(record['exc_info']))} chars) ... {last}")
-    with _print_lock:
-        print("\n".join(lines), flush=True)
-
-
-_STANDARD = {"timestamp", "level", "logger", "message", "module", "function", "line", "path",
-             "process", "thread", "exc_info", "stack_info", "taskName"}
-
+#: Exit status for a receiver that cannot start: the same as argparse's usage errors.
+_CANNOT_START = 2
 
 def demo() -> int:
     """Log a few realistic errors through dictConfig and print the alert events."""
@@ -89,20 +68,49 @@ def demo() -> int:
         return 0 if delivered and len(receiver.events) == 2 else 1
 
 
-def receiver(host: str, port: int, jsonl: str | None) -> int:
-    """Run the local receiver until interrupted, printing what arrives."""
-    with LocalReceiver(host=host, port=port, on_event=show, jsonl=jsonl) as local:
+def receiver(host: str, port: int, jsonl: str | None, *, token: str | None = None,
+             source: str | None = None) -> int:
+    """Run the local receiver until interrupted, printing what arrives.
+
+    The token and source id come from the flags, then from the variables a handler reads,
+    then from the receiver's own defaults: an app keeps its own and changes only where it
+    sends. Only a token the receiver chose is printed.
+    """
+    try:
+        token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+        source = source if source is not None else os.environ.get(SOURCE_ENV) or None
+        api_token = parse_token(token) if token is not None else DEFAULT_TOKEN
+        source_id = parse_source(source)[0] if source is not None else DEFAULT_SOURCE
+        local = LocalReceiver(host=host, port=port, on_event=show, jsonl=jsonl,
+                              api_token=api_token, source_id=source_id)
+    except (ValueError, TypeError) as exc:
+        return _cannot_start(str(exc))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return _cannot_start(f"port {port} on {host} is already in use; "
+                                 "pick another with --port")
+        if exc.filename is not None:
+            return _cannot_start(f"cannot append to --jsonl {jsonl}: {exc.strerror}")
+        return _cannot_start(f"cannot listen on {host} port {port}: {exc.strerror}")
+    with local:
+        point = (f"Point a handler at it with:\n  export {TOKEN_ENV}={local.api_token}"
+                 if token is None else "Point a handler at it, keeping its token, with:")
         print(f"Listening on {local.endpoint}; alerts at {local.endpoint}/\n"
               f"{'Appending events to ' + jsonl if jsonl else 'Events kept in memory'}.\n"
-              "Point a handler at it with:\n"
-              f"  export INCIDENT_IO_API_TOKEN={local.api_token}\n"
-              f"  export INCIDENT_IO_ALERT_SOURCE_CONFIG_ID={local.webhook_url}\n"
+              f"{point}\n"
+              f"  export {SOURCE_ENV}={local.webhook_url}\n"
+              f'or keep the app\'s variables and pass endpoint="{local.endpoint}".\n'
               "Ctrl-C to stop.", flush=True)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             return 0
+
+
+def _cannot_start(reason: str) -> int:
+    print(f"receiver: {reason}", file=sys.stderr)
+    return _CANNOT_START
 
 
 def connection_test(token: str | None, source: str | None, endpoint: str | None) -> int:
@@ -114,13 +122,26 @@ def connection_test(token: str | None, source: str | None, endpoint: str | None)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``python -m incidentio_logging``."""
-    parser = argparse.ArgumentParser(prog="python -m incidentio_logging")
+    script = os.path.basename(sys.argv[0]) == "incidentio-logging"
+    parser = argparse.ArgumentParser(
+        prog="incidentio-logging" if script else "python -m incidentio_logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="log a few errors and show the alert events they make")
-    serve = commands.add_parser("receiver", help="run the local incident.io receiver")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8025)
-    serve.add_argument("--jsonl", metavar="FILE", help="also append each event to FILE")
+    serve = commands.add_parser(
+        "receiver", help="run the local incident.io receiver",
+        description="A local incident.io alert source with a page of what arrived. "
+                    "Loopback only. Exits 2 when it cannot start.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="a loopback address: 127.0.0.1, ::1 or localhost "
+                            "(default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8025, help="default: %(default)s")
+    serve.add_argument("--jsonl", metavar="FILE",
+                       help="also append each event to FILE (default: memory only)")
+    serve.add_argument("--token", help=f"accept this token; default: ${TOKEN_ENV}, else a "
+                                       "local one that is printed")
+    serve.add_argument("--source", help=f"id or webhook URL; default: ${SOURCE_ENV}, else "
+                                        f"{DEFAULT_SOURCE}")
     test = commands.add_parser(
         "test", help="check credentials with one 'resolved' event (pages nobody)",
         description="Exit codes: 0 OK, 2 configuration, 3 token refused, 4 source not "
@@ -136,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo()
     if args.command == "test":
         return connection_test(args.token, args.source, args.endpoint)
-    return receiver(args.host, args.port, args.jsonl)
+    return receiver(args.host, args.port, args.jsonl, token=args.token, source=args.source)
 
 
 if __name__ == "__main__":

@@ -214,12 +214,13 @@ def _words(option: str, value: object) -> tuple[str, ...]:
 def parse_connection(api_token: str | None, alert_source_config_id: str | None,
                      endpoint: str | None) -> tuple[str, str, str]:
     """Token, source id and endpoint, with the same fallbacks and checks as the handler."""
-    token = _token(api_token)
-    source_id, url_endpoint = _source(alert_source_config_id)
+    token = parse_token(api_token)
+    source_id, url_endpoint = parse_source(alert_source_config_id)
     return token, source_id, _endpoint(endpoint if endpoint is not None else url_endpoint)
 
 
-def _token(value: str | None) -> str:
+def parse_token(value: str | None) -> str:
+    """The token, checked as the handler checks it; None reads the environment."""
     token = value if value is not None else os.environ.get(TOKEN_ENV, "")
     if not isinstance(token, str):
         raise TypeError(f"api_token must be a string, not {type(token).__name__}")
@@ -238,8 +239,11 @@ def _token(value: str | None) -> str:
     return token
 
 
-def _source(value: str | None) -> tuple[str, str]:
-    """Return the alert source config id, and the endpoint when a whole URL was given."""
+def parse_source(value: str | None) -> tuple[str, str]:
+    """The alert source config id, and the endpoint when a whole URL was given.
+
+    None reads the environment.
+    """
     raw = value if value is not None else os.environ.get(SOURCE_ENV)
     if raw is None:
         raise ValueError(

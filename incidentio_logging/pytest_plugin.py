@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from .handler import IncidentIOHandler
-from .testing import LocalReceiver, ReceivedEvent
+from .testing import HandlerOptions, LocalReceiver, ReceivedEvent
 
 
 class Receiver:
@@ -27,7 +27,7 @@ class Receiver:
         self.local = receiver
         self._handlers: list[IncidentIOHandler] = []
 
-    def options(self) -> dict[str, str]:
+    def options(self) -> HandlerOptions:
         """Options that point an ``IncidentIOHandler`` (or a ``dictConfig``) here."""
         return self.local.handler_options()
 
@@ -76,6 +76,8 @@ class Receiver:
             handler.flush(5)
 
     def _close(self) -> None:
+        # A request the test still holds would make each close wait out its timeout.
+        self.local.release()
         for handler in self._handlers:
             handler.close()
 

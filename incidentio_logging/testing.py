@@ -1,12 +1,15 @@
 """A local, incident.io-compatible receiver for tests, examples and the demo.
 
-It listens on 127.0.0.1 only, checks what incident.io checks (the path, the Bearer
+It listens on loopback only, checks what incident.io checks (the path, the Bearer
 token, the required fields, the body size), answers as incident.io does (202, or a JSON
-error), and keeps what it accepted. Replies can be scripted to rehearse failures.
+error, malformed requests included), and keeps what it accepted. Replies can be scripted
+to rehearse failures. What it shows of the events (its page, JSON Lines, the console)
+lives in :mod:`incidentio_logging._receiver_views`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -14,17 +17,33 @@ import struct
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypedDict
 
-from ._receiver_page import PAGE
-from .config import ALERT_EVENTS_PATH
+from . import _receiver_views as views
+from .config import ALERT_EVENTS_PATH, is_loopback
 from .events import BODY_LIMIT
 
 DEFAULT_TOKEN = "local-receiver-token-0123456789"  # noqa: S105 - loopback test token
 DEFAULT_SOURCE = "01LOCALRECEIVERSOURCE00000"
+#: Deepest JSON nesting accepted in a body. Python's parser gives up near 1,000 levels and
+#: the page's JSON adds a few around an event, so a cap well below keeps every accepted
+#: event showable. What incident.io accepts is unconfirmed; this library sends under 15.
+MAX_NESTING = 200
+#: A too-large body up to this size is read and dropped; a larger one is not read at all.
+_DRAIN_LIMIT = 2 * BODY_LIMIT
+
+
+class HandlerOptions(TypedDict):
+    """What :meth:`LocalReceiver.handler_options` returns: keyword arguments for a handler."""
+
+    api_token: str
+    alert_source_config_id: str
+    endpoint: str
 
 
 @dataclass(frozen=True)
@@ -56,9 +75,13 @@ class ReceivedEvent:
         return dict(self.payload.get("metadata") or {})
 
     @property
-    def records(self) -> list[dict[str, Any]]:
-        """The serialized log records, from ``metadata.data``."""
-        return list(self.metadata.get("data") or [])
+    def records(self) -> list[Any]:
+        """The serialized log records, from ``metadata.data`` when it is a list.
+
+        This library sends objects there; another sender's event may hold anything.
+        """
+        data = self.metadata.get("data")
+        return list(data) if isinstance(data, list) else []
 
 
 @dataclass(frozen=True)
@@ -95,14 +118,25 @@ class Scripted:
 
 
 class LocalReceiver:
-    """An incident.io HTTP alert source on 127.0.0.1; use as a context manager."""
+    """An incident.io HTTP alert source on loopback; use as a context manager."""
 
     def __init__(self, *, api_token: str = DEFAULT_TOKEN, source_id: str = DEFAULT_SOURCE,
                  host: str = "127.0.0.1", port: int = 0,
                  on_event: Callable[[ReceivedEvent], None] | None = None,
                  jsonl: str | None = None,
                  tls: tuple[str, str] | None = None) -> None:
-        """``tls`` is a (certificate file, key file) pair: serve https instead of http."""
+        """``host`` must be a loopback address (127.0.0.1, ::1, localhost): the page has no
+        authentication, and handlers send plain http only to loopback.
+
+        ``tls`` is a (certificate file, key file) pair: serve https instead of http.
+        ``jsonl`` is opened here, so an unwritable path raises OSError before listening.
+        A port in use raises OSError too.
+        """
+        host = host.strip("[]")
+        if not is_loopback(host):
+            raise ValueError(f"host {host!r} is not a loopback address: the receiver serves "
+                             "its page without authentication and handlers send plain http "
+                             "only to loopback; use 127.0.0.1, ::1 or localhost")
         self.api_token = api_token
         self._tls: ssl.SSLContext | None = None
         if tls is not None:
@@ -110,7 +144,6 @@ class LocalReceiver:
             self._tls.load_cert_chain(*tls)
         self.source_id = source_id
         self._on_event = on_event
-        self._jsonl = jsonl
         self._lock = threading.Condition()
         self._events: list[ReceivedEvent] = []
         self._attempts: list[Attempt] = []
@@ -119,15 +152,20 @@ class LocalReceiver:
         self._open.set()
         self._in_flight = 0
         self._stopping = threading.Event()
-        self._server = self._listen((host, port))
+        self._jsonl = views.JsonLines(jsonl) if jsonl else None
+        try:
+            self._server = self._listen((host, port))
+        except OSError:
+            if self._jsonl is not None:
+                self._jsonl.close()
+            raise
         self._thread: threading.Thread | None = None
         self._refusing = False
 
     # Lifecycle ----------------------------------------------------------------------
 
-    def _listen(self, address: tuple[str, int]) -> ThreadingHTTPServer:
-        server = _QuietServer(address, self._handler_class())
-        server.daemon_threads = True
+    def _listen(self, address: tuple[str, int]) -> _Server:
+        server = _Server(self, address)
         if self._tls is not None:
             # The handshake happens in the request's thread: one that fails (a client
             # that does not trust the certificate) costs that request alone.
@@ -149,13 +187,21 @@ class LocalReceiver:
         if not self._refusing:
             self._server.shutdown()
             self._server.server_close()
+        if self._jsonl is not None:
+            with self._lock:
+                self._jsonl.close()
 
     def refuse_connections(self) -> None:
-        """Stop listening: connections are refused until :meth:`accept_connections`."""
+        """Go away as a crashed server would, until :meth:`accept_connections`.
+
+        Nothing listens, and open connections (a client's idle keep-alive ones
+        included) are shut, so no request gets through while refusing.
+        """
         if not self._refusing:
             self._refusing = True
             self._server.shutdown()
             self._server.server_close()
+            self._server.drop_connections()
 
     def accept_connections(self) -> None:
         """Listen again, on the same port, after :meth:`refuse_connections`."""
@@ -176,16 +222,18 @@ class LocalReceiver:
     def endpoint(self) -> str:
         """The base URL to give a handler as ``endpoint``."""
         host, port = self._server.server_address[:2]
+        host = f"[{host!s}]" if ":" in str(host) else str(host)
         scheme = "https" if self._tls is not None else "http"
-        return f"{scheme}://{host!s}:{port}"
+        return f"{scheme}://{host}:{port}"
 
     @property
     def webhook_url(self) -> str:
         """The whole webhook URL, as incident.io shows it on the alert source page."""
         return f"{self.endpoint}{ALERT_EVENTS_PATH}{self.source_id}"
 
-    def handler_options(self) -> dict[str, str]:
-        """Keyword options that point an ``IncidentIOHandler`` here."""
+    def handler_options(self) -> HandlerOptions:
+        """Keyword options that point an ``IncidentIOHandler`` here:
+        ``IncidentIOHandler(**receiver.handler_options())`` type-checks."""
         return {"api_token": self.api_token, "alert_source_config_id": self.source_id,
                 "endpoint": self.endpoint}
 
@@ -218,23 +266,7 @@ class LocalReceiver:
 
     def alerts(self) -> list[dict[str, Any]]:
         """One entry per deduplication key, newest first: what on-call would see."""
-        by_key: dict[str, dict[str, Any]] = {}
-        for event in self.events:
-            alert = by_key.setdefault(event.deduplication_key, {
-                "key": event.deduplication_key, "events": 0, "records": 0,
-                "first_received": event.received_at, "metadata": {}, "latest_records": []})
-            alert.update(status=event.status, last_received=event.received_at)
-            if event.status == "firing" or "title" not in alert:
-                alert["title"] = event.title
-            # A resolve usually carries neither: keep what the last firing event said.
-            if event.records:
-                alert["latest_records"] = event.records
-            metadata = {k: v for k, v in event.metadata.items() if k != "data"}
-            if metadata:
-                alert["metadata"] = metadata
-            alert["events"] += 1
-            alert["records"] += len(event.records)
-        return sorted(by_key.values(), key=lambda a: a["last_received"], reverse=True)
+        return views.alerts(self.events)
 
     def wait_in_flight(self, count: int = 1, timeout: float = 10.0) -> None:
         """Wait until ``count`` requests are being held by :meth:`hold`."""
@@ -261,67 +293,7 @@ class LocalReceiver:
         """Answer held and later requests."""
         self._open.set()
 
-    # Serving ------------------------------------------------------------------------
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length <= BODY_LIMIT * 2 else b""
-                if length > BODY_LIMIT * 2:
-                    self.close_connection = True
-                status, reply, fault = receiver._answer(self.path, dict(self.headers),
-                                                        body, length)
-                if fault.reset:
-                    self._reset()
-                    return
-                receiver._stopping.wait(fault.delay)
-                data = fault.raw if fault.raw is not None else json.dumps(reply).encode()
-                try:
-                    self._send(status, data, fault.headers, body_delay=fault.body_delay)
-                except (BrokenPipeError, ConnectionResetError):
-                    # The client gave up on a slow reply: its retry is its own request.
-                    self.close_connection = True
-
-            def do_GET(self) -> None:
-                if self.path == "/":
-                    self._send(200, PAGE.encode(), {}, "text/html; charset=utf-8")
-                elif self.path == "/api/alerts":
-                    self._send(200, json.dumps(receiver.alerts()).encode(), {})
-                else:
-                    error = _error("method_not_allowed", 405, "use POST")
-                    self._send(405, json.dumps(error).encode(), {})
-
-            def _send(self, status: int, data: bytes, extra: dict[str, str],
-                      content_type: str = "application/json", body_delay: float = 0.0) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                if body_delay:
-                    self.wfile.write(data[: len(data) // 2])
-                    self.wfile.flush()
-                    receiver._stopping.wait(body_delay)
-                    data = data[len(data) // 2:]
-                self.wfile.write(data)
-
-            def _reset(self) -> None:
-                # Linger 0: close() sends RST, not FIN, as a crashed peer or a proxy would.
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                           struct.pack("ii", 1, 0))
-                self.close_connection = True
-                self.connection.close()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: the receiver's own access log is of no use to a test."""
-
-        return Handler
+    # Answering ----------------------------------------------------------------------
 
     def _answer(self, path: str, headers: dict[str, str], body: bytes,
                 length: int) -> tuple[int, dict[str, Any], Scripted]:
@@ -332,61 +304,209 @@ class LocalReceiver:
         with self._lock:
             self._in_flight -= 1
             fault = self._script.pop(0) if self._script else _NORMAL
-        if fault.status is not None:
-            status = fault.status
-            reply = fault.body or _error("scripted", status, "scripted reply")
-        else:
-            status, reply = self._validate(path, headers, body, length)
-        accepted = status == 202 and not fault.reset  # a reset request was never processed
-        event = ReceivedEvent(json.loads(body), headers, time.time()) if accepted else None
+        status, reply, payload = self._reply(fault, path, headers, body, length)
+        # A reset request was never processed.
+        event = None
+        if status == 202 and payload is not None and not fault.reset:
+            event = ReceivedEvent(payload, headers, time.time())
         with self._lock:
             self._attempts.append(Attempt(path, headers, body, 0 if fault.reset else status))
             if event is not None:
                 self._events.append(event)
-                if self._jsonl:
-                    with open(self._jsonl, "a", encoding="utf-8") as lines:
-                        lines.write(json.dumps({"received_at": event.received_at,
-                                                **event.payload}) + "\n")
+                if self._jsonl is not None:
+                    self._jsonl.write(event)
             self._lock.notify_all()
         if event is not None and self._on_event is not None:
-            self._on_event(event)
+            try:
+                self._on_event(event)
+            except Exception:  # noqa: BLE001 - the sender still gets its answer
+                traceback.print_exc()
         return status, reply, fault
 
+    def _reply(self, fault: Scripted, path: str, headers: dict[str, str], body: bytes,
+               length: int) -> tuple[int, dict[str, Any], dict[str, Any] | None]:
+        """The status and reply for one request, and its payload if it is a valid event.
+
+        A scripted status overrides incident.io's answer; another fault mode (a rate
+        limit, say) would decide its status here the same way.
+        """
+        status, reply, payload = self._validate(path, headers, body, length)
+        if fault.status is not None:
+            status = fault.status
+            reply = fault.body or _error("scripted", status, "scripted reply")
+        return status, reply, payload
+
     def _validate(self, path: str, headers: dict[str, str], body: bytes,
-                  length: int) -> tuple[int, dict[str, Any]]:
+                  length: int) -> tuple[int, dict[str, Any], dict[str, Any] | None]:
         if not path.startswith(ALERT_EVENTS_PATH):
-            return 404, _error("not_found", 404, "no such route")
+            return 404, _error("not_found", 404, "no such route"), None
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         if auth != f"Bearer {self.api_token}":
             return 401, _error("authentication_error", 401,
-                               "The API key you've provided is invalid")
+                               "The API key you've provided is invalid"), None
         if path[len(ALERT_EVENTS_PATH):] != self.source_id:
-            return 404, _error("not_found", 404, "alert source config not found")
+            return 404, _error("not_found", 404, "alert source config not found"), None
         if length > BODY_LIMIT:
-            return 413, _error("payload_too_large", 413, "request body too large")
+            return 413, _error("payload_too_large", 413, "request body too large"), None
         try:
             payload = json.loads(body, parse_constant=_reject_constant)
+            too_deep = _nesting(payload) > MAX_NESTING
+        except RecursionError:
+            too_deep = True
         except ValueError:
-            return 422, _error("validation_error", 422, "body is not valid JSON", "body")
+            return 422, _error("validation_error", 422, "body is not valid JSON", "body"), None
+        if too_deep:
+            return 422, _error("validation_error", 422,
+                               f"body is nested more than {MAX_NESTING} levels deep",
+                               "body"), None
         problem = _check_payload(payload)
         if problem:
-            return 422, _error("validation_error", 422, problem[1], problem[0])
+            return 422, _error("validation_error", 422, problem[1], problem[0]), None
         return 202, {"deduplication_key": payload["deduplication_key"],
-                     "message": "Event accepted for processing", "status": "success"}
+                     "message": "Event accepted for processing", "status": "success"}, payload
 
 
 _NORMAL = Scripted()
 
 
-class _QuietServer(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    """The receiver's HTTP server: IPv4 or IPv6 by host, and it knows its connections."""
+
+    daemon_threads = True
+
+    def __init__(self, receiver: LocalReceiver, address: tuple[str, int]) -> None:
+        self.receiver = receiver
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def close_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().close_request(request)
+
+    def drop_connections(self) -> None:
+        """Shut every open connection: a pooled keep-alive one must not outlive a refusal."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Quiet about clients that hang up or fail a TLS handshake: the test's business."""
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """One connection to the receiver: POSTs are alert events, GETs the page."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_POST(self) -> None:
+        length = self._content_length()
+        if length is None:
+            return
+        if length > BODY_LIMIT:
+            # Read a modest excess so the client, still sending, gets to read the 413;
+            # past that, nothing is read and the connection ends with the answer.
+            if length <= _DRAIN_LIMIT:
+                self.rfile.read(length)
+            else:
+                self.close_connection = True
+            body = b""
+        else:
+            body = self.rfile.read(length)
+        status, reply, fault = self.server.receiver._answer(self.path, dict(self.headers),
+                                                            body, length)
+        if fault.reset:
+            self._reset()
+            return
+        self.server.receiver._stopping.wait(fault.delay)
+        data = fault.raw if fault.raw is not None else json.dumps(reply).encode()
+        try:
+            self._send(status, data, fault.headers, body_delay=fault.body_delay)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up on a slow reply: its retry is its own request.
+            self.close_connection = True
+
+    def do_GET(self) -> None:
+        found = views.page(self.path, self.server.receiver.events)
+        if found is None:
+            error = _error("method_not_allowed", 405, "use POST")
+            self._send(405, json.dumps(error).encode(), {})
+        else:
+            self._send(200, found[1], {}, found[0])
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """A malformed request (its line or headers) gets a JSON error, as an API would."""
+        self.close_connection = True
+        # A request line too broken to name its version would get a bare body (HTTP/0.9
+        # style); no API client speaks that, so it gets a status line and headers.
+        self.request_version = self.protocol_version
+        error = _error("invalid_request", code, message or HTTPStatus(code).phrase)
+        self._send(code, json.dumps(error).encode(), {})
+
+    def _content_length(self) -> int | None:
+        """The body's declared length; None once a bad one has been answered."""
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        if raw.isascii() and raw.isdigit():
+            return int(raw)
+        self.send_error(400, "Content-Length must be a whole number of bytes")
+        return None
+
+    def _send(self, status: int, data: bytes, extra: dict[str, str],
+              content_type: str = "application/json", body_delay: float = 0.0) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if body_delay:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.server.receiver._stopping.wait(body_delay)
+            data = data[len(data) // 2:]
+        self.wfile.write(data)
+
+    def _reset(self) -> None:
+        # Linger 0: close() sends RST, not FIN, as a crashed peer or a proxy would.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the receiver's own access log is of no use to a test."""
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _nesting(value: object) -> int:
+    """How deep ``value`` nests; without recursion, so any depth the parser took is fine."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def _check_payload(payload: object) -> tuple[str, str] | None:

@@ -18,6 +18,7 @@ from incidentio_logging._dispatch import Dispatcher, Timing
 from incidentio_logging._record import capture
 from incidentio_logging._report import Reporter
 from incidentio_logging._stats import Stats
+from incidentio_logging.pytest_plugin import Receiver
 from incidentio_logging.testing import LocalReceiver
 from incidentio_logging.transport import HttpTransport
 
@@ -27,28 +28,15 @@ MakeHandler = Callable[..., IncidentIOHandler]
 
 
 @pytest.fixture
-def receiver() -> Iterator[LocalReceiver]:
-    """An incident.io-compatible receiver for this test only."""
-    with LocalReceiver() as local:
-        yield local
+def receiver(incidentio_receiver: Receiver) -> LocalReceiver:
+    """An incident.io-compatible receiver for this test only: the plugin's fixture's."""
+    return incidentio_receiver.local
 
 
 @pytest.fixture
-def make_handler(receiver: LocalReceiver) -> Iterator[MakeHandler]:
+def make_handler(incidentio_receiver: Receiver) -> MakeHandler:
     """Build handlers pointed at the receiver, with a short window; closed afterwards."""
-    made: list[IncidentIOHandler] = []
-
-    def make(**options: Any) -> IncidentIOHandler:
-        handler = IncidentIOHandler(
-            **{**receiver.handler_options(), "flush_interval": 0.05, **options}
-        )
-        made.append(handler)
-        return handler
-
-    yield make
-    receiver.release()
-    for handler in made:
-        handler.close()
+    return incidentio_receiver.handler
 
 
 @pytest.fixture

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+import requests
+
+from incidentio_logging import __version__
+from incidentio_logging.__main__ import main
+from incidentio_logging.config import SOURCE_ENV, TOKEN_ENV
+from incidentio_logging.testing import DEFAULT_TOKEN
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,3 +36,152 @@ def test_the_demo_shows_alert_events() -> None:
     assert '"card_token": "[scrubbed]"' in out
     assert "KeyError: 'sku-9'" in out
     assert "All delivered: True" in out
+
+
+def free_port(family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.0.1") -> int:
+    with socket.socket(family) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `python -m incidentio_logging receiver ARGS`; yield what it printed at start."""
+    environ = {k: v for k, v in os.environ.items() if k not in (TOKEN_ENV, SOURCE_ENV)}
+    server = subprocess.Popen([sys.executable, "-m", "incidentio_logging", "receiver", *args],
+                              stdout=subprocess.PIPE, text=True, cwd=HERE,
+                              env={**environ, **(env or {})})
+    try:
+        assert server.stdout is not None
+        lines = []
+        while not lines or not lines[-1].startswith("Ctrl-C"):
+            line = server.stdout.readline()
+            assert line, "the receiver exited: " + "".join(lines)
+            lines.append(line)
+        yield "".join(lines)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=10)
+    assert server.returncode == 0
+
+
+def test_the_receiver_command_serves_until_stopped() -> None:
+    """`receiver` prints where it listens and what to export, its own token included."""
+    port = free_port()
+    with serving("--port", str(port)) as out:
+        assert out.startswith(f"Listening on http://127.0.0.1:{port}")
+        assert f"export {TOKEN_ENV}={DEFAULT_TOKEN}" in out
+        page = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert page.status_code == 200 and "Alerts received" in page.text
+
+
+EVENT = {"title": "t", "status": "firing", "deduplication_key": "k"}
+
+
+@pytest.mark.parametrize("where", ["environment", "flags"])
+def test_the_receiver_takes_the_apps_own_token_and_source(where: str) -> None:
+    """An app with its real variables set changes only its endpoint: the receiver
+    accepts that token and source id (the source given as a whole webhook URL), and
+    never prints a token it did not choose. Before, the app got 401."""
+    token, source = "app-real-token-5f8a2c", "01APPREALSOURCE"
+    webhook = f"https://api.incident.io/v2/alert_events/http/{source}"
+    port = free_port()
+    args, env = ("--port", str(port)), {TOKEN_ENV: token, SOURCE_ENV: webhook}
+    if where == "flags":
+        args, env = (*args, "--token", token, "--source", webhook), {}
+    with serving(*args, env=env) as out:
+        assert token not in out
+        assert DEFAULT_TOKEN not in out
+        assert f"/v2/alert_events/http/{source}" in out
+        reply = requests.post(f"http://127.0.0.1:{port}/v2/alert_events/http/{source}",
+                              json=EVENT, headers={"Authorization": f"Bearer {token}"},
+                              timeout=5)
+        assert reply.status_code == 202
+
+
+def ipv6_loopback() -> bool:
+    try:
+        free_port(socket.AF_INET6, "::1")
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+def test_the_receiver_command_serves_on_ipv6() -> None:
+    """`--host ::1` crashed with a gaierror; it serves at http://[::1]:port."""
+    port = free_port(socket.AF_INET6, "::1")
+    with serving("--host", "::1", "--port", str(port)) as out:
+        assert out.startswith(f"Listening on http://[::1]:{port}")
+        assert requests.get(f"http://[::1]:{port}/api/alerts", timeout=5).json() == []
+
+
+def cannot_start(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Run the receiver command in-process; it must exit 2 with one line on stderr."""
+    assert main(["receiver", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    return line
+
+
+@pytest.mark.timeout(10)
+def test_a_host_beyond_loopback_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """--host 0.0.0.0 was served without a word."""
+    line = cannot_start(capsys, "--host", "0.0.0.0", "--port", "0")
+    assert "'0.0.0.0' is not a loopback address" in line
+
+
+@pytest.mark.timeout(10)
+def test_a_port_in_use_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """Not an OSError traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = cannot_start(capsys, "--port", str(port))
+    assert line == f"receiver: port {port} on 127.0.0.1 is already in use; pick another with --port"
+
+
+@pytest.mark.timeout(10)
+def test_an_unwritable_jsonl_is_refused_at_start(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path) -> None:
+    """The receiver used to start anyway and store each retried event again."""
+    path = tmp_path / "missing" / "events.jsonl"
+    line = cannot_start(capsys, "--port", "0", "--jsonl", str(path))
+    assert line.startswith(f"receiver: cannot append to --jsonl {path}: ")
+
+
+@pytest.mark.timeout(10)
+def test_a_bad_token_is_refused_without_echoing_it(capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variables are checked as the handler checks them, and never printed."""
+    monkeypatch.setenv(TOKEN_ENV, "Bearer secret-xyz")
+    line = cannot_start(capsys, "--port", "0")
+    assert "whitespace" in line and "secret-xyz" not in line
+
+
+def test_version_and_help_show_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints the package version; the receiver's help names its defaults."""
+    with pytest.raises(SystemExit) as version:
+        main(["--version"])
+    assert version.value.code == 0
+    assert capsys.readouterr().out.strip().endswith(__version__)
+    with pytest.raises(SystemExit):
+        main(["receiver", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: 127.0.0.1)", "default: 8025", "(default: memory only)"):
+        assert default in help_text
+
+
+def test_the_console_script_is_the_module_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """pyproject's `incidentio-logging` script names the function `python -m` runs."""
+    text = Path(HERE, "pyproject.toml").read_text(encoding="utf-8")
+    match = re.search(r'^\[project\.scripts\]\nincidentio-logging = "([\w.]+):(\w+)"$', text,
+                      re.MULTILINE)
+    assert match, "no incidentio-logging console script in pyproject.toml"
+    entry = getattr(import_module(match.group(1)), match.group(2))
+    assert entry is main
+    with pytest.raises(SystemExit):
+        entry(["--version"])
+    assert __version__ in capsys.readouterr().out

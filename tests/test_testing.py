@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import socket
 import time
 from typing import Any
 
 import pytest
 import requests
 
-from incidentio_logging.testing import LocalReceiver, Scripted
+from incidentio_logging.testing import DEFAULT_SOURCE, DEFAULT_TOKEN, LocalReceiver, Scripted
 
 
 def post(receiver: LocalReceiver, body: Any, *, token: str | None = None,
@@ -88,31 +91,6 @@ def test_events_can_be_appended_to_a_jsonl_file(tmp_path: Any) -> None:
     assert all("received_at" in line for line in lines)
 
 
-def test_the_receiver_command_serves_until_stopped() -> None:
-    """`python -m incidentio_logging receiver` prints where it listens and what to export."""
-    import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "incidentio_logging", "receiver",
-                               "--port", str(port)], stdout=subprocess.PIPE, text=True,
-                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    try:
-        assert server.stdout is not None
-        assert server.stdout.readline().startswith(f"Listening on http://127.0.0.1:{port}")
-        page = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
-        assert page.status_code == 200 and "Alerts received" in page.text
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.communicate(timeout=10)
-    assert server.returncode == 0
-
-
 def test_fault_modes_as_a_client_sees_them(receiver: LocalReceiver) -> None:
     """A raw body comes back byte for byte; a reset is a connection error, logged as
     status 0 and never kept; a slow reply still processes the event first."""
@@ -136,3 +114,162 @@ def test_refused_connections_come_back_on_the_same_port(receiver: LocalReceiver)
     receiver.accept_connections()
     assert receiver.endpoint == endpoint
     assert post(receiver, VALID).status_code == 202
+
+
+def test_odd_metadata_is_accepted_and_shown_as_it_is(receiver: LocalReceiver,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """metadata.data = 5 and data = [1, 2] are valid events: kept, listed by the page's
+    JSON, and printed by the console display, which used to fail on both."""
+    from incidentio_logging._receiver_views import show
+
+    assert post(receiver, {**VALID, "metadata": {"data": 5}}).status_code == 202
+    assert post(receiver, {**VALID, "deduplication_key": "k2",
+                           "metadata": {"data": [1, 2]}}).status_code == 202
+    page = requests.get(f"{receiver.endpoint}/api/alerts", timeout=5)
+    assert page.status_code == 200
+    by_key = {alert["key"]: alert for alert in page.json()}
+    assert by_key["k1"]["metadata"] == {"data": 5}
+    assert by_key["k2"]["latest_records"] == [1, 2]
+    for event in receiver.events:
+        show(event)
+    out = capsys.readouterr().out
+    assert 'metadata: {"data": 5}' in out
+    assert "records:  2\n      1\n      2" in out
+
+
+def test_a_failing_on_event_still_gets_its_answer() -> None:
+    """The sender gets 202 even when the display callback raises."""
+    def broken(event: object) -> None:
+        raise RuntimeError("display failed")
+
+    with LocalReceiver(on_event=broken) as receiver:
+        assert post(receiver, VALID).status_code == 202
+        assert post(receiver, VALID).status_code == 202
+
+
+@pytest.mark.parametrize("depth", [300, 100_000])
+def test_deep_nesting_gets_422_and_the_receiver_keeps_working(receiver: LocalReceiver,
+                                                               depth: int) -> None:
+    """Nesting too deep to parse (or to show) is a JSON validation error, not a dead
+    request; the receiver and its page go on working."""
+    body = (b'{"title": "t", "status": "firing", "deduplication_key": "k",'
+            b' "metadata": {"x": ' + b"[" * depth + b"]" * depth + b"}}")
+    reply = post(receiver, body)
+    assert reply.status_code == 422
+    assert reply.json()["errors"][0]["source"]["field"] == "body"
+    assert post(receiver, VALID).status_code == 202
+    assert requests.get(f"{receiver.endpoint}/api/alerts", timeout=5).status_code == 200
+
+
+def raw_post(receiver: LocalReceiver, content_length: str) -> http.client.HTTPResponse:
+    """A POST whose Content-Length header is exactly ``content_length``, with no body."""
+    connection = http.client.HTTPConnection("127.0.0.1", receiver_port(receiver), timeout=5)
+    connection.putrequest("POST", receiver.webhook_url.split(str(receiver_port(receiver)))[1])
+    connection.putheader("Authorization", f"Bearer {receiver.api_token}")
+    connection.putheader("Content-Length", content_length)
+    connection.endheaders()
+    return connection.getresponse()
+
+
+def receiver_port(receiver: LocalReceiver) -> int:
+    return int(receiver.endpoint.rsplit(":", 1)[1])
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("content_length", ["abc", "-1", "1e3"])
+def test_a_bad_content_length_gets_400_json_and_nothing_is_read(receiver: LocalReceiver,
+                                                                content_length: str) -> None:
+    """No reply at all for "abc" before; "-1" read the body to EOF with no cap (the socket
+    here stays open, so that read would never end). Now: 400 with a JSON error at once,
+    the connection closed, and the receiver still serving."""
+    reply = raw_post(receiver, content_length)
+    assert reply.status == 400
+    assert reply.getheader("Connection") == "close"
+    error = json.loads(reply.read())
+    assert (error["status"], error["type"]) == (400, "invalid_request")
+    assert post(receiver, VALID).status_code == 202
+    assert receiver.events[-1].title == "t"
+
+
+@pytest.mark.timeout(20)
+def test_a_huge_content_length_is_refused_unread(receiver: LocalReceiver) -> None:
+    """A body declared far past the 512 KiB cap gets 413 without being read."""
+    reply = raw_post(receiver, str(10**12))
+    assert reply.status == 413
+    assert reply.getheader("Connection") == "close"
+    assert json.loads(reply.read())["type"] == "payload_too_large"
+
+
+def test_a_malformed_request_gets_a_json_error(receiver: LocalReceiver) -> None:
+    """A request line http.server cannot parse is answered in JSON, as the API answers."""
+    with socket.create_connection(("127.0.0.1", receiver_port(receiver)), timeout=5) as raw:
+        raw.sendall(b"POST /v2/alert_events/http/x HTTP/9.9\r\n\r\n")
+        head, _, body = raw.makefile("rb").read().partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 505")
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body)["status"] == 505
+    assert post(receiver, VALID).status_code == 202
+
+
+def test_the_receiver_refuses_a_host_beyond_loopback() -> None:
+    """0.0.0.0 would put the page, which has no authentication, on the network."""
+    with pytest.raises(ValueError, match="not a loopback address"):
+        LocalReceiver(host="0.0.0.0")
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+def test_the_receiver_serves_on_ipv6_loopback() -> None:
+    """host="::1" used to fail with gaierror: it listens on IPv6, with a bracketed URL."""
+    with LocalReceiver(host="::1") as receiver:
+        assert receiver.endpoint.startswith("http://[::1]:")
+        assert post(receiver, VALID).status_code == 202
+
+
+def test_an_unwritable_jsonl_path_is_refused_at_start(tmp_path: Any) -> None:
+    """Before: the receiver started, then failed every event it had already stored."""
+    with pytest.raises(OSError):
+        LocalReceiver(jsonl=str(tmp_path / "missing" / "events.jsonl"))
+
+
+def test_refusing_also_shuts_a_pooled_keep_alive_connection(receiver: LocalReceiver,
+                                                            make_handler: Any,
+                                                            logger: Any) -> None:
+    """A handler that already holds a keep-alive connection must not get through while
+    refusing: before, its next event was delivered over the old connection."""
+    handler = make_handler(max_retries=0)
+    logger.addHandler(handler)
+    logger.error("first")
+    assert handler.flush(5)
+    receiver.refuse_connections()
+    logger.error("second, while refusing")
+    assert not handler.flush(1)
+    assert len(receiver.events) == 1
+    receiver.accept_connections()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_failing_jsonl_write_is_said_and_the_event_still_answered(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A full disk costs the file its line, not the sender its 202 (no retry, no copy)."""
+    with LocalReceiver(jsonl="/dev/full") as receiver:
+        assert post(receiver, VALID).status_code == 202
+        assert len(receiver.events) == 1
+    assert "receiver: could not append to /dev/full" in capsys.readouterr().err
+
+
+def test_the_receiver_keeps_its_own_token_whatever_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the command reads the app's variables; a test's receiver stays predictable."""
+    monkeypatch.setenv("INCIDENT_IO_API_TOKEN", "app-token")
+    monkeypatch.setenv("INCIDENT_IO_ALERT_SOURCE_CONFIG_ID", "01APPSOURCE")
+    with LocalReceiver() as receiver:
+        assert (receiver.api_token, receiver.source_id) == (DEFAULT_TOKEN, DEFAULT_SOURCE)
