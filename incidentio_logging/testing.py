@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ._receiver_page import PAGE
+from ._receiver_page import PAGE, alerts
 from .config import ALERT_EVENTS_PATH
 from .events import BODY_LIMIT
 
@@ -218,23 +218,7 @@ class LocalReceiver:
 
     def alerts(self) -> list[dict[str, Any]]:
         """One entry per deduplication key, newest first: what on-call would see."""
-        by_key: dict[str, dict[str, Any]] = {}
-        for event in self.events:
-            alert = by_key.setdefault(event.deduplication_key, {
-                "key": event.deduplication_key, "events": 0, "records": 0,
-                "first_received": event.received_at, "metadata": {}, "latest_records": []})
-            alert.update(status=event.status, last_received=event.received_at)
-            if event.status == "firing" or "title" not in alert:
-                alert["title"] = event.title
-            # A resolve usually carries neither: keep what the last firing event said.
-            if event.records:
-                alert["latest_records"] = event.records
-            metadata = {k: v for k, v in event.metadata.items() if k != "data"}
-            if metadata:
-                alert["metadata"] = metadata
-            alert["events"] += 1
-            alert["records"] += len(event.records)
-        return sorted(by_key.values(), key=lambda a: a["last_received"], reverse=True)
+        return alerts(self.events)
 
     def wait_in_flight(self, count: int = 1, timeout: float = 10.0) -> None:
         """Wait until ``count`` requests are being held by :meth:`hold`."""
