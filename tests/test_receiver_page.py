@@ -181,7 +181,7 @@ def test_log_content_stays_inert_on_the_page(
     from selenium.webdriver.common.by import By
 
     handler = make_handler(description=(
-        "**{level}** from `{logger}`: {message}\n\n"
+        "**{level}** from `{logger}`: {message}\n\n## What to do\n"
         "- the runbook: [docs](https://example.com/runbook)\n- [bad](javascript:window.pwned=5)"
         "\n\n```\n{message}\n```"))
     logger.addHandler(handler)
@@ -195,6 +195,7 @@ def test_log_content_stays_inert_on_the_page(
     assert "[click](javascript:window.pwned=3)" in description.text
     assert [e.text for e in description.find_elements(By.TAG_NAME, "strong")] == [
         "ERROR", "loud"]
+    assert description.find_element(By.TAG_NAME, "h4").text == "What to do"
     assert len(description.find_elements(By.TAG_NAME, "li")) == 2
     assert description.find_element(By.CSS_SELECTOR, "pre code").text == HOSTILE
     (link,) = browser.find_elements(By.CSS_SELECTOR, "#alerts a")
