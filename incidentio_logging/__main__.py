@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Sequence
 
-from ._receiver_page import split_records
 from .connection import check
 from .handler import IncidentIOHandler
 from .testing import LocalReceiver, ReceivedEvent
@@ -23,26 +22,22 @@ _print_lock = threading.Lock()
 
 
 def show(event: ReceivedEvent) -> None:
-    """Print one alert event the way on-call would skim it; odd values as they came."""
-    meta, records = split_records(event.metadata)
+    """Print one alert event the way on-call would skim it."""
+    meta = {k: v for k, v in event.metadata.items() if k != "data"}
     lines = [
         f"--- alert event: {event.status.upper()}  key={event.deduplication_key[:16]}...",
         f"    title:    {event.title}",
         f"    metadata: {json.dumps(meta, sort_keys=True)}",
-        f"    records:  {len(records)}",
+        f"    records:  {len(event.records)}",
     ]
-    for record in records:
-        if not isinstance(record, dict):
-            lines.append(f"      {json.dumps(record)}")
-            continue
+    for record in event.records:
         extras = {k: v for k, v in record.items() if k not in _STANDARD}
-        lines.append(f"      {str(record.get('timestamp', ''))[11:19]} {record.get('level')} "
+        lines.append(f"      {record.get('timestamp', '')[11:19]} {record.get('level')} "
                      f"{record.get('logger')}: {record.get('message')}"
                      + (f"  {json.dumps(extras)}" if extras else ""))
         if "exc_info" in record:
-            text = str(record["exc_info"])
-            last = (text.strip().splitlines() or [""])[-1]
-            lines.append(f"        traceback ({len(text)} chars) ... {last}")
+            last = str(record["exc_info"]).strip().splitlines()[-1]
+            lines.append(f"        traceback ({len(str(record['exc_info']))} chars) ... {last}")
     with _print_lock:
         print("\n".join(lines), flush=True)
 

@@ -11,45 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .testing import ReceivedEvent
-
-
-def split_records(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
-    """The metadata to show and the records: ``data`` when it is a list, items as sent.
-
-    Any other ``data`` stays in the metadata, as it came, and the event has no records.
-    """
-    data = metadata.get("data")
-    if isinstance(data, list):
-        return {k: v for k, v in metadata.items() if k != "data"}, data
-    return dict(metadata), []
-
-
-def alerts(events: Iterable[ReceivedEvent]) -> list[dict[str, Any]]:
-    """One entry per deduplication key, newest first: what on-call would see."""
-    by_key: dict[str, dict[str, Any]] = {}
-    for event in events:
-        alert = by_key.setdefault(event.deduplication_key, {
-            "key": event.deduplication_key, "events": 0, "records": 0, "description": "",
-            "first_received": event.received_at, "metadata": {}, "latest_records": []})
-        alert.update(status=event.status, last_received=event.received_at)
-        if event.status == "firing" or "title" not in alert:
-            alert["title"] = event.title
-        metadata, records = split_records(event.metadata)
-        # A resolve usually carries no description nor records: keep what the firing said.
-        if event.payload.get("description"):
-            alert["description"] = event.payload["description"]
-        if records:
-            alert["latest_records"] = records
-        if metadata:
-            alert["metadata"] = metadata
-        alert["events"] += 1
-        alert["records"] += len(records)
-    return sorted(by_key.values(), key=lambda a: a["last_received"], reverse=True)
 
 
 def _page() -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ._receiver_page import PAGE, alerts
+from ._receiver_page import PAGE
 from .config import ALERT_EVENTS_PATH
 from .events import BODY_LIMIT
 
@@ -56,9 +56,13 @@ class ReceivedEvent:
         return dict(self.payload.get("metadata") or {})
 
     @property
-    def records(self) -> list[dict[str, Any]]:
-        """The serialized log records, from ``metadata.data``."""
-        return list(self.metadata.get("data") or [])
+    def records(self) -> list[Any]:
+        """The serialized log records, from ``metadata.data`` when it is a list.
+
+        This library sends objects there; another sender's event may hold anything.
+        """
+        data = self.metadata.get("data")
+        return list(data) if isinstance(data, list) else []
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,27 @@ class LocalReceiver:
 
     def alerts(self) -> list[dict[str, Any]]:
         """One entry per deduplication key, newest first: what on-call would see."""
-        return alerts(self.events)
+        by_key: dict[str, dict[str, Any]] = {}
+        for event in self.events:
+            alert = by_key.setdefault(event.deduplication_key, {
+                "key": event.deduplication_key, "events": 0, "records": 0, "description": "",
+                "first_received": event.received_at, "metadata": {}, "latest_records": []})
+            alert.update(status=event.status, last_received=event.received_at)
+            if event.status == "firing" or "title" not in alert:
+                alert["title"] = event.title
+            # A resolve usually carries none of these: keep what the last firing event said.
+            if event.payload.get("description"):
+                alert["description"] = event.payload["description"]
+            if event.records:
+                alert["latest_records"] = event.records
+            # A data that is not a list of records is shown as it came, with the metadata.
+            metadata = {k: v for k, v in event.metadata.items()
+                        if not (k == "data" and isinstance(v, list))}
+            if metadata:
+                alert["metadata"] = metadata
+            alert["events"] += 1
+            alert["records"] += len(event.records)
+        return sorted(by_key.values(), key=lambda a: a["last_received"], reverse=True)
 
     def wait_in_flight(self, count: int = 1, timeout: float = 10.0) -> None:
         """Wait until ``count`` requests are being held by :meth:`hold`."""
