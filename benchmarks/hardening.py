@@ -507,5 +507,23 @@ HOOKS_ROWS: list[Row] = [
 ]
 
 
+#: The pytest plugin's checks.
+PAGE_ROWS: list[Row] = [
+    ("assert_alerted(status=\"resolved\", timeout=5) failed at once, before the resolve "
+     "came, and its message left out the status",
+     "failed after 0.00 s → passed after 0.31 s (resolve_after=0.3)",
+     "test_pytest_plugin.py::test_assert_alerted_waits_for_any_matching_event"),
+    ("assert_alerted(level=\"ERROR\") read the level from the title, so threshold titles "
+     "(`[≥2 in 10s] ERROR ...`) and custom titles never matched",
+     "failed → passed, matched on metadata.incidentio_logging.level",
+     "test_pytest_plugin.py::test_assert_alerted_waits_for_any_matching_event"),
+    ("assert_alerted checked once, as soon as the first event came: a matching event "
+     "that arrived second was missed",
+     "failed after 0.01 s → passed after 0.36 s (the event logged 0.3 s later)",
+     "test_pytest_plugin.py::test_assert_alerted_waits_for_any_matching_event"),
+]
+
+
 HARDENING: list[Row] = (WORKER_ROWS + SCRUB_ROWS + CONFIG_ROWS + STORM_ROWS
-                        + STRUCTURED_ROWS + IDENTITY_ROWS + HOOKS_ROWS + RECEIVER_ROWS)
+                        + STRUCTURED_ROWS + IDENTITY_ROWS + HOOKS_ROWS + RECEIVER_ROWS
+                        + PAGE_ROWS)

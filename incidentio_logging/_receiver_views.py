@@ -34,11 +34,14 @@ def alerts(events: Sequence[ReceivedEvent]) -> list[dict[str, Any]]:
     for event in events:
         alert = by_key.setdefault(event.deduplication_key, {
             "key": event.deduplication_key, "events": 0, "records": 0,
-            "first_received": event.received_at, "metadata": {}, "latest_records": []})
+            "first_received": event.received_at, "metadata": {}, "latest_records": [],
+            "description": ""})
         alert.update(status=event.status, last_received=event.received_at)
         if event.status == "firing" or "title" not in alert:
             alert["title"] = event.title
         # A resolve usually carries neither: keep what the last firing event said.
+        if event.payload.get("description"):
+            alert["description"] = event.payload["description"]
         if event.records:
             alert["latest_records"] = event.records
         metadata = other_metadata(event)

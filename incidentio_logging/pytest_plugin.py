@@ -11,11 +11,14 @@ is installed next to pytest::
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from .events import SUMMARY_KEY
 from .handler import IncidentIOHandler
 from .testing import HandlerOptions, LocalReceiver, ReceivedEvent
 
@@ -50,19 +53,31 @@ class Receiver:
 
     def assert_alerted(self, *, title: str | None = None, level: str | None = None,
                        status: str = "firing", timeout: float = 5.0) -> ReceivedEvent:
-        """Return the event whose title contains ``title`` (and level), or fail saying
-        what did arrive."""
+        """Wait up to ``timeout`` seconds for an event with this ``status`` whose title
+        contains ``title`` and whose records are at ``level``; return the first one, or
+        fail saying what did arrive.
+
+        The level is the one the handler puts in the event's metadata, so custom and
+        threshold titles match too; a resolve carries none, so it has its alert's.
+        """
         self._flush()
-        try:
-            self.local.wait_for(1, timeout)
-        except AssertionError:
-            pytest.fail(f"expected an alert{_wanted(title, level)}, but none arrived")
-        for event in self.local.events:
-            if (event.status == status and (title is None or title in event.title)
-                    and (level is None or event.title.startswith(f"{level} "))):
-                return event
-        seen = "\n  ".join(f"{e.status}: {e.title}" for e in self.local.events)
-        pytest.fail(f"expected an alert{_wanted(title, level)}; received:\n  {seen}")
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.local.events
+            match = next(_matching(events, title, level, status), None)
+            if match is not None:
+                return match
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            # At the deadline it gives up, and the loop takes one last look.
+            with contextlib.suppress(AssertionError):
+                self.local.wait_for(len(events) + 1, left)
+        wanted = f"expected a {status} alert{_wanted(title, level)}"
+        if not events:
+            pytest.fail(f"{wanted}, but none arrived within {timeout:g}s")
+        seen = "\n  ".join(f"{e.status}: {e.title}" for e in events)
+        pytest.fail(f"{wanted}; received within {timeout:g}s:\n  {seen}")
 
     def assert_not_alerted(self) -> None:
         """Fail if any event arrived."""
@@ -80,6 +95,18 @@ class Receiver:
         self.local.release()
         for handler in self._handlers:
             handler.close()
+
+
+def _matching(events: list[ReceivedEvent], title: str | None, level: str | None,
+              status: str) -> Iterator[ReceivedEvent]:
+    levels: dict[str, object] = {}  # by deduplication key: the level its alert fired at
+    for event in events:
+        summary = event.metadata.get(SUMMARY_KEY)
+        if isinstance(summary, dict) and "level" in summary:
+            levels[event.deduplication_key] = summary["level"]
+        if (event.status == status and (title is None or title in event.title)
+                and (level is None or levels.get(event.deduplication_key) == level)):
+            yield event
 
 
 def _wanted(title: str | None, level: str | None) -> str:

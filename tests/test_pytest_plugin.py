@@ -32,6 +32,47 @@ def test_a_missing_alert_fails_readably(incidentio_receiver):
     incidentio_receiver.assert_alerted(title="/checkout/", timeout=0.5)
 '''
 
+# Each passes only if assert_alerted waits, reads the level from the metadata and looks
+# at every event.
+WAITING_TESTS = '''
+import logging
+import threading
+
+import pytest
+
+def test_a_resolve_is_waited_for(incidentio_receiver):
+    log = logging.getLogger("jobs")
+    log.addHandler(incidentio_receiver.handler(dedup="fingerprint", resolve_after=0.3))
+    log.error("Nightly export failed")
+    event = incidentio_receiver.assert_alerted(title="Nightly export", level="ERROR",
+                                               status="resolved", timeout=5)
+    assert event.status == "resolved"
+
+def test_a_threshold_title_matches_its_level(incidentio_receiver):
+    log = logging.getLogger("payments")
+    log.addHandler(incidentio_receiver.handler(threshold=2, threshold_window=10))
+    log.error("Card declined")
+    log.error("Card declined")
+    event = incidentio_receiver.assert_alerted(title="Card declined", level="ERROR")
+    assert event.title.startswith("[\u22652 in 10s] ERROR payments: ")
+    with pytest.raises(pytest.fail.Exception, match="expected a firing alert at CRITICAL"):
+        incidentio_receiver.assert_alerted(level="CRITICAL", timeout=0.2)
+
+def test_a_later_event_is_not_missed(incidentio_receiver):
+    handler = incidentio_receiver.handler()
+    logging.getLogger("first").addHandler(handler)
+    logging.getLogger("second").addHandler(handler)
+    logging.getLogger("first").error("Unrelated failure")
+    incidentio_receiver.wait_for(1)
+    threading.Timer(0.3, logging.getLogger("second").error, ["Checkout failed"]).start()
+    incidentio_receiver.assert_alerted(title="Checkout failed", timeout=5)
+
+def test_a_missing_resolve_names_the_status(incidentio_receiver):
+    logging.getLogger("stays").addHandler(incidentio_receiver.handler())
+    logging.getLogger("stays").error("Still broken")
+    incidentio_receiver.assert_alerted(status="resolved", timeout=0.5)
+'''
+
 
 def test_the_fixture_works_in_a_users_suite(pytester: pytest.Pytester) -> None:
     """Registered by entry point: a plain test file can use it, with no conftest."""
@@ -39,6 +80,17 @@ def test_the_fixture_works_in_a_users_suite(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:logging", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines([
-        "*expected an alert titled like '/checkout/'; received:*",
+        "*expected a firing alert titled like '/checkout/'; received within 0.5s:*",
         "*firing: ERROR other: Something else broke*",
+    ])
+
+
+def test_assert_alerted_waits_for_any_matching_event(pytester: pytest.Pytester) -> None:
+    """Resolves and later events are waited for; a threshold title matches on its level."""
+    pytester.makepyfile(test_user=WAITING_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:logging", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines([
+        "*expected a resolved alert; received within 0.5s:*",
+        "*firing: ERROR stays: Still broken*",
     ])
