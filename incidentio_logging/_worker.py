@@ -332,6 +332,8 @@ class Worker:
     def _check_stall(self) -> None:
         """Say once that records have waited too long for a worker that has not run."""
         self._stall_at = math.inf  # once: the worker's next run re-arms it, quietly
+        if self._stop_at < math.inf:
+            return  # closing: close() says what it leaves undelivered, in its own line
         thread = self._thread
         if thread is None:
             state = "could not be started"

@@ -4,6 +4,7 @@ wait too long for a worker that has not run, said once on stderr."""
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 import requests
 
 from incidentio_logging import IncidentIOHandler, _servers
+from incidentio_logging._record import capture
 from incidentio_logging._servers import UWSGI_THREADS_BY_DEFAULT, uwsgi_without_threads
 from incidentio_logging._worker import MIN_STALL, Worker
 from incidentio_logging.testing import LocalReceiver
@@ -150,6 +152,29 @@ def test_records_waiting_for_a_worker_that_never_runs_are_said_once(
             clock.now += 60
             log.error("still waiting")
             assert STALLED not in capsys.readouterr().err
+        finally:
+            never.set()
+
+
+@pytest.mark.timeout(30)
+def test_a_record_that_slips_in_after_close_gave_up_is_not_said_to_wait(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """close() gave up on a worker that never ran, and said so in its own line; a
+    record that passed the handler's closed check just before adds no stall line."""
+    never = threading.Event()
+    monkeypatch.setattr(Worker, "_run", lambda self: never.wait(10))
+    with _clocked(receiver, "tests.stall.closed", flush_interval=0.05,
+                  shutdown_timeout=0.1) as (handler, clock, log):
+        try:
+            log.error("given up by close()")
+            handler.close()
+            clock.now += 60
+            late = logging.getLogger("tests.stall.closed").makeRecord(
+                "tests.stall.closed", logging.ERROR, __file__, 1, "late", None, None)
+            assert handler._worker.submit(capture(late)) is None
+            err = capsys.readouterr().err
+            assert "close() left 1 record(s) undelivered" in err and STALLED not in err
         finally:
             never.set()
 
