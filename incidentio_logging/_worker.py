@@ -282,6 +282,7 @@ class Worker:
             self._stall_after = math.inf
         # Kept when set: after a failed start, the wait began with the first attempt.
         self._stall_at = min(self._stall_at, self._clock() + self._stall_after)
+        self._ran = False  # a fresh thread, after one that failed
         for last in (False, True):
             self._new_bells()
             self._thread = thread = threading.Thread(target=self._run, name=self._name,
