@@ -157,6 +157,35 @@ def test_records_waiting_for_a_worker_that_never_runs_are_said_once(
 
 
 @pytest.mark.timeout(30)
+def test_a_worker_started_after_one_that_failed_is_said_not_to_have_run(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The first worker fails (its records are dropped and said); the next record starts
+    a second one, which never runs: the line says that one has not run yet."""
+    def fail(_: Worker) -> None:
+        raise RuntimeError("worker fault")
+
+    monkeypatch.setattr(Worker, "_loop", fail)
+    never = threading.Event()
+    with _clocked(receiver, "tests.stall.second", flush_interval=0.05,
+                  shutdown_timeout=0.1) as (handler, clock, log):
+        try:
+            log.error("dropped with the failed worker")
+            deadline = time.monotonic() + 5
+            while handler._worker._thread is not None:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            monkeypatch.setattr(Worker, "_run", lambda self: never.wait(10))
+            log.error("starts a second worker, which never runs")
+            clock.now += MIN_STALL + 0.1
+            log.error("waits")
+            (line,) = [ln for ln in capsys.readouterr().err.splitlines() if STALLED in ln]
+            assert "was started but has not run yet" in line
+        finally:
+            never.set()
+
+
+@pytest.mark.timeout(30)
 def test_a_record_that_slips_in_after_close_gave_up_is_not_said_to_wait(
         receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
