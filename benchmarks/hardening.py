@@ -39,6 +39,18 @@ WORKER_ROWS: list[Row] = [
      "flight",
      "re-entered the delivery and returned True → returns False at once, sent once",
      "test_worker.py::test_a_flush_from_a_signal_handler_during_inline_delivery_returns_at_once"),
+    ("uWSGI before 2.0.27 without --enable-threads: the worker thread ran only while a "
+     "request was handled (a probe thread: 3 steps in 2 s, against 21 with the flag), "
+     "and nothing said so",
+     "silent → one line at start-up naming --enable-threads (none with the flag, nor "
+     "from 2.0.27, where it is the default)",
+     "test_stall.py::test_under_real_uwsgi_the_line_comes_exactly_when_threads_are_off"),
+    ("Records waiting for a worker that never runs, cannot start or is blocked: nothing "
+     "said until close()",
+     "silent → one line once they have waited max(3 flush_intervals, 2 s), naming the "
+     "likely causes; a delivery in progress gets timeout + max_retry_time more; off "
+     "when the worker is a greenlet; caller cost one clock read per record",
+     "test_stall.py::test_records_waiting_for_a_worker_that_never_runs_are_said_once"),
     ("close() with a worker that never runs (uWSGI without threads): silent loss",
      "records_pending 25, dropped {}, nothing on stderr → shutdown_timeout: 25, one "
      "stderr line",

@@ -55,6 +55,12 @@ SLOW_LOOKUP = 30.0
 #: stats() call after this many seconds, doubling up to the maximum.
 START_RETRY = 1.0
 START_RETRY_MAX = 60.0
+#: Records that have waited this many flush_intervals (and at least MIN_STALL seconds)
+#: for a worker that has not run are said once on stderr. A window keeps records queued
+#: for up to one flush_interval by design; the rest, and the floor, leave room for a
+#: loaded machine's scheduling and collector pauses, so a busy CI box stays quiet.
+STALL_INTERVALS = 3
+MIN_STALL = 2.0
 
 
 class _Bell:
@@ -113,7 +119,8 @@ class Worker:
     def __init__(self, dispatcher: Dispatcher, *, stats: Stats, reporter: Reporter,
                  clock: Callable[[], float], flush_interval: float, queue_size: int,
                  max_queue_bytes: int, name: str,
-                 needs_lookup: Callable[[], bool] = lambda: False) -> None:
+                 needs_lookup: Callable[[], bool] = lambda: False,
+                 busy_grace: float = 0.0) -> None:
         self._dispatcher = dispatcher
         self._stats = stats
         self._reporter = reporter
@@ -132,6 +139,14 @@ class Worker:
         self._high_water = max(1, min(queue_size // 2, 1024))
         self._name = name
         self._needs_lookup = needs_lookup
+        # The stall check (see _check_stall): records queued after _stall_at have waited
+        # too long for a worker that has not run. The worker pushes it on each time it
+        # runs; while it delivers, by busy_grace more (one attempt's timeout and the
+        # retries' wait), so a slow endpoint is not taken for a worker that never runs.
+        self._stall_after = max(STALL_INTERVALS * flush_interval, MIN_STALL)
+        self._busy_grace = busy_grace
+        self._stall_at = math.inf
+        self._ran = False
         self._queue: deque[Captured | _Flush | _Stop] = deque()
         # The flush/stop markers in the queue, so pending() counts records: appended
         # before the queue and taken after it, so pending() may briefly read one low.
@@ -182,11 +197,19 @@ class Worker:
         queue.append(item)
         if self._thread is None:
             self._start()
-        elif self._idle or (len(queue) >= self._high_water and not self._wake.is_set()):
-            # ">=", not "==": with several threads logging, another append can land
-            # between ours and the length check, and the exact mark would go unseen.
+        elif self._idle:
+            # Idle since its last run: the wait for it starts now (re-armed before
+            # _idle is cleared, so no other caller compares with the old stamp).
+            self._stall_at = self._clock() + self._stall_after
             self._idle = False
             self._wake.set()
+            return None
+        elif len(queue) >= self._high_water and not self._wake.is_set():
+            # ">=", not "==": with several threads logging, another append can land
+            # between ours and the length check, and the exact mark would go unseen.
+            self._wake.set()
+        if self._clock() >= self._stall_at:  # the one cost per record: a clock read
+            self._check_stall()
         return None
 
     def pending(self) -> int:
@@ -253,6 +276,14 @@ class Worker:
         # A thread limit is often reached for a moment (a burst of short-lived threads),
         # and the record that found it may be the only one for a long time: the start is
         # tried again at once, once, before waiting for a later record or stats().
+        if _green_threads():
+            # The worker is a greenlet: it runs only when the application yields, and
+            # an application that does not yield blocks its own requests too; that is
+            # not a worker that cannot run.
+            self._stall_after = math.inf
+        # Kept when set: after a failed start, the wait began with the first attempt.
+        self._stall_at = min(self._stall_at, self._clock() + self._stall_after)
+        self._ran = False  # a fresh thread, after one that failed
         for last in (False, True):
             self._new_bells()
             self._thread = thread = threading.Thread(target=self._run, name=self._name,
@@ -299,6 +330,25 @@ class Worker:
                               f"({type(exc).__name__}: {exc}); records wait in the queue "
                               f"and a later one retries in {self._start_delay:g} s")
         self._start_delay = min(self._start_delay * 2, START_RETRY_MAX)
+
+    def _check_stall(self) -> None:
+        """Say once that records have waited too long for a worker that has not run."""
+        self._stall_at = math.inf  # once: the worker's next run re-arms it, quietly
+        if self._stop_at < math.inf:
+            return  # closing: close() says what it leaves undelivered, in its own line
+        thread = self._thread
+        if thread is None:
+            state = "could not be started"
+        elif not self._ran:
+            state = "was started but has not run yet"
+        else:
+            state = "has stopped taking records"
+        self._reporter.report(
+            "stalled", f"records have waited over {self._stall_after:g} s for the "
+            f"worker thread, which {state}. Likely causes: uWSGI without "
+            "--enable-threads; a server that stops threads in the processes it forks; "
+            "a thread holding the GIL in C code; a transport that never returns. They "
+            "are sent once it runs, or counted at close()", once=True)
 
     def _inline_needed(self) -> bool:
         thread = self._thread
@@ -421,6 +471,7 @@ class Worker:
     # The worker's thread ------------------------------------------------------------
 
     def _run(self) -> None:
+        self._ran = True
         with _as_worker_thread(inline=False):
             try:
                 self._loop()
@@ -433,6 +484,7 @@ class Worker:
                 self._reporter.report("worker", f"worker thread failed: {type(exc).__name__}: "
                                       f"{exc}; queued records dropped")
                 self._discard("internal_error")
+                self._stall_at = math.inf  # nothing waits; the next start arms it
                 with self._start_lock():
                     self._thread = None  # the next record starts a fresh worker
             finally:
@@ -442,6 +494,7 @@ class Worker:
         """Run until a stop marker, and ship what came before it."""
         window_closes: float | None = None
         while True:
+            self._stall_at = self._clock() + self._stall_after  # it runs
             marker = self._drain()
             if marker is not None:
                 self._ship()
@@ -498,8 +551,15 @@ class Worker:
             self._stats.taken += taken
 
     def _timing(self, deadline: float = math.inf) -> Timing:
-        return Timing(now=self._clock, wait=self._wait,
+        return Timing(now=self._busy_now, wait=self._wait,
                       stop_at=lambda: min(self._stop_at, deadline), floor=lambda: self._floor)
+
+    def _busy_now(self) -> float:
+        # Each step of a delivery reads the clock: it runs, and until its next step
+        # (an attempt, a backoff) records may wait for up to busy_grace more.
+        now = self._clock()
+        self._stall_at = now + self._stall_after + self._busy_grace
+        return now
 
     def _ship(self, deadline: float = math.inf) -> None:
         self._dispatcher.ship(self._timing(deadline))
@@ -647,6 +707,17 @@ def _as_worker_thread(*, inline: bool = True) -> Iterator[None]:
         if added:
             WORKER_THREADS.discard(ident)
             INLINE_THREADS.discard(ident)
+
+
+def _green_threads() -> bool:
+    """True when gevent or eventlet has patched threading: a new Thread is a greenlet."""
+    gevent = sys.modules.get("gevent.monkey")
+    eventlet = sys.modules.get("eventlet.patcher")
+    try:
+        return bool((gevent is not None and gevent.is_module_patched("threading"))
+                    or (eventlet is not None and eventlet.is_monkey_patched("thread")))
+    except Exception:  # noqa: BLE001 - their private state; assume real threads
+        return False
 
 
 def _holds_logging_lock() -> bool:

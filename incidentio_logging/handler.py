@@ -16,6 +16,7 @@ from ._dispatch import Dispatcher
 from ._identity import deduplication_key
 from ._record import capture
 from ._report import Reporter
+from ._servers import say_once, uwsgi_without_threads
 from ._stats import HandlerStats, Stats
 from ._structured import plain
 from ._worker import INLINE_THREADS, WORKER_THREADS, Worker
@@ -143,6 +144,8 @@ class IncidentIOHandler(logging.Handler):
         self._closed = False
         self._budget_started: float | None = None
         self._build_runtime()
+        # At construction, so the line is among the server's start-up lines.
+        say_once("uwsgi", uwsgi_without_threads(), self._reporter.say)
         _HANDLERS.add(self)
         if settings.capture_uncaught:
             _hooks.capture_uncaught(self)
@@ -165,6 +168,8 @@ class IncidentIOHandler(logging.Handler):
             max_queue_bytes=self._settings.max_queue_bytes,
             name=f"incidentio-logging-worker-{self._settings.source_id[:12]}",
             needs_lookup=getattr(self._transport, "needs_lookup", lambda: False),
+            # The longest one step of a delivery may keep the worker from the queue.
+            busy_grace=self._settings.timeout + self._settings.max_retry_time,
         )
 
     def _after_fork(self) -> None:

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -299,10 +300,11 @@ def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
 
 
 @contextlib.contextmanager
-def _clocked(receiver: LocalReceiver, name: str, *, flush_interval: float
+def _clocked(receiver: LocalReceiver, name: str, *, flush_interval: float, **options: Any
              ) -> Iterator[tuple[IncidentIOHandler, FakeClock, logging.Logger]]:
     """A handler on its own logger, its worker on a fake clock; closed on the way out."""
-    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=flush_interval)
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=flush_interval,
+                                **options)
     clock = FakeClock()
     handler._worker._clock = clock
     log = logging.getLogger(name)

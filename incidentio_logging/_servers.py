@@ -1,0 +1,65 @@
+"""Servers under which the worker thread cannot run: said once, at construction.
+
+uWSGI before 2.0.27 leaves Python threads support off unless ``--enable-threads`` (or
+``--threads``) is given: its process then holds the GIL while it waits for requests,
+and a thread the application started runs only while a request is being handled. The
+worker's alerts wait for the next request, and those logged by the last one before a
+quiet spell wait with it. uWSGI 2.0.27 turned threads on by default.
+
+The ``uwsgi`` module exists only inside a uWSGI process, with its options in
+``uwsgi.opt`` and its version in ``uwsgi.version`` (both bytes).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+#: The first uWSGI whose threads support is on by default.
+UWSGI_THREADS_BY_DEFAULT = (2, 0, 27)
+
+# One line per process, however many handlers it builds: a forked child inherits it.
+_said: set[str] = set()
+
+
+def uwsgi_without_threads(modules: Mapping[str, Any] | None = None) -> str | None:
+    """The line to say when this process is a uWSGI one whose threads never run; or None.
+
+    Silent when unsure (a version it cannot read, options it cannot see): the check
+    on records that wait too long (see ``Worker``) still speaks if the worker never runs.
+    """
+    uwsgi = (sys.modules if modules is None else modules).get("uwsgi")
+    if uwsgi is None:
+        return None
+    version = _version(getattr(uwsgi, "version", None))
+    options = getattr(uwsgi, "opt", None)
+    if version is None or version >= UWSGI_THREADS_BY_DEFAULT or not isinstance(options,
+                                                                                Mapping):
+        return None
+    # "threads" turns threads support on at any value (an explicit 1 included), so its
+    # presence is enough, as is that of "enable-threads".
+    if any(options.get(name) for name in ("enable-threads", "threads")):
+        return None
+    shown = ".".join(map(str, version))
+    return (f"uWSGI {shown} runs without --enable-threads: this handler's worker thread "
+            "only runs while a request is being handled, so alerts wait for the next "
+            "request and may be lost at exit. Add --enable-threads (enable-threads = true "
+            "in the ini file), or use uWSGI 2.0.27 or later, where it is the default")
+
+
+def say_once(key: str, message: str | None, say: Callable[[str], None]) -> None:
+    """Call ``say(message)`` the first time this process meets ``key``, if there is one."""
+    if message is not None and key not in _said:
+        _said.add(key)
+        say(message)
+
+
+def _version(raw: object) -> tuple[int, ...] | None:
+    text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw
+    if not isinstance(text, str):
+        return None
+    try:
+        return tuple(int(part) for part in text.split(".")[:3])
+    except ValueError:
+        return None
