@@ -134,7 +134,6 @@ _flushing_on_term: list[IncidentIOHandler] = []
 _previous_term: Callable[[int, FrameType | None], Any] | int | None = signal.SIG_DFL
 _term_in_chain = False
 _term_running = False
-_said: set[str] = set()  # what was said once per process, whichever handler said it
 
 TermPlan = Literal["install", "installed", "c_handler", "not_main_thread"]
 
@@ -168,11 +167,11 @@ def flush_on_sigterm(handler: IncidentIOHandler, reporter: Reporter) -> None:
             signal.signal(signal.SIGTERM, _on_sigterm)
             _term_in_chain = True
         elif plan == "c_handler":
-            _say_once(reporter, plan, "flush_on_sigterm: SIGTERM already has a handler "
+            reporter.say_once(plan, "flush_on_sigterm: SIGTERM already has a handler "
                       "installed from C, which cannot be chained; not installed, so "
                       "records pending at a SIGTERM may be lost")
         elif plan == "not_main_thread":
-            _say_once(reporter, plan, "flush_on_sigterm: the handler was built outside the "
+            reporter.say_once(plan, "flush_on_sigterm: the handler was built outside the "
                       "main thread, where Python cannot install signal handlers; not "
                       "installed (build it from the main thread, or call "
                       "incidentio_logging.flush_all() on shutdown)")
@@ -195,11 +194,6 @@ def release_sigterm(handler: IncidentIOHandler) -> None:
         except (ValueError, OSError):  # at interpreter shutdown: leave it be
             pass
 
-
-def _say_once(reporter: Reporter, key: str, message: str) -> None:
-    if key not in _said:
-        _said.add(key)
-        reporter.say(message)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

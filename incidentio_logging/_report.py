@@ -16,6 +16,10 @@ from ._wording import count_of
 
 PREFIX = "incidentio-logging: "
 
+#: What was said once per process, whichever handler said it (not per Reporter: each
+#: handler has its own).
+_said_once: set[str] = set()
+
 
 class Reporter:
     """Writes at most one line per key per ``interval`` seconds, with the token masked."""
@@ -46,6 +50,12 @@ class Reporter:
         if suppressed:
             message += f" ({count_of(suppressed, 'similar message')} suppressed)"
         self.say(message)
+
+    def say_once(self, key: str, message: str | None) -> None:
+        """Say ``message`` the first time this process meets ``key``, if there is one."""
+        if message is not None and key not in _said_once:
+            _said_once.add(key)
+            self.say(message)
 
     def say(self, message: str) -> None:
         """Say ``message`` now, never rate-limited: for what must always be heard."""

@@ -13,14 +13,13 @@ The ``uwsgi`` module exists only inside a uWSGI process, with its options in
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 #: The first uWSGI whose threads support is on by default.
 UWSGI_THREADS_BY_DEFAULT = (2, 0, 27)
 
 # One line per process, however many handlers it builds: a forked child inherits it.
-_said: set[str] = set()
 
 
 def uwsgi_without_threads(modules: Mapping[str, Any] | None = None) -> str | None:
@@ -47,12 +46,6 @@ def uwsgi_without_threads(modules: Mapping[str, Any] | None = None) -> str | Non
             "request and may be lost at exit. Add --enable-threads (enable-threads = true "
             "in the ini file), or use uWSGI 2.0.27 or later, where it is the default")
 
-
-def say_once(key: str, message: str | None, say: Callable[[str], None]) -> None:
-    """Call ``say(message)`` the first time this process meets ``key``, if there is one."""
-    if message is not None and key not in _said:
-        _said.add(key)
-        say(message)
 
 
 def _version(raw: object) -> tuple[int, ...] | None:

@@ -16,7 +16,7 @@ from ._dispatch import Dispatcher
 from ._identity import deduplication_key
 from ._record import capture
 from ._report import Reporter
-from ._servers import say_once, uwsgi_without_threads
+from ._servers import uwsgi_without_threads
 from ._stats import HandlerStats, Stats
 from ._structured import plain
 from ._worker import INLINE_THREADS, WORKER_THREADS, Worker
@@ -145,7 +145,7 @@ class IncidentIOHandler(logging.Handler):
         self._budget_started: float | None = None
         self._build_runtime()
         # At construction, so the line is among the server's start-up lines.
-        say_once("uwsgi", uwsgi_without_threads(), self._reporter.say)
+        self._reporter.say_once("uwsgi", uwsgi_without_threads())
         _HANDLERS.add(self)
         if settings.capture_uncaught:
             _hooks.capture_uncaught(self)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from incidentio_logging import IncidentIOHandler, _servers
+from incidentio_logging import IncidentIOHandler, _report
 from incidentio_logging._record import capture
 from incidentio_logging._servers import UWSGI_THREADS_BY_DEFAULT, uwsgi_without_threads
 from incidentio_logging._worker import MIN_STALL, Worker
@@ -58,7 +58,7 @@ def test_the_uwsgi_line_is_said_once_per_process_at_construction(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Built under uWSGI without threads, the first handler says so at once; a second
     handler in the same process adds nothing."""
-    monkeypatch.setattr(_servers, "_said", set())
+    monkeypatch.setattr(_report, "_said_once", set())
     monkeypatch.setitem(sys.modules, "uwsgi", fake_uwsgi(b"2.0.26")["uwsgi"])
     options = {"api_token": "t" * 20, "alert_source_config_id": "S1",
                "endpoint": "http://127.0.0.1:9"}
