@@ -18,8 +18,7 @@ import requests
 from incidentio_logging.contrib.asgi import LOGGER_NAME, ExceptionLoggingMiddleware
 from incidentio_logging.testing import LocalReceiver
 
-from .conftest import MakeHandler
-from .test_contrib_flask import free_port
+from .conftest import MakeHandler, free_port
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRETS = ("QUERY-S3CRET", "COOKIE-S3CRET", "HEADER-S3CRET", "BODY-S3CRET")
