@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -376,3 +378,10 @@ def test_a_failing_route_under_uvicorn_alerts_once_and_the_server_keeps_serving(
     sent = b"".join(a.body for a in receiver.attempts)
     for secret in SECRETS:
         assert secret.encode() not in sent
+
+
+def test_the_readme_shows_the_log_config_the_uvicorn_test_runs() -> None:
+    with open(os.path.join(HERE, "README.md"), encoding="utf-8") as readme:
+        blocks = re.findall(r"```json\n(.*?)```", readme.read(), re.DOTALL)
+    with open(os.path.join(HERE, "examples", "uvicorn_logging.json"), encoding="utf-8") as file:
+        assert json.load(file) in [json.loads(block) for block in blocks]
