@@ -56,17 +56,21 @@ def http_scope(path: str = "/checkout", **extra: Any) -> dict[str, Any]:
             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), **extra}
 
 
-def call(app: Any, scope: dict[str, Any]) -> list[Message]:
-    """Run one connection through ``app``; what it sent. Its exception propagates."""
-    sent: list[Message] = []
-
+async def connect(app: Any, scope: dict[str, Any], sent: list[Message]) -> None:
+    """Serve one connection with ``app``, keeping what it sent. Its exception propagates."""
     async def receive() -> Message:
         return {"type": "http.request", "body": b"password=BODY-S3CRET", "more_body": False}
 
     async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    await app(scope, receive, send)
+
+
+def call(app: Any, scope: dict[str, Any]) -> list[Message]:
+    """Serve one connection in a new event loop; what the app sent."""
+    sent: list[Message] = []
+    asyncio.run(connect(app, scope, sent))
     return sent
 
 
@@ -213,6 +217,25 @@ def test_a_raising_filter_does_not_replace_the_apps_exception(logger: logging.Lo
     logger.addFilter(broken)
     with pytest.raises(KeyError):
         call(ExceptionLoggingMiddleware(failing(KeyError("total")), logger=logger), http_scope())
+
+
+def test_stacked_middlewares_log_an_exception_once(logger: logging.Logger, kept: Kept) -> None:
+    """A mounted app with its own middleware, inside the main app's: the inner one logs.
+
+    The same exception object raised by a later connection, served in the same context,
+    is logged again.
+    """
+    other = logging.getLogger(f"{logger.name}.outer")
+    app = ExceptionLoggingMiddleware(
+        ExceptionLoggingMiddleware(failing(KeyError("total")), logger=logger), logger=other)
+
+    async def two_connections() -> None:
+        for _ in range(2):
+            with pytest.raises(KeyError):
+                await connect(app, http_scope(), [])
+
+    asyncio.run(two_connections())
+    assert [r.name for r in kept.records] == [logger.name, logger.name]
 
 
 def test_the_options_are_checked() -> None:

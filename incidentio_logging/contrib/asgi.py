@@ -26,12 +26,14 @@ read. Then it re-raises, so the server answers and logs as it did before.
   ``BaseException`` and is never caught, and uvicorn's ``ClientDisconnected`` and
   Starlette's ``ClientDisconnect`` and ``WebSocketDisconnect`` are re-raised unlogged.
 - Other scope types (``lifespan``) pass straight through.
+- Stacked middlewares (a mounted app with its own) log an exception once, innermost.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from ..serialize import _GROUP_TYPES
@@ -46,6 +48,12 @@ SUMMARY_ATTRIBUTE = "request_summary"
 #: The logger used unless one is given: under the library's name, so it propagates to the
 #: root as every library logger does, and can be tuned as ``incidentio_logging``.
 LOGGER_NAME = "incidentio_logging.asgi"
+#: What the middlewares of the connection being served have logged: one list per
+#: connection, made by the outermost. Each layer sees the same exception object, so a
+#: mounted app's middleware inside the main app's logs it once; an exception object an app
+#: raises again in a later request is logged again.
+_LOGGED: ContextVar[list[Exception] | None] = ContextVar("incidentio_logging_asgi",
+                                                         default=None)
 #: Exceptions that mean the client went away, by (module, class name): matched without
 #: importing the frameworks, which are not dependencies.
 _DISCONNECTS = frozenset({
@@ -82,16 +90,23 @@ class ExceptionLoggingMiddleware:
                 status = message.get("status")
             await send(message)
 
+        token = _LOGGED.set([]) if _LOGGED.get() is None else None
         try:
             await self.app(scope, receive, noting_status if kind == "http" else send)
         except Exception as exc:
             self._log(scope, exc, status)
             raise
+        finally:
+            if token is not None:
+                _LOGGED.reset(token)
 
     def _log(self, scope: Scope, exc: Exception, status: object) -> None:
         shown = single_exception(exc)
-        if _is_disconnect(shown):
+        logged = _LOGGED.get()
+        if _is_disconnect(shown) or any(seen is exc for seen in logged or ()):
             return
+        if logged is not None:
+            logged.append(exc)
         try:
             summary = request_summary(scope, status)
             self.logger.error("Exception on %s [%s]: %s", summary["path"], summary["method"],
