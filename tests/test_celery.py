@@ -44,8 +44,8 @@ from celery import Celery, signals
 from incidentio_logging import IncidentIOHandler
 
 folder = os.environ["BROKER_FOLDER"]
-app = Celery("billing", broker="filesystem://",
-             broker_transport_options={"data_folder_in": folder, "data_folder_out": folder})
+app = Celery("billing", broker="filesystem://", broker_transport_options={
+    "data_folder_in": folder, "data_folder_out": folder, "control_folder": folder})
 CONFIG = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -78,9 +78,9 @@ def test_a_failing_task_in_a_prefork_worker_alerts(
          "--without-heartbeat", "--without-mingle", "--without-gossip"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        folder = str(tmp_path / "broker")
         client = celery.Celery(broker="filesystem://", broker_transport_options={
-            "data_folder_in": str(tmp_path / "broker"),
-            "data_folder_out": str(tmp_path / "broker")})
+            "data_folder_in": folder, "data_folder_out": folder, "control_folder": folder})
         client.send_task("billing.charge", args=["A-1"])
         (event,) = receiver.wait_for(1, timeout=30)
     finally:
