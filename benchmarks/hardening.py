@@ -536,6 +536,18 @@ PAGE_ROWS: list[Row] = [
 ]
 
 
+#: Where errors come from: web servers and task queues whose logging does not reach the root.
+ASGI_ROWS: list[Row] = [
+    ("FastAPI under uvicorn with the README's root-logger setup: a route that raised gave "
+     "no alert (uvicorn logs it on uvicorn.error, whose parent does not propagate); on "
+     "uvicorn.error it was titled \"Exception in ASGI application\"",
+     "0 alerts → 1, \"ERROR incidentio_logging.asgi: Exception on /orders/42 [GET]: "
+     "KeyError\", with the route; still a 500, the server still serving",
+     "test_contrib_asgi.py::"
+     "test_a_failing_route_under_uvicorn_alerts_once_and_the_server_keeps_serving"),
+]
+
+
 HARDENING: list[Row] = (WORKER_ROWS + SCRUB_ROWS + CONFIG_ROWS + STORM_ROWS
                         + STRUCTURED_ROWS + IDENTITY_ROWS + HOOKS_ROWS + RECEIVER_ROWS
-                        + PAGE_ROWS)
+                        + PAGE_ROWS + ASGI_ROWS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -136,3 +137,11 @@ def strict_json(data: bytes) -> Any:
     def no_constants(name: str) -> None:
         raise AssertionError(f"{name} in JSON")
     return json.loads(data, parse_constant=no_constants)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server in a subprocess."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import requests
 from incidentio_logging.contrib.flask import RequestSummaryFilter
 from incidentio_logging.testing import LocalReceiver
 
-from .conftest import MakeHandler
+from .conftest import MakeHandler, free_port
 
 flask = pytest.importorskip("flask")
 
@@ -267,13 +266,6 @@ def test_the_filter_neither_opens_nor_marks_the_session(make_handler: MakeHandle
         assert summaries["report failed"]["user_id"] == "7"
     finally:
         app.logger.removeHandler(handler)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="gunicorn is POSIX only")

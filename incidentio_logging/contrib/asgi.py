@@ -1,0 +1,146 @@
+"""ASGI: a middleware that logs the exceptions an app lets escape, then re-raises them.
+
+Wrap the app (FastAPI, Starlette, or any ASGI callable)::
+
+    from incidentio_logging.contrib.asgi import ExceptionLoggingMiddleware
+
+    app = ExceptionLoggingMiddleware(app)          # any ASGI app
+    app.add_middleware(ExceptionLoggingMiddleware)  # or from inside FastAPI/Starlette
+
+Servers log an escaped exception themselves, but uvicorn does it on ``uvicorn.error``,
+which does not reach the root logger, and as "Exception in ASGI application", naming
+neither the request nor the exception. This middleware logs it on
+``incidentio_logging.asgi``, which propagates to the root, as
+``Exception on /checkout [GET]: KeyError`` with ``exc_info`` and a ``request_summary``
+of the same shape as the Django and Flask filters give: the method (``WEBSOCKET`` for a
+websocket), the path without its query string, the route when the framework put it in
+``scope["route"]`` (Starlette and FastAPI do), and the status code when the app had
+already started its response. Headers, cookies, the query string and the body are never
+read. Then it re-raises, so the server answers and logs as it did before.
+
+- It logs even when the response had started (Starlette sends its 500 first, then
+  re-raises; a streamed body can fail halfway): the app still failed.
+- An exception group holding a single exception (anyio task groups raise those) is
+  logged as that exception; the group itself is what is re-raised.
+- The client going away is not a fault of the app and does not alert: cancellation is a
+  ``BaseException`` and is never caught, and uvicorn's ``ClientDisconnected`` and
+  Starlette's ``ClientDisconnect`` and ``WebSocketDisconnect`` are re-raised unlogged.
+- Other scope types (``lifespan``) pass straight through.
+- Stacked middlewares (a mounted app with its own) log an exception once, innermost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from contextvars import ContextVar
+from typing import Any
+
+from ..serialize import _GROUP_TYPES
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SUMMARY_ATTRIBUTE = "request_summary"
+#: The logger used unless one is given: under the library's name, so it propagates to the
+#: root as every library logger does, and can be tuned as ``incidentio_logging``.
+LOGGER_NAME = "incidentio_logging.asgi"
+#: What the middlewares of the connection being served have logged: one list per
+#: connection, made by the outermost. Each layer sees the same exception object, so a
+#: mounted app's middleware inside the main app's logs it once; an exception object an app
+#: raises again in a later request is logged again.
+_LOGGED: ContextVar[list[Exception] | None] = ContextVar("incidentio_logging_asgi",
+                                                         default=None)
+#: Exceptions that mean the client went away, by (module, class name): matched without
+#: importing the frameworks, which are not dependencies.
+_DISCONNECTS = frozenset({
+    ("uvicorn.protocols.utils", "ClientDisconnected"),
+    ("starlette.requests", "ClientDisconnect"),
+    ("starlette.websockets", "WebSocketDisconnect"),
+})
+
+
+class ExceptionLoggingMiddleware:
+    """Logs an ASGI app's unhandled exceptions with a request summary, then re-raises."""
+
+    def __init__(self, app: ASGIApp, logger: logging.Logger | str = LOGGER_NAME) -> None:
+        """``logger`` is a logger or its name; it should propagate to where the handler is."""
+        if not callable(app):
+            raise TypeError(f"app must be an ASGI callable, not {type(app).__name__}")
+        if not isinstance(logger, (logging.Logger, str)):
+            raise TypeError(f"logger must be a logging.Logger or a name, "
+                            f"not {type(logger).__name__}")
+        self.app = app
+        self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; log what escapes it from an HTTP or websocket connection."""
+        kind = scope.get("type")
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        status: object = None
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message.get("type") == "http.response.start":
+                status = message.get("status")
+            await send(message)
+
+        token = _LOGGED.set([]) if _LOGGED.get() is None else None
+        try:
+            await self.app(scope, receive, noting_status if kind == "http" else send)
+        except Exception as exc:
+            self._log(scope, exc, status)
+            raise
+        finally:
+            if token is not None:
+                _LOGGED.reset(token)
+
+    def _log(self, scope: Scope, exc: Exception, status: object) -> None:
+        shown = single_exception(exc)
+        logged = _LOGGED.get()
+        if _is_disconnect(shown) or any(seen is exc for seen in logged or ()):
+            return
+        if logged is not None:
+            logged.append(exc)
+        try:
+            summary = request_summary(scope, status)
+            self.logger.error("Exception on %s [%s]: %s", summary["path"], summary["method"],
+                              type(shown).__name__,
+                              exc_info=(type(shown), shown, shown.__traceback__),
+                              extra={SUMMARY_ATTRIBUTE: summary})
+        except Exception:  # noqa: BLE001, S110 - a raising filter must not replace the app's error
+            pass
+
+
+def request_summary(scope: Scope, status_code: object = None) -> dict[str, Any]:
+    """The safe part of an HTTP or websocket scope: method, path, route, status code."""
+    method = scope.get("method") if scope.get("type") == "http" else "WEBSOCKET"
+    path = scope.get("path")
+    summary: dict[str, Any] = {"method": method if isinstance(method, str) else "",
+                               "path": path if isinstance(path, str) else ""}
+    # The declared pattern, "/items/{item_id:int}", as Flask's rule and Django's route are.
+    route = getattr(scope.get("route"), "path", None)
+    if isinstance(route, str) and route:
+        summary["route"] = route
+    if isinstance(status_code, int):
+        summary["status_code"] = status_code
+    return summary
+
+
+def single_exception(exc: Exception) -> Exception:
+    """``exc``, or the one exception inside it while it is a group of one."""
+    while isinstance(exc, _GROUP_TYPES):
+        inner: Sequence[Exception] = getattr(exc, "exceptions", ())
+        if len(inner) != 1:
+            break
+        exc = inner[0]
+    return exc
+
+
+def _is_disconnect(exc: Exception) -> bool:
+    return any((cls.__module__, cls.__name__) in _DISCONNECTS for cls in type(exc).__mro__)
