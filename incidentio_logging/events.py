@@ -215,13 +215,12 @@ def default_description(group: Group, fields: Mapping[str, Any],
     since, until = _clock(first.created), _clock(group.last_created)
     # Compared as shown: two records in the same second read as one moment.
     when = f"at {since} UTC" if since == until else f"between {since} and {until} UTC"
+    message = scrub.text(first.getMessage(), 2_000 - 3)
     lines = [
         f"**{count_of(fields['count'], fields['level'] + ' record')}** from "
         f"`{fields['logger']}` {when}.",
         "",
-        "```",
-        scrub.text(first.getMessage(), 2_000 - 3),
-        "```",
+        *fenced(message),
     ]
     if group.suppressed:
         held = count_of(group.suppressed, "earlier event")
@@ -230,8 +229,19 @@ def default_description(group: Group, fields: Mapping[str, Any],
     traceback = next((r for r in group.records if r.exc_info), None)
     if traceback is not None and traceback.exc_info:
         text = format_exception(traceback.exc_info)  # type: ignore[arg-type]
-        lines += ["", "```", scrub.text(text, MAX_TRACEBACK, "...\n", tail=True), "```"]
+        lines += ["", *fenced(scrub.text(text, MAX_TRACEBACK, "...\n", tail=True))]
     return "\n".join(lines)
+
+
+def fenced(text: str) -> list[str]:
+    """``text`` as a markdown code block whose fence no line of it can close.
+
+    Log content is untrusted: a message holding a ```` ``` ```` line would otherwise end
+    the block early, and what follows would render as markdown (links, headings).
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]
 
 
 def _summary(group: Group, included: int, omitted_size: int,

@@ -93,6 +93,18 @@ def test_the_description_says_at_for_one_moment_and_between_for_a_span() -> None
     assert span.split(" and ", 1)[1].startswith(clock[:-2] + "28 UTC.")
 
 
+def test_a_message_holding_a_fence_stays_inside_its_code_block() -> None:
+    """Log content is untrusted: a message with its own ``` line cannot close the block
+    around it, so what follows never renders as markdown on incident.io."""
+    text = description(group("before\n```\n[click](https://evil.example)\n````x"),
+                       MINUTE, MINUTE)
+    block = text.split("\n\n", 1)[1]
+    fence = block.split("\n", 1)[0]
+    assert fence == "`````"
+    assert block.endswith("\n" + fence)
+    assert block.count(fence) == 2
+
+
 def test_batch_keys_follow_the_data_and_the_utc_minute() -> None:
     """The reference's key: same records in the same minute match; a new minute differs."""
     records = group("a", "b")
