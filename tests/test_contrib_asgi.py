@@ -20,22 +20,13 @@ import requests
 from incidentio_logging.contrib.asgi import LOGGER_NAME, ExceptionLoggingMiddleware
 from incidentio_logging.testing import LocalReceiver
 
-from .conftest import MakeHandler, free_port
+from .conftest import Kept, MakeHandler, free_port
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRETS = ("QUERY-S3CRET", "COOKIE-S3CRET", "HEADER-S3CRET", "BODY-S3CRET")
 Message = dict[str, Any]
 
 
-class Kept(logging.Handler):
-    """Keeps the records it is given, unformatted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from incidentio_logging._structured import plain
 from incidentio_logging.grouping import Window, key_function
 from incidentio_logging.testing import LocalReceiver
 
-from .conftest import MakeHandler, exc_info_of
+from .conftest import Kept, MakeHandler, exc_info_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -43,15 +43,6 @@ def key(rec: logging.LogRecord, in_app: tuple[str, ...] = ()) -> tuple[str, ...]
     return Fingerprinter(in_app)(plain(rec))
 
 
-class Collect(logging.Handler):
-    """Keeps the records it is handed, to compare with what reached the receiver."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 # Masking --------------------------------------------------------------------------------
@@ -555,7 +546,7 @@ def test_keys_are_identical_across_processes_with_different_hash_seeds() -> None
 def test_fingerprint_is_the_key_on_the_wire(make_handler: MakeHandler, logger: logging.Logger,
                                             receiver: LocalReceiver) -> None:
     """fingerprint(record) equals the deduplication_key dedup="fingerprint" sent."""
-    collect = Collect()
+    collect = Kept()
     logger.addHandler(collect)
     logger.addHandler(handler := make_handler(dedup="fingerprint", flush_interval=60))
     logger.error("order %s failed", "A-1")
@@ -576,7 +567,7 @@ def test_a_handler_answers_for_its_own_grouping(make_handler: MakeHandler,
                                                 logger: logging.Logger, receiver: LocalReceiver,
                                                 installed_shop: Any) -> None:
     """With in_app or group_by, handler.fingerprint(record) is that handler's key on the wire."""
-    collect = Collect()
+    collect = Kept()
     logger.addHandler(collect)
     in_app = make_handler(dedup="fingerprint", in_app="identity_shop, billing")
     by_logger = make_handler(dedup="fingerprint", group_by=lambda r: r.name)
@@ -612,7 +603,7 @@ def test_in_app_grouping_still_counts_floods_on_the_callers_thread() -> None:
 def test_four_f_string_records_are_one_event_with_one_key(
         make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
     """The issue's f-string case: four orders declined, one alert."""
-    collect = Collect()
+    collect = Kept()
     logger.addHandler(collect)
     logger.addHandler(handler := make_handler(dedup="fingerprint", flush_interval=60))
     for order in ("A-1001", "A-1002", "B-7", "C-88"):

@@ -16,7 +16,7 @@ from incidentio_logging._record import capture
 from incidentio_logging._structured import normalize
 from incidentio_logging.testing import LocalReceiver, ReceivedEvent
 
-from .conftest import MakeHandler, exc_info_of
+from .conftest import Kept, MakeHandler, exc_info_of
 
 SECRET = "hunter2"  # what must never leave
 Processor = Callable[..., Any]
@@ -176,15 +176,6 @@ def test_an_event_dict_is_sent_as_it_was_at_the_call() -> None:
     assert record.msg is event  # the application's record is not written to
 
 
-class Kept(logging.Handler):
-    """Keeps every record it is handed, as the application made it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def fingerprints_match_the_wire(kept: Kept, events: list[ReceivedEvent]) -> None:
