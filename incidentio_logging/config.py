@@ -92,7 +92,7 @@ def parse_settings(
     source_url: str | None,
     group_by: object,
     in_app: object,
-    dedup: str,
+    dedup: str | None,
     flush_interval: object,
     max_batch_size: object,
     queue_size: object,
@@ -118,6 +118,7 @@ def parse_settings(
     if level is None:
         # With a predicate or a rule and no explicit level, they alone decide.
         level = logging.NOTSET if selector or compiled else logging.ERROR
+    grouping = _group_by(group_by)
     return Settings(
         api_token=token,
         source_id=source_id,
@@ -129,9 +130,9 @@ def parse_settings(
         title=_template("title", title),
         description=_template("description", description),
         source_url=_source_url(source_url),
-        group_by=_group_by(group_by),
+        group_by=grouping,
         in_app=_in_app(in_app),
-        dedup=_dedup(dedup),
+        dedup=_dedup(dedup, grouping),
         flush_interval=_number("flush_interval", flush_interval, low=0.001, high=3600),
         max_batch_size=_integer("max_batch_size", max_batch_size, low=1, high=10_000),
         queue_size=_integer("queue_size", queue_size, low=1, high=10_000_000),
@@ -420,7 +421,15 @@ def _in_app(value: object) -> tuple[str, ...]:
     return prefixes
 
 
-def _dedup(value: object) -> DedupMode:
+def _dedup(value: object, group_by: object) -> DedupMode:
+    """``fingerprint`` by default; ``batch`` (the reference's key) by default and only with
+    ``group_by="none"``, whose one group per window would otherwise be one alert forever."""
+    if value is None:
+        return "batch" if group_by == "none" else "fingerprint"
+    if value == "fingerprint" and group_by == "none":
+        raise ValueError("dedup='fingerprint' cannot be used with group_by='none': every "
+                         "problem would share one key, and so one alert forever; use "
+                         "dedup='batch', or another group_by")
     if value in ("batch", "fingerprint"):
         return value
     raise ValueError(f"dedup must be 'batch' or 'fingerprint', not {value!r}")

@@ -50,7 +50,9 @@ class IncidentIOHandler(logging.Handler):
         in_app: module prefixes (a list or ``"shop,billing"``) whose frames count as your
             application's code even when installed in site-packages; they decide where
             an exception was raised, for its fingerprint.
-        dedup: ``"batch"`` (the reference's key) or ``"fingerprint"`` (one alert per problem).
+        dedup: ``"fingerprint"`` (one alert per problem; the default) or ``"batch"`` (the
+            reference's key: every event its own alert; the default, and the only
+            choice, with ``group_by="none"``).
         flush_interval: seconds a window stays open; 1.0.
         max_batch_size: records per event; more in a window are counted, not sent; 250.
         queue_size: records that may wait for the worker; more are dropped and counted.
@@ -87,7 +89,7 @@ class IncidentIOHandler(logging.Handler):
         source_url: str | None = None,
         group_by: Any = "fingerprint",
         in_app: Sequence[str] | str = (),
-        dedup: str = "batch",
+        dedup: str | None = None,
         flush_interval: float = 1.0,
         max_batch_size: int = 250,
         queue_size: int = 10_000,
