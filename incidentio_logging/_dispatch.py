@@ -19,7 +19,8 @@ from ._report import Reporter
 from ._stats import Stats
 from .config import Settings
 from .events import AlertEvent, EventBuilder
-from .grouping import Group, Window, key_function
+from .grouping import REFRESH, Group, Window, key_function
+from .refreshing import Refreshes
 from .resolving import Fired, ResolveTimers
 from .serialize import secret_key_pattern
 from .threshold import Threshold
@@ -86,6 +87,10 @@ class Dispatcher:
                         if settings.resolve_after is not None or settings.resolve_on_close
                         else None)
         self._resolve_on_close = settings.resolve_on_close
+        # With dedup="batch" every event is its own alert: nothing to refresh, but the
+        # problems fired are still followed, so a new one goes first.
+        self._refreshes = Refreshes(settings.refresh_interval
+                                    if settings.dedup == "fingerprint" else None)
         self._policy = RetryPolicy(max_retries=settings.max_retries,
                                    max_time=settings.max_retry_time, timeout=settings.timeout)
         #: Records in the event being delivered now; close() reads it when it gives up.
@@ -95,11 +100,12 @@ class Dispatcher:
         """Empty the open window without sending it, counting its records as dropped.
 
         A group held back keeps its own reason (``storm_control``, ``below_threshold``);
-        the rest get ``reason``.
+        the rest, and records waiting for their refresh, get ``reason``.
         """
         window = self.window
         for group in [*window.take(), *window.due(lambda: True)]:
-            self._stats.drop(group.held or reason, group.total)
+            held = group.held if group.held != REFRESH else ""
+            self._stats.drop(held or reason, group.total)
         self._drop_window_counts()
 
     def _drop_window_counts(self) -> None:
@@ -113,7 +119,7 @@ class Dispatcher:
         """True while the open window holds anything."""
         return bool(self.window)
 
-    def ship(self, timing: Timing) -> None:
+    def ship(self, timing: Timing, *, flush: bool = False) -> None:
         """Close the window and deliver one event per group, in order of first arrival.
 
         Groups that storm control held back go first, oldest first, as long as
@@ -121,7 +127,9 @@ class Dispatcher:
         does not grow with the number held. A group below its threshold is carried into
         the next window, less its records that aged out of the threshold window. A group
         over ``max_events_per_minute`` is held back: its records wait, new ones join
-        them, and the event that finally goes says how many were held back.
+        them, and the event that finally goes says how many were held back. A group of a
+        problem already fired is carried until its next refresh (``refresh_interval``),
+        unless this is a ``flush``: a flush delivers what was logged.
         """
         threshold, wall = self._threshold, self._wall_clock()
         held = 0
@@ -138,6 +146,10 @@ class Dispatcher:
                         self._held_full(group.total)
                         continue
                     held += 1
+                continue
+            if not flush and self._refreshes.folds(group.key, timing.now()):
+                if not window.carry(group, REFRESH):
+                    self._held_full(group.total)
                 continue
             if not self._budget.take(timing.now()):
                 self._hold_back(group)
@@ -168,12 +180,23 @@ class Dispatcher:
         finally:
             self.in_flight = 0
         self._account(group, event, outcome)
+        if outcome.delivered:
+            self._refreshed(group, timing.now())
         if outcome.delivered and self._timers is not None:
             given_up = self._timers.fired(event.deduplication_key, event.title, group.key,
                                           timing.now())
             if given_up is not None:
                 self._reporter.report("resolve_full", "too many alerts waiting to be "
                                       f"resolved; {given_up.title!r} will not be")
+
+    def _refreshed(self, group: Group, now: float) -> None:
+        forgotten = self._refreshes.sent(group.key, now)
+        if forgotten is not None:
+            self._stats.refreshes_forgotten += 1
+            self._reporter.report(
+                "refresh_full", f"more than {len(self._refreshes)} problems fired and not "
+                "resolved; the one sent longest ago is forgotten, and its next record is "
+                "sent at once, as a new problem (stats: refreshes_forgotten)", once=True)
 
     def _send(self, body: bytes, timing: Timing) -> Outcome:
         try:
@@ -238,6 +261,7 @@ class Dispatcher:
         self._stats.retries += outcome.retries
         if outcome.delivered:
             self._stats.resolves_sent += 1
+            self._refreshes.forget(fired.group)
             return
         self._stats.resolves_failed += 1
         self._reporter.report("resolve", f"could not resolve {fired.title!r} "

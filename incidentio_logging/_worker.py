@@ -422,7 +422,7 @@ class Worker:
         while True:
             marker = self._drain()
             if marker is not None:
-                self._ship()
+                self._ship(flush=True)
                 window_closes = None
                 if isinstance(marker, _Stop):
                     self._dispatcher.finish(self._timing())
@@ -479,8 +479,9 @@ class Worker:
         return Timing(now=self._clock, wait=self._wait,
                       stop_at=lambda: min(self._stop_at, deadline), floor=lambda: self._floor)
 
-    def _ship(self, deadline: float = math.inf) -> None:
-        self._dispatcher.ship(self._timing(deadline))
+    def _ship(self, deadline: float = math.inf, *, flush: bool = False) -> None:
+        # A flush or a close delivers what was logged: refreshes do not wait for theirs.
+        self._dispatcher.ship(self._timing(deadline), flush=flush)
 
     def _wait(self, seconds: float) -> None:
         # Interrupted by stop(), which moves the deadline; cleared so later waits sleep.
@@ -519,7 +520,7 @@ class Worker:
                                       "endpoint's name would first have to be looked up, "
                                       "and DNS lookups cannot be bounded by a timeout")
             else:
-                self._ship(deadline)
+                self._ship(deadline, flush=True)
 
     def _lookup_unsafe(self, deadline: float) -> bool:
         """Sending now, on this thread, might need a DNS lookup that could outlast

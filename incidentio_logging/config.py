@@ -74,6 +74,9 @@ class Settings:
     max_events_per_minute: int
     scrub_keys: tuple[str, ...]
     resolve_after: float | None
+    #: Seconds between two events of a problem this process fired and has not resolved;
+    #: None: every window's group is sent. Applies only with ``dedup="fingerprint"``.
+    refresh_interval: float | None
     resolve_on_close: bool
     threshold: int | None
     threshold_window: float
@@ -106,6 +109,7 @@ def parse_settings(
     max_events_per_minute: object,
     scrub_keys: object,
     resolve_after: object,
+    refresh_interval: object,
     resolve_on_close: object,
     threshold: object,
     threshold_window: object,
@@ -149,6 +153,7 @@ def parse_settings(
         scrub_keys=_words("scrub_keys", scrub_keys),
         resolve_after=None if resolve_after is None else _number(
             "resolve_after", resolve_after, low=0.001, high=7 * 86_400),
+        refresh_interval=_refresh_interval(refresh_interval),
         resolve_on_close=_boolean("resolve_on_close", resolve_on_close),
         threshold=None if threshold is None else _integer(
             "threshold", threshold, low=1, high=MAX_THRESHOLD),
@@ -433,6 +438,14 @@ def _dedup(value: object, group_by: object) -> DedupMode:
     if value in ("batch", "fingerprint"):
         return value
     raise ValueError(f"dedup must be 'batch' or 'fingerprint', not {value!r}")
+
+
+def _refresh_interval(value: object) -> float | None:
+    """Seconds, at most a day; None or 0 turns folding off."""
+    if value is None:
+        return None
+    seconds = _number("refresh_interval", value, low=0, high=86_400)
+    return seconds or None
 
 
 def _template(option: str, value: str | None) -> str | None:

@@ -68,6 +68,9 @@ class IncidentIOHandler(logging.Handler):
         scrub_keys: more key words whose values are scrubbed, on top of the built-in
             ones (password, secret, token, api_key, authorization, cookie, session...).
         resolve_after: seconds of quiet after which a fired alert is resolved; off.
+        refresh_interval: with ``dedup="fingerprint"``, a problem this process fired and
+            has not resolved sends at most one event per this many seconds, carrying the
+            records since the last; a flush sends them at once; None or 0: off; 60.
         resolve_on_close: resolve every fired alert still open at ``close()``, with or
             without ``resolve_after``; False.
         threshold, threshold_window: fire a group only once ``threshold`` records
@@ -103,6 +106,7 @@ class IncidentIOHandler(logging.Handler):
         max_events_per_minute: int = 60,
         scrub_keys: Sequence[str] | str = (),
         resolve_after: float | None = None,
+        refresh_interval: float | None = 60.0,
         resolve_on_close: bool = False,
         threshold: int | None = None,
         threshold_window: float | None = None,
@@ -119,6 +123,7 @@ class IncidentIOHandler(logging.Handler):
             endpoint=endpoint, max_retries=max_retries, max_retry_time=max_retry_time,
             ca_bundle=ca_bundle, max_events_per_minute=max_events_per_minute,
             scrub_keys=scrub_keys, resolve_after=resolve_after,
+            refresh_interval=refresh_interval,
             resolve_on_close=resolve_on_close, threshold=threshold,
             threshold_window=threshold_window,
         )
