@@ -430,10 +430,18 @@ class Worker:
                 self._settle(marker)
                 continue
             now = self._clock()
+            # Events waiting out a backoff or a 429 do not hold the worker: it goes on
+            # draining the queue and closing windows, and wakes when an attempt is due.
+            send = self._dispatcher.next_send()
+            if send is not None and now >= send:
+                self._dispatcher.send_due(self._timing())
+                continue
             due = self._dispatcher.next_due(now)
             if due is not None and now >= due:
                 self._dispatcher.resolve_due(self._timing())
                 continue
+            if send is not None:
+                due = send if due is None else min(due, send)
             timeout = None if due is None else due - now
             if self._dispatcher.has_records():
                 if window_closes is None:
@@ -480,8 +488,12 @@ class Worker:
                       stop_at=lambda: min(self._stop_at, deadline), floor=lambda: self._floor)
 
     def _ship(self, deadline: float = math.inf, *, flush: bool = False) -> None:
-        # A flush or a close delivers what was logged: refreshes do not wait for theirs.
-        self._dispatcher.ship(self._timing(deadline), flush=flush)
+        # A flush or a close delivers what was logged: refreshes do not wait for theirs,
+        # and events waiting out a backoff are delivered or given up before it returns.
+        timing = self._timing(deadline)
+        self._dispatcher.ship(timing, flush=flush)
+        if flush:
+            self._dispatcher.settle(timing)
 
     def _wait(self, seconds: float) -> None:
         # Interrupted by stop(), which moves the deadline; cleared so later waits sleep.

@@ -121,6 +121,11 @@ class Rig:
         reaches a flush or a close)."""
         self.dispatcher.ship(self.timing, flush=flush)
 
+    def settle(self) -> None:
+        """Deliver or give up what waits in the send schedule, waiting out its backoffs
+        on the fake clock, as a flush does."""
+        self.dispatcher.settle(self.timing)
+
     def resolve_due(self) -> None:
         """Send the resolves that are due, as the worker does when it wakes for them."""
         self.dispatcher.resolve_due(self.timing)
