@@ -257,7 +257,9 @@ class Dispatcher:
 
     def _refreshed(self, group: Group, now: float) -> None:
         forgotten = self._refreshes.sent(group.key, now)
-        if forgotten is not None:
+        # Without refreshes (dedup="batch", or none asked for) forgetting costs nothing
+        # worth saying: only the order of sending after a 429 or under storm control.
+        if forgotten is not None and self._refreshes.interval is not None:
             self._stats.refreshes_forgotten += 1
             self._reporter.report(
                 "refresh_full", f"more than {len(self._refreshes)} problems fired and not "

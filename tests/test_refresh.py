@@ -169,3 +169,17 @@ def test_a_bad_refresh_interval_is_refused_naming_it(
         make_handler: MakeHandler, value: object) -> None:
     with pytest.raises((ValueError, TypeError), match="refresh_interval"):
         make_handler(refresh_interval=value)
+
+
+def test_without_refreshes_forgetting_is_neither_counted_nor_said(
+        receiver: LocalReceiver) -> None:
+    """dedup="batch": the state only orders sends, so giving it up is not a loss."""
+    rig = Rig(receiver, dedup="batch", max_events_per_minute=1000)
+    said = io.StringIO()
+    rig.dispatcher._reporter = Reporter(clock=rig.clock, stream=lambda: said)
+    rig.dispatcher._refreshes = Refreshes(None, max_followed=2)
+    for name in ("alpha", "beta", "gamma"):
+        rig.log(f"{name} failed %s")
+    rig.ship()
+    assert len(receiver.events) == 3
+    assert rig.stats.refreshes_forgotten == 0 and said.getvalue() == ""
