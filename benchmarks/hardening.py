@@ -548,6 +548,30 @@ ASGI_ROWS: list[Row] = [
 ]
 
 
+#: A fleet of processes: repeats, new problems first, backoffs that hold nothing else.
+FLEET_ROWS: list[Row] = [
+    ("Every window of an ongoing problem sent an event: a record a second for three "
+     "minutes",
+     "181 events → 4 (the first, then one refresh a minute carrying 60 records each)",
+     "test_refresh.py::test_a_refresh_is_at_most_one_event_per_interval"),
+    ("A new problem waited behind repeats that storm control held back",
+     "sent 4th, after both held repeats → 3rd, in the first free slot",
+     "test_schedule.py::test_a_new_problem_overtakes_refreshes_held_by_storm_control"),
+    ("After a 429 (Retry-After 5 s) on a repeat, a new problem waited for the repeat's "
+     "retry",
+     "new problem sent after the retry → before it, and nothing sent before the 5 s ended",
+     "test_schedule.py::test_after_a_429_the_new_problem_goes_first_and_nothing_goes_before_retry_after"),
+    ("A 503 backoff on one event slept on the worker and held another problem's first "
+     "event",
+     "sent after the backoff → at once, no sleep",
+     "test_schedule.py::test_a_backoff_on_one_event_does_not_hold_another_problem"),
+    ("The queue stopped draining while an event waited out a 1 s Retry-After (queue_size "
+     "10, 25 records in bursts of 5)",
+     "15 of 26 records dropped as queue_full → none dropped, 26 delivered in 3 events",
+     "test_schedule.py::test_the_queue_keeps_draining_while_an_event_backs_off"),
+]
+
+
 HARDENING: list[Row] = (WORKER_ROWS + SCRUB_ROWS + CONFIG_ROWS + STORM_ROWS
                         + STRUCTURED_ROWS + IDENTITY_ROWS + HOOKS_ROWS + RECEIVER_ROWS
-                        + PAGE_ROWS + ASGI_ROWS)
+                        + PAGE_ROWS + ASGI_ROWS + FLEET_ROWS)

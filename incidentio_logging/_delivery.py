@@ -55,6 +55,94 @@ class Outcome:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Retry:
+    """The attempt failed and another may follow, ``delay`` seconds from now."""
+
+    delay: float
+    #: A 429: the rate limit is the API key's, so every event waits as long.
+    rate_limited: bool
+
+
+class Attempts:
+    """One event's delivery, an attempt at a time, so a worker can do other work between.
+
+    Holds what the retry loop needs between attempts: the retry budget's end, the
+    retries made, and how the last attempt failed. :func:`deliver` drives it with
+    waits; the worker's send schedule drives it without.
+    """
+
+    def __init__(self, policy: RetryPolicy, started: float) -> None:
+        self.policy = policy
+        self.give_up_at = started + policy.max_time
+        self.retries = 0
+        self._tried = False
+        self._unknown = False
+        self._status: int | None = None
+        self._detail = ""
+
+    def attempt(self, transport: Transport, body: bytes, *, now: Callable[[], float],
+                stop_at: Callable[[], float], rng: random.Random,
+                floor: Callable[[], float] = lambda: 0.0) -> Outcome | Retry:
+        """Make one attempt, if time allows: how delivery ended, or when to try again.
+
+        ``stop_at()`` is the shutdown deadline; no attempt starts with less than
+        ``floor()`` left before it, and none is promised after it.
+        """
+        if self._tried:
+            self.retries += 1
+        self._tried = True
+        policy, retries = self.policy, self.retries
+        remaining = min(self.give_up_at, stop_at()) - now()
+        if remaining <= 0 or stop_at() - now() < floor():
+            reason = "shutdown_timeout" if stop_at() < self.give_up_at else "send_failed"
+            return Outcome(False, retries, "unknown_outcome" if self._unknown else reason,
+                           None, "out of time before an attempt")
+        reply: Reply | None = None
+        try:
+            reply = transport.post(body, min(policy.timeout, remaining))
+        except TransportError as exc:
+            self._detail = str(exc)
+            self._unknown = exc.sent
+        else:
+            self._unknown = False
+            if 200 <= reply.status < 300:
+                return Outcome(True, retries)
+            self._detail = error_message(reply)
+            if reply.status not in RETRYABLE:
+                return Outcome(False, retries, "rejected", reply.status, self._detail)
+        self._status = reply.status if reply is not None else None
+        delay = policy.backoff(retries, rng)
+        hint = retry_after(reply, now_wall=dt.datetime.now(dt.timezone.utc)) if reply else None
+        if hint is not None:
+            delay = hint
+        if (retries >= policy.max_retries or now() + delay >= self.give_up_at
+                or now() + delay >= stop_at() - floor()):
+            # No attempt is left that could happen in time: give up now, not after a wait.
+            if stop_at() < self.give_up_at and retries < policy.max_retries:
+                reason = "shutdown_timeout"
+            else:
+                reason = "rate_limited" if self._status == 429 else "send_failed"
+            return self._ended(reason)
+        return Retry(delay, self._status == 429)
+
+    def held_until(self, until: float) -> Outcome | None:
+        """Another event's 429 holds every attempt until ``until``: how this delivery
+        ends if its retry budget runs out first, else None."""
+        if until < self.give_up_at:
+            return None
+        return self._ended("rate_limited", 429, "held by the endpoint's rate limit past "
+                           "max_retry_time")
+
+    def cut_short(self) -> Outcome:
+        """The deadline came before the next attempt could."""
+        return self._ended("shutdown_timeout")
+
+    def _ended(self, reason: str, status: int | None = None, detail: str = "") -> Outcome:
+        return Outcome(False, self.retries, "unknown_outcome" if self._unknown else reason,
+                       status or self._status, detail or self._detail)
+
+
 def deliver(
     transport: Transport,
     body: bytes,
@@ -73,51 +161,18 @@ def deliver(
     with less than ``floor()`` left before it. A last attempt that was sent but got no
     reply ends as ``unknown_outcome``: it may have been accepted.
     """
-    give_up_at = now() + policy.max_time
-    retries = 0
-    unknown = False
+    attempts = Attempts(policy, now())
     while True:
-        remaining = min(give_up_at, stop_at()) - now()
-        if remaining <= 0 or stop_at() - now() < floor():
-            reason = "shutdown_timeout" if stop_at() < give_up_at else "send_failed"
-            return Outcome(False, retries, "unknown_outcome" if unknown else reason, None,
-                           "out of time before an attempt")
-        reply: Reply | None = None
-        try:
-            reply = transport.post(body, min(policy.timeout, remaining))
-        except TransportError as exc:
-            detail = str(exc)
-            unknown = exc.sent
-        else:
-            unknown = False
-            if 200 <= reply.status < 300:
-                return Outcome(True, retries)
-            detail = error_message(reply)
-            if reply.status not in RETRYABLE:
-                return Outcome(False, retries, "rejected", reply.status, detail)
-        status = reply.status if reply is not None else None
-        delay = policy.backoff(retries, rng)
-        hint = retry_after(reply, now_wall=dt.datetime.now(dt.timezone.utc)) if reply else None
-        if hint is not None:
-            delay = hint
-        if (retries >= policy.max_retries or now() + delay >= give_up_at
-                or now() + delay >= stop_at() - floor()):
-            # No attempt is left that could happen in time: give up now, not after a wait.
-            if stop_at() < give_up_at and retries < policy.max_retries:
-                reason = "shutdown_timeout"
-            else:
-                reason = "rate_limited" if status == 429 else "send_failed"
-            return Outcome(False, retries, "unknown_outcome" if unknown else reason,
-                           status, detail)
-        wake_at = now() + delay
+        result = attempts.attempt(transport, body, now=now, stop_at=stop_at, rng=rng,
+                                  floor=floor)
+        if isinstance(result, Outcome):
+            return result
+        wake_at = now() + result.delay
         while (left := wake_at - now()) > 0:
             # wait() returns early when close() moves stop_at; the backoff still holds.
             if wake_at >= stop_at() - floor():
-                return Outcome(False, retries,
-                               "unknown_outcome" if unknown else "shutdown_timeout",
-                               status, detail)
+                return attempts.cut_short()
             wait(left)
-        retries += 1
 
 
 def retry_after(reply: Reply, *, now_wall: dt.datetime) -> float | None:

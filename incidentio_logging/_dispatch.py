@@ -14,13 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._budget import EventBudget
-from ._delivery import Outcome, RetryPolicy, deliver
+from ._delivery import Attempts, Outcome, RetryPolicy
 from ._report import Reporter
+from ._schedule import KNOWN_PROBLEM, NEW_PROBLEM, RESOLVE, Schedule, Send
 from ._stats import Stats
 from ._wording import count_of, were
 from .config import Settings
 from .events import AlertEvent, EventBuilder
-from .grouping import Group, Window, key_function
+from .grouping import REFRESH, Group, Window, key_function
+from .refreshing import Refreshes
 from .resolving import Fired, ResolveTimers
 from .serialize import secret_key_pattern
 from .threshold import Threshold
@@ -87,21 +89,30 @@ class Dispatcher:
                         if settings.resolve_after is not None or settings.resolve_on_close
                         else None)
         self._resolve_on_close = settings.resolve_on_close
+        # With dedup="batch" every event is its own alert: nothing to refresh, but the
+        # problems fired are still followed, so a new one goes first.
+        self._refreshes = Refreshes(settings.refresh_interval
+                                    if settings.dedup == "fingerprint" else None)
         self._policy = RetryPolicy(max_retries=settings.max_retries,
                                    max_time=settings.max_retry_time, timeout=settings.timeout)
         #: Records in the event being delivered now; close() reads it when it gives up.
         self.in_flight = 0
+        self._schedule = Schedule()
 
     def discard(self, reason: str) -> None:
         """Empty the open window without sending it, counting its records as dropped.
 
         A group held back keeps its own reason (``storm_control``, ``below_threshold``);
-        the rest get ``reason``.
+        the rest, and records waiting for their refresh, get ``reason``.
         """
         window = self.window
         for group in [*window.take(), *window.due(lambda: True)]:
-            self._stats.drop(group.held or reason, group.total)
+            held = group.held if group.held != REFRESH else ""
+            self._stats.drop(held or reason, group.total)
         self._drop_window_counts()
+        for send in self._schedule.take_all():
+            send.done(Outcome(False, send.attempts.retries, reason, None,
+                              "discarded while waiting for its next attempt"))
 
     def _drop_window_counts(self) -> None:
         window = self.window
@@ -114,38 +125,57 @@ class Dispatcher:
         """True while the open window holds anything."""
         return bool(self.window)
 
-    def ship(self, timing: Timing) -> None:
+    def ship(self, timing: Timing, *, flush: bool = False) -> None:
         """Close the window and deliver one event per group, in order of first arrival.
 
-        Groups that storm control held back go first, oldest first, as long as
-        ``max_events_per_minute`` allows; the first it refuses ends that, so the work
-        does not grow with the number held. A group below its threshold is carried into
-        the next window, less its records that aged out of the threshold window. A group
-        over ``max_events_per_minute`` is held back: its records wait, new ones join
-        them, and the event that finally goes says how many were held back.
+        The first events of new problems (not fired by this process, or resolved since)
+        go first; then groups that storm control held back, oldest first, as long as
+        ``max_events_per_minute`` allows (the first it refuses ends that, so the work
+        does not grow with the number held); then the rest. A group below its threshold
+        is carried into the next window, less its records that aged out of the threshold
+        window. A group over ``max_events_per_minute`` is held back: its records wait,
+        new ones join them, and the event that finally goes says how many were held
+        back. A group of a problem already fired is carried until its next refresh
+        (``refresh_interval``), unless this is a ``flush``: a flush delivers what was
+        logged. Events are handed to the send schedule, and what is due is sent now.
         """
-        threshold, wall = self._threshold, self._wall_clock()
-        held = 0
         window = self.window
         groups = window.take()
+        fresh: list[Group] = []
+        known: list[Group] = []
+        for group in groups:
+            (fresh if self._refreshes.is_new(group.key) else known).append(group)
+        held = self._judge(fresh, timing, flush, 0)
         for group in window.due(lambda: self._budget.take(timing.now())):
             self._deliver(group, timing)
         self._drop_window_counts()
+        self._judge(known, timing, flush, held)
+        if self._threshold is not None:
+            self._threshold.forget_quiet(self._wall_clock())
+        self.send_due(timing)
+
+    def _judge(self, groups: list[Group], timing: Timing, flush: bool, held: int) -> int:
+        """Deliver, carry or hold back each group; the groups held below the threshold."""
+        threshold, window = self._threshold, self.window
         for group in groups:
             if threshold is not None and not threshold.crossed(group):
-                self._stats.drop("below_threshold", threshold.hold(group, wall, held))
+                self._stats.drop("below_threshold",
+                                 threshold.hold(group, self._wall_clock(), held))
                 if group.total:
                     if not window.carry(group, "below_threshold"):
                         self._held_full(group.total)
                         continue
                     held += 1
                 continue
+            if not flush and self._refreshes.folds(group.key, timing.now()):
+                if not window.carry(group, REFRESH):
+                    self._held_full(group.total)
+                continue
             if not self._budget.take(timing.now()):
                 self._hold_back(group)
                 continue
             self._deliver(group, timing)
-        if threshold is not None:
-            threshold.forget_quiet(wall)
+        return held
 
     def _deliver(self, group: Group, timing: Timing) -> None:
         try:
@@ -164,27 +194,79 @@ class Dispatcher:
                 "omitted", f"{count_of(omitted, 'record')} of {event.title!r} "
                 f"{were(omitted)} counted, not sent (max_batch_size, or the body's "
                 "size); the event's metadata.incidentio_logging says how many")
-        self.in_flight = event.delivered_records
-        try:
-            outcome = self._send(event.body, timing)
-        finally:
-            self.in_flight = 0
-        self._account(group, event, outcome)
-        if outcome.delivered and self._timers is not None:
-            given_up = self._timers.fired(event.deduplication_key, event.title, group.key,
-                                          timing.now())
-            if given_up is not None:
-                self._reporter.report("resolve_full", "too many alerts waiting to be "
-                                      f"resolved; {given_up.title!r} will not be")
+        new = self._refreshes.is_new(group.key)
+        # Followed from now, not from its delivery: while it waits for an attempt, later
+        # records of the problem fold into its refresh instead of making another event.
+        self._refreshed(group, timing.now())
 
-    def _send(self, body: bytes, timing: Timing) -> Outcome:
-        try:
-            return deliver(self._transport, body, policy=self._policy, now=timing.now,
-                           wait=timing.wait, stop_at=timing.stop_at, rng=self._rng,
-                           floor=timing.floor)
-        except Exception as exc:  # noqa: BLE001 - e.g. a user transport raising its own
-            return Outcome(False, 0, "internal_error", None,
-                           f"the transport raised {type(exc).__name__}: {exc}")
+        def done(outcome: Outcome) -> None:
+            self._account(group, event, outcome)
+            if not outcome.delivered:
+                if new:  # it never reached incident.io: its next record is new again
+                    self._refreshes.forget(group.key)
+                return
+            if self._timers is not None:
+                given_up = self._timers.fired(event.deduplication_key, event.title,
+                                              group.key, timing.now())
+                if given_up is not None:
+                    self._reporter.report("resolve_full", "too many alerts waiting to be "
+                                          f"resolved; {given_up.title!r} will not be")
+
+        self._schedule.add(Send(NEW_PROBLEM if new else KNOWN_PROBLEM, event.body,
+                                Attempts(self._policy, timing.now()), done,
+                                event.delivered_records), timing.now())
+
+    # The send schedule ----------------------------------------------------------------
+
+    def next_send(self) -> float | None:
+        """When the send schedule has an attempt due, if it holds any event."""
+        return self._schedule.next_due()
+
+    def send_due(self, timing: Timing) -> None:
+        """Make every attempt that is due, most urgent first; a 429 holds the rest."""
+        schedule = self._schedule
+        while (send := schedule.pop_due(timing.now())) is not None:
+            self.in_flight = send.records
+            try:
+                result = send.attempts.attempt(self._transport, send.body, now=timing.now,
+                                               stop_at=timing.stop_at, rng=self._rng,
+                                               floor=timing.floor)
+            except Exception as exc:  # noqa: BLE001 - e.g. a user transport raising its own
+                result = Outcome(False, send.attempts.retries, "internal_error", None,
+                                 f"the transport raised {type(exc).__name__}: {exc}")
+            finally:
+                self.in_flight = 0
+            if isinstance(result, Outcome):
+                send.done(result)
+                continue
+            at = timing.now() + result.delay
+            schedule.retry(send, at)
+            if result.rate_limited:
+                schedule.hold(at)
+
+    def settle(self, timing: Timing) -> None:
+        """Deliver or give up every event scheduled, waiting out backoffs (a flush, a
+        close); what could not be attempted before the deadline ends as out of time."""
+        schedule = self._schedule
+        while True:
+            self.send_due(timing)
+            schedule.expire(timing.stop_at() - timing.floor())
+            due = schedule.next_due()
+            if due is None:
+                return
+            if (left := due - timing.now()) > 0:
+                timing.wait(left)
+
+    def _refreshed(self, group: Group, now: float) -> None:
+        forgotten = self._refreshes.sent(group.key, now)
+        # Without refreshes (dedup="batch", or none asked for) forgetting costs nothing
+        # worth saying: only the order of sending after a 429 or under storm control.
+        if forgotten is not None and self._refreshes.interval is not None:
+            self._stats.refreshes_forgotten += 1
+            self._reporter.report(
+                "refresh_full", f"more than {len(self._refreshes)} problems fired and not "
+                "resolved; the one sent longest ago is forgotten, and its next record is "
+                "sent at once, as a new problem (stats: refreshes_forgotten)", once=True)
 
     def _hold_back(self, group: Group) -> None:
         if not self.window.hold(group):
@@ -218,8 +300,9 @@ class Dispatcher:
             return
         for fired in self._timers.due(timing.now(), self.window.holds):
             if not self._budget.take(timing.now()):
-                return
+                break
             self._resolve(self._timers, fired, "quiet for resolve_after seconds", timing)
+        self.send_due(timing)
 
     def finish(self, timing: Timing) -> None:
         """At close(): with ``resolve_on_close``, resolve every alert still firing."""
@@ -230,20 +313,26 @@ class Dispatcher:
                 # Storm control is a promise too: the rest stay firing, counted here and
                 # said in close()'s one line on stderr.
                 self._stats.resolves_skipped += len(self._timers)
-                return
+                break
             self._resolve(self._timers, fired, "the handler was closed (resolve_on_close)",
                           timing)
+        self.settle(timing)
 
     def _resolve(self, timers: ResolveTimers, fired: Fired, why: str, timing: Timing) -> None:
-        outcome = self._send(self._builder.resolve(fired.key, fired.title, why), timing)
         timers.done(fired.key)
-        self._stats.retries += outcome.retries
-        if outcome.delivered:
-            self._stats.resolves_sent += 1
-            return
-        self._stats.resolves_failed += 1
-        self._reporter.report("resolve", f"could not resolve {fired.title!r} "
-                              f"({outcome.reason}: {outcome.detail}); it stays firing")
+
+        def done(outcome: Outcome) -> None:
+            self._stats.retries += outcome.retries
+            if outcome.delivered:
+                self._stats.resolves_sent += 1
+                self._refreshes.forget(fired.group)
+                return
+            self._stats.resolves_failed += 1
+            self._reporter.report("resolve", f"could not resolve {fired.title!r} "
+                                  f"({outcome.reason}: {outcome.detail}); it stays firing")
+
+        self._schedule.add(Send(RESOLVE, self._builder.resolve(fired.key, fired.title, why),
+                                Attempts(self._policy, timing.now()), done), timing.now())
 
     def _account(self, group: Group, event: AlertEvent, outcome: Outcome) -> None:
         stats = self._stats

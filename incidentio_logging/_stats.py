@@ -67,6 +67,8 @@ class Stats:
         self.resolves_sent = 0
         self.resolves_failed = 0
         self.resolves_skipped = 0  # left firing at close(): storm control had no room
+        # Fired problems forgotten to keep their refresh state bounded (refresh_interval).
+        self.refreshes_forgotten = 0
         self._dropped: Counter[str] = Counter()
         self._frozen: HandlerStats | None = None
 
@@ -149,4 +151,5 @@ class Stats:
             "resolves_sent": self.resolves_sent,
             "resolves_failed": self.resolves_failed,
             "resolves_skipped": self.resolves_skipped,
+            "refreshes_forgotten": self.refreshes_forgotten,
         }

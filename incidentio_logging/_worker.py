@@ -497,7 +497,7 @@ class Worker:
             self._stall_at = self._clock() + self._stall_after  # it runs
             marker = self._drain()
             if marker is not None:
-                self._ship()
+                self._ship(flush=True)
                 window_closes = None
                 if isinstance(marker, _Stop):
                     self._dispatcher.finish(self._timing())
@@ -505,10 +505,18 @@ class Worker:
                 self._settle(marker)
                 continue
             now = self._clock()
+            # Events waiting out a backoff or a 429 do not hold the worker: it goes on
+            # draining the queue and closing windows, and wakes when an attempt is due.
+            send = self._dispatcher.next_send()
+            if send is not None and now >= send:
+                self._dispatcher.send_due(self._timing())
+                continue
             due = self._dispatcher.next_due(now)
             if due is not None and now >= due:
                 self._dispatcher.resolve_due(self._timing())
                 continue
+            if send is not None:
+                due = send if due is None else min(due, send)
             timeout = None if due is None else due - now
             if self._dispatcher.has_records():
                 if window_closes is None:
@@ -561,8 +569,13 @@ class Worker:
         self._stall_at = now + self._stall_after + self._busy_grace
         return now
 
-    def _ship(self, deadline: float = math.inf) -> None:
-        self._dispatcher.ship(self._timing(deadline))
+    def _ship(self, deadline: float = math.inf, *, flush: bool = False) -> None:
+        # A flush or a close delivers what was logged: refreshes do not wait for theirs,
+        # and events waiting out a backoff are delivered or given up before it returns.
+        timing = self._timing(deadline)
+        self._dispatcher.ship(timing, flush=flush)
+        if flush:
+            self._dispatcher.settle(timing)
 
     def _wait(self, seconds: float) -> None:
         # Interrupted by stop(), which moves the deadline; cleared so later waits sleep.
@@ -601,7 +614,7 @@ class Worker:
                                       "endpoint's name would first have to be looked up, "
                                       "and DNS lookups cannot be bounded by a timeout")
             else:
-                self._ship(deadline)
+                self._ship(deadline, flush=True)
 
     def _lookup_unsafe(self, deadline: float) -> bool:
         """Sending now, on this thread, might need a DNS lookup that could outlast

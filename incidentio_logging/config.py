@@ -74,6 +74,9 @@ class Settings:
     max_events_per_minute: int
     scrub_keys: tuple[str, ...]
     resolve_after: float | None
+    #: Seconds between two events of a problem this process fired and has not resolved;
+    #: None: every window's group is sent. Applies only with ``dedup="fingerprint"``.
+    refresh_interval: float | None
     resolve_on_close: bool
     threshold: int | None
     threshold_window: float
@@ -94,7 +97,7 @@ def parse_settings(
     source_url: str | None,
     group_by: object,
     in_app: object,
-    dedup: str,
+    dedup: str | None,
     flush_interval: object,
     max_batch_size: object,
     queue_size: object,
@@ -108,6 +111,7 @@ def parse_settings(
     max_events_per_minute: object,
     scrub_keys: object,
     resolve_after: object,
+    refresh_interval: object,
     resolve_on_close: object,
     threshold: object,
     threshold_window: object,
@@ -122,6 +126,7 @@ def parse_settings(
     if level is None:
         # With a predicate or a rule and no explicit level, they alone decide.
         level = logging.NOTSET if selector or compiled else logging.ERROR
+    grouping = _group_by(group_by)
     return Settings(
         api_token=token,
         source_id=source_id,
@@ -133,9 +138,9 @@ def parse_settings(
         title=_template("title", title),
         description=_template("description", description),
         source_url=_source_url(source_url),
-        group_by=_group_by(group_by),
+        group_by=grouping,
         in_app=_in_app(in_app),
-        dedup=_dedup(dedup),
+        dedup=_dedup(dedup, grouping),
         flush_interval=_number("flush_interval", flush_interval, low=0.001, high=3600),
         max_batch_size=_integer("max_batch_size", max_batch_size, low=1, high=10_000),
         queue_size=_integer("queue_size", queue_size, low=1, high=10_000_000),
@@ -152,6 +157,7 @@ def parse_settings(
         scrub_keys=_words("scrub_keys", scrub_keys),
         resolve_after=None if resolve_after is None else _number(
             "resolve_after", resolve_after, low=0.001, high=7 * 86_400),
+        refresh_interval=_refresh_interval(refresh_interval),
         resolve_on_close=_boolean("resolve_on_close", resolve_on_close),
         threshold=None if threshold is None else _integer(
             "threshold", threshold, low=1, high=MAX_THRESHOLD),
@@ -430,10 +436,26 @@ def _in_app(value: object) -> tuple[str, ...]:
     return prefixes
 
 
-def _dedup(value: object) -> DedupMode:
+def _dedup(value: object, group_by: object) -> DedupMode:
+    """``fingerprint`` by default; ``batch`` (the reference's key) by default and only with
+    ``group_by="none"``, whose one group per window would otherwise be one alert forever."""
+    if value is None:
+        return "batch" if group_by == "none" else "fingerprint"
+    if value == "fingerprint" and group_by == "none":
+        raise ValueError("dedup='fingerprint' cannot be used with group_by='none': every "
+                         "problem would share one key, and so one alert forever; use "
+                         "dedup='batch', or another group_by")
     if value in ("batch", "fingerprint"):
         return value
     raise ValueError(f"dedup must be 'batch' or 'fingerprint', not {value!r}")
+
+
+def _refresh_interval(value: object) -> float | None:
+    """Seconds, at most a day; None or 0 turns folding off."""
+    if value is None:
+        return None
+    seconds = _number("refresh_interval", value, low=0, high=86_400)
+    return seconds or None
 
 
 def _template(option: str, value: str | None) -> str | None:

@@ -70,7 +70,8 @@ class Group:
     total: int = 0
     last_created: float = 0.0
     #: Why the group is carried into the next window instead of being sent:
-    #: ``storm_control`` or ``below_threshold``; empty for a group of this window only.
+    #: ``storm_control``, ``below_threshold`` or ``refresh``; empty for a group of this
+    #: window only.
     held: str = ""
     #: Windows whose event for this group storm control held back; the next event says so.
     suppressed: int = 0
@@ -88,6 +89,8 @@ class Group:
 
 
 STORM_CONTROL = "storm_control"
+#: A fired problem's records carried until its next refresh (``refresh_interval``).
+REFRESH = "refresh"
 
 
 def record_size(data: Captured) -> int:
@@ -202,7 +205,6 @@ class Window:
         Its records stay (new ones join them). A full group gets its flood counter
         again. False, with nothing kept, when there is no room to hold it.
         """
-        group.size = sum(record_size(record.__dict__) for record in group.records)
         if not self.held.hold(group.size):
             return False
         group.held = reason

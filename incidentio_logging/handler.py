@@ -52,7 +52,9 @@ class IncidentIOHandler(logging.Handler):
         in_app: module prefixes (a list or ``"shop,billing"``) whose frames count as your
             application's code even when installed in site-packages; they decide where
             an exception was raised, for its fingerprint.
-        dedup: ``"batch"`` (the reference's key) or ``"fingerprint"`` (one alert per problem).
+        dedup: ``"fingerprint"`` (one alert per problem; the default) or ``"batch"`` (the
+            reference's key: every event its own alert; the default, and the only
+            choice, with ``group_by="none"``).
         flush_interval: seconds a window stays open; 1.0.
         max_batch_size: records per event; more in a window are counted, not sent; 250.
         queue_size: records that may wait for the worker; more are dropped and counted.
@@ -68,6 +70,9 @@ class IncidentIOHandler(logging.Handler):
         scrub_keys: more key words whose values are scrubbed, on top of the built-in
             ones (password, secret, token, api_key, authorization, cookie, session...).
         resolve_after: seconds of quiet after which a fired alert is resolved; off.
+        refresh_interval: with ``dedup="fingerprint"``, a problem this process fired and
+            has not resolved sends at most one event per this many seconds, carrying the
+            records since the last; a flush sends them at once; None or 0: off; 60.
         resolve_on_close: resolve every fired alert still open at ``close()``, with or
             without ``resolve_after``; False.
         threshold, threshold_window: fire a group only once ``threshold`` records
@@ -93,7 +98,7 @@ class IncidentIOHandler(logging.Handler):
         source_url: str | None = None,
         group_by: Any = "fingerprint",
         in_app: Sequence[str] | str = (),
-        dedup: str = "batch",
+        dedup: str | None = None,
         flush_interval: float = 1.0,
         max_batch_size: int = 250,
         queue_size: int = 10_000,
@@ -107,6 +112,7 @@ class IncidentIOHandler(logging.Handler):
         max_events_per_minute: int = 60,
         scrub_keys: Sequence[str] | str = (),
         resolve_after: float | None = None,
+        refresh_interval: float | None = 60.0,
         resolve_on_close: bool = False,
         threshold: int | None = None,
         threshold_window: float | None = None,
@@ -125,6 +131,7 @@ class IncidentIOHandler(logging.Handler):
             endpoint=endpoint, max_retries=max_retries, max_retry_time=max_retry_time,
             ca_bundle=ca_bundle, max_events_per_minute=max_events_per_minute,
             scrub_keys=scrub_keys, resolve_after=resolve_after,
+            refresh_interval=refresh_interval,
             resolve_on_close=resolve_on_close, threshold=threshold,
             threshold_window=threshold_window, capture_uncaught=capture_uncaught,
             flush_on_sigterm=flush_on_sigterm,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Iterable
 
-from .grouping import Group
+from .grouping import REFRESH, STORM_CONTROL, Group, record_size
 
 #: Problems followed at once; past it the least recently seen is forgotten.
 MAX_GROUPS = 1_000
@@ -74,11 +74,11 @@ class Threshold:
         """True when ``count`` of the problem's records were made at most ``window`` s
         apart since a group of it last fired; asked once per group per window.
 
-        A group that storm control holds back has crossed already (the threshold is
-        asked first), and stays crossed until it is sent.
+        A group that storm control holds back, or that waits for its refresh, has
+        crossed already (the threshold is asked first), and stays crossed until it is sent.
         """
         times = group.times
-        if not isinstance(times, RecentTimes) or group.held == "storm_control":
+        if not isinstance(times, RecentTimes) or group.held in (STORM_CONTROL, REFRESH):
             return True
         crossing, times.crossing = times.crossing, False
         return crossing
@@ -102,6 +102,7 @@ class Threshold:
             lost = len(group.records) - len(kept)
             group.total -= lost
         group.records = kept
+        group.size = sum(record_size(record.__dict__) for record in kept)
         return lost
 
     def forget_quiet(self, now: float) -> None:

@@ -105,9 +105,15 @@ class Rig:
         """The fake clock, waits that move it, and no deadline."""
         return Timing(now=self.clock, wait=self.clock.wait, stop_at=lambda: float("inf"))
 
-    def ship(self) -> None:
-        """Close the window, as the worker does when it times out."""
-        self.dispatcher.ship(self.timing)
+    def ship(self, *, flush: bool = False) -> None:
+        """Close the window, as the worker does when it times out (or, ``flush``, when it
+        reaches a flush or a close)."""
+        self.dispatcher.ship(self.timing, flush=flush)
+
+    def settle(self) -> None:
+        """Deliver or give up what waits in the send schedule, waiting out its backoffs
+        on the fake clock, as a flush does."""
+        self.dispatcher.settle(self.timing)
 
     def resolve_due(self) -> None:
         """Send the resolves that are due, as the worker does when it wakes for them."""

@@ -264,3 +264,18 @@ def test_in_app_takes_module_names_only(value: Any, error: type[Exception]) -> N
         build(in_app=value)
     assert build(in_app=" shop , billing.api ").settings.in_app == ("shop", "billing.api")
     assert build().settings.in_app == ()
+
+
+def test_dedup_defaults_to_fingerprint_and_batch_under_group_by_none() -> None:
+    """One alert per problem by default; group_by='none' keeps the reference's batch key."""
+    assert build().settings.dedup == "fingerprint"
+    assert build(group_by=is_payment).settings.dedup == "fingerprint"
+    assert build(group_by="none").settings.dedup == "batch"
+    assert build(dedup="batch").settings.dedup == "batch"
+
+
+def test_group_by_none_refuses_fingerprint_dedup_naming_both_options() -> None:
+    """One key for every problem would be one alert forever: refused at construction."""
+    with pytest.raises(ValueError, match="dedup") as caught:
+        build(group_by="none", dedup="fingerprint")
+    assert "group_by" in str(caught.value)

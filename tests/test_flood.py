@@ -338,7 +338,8 @@ def test_a_different_message_from_a_flooding_line_is_hidden_for_at_most_one_wind
     counted under the flood for at most one window. f"Payment failed for user {user_id}"
     floods with varying ids; "... for user None" (words are not masked: its own key)
     arrives late in every window, after the samples. It must reach incident.io."""
-    rig = Rig(receiver, max_batch_size=3, dedup="fingerprint", max_events_per_minute=1000)
+    # Every window's event, not one a refresh_interval: what each window hides is read.
+    rig = Rig(receiver, max_batch_size=3, max_events_per_minute=1000, refresh_interval=None)
     window = rig.dispatcher.window
 
     def emit(record: logging.LogRecord) -> None:  # what IncidentIOHandler.emit does

@@ -438,7 +438,7 @@ def test_a_crashed_worker_is_replaced_by_the_next_record(
     dispatcher = handler._worker._dispatcher
     real_ship = dispatcher.ship
 
-    def ship_once_broken(timing: Timing) -> None:
+    def ship_once_broken(timing: Timing, *, flush: bool = False) -> None:
         monkeypatch.setattr(dispatcher, "ship", real_ship)
         raise RuntimeError("injected fault")
 
