@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ._budget import EventBudget
 from ._delivery import Attempts, Outcome, RetryPolicy
+from ._refreshing import Refreshes
 from ._report import Reporter
 from ._schedule import KNOWN_PROBLEM, NEW_PROBLEM, RESOLVE, Schedule, Send
 from ._stats import Stats
@@ -22,7 +23,6 @@ from ._wording import count_of, were
 from .config import Settings
 from .events import AlertEvent, EventBuilder
 from .grouping import REFRESH, Group, Window, key_function
-from .refreshing import Refreshes
 from .resolving import Fired, ResolveTimers
 from .serialize import secret_key_pattern
 from .threshold import Threshold

@@ -26,6 +26,7 @@ class HandlerStats(TypedDict):
     resolves_sent: int
     resolves_failed: int
     resolves_skipped: int
+    refreshes_forgotten: int
 
 
 class Stats:

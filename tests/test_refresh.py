@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from incidentio_logging._refreshing import Refreshes
 from incidentio_logging._report import Reporter
-from incidentio_logging.refreshing import Refreshes
 from incidentio_logging.testing import LocalReceiver
 
 from .conftest import MakeHandler, Rig
