@@ -6,6 +6,7 @@ Nothing here talks to api.incident.io: both commands use the receiver on 127.0.0
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import logging
@@ -92,20 +93,19 @@ def receiver(host: str, port: int, jsonl: str | None, *, token: str | None = Non
         if exc.filename is not None:
             return _cannot_start(f"cannot append to --jsonl {jsonl}: {exc.strerror}")
         return _cannot_start(f"cannot listen on {host} port {port}: {exc.strerror}")
-    with local:
-        point = (f"Point a handler at it with:\n  export {TOKEN_ENV}={local.api_token}"
-                 if token is None else "Point a handler at it, keeping its token, with:")
+    point = (f"Point a handler at it with:\n  export {TOKEN_ENV}={local.api_token}"
+             if token is None else "Point a handler at it, keeping its token, with:")
+    # Ctrl-C may come while the banner is still being written: it stops the receiver too.
+    with local, contextlib.suppress(KeyboardInterrupt):
         print(f"Listening on {local.endpoint}; alerts at {local.endpoint}/\n"
               f"{'Appending events to ' + jsonl if jsonl else 'Events kept in memory'}.\n"
               f"{point}\n"
               f"  export {SOURCE_ENV}={local.webhook_url}\n"
               f'or keep the app\'s variables and pass endpoint="{local.endpoint}".\n'
               "Ctrl-C to stop.", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
+        while True:
+            time.sleep(3600)
+    return 0
 
 
 def _cannot_start(reason: str) -> int:

@@ -145,10 +145,10 @@ def strict_json(data: bytes) -> Any:
     return json.loads(data, parse_constant=no_constants)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now, for a server in a subprocess."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+def free_port(family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on now, for a server in a subprocess."""
+    with socket.socket(family) as probe:
+        probe.bind((host, 0))
         port: int = probe.getsockname()[1]
     return port
 

@@ -21,6 +21,8 @@ from incidentio_logging.__main__ import main
 from incidentio_logging.config import SOURCE_ENV, TOKEN_ENV
 from incidentio_logging.testing import DEFAULT_TOKEN
 
+from .conftest import free_port
+
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -36,12 +38,6 @@ def test_the_demo_shows_alert_events() -> None:
     assert '"card_token": "[scrubbed]"' in out
     assert "KeyError: 'sku-9'" in out
     assert "All delivered: True" in out
-
-
-def free_port(family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.0.1") -> int:
-    with socket.socket(family) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
