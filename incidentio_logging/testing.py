@@ -7,6 +7,8 @@ error), and keeps what it accepted. Replies can be scripted to rehearse failures
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import socket
 import ssl
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ._rate_limit import SlidingWindowLimiter, retry_after
 from ._receiver_page import PAGE
 from .config import ALERT_EVENTS_PATH
 from .events import BODY_LIMIT
@@ -122,6 +125,7 @@ class LocalReceiver:
         self._server = self._listen((host, port))
         self._thread: threading.Thread | None = None
         self._refusing = False
+        self._limiter: SlidingWindowLimiter | None = None
 
     # Lifecycle ----------------------------------------------------------------------
 
@@ -253,6 +257,15 @@ class LocalReceiver:
         with self._lock:
             self._script.extend(r if isinstance(r, Scripted) else Scripted(r) for r in replies)
 
+    def rate_limit(self, limit: int | None = 1200, *, window: float = 60.0,
+                   clock: Callable[[], float] = time.monotonic) -> None:
+        """Answer 429, as incident.io does, to a token's requests beyond ``limit`` in any
+        ``window`` seconds (1,200 a minute is incident.io's). None lifts the limit.
+
+        Scripted replies come first and do not count against it.
+        """
+        self._limiter = None if limit is None else SlidingWindowLimiter(limit, window, clock)
+
     def hold(self) -> None:
         """Keep requests waiting, unanswered, until :meth:`release`."""
         self._open.clear()
@@ -332,6 +345,8 @@ class LocalReceiver:
         with self._lock:
             self._in_flight -= 1
             fault = self._script.pop(0) if self._script else _NORMAL
+        if fault.status is None and self._limiter is not None:
+            fault = self._limited(self._limiter, headers, fault)
         if fault.status is not None:
             status = fault.status
             reply = fault.body or _error("scripted", status, "scripted reply")
@@ -351,6 +366,20 @@ class LocalReceiver:
         if event is not None and self._on_event is not None:
             self._on_event(event)
         return status, reply, fault
+
+    @staticmethod
+    def _limited(limiter: SlidingWindowLimiter, headers: dict[str, str],
+                 fault: Scripted) -> Scripted:
+        # Keyed by the Authorization header: incident.io's limit is per API key.
+        token = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        wait = limiter.admit(token)
+        if wait is None:
+            return fault
+        after, rate_limit = retry_after(limiter, wait, dt.datetime.now(dt.timezone.utc))
+        body = {**_error("too_many_requests", 429, "Rate limit exceeded"),
+                "rate_limit": rate_limit}
+        return dataclasses.replace(fault, status=429, body=body,
+                                   headers={**fault.headers, "Retry-After": after})
 
     def _validate(self, path: str, headers: dict[str, str], body: bytes,
                   length: int) -> tuple[int, dict[str, Any]]:
