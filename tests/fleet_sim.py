@@ -19,6 +19,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -119,16 +120,19 @@ def scaled_limit(processes: int, seconds: float) -> tuple[int, float]:
 def run(members: Sequence[Member], seconds: float, *, limit: int, window: float = 60.0,
         start_timeout: float = 120.0) -> Outcome:
     """Run the fleet for ``seconds`` against a receiver limited to ``limit`` per ``window``."""
-    with LocalReceiver() as receiver:
+    with LocalReceiver() as receiver, tempfile.TemporaryDirectory() as logs:
         receiver.rate_limit(limit, window=window)
         base = receiver.handler_options()
-        children = [_spawn({**base, **supported(m.options)}, m, seconds) for m in members]
+        # Each child's stderr (the handler's own reports) goes to a file, shown if it fails.
+        errors = [os.path.join(logs, f"{i}.err") for i in range(len(members))]
+        children = [_spawn({**base, **supported(m.options)}, m, seconds, path)
+                    for m, path in zip(members, errors, strict=True)]
         try:
-            for child in children:  # every process is up before anyone logs
+            for child, path in zip(children, errors, strict=True):  # all up before anyone logs
                 assert child.stdout is not None
-                line = child.stdout.readline()
-                if line.strip() != "ready":
-                    raise RuntimeError(f"a fleet process did not start: {line!r}")
+                if child.stdout.readline().strip() != "ready":
+                    child.wait()
+                    raise RuntimeError(f"a fleet process did not start: {_tail(path)}")
             start = time.time() + 0.2
             for child in children:
                 assert child.stdin is not None
@@ -136,7 +140,8 @@ def run(members: Sequence[Member], seconds: float, *, limit: int, window: float 
                 child.stdin.flush()
             time.sleep(max(0.0, start + seconds - time.time()))
             during = [a.status for a in receiver.attempts]
-            reports = [_report(child, seconds + start_timeout) for child in children]
+            reports = [_report(child, seconds + start_timeout, path)
+                       for child, path in zip(children, errors, strict=True)]
         finally:
             for child in children:
                 if child.poll() is None:
@@ -145,12 +150,14 @@ def run(members: Sequence[Member], seconds: float, *, limit: int, window: float 
         return _outcome(seconds, during, len(receiver.attempts), receiver.events, reports)
 
 
-def _spawn(options: dict[str, Any], member: Member, seconds: float) -> subprocess.Popen[str]:
+def _spawn(options: dict[str, Any], member: Member, seconds: float,
+           errors: str) -> subprocess.Popen[str]:
     config = {"options": options, "rate": member.rate, "count": member.count,
               "rare_at": member.rare_at, "seconds": seconds}
-    return subprocess.Popen([sys.executable, os.path.abspath(__file__), json.dumps(config)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": _path()})
+    with open(errors, "w") as stderr:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, os.path.abspath(__file__), json.dumps(config)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                text=True, env={**os.environ, "PYTHONPATH": _path()})
 
 
 def _path() -> str:
@@ -159,12 +166,17 @@ def _path() -> str:
     return os.pathsep.join([library, os.environ.get("PYTHONPATH", "")])
 
 
-def _report(child: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+def _report(child: subprocess.Popen[str], timeout: float, errors: str) -> dict[str, Any]:
     out, _ = child.communicate(timeout=timeout)
     if child.returncode != 0:
-        raise RuntimeError(f"a fleet process failed ({child.returncode}): {out[-2000:]}")
+        raise RuntimeError(f"a fleet process failed ({child.returncode}): {_tail(errors)}")
     report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return report
+
+
+def _tail(path: str) -> str:
+    with open(path) as stderr:
+        return stderr.read()[-2000:]
 
 
 def _outcome(seconds: float, during: list[int], total: int, events: list[ReceivedEvent],
