@@ -28,7 +28,7 @@ from typing import Any
 
 import incidentio_logging
 from incidentio_logging import IncidentIOHandler
-from incidentio_logging.testing import LocalReceiver, ReceivedEvent
+from incidentio_logging.testing import Attempt, LocalReceiver, ReceivedEvent
 
 #: Today's behaviour: a key per event, and no folding of repeats (when the option exists).
 BEFORE: dict[str, Any] = {"dedup": "batch", "refresh_interval": None}
@@ -76,6 +76,8 @@ class Outcome:
     retries: int  # requests the handlers sent again (after a 429, say)
     rare_logged: bool
     rare_delay: float | None  # arrival minus log time; None if it never arrived
+    #: Whether the limit had answered 429 by the time the rare error was due.
+    limited_at_rare: bool
 
     @property
     def requests_per_minute(self) -> float:
@@ -118,14 +120,18 @@ def scaled_limit(processes: int, seconds: float) -> tuple[int, float]:
 
 
 def run(members: Sequence[Member], seconds: float, *, limit: int, window: float = 60.0,
-        start_timeout: float = 120.0) -> Outcome:
-    """Run the fleet for ``seconds`` against a receiver limited to ``limit`` per ``window``."""
+        linger: float = 0.0, close_timeout: float = 120.0) -> Outcome:
+    """Run the fleet for ``seconds`` against a receiver limited to ``limit`` per ``window``.
+
+    The processes then stay up, quiet, for ``linger`` seconds before they close their
+    handlers, as a long-running process outlives a storm.
+    """
     with LocalReceiver() as receiver, tempfile.TemporaryDirectory() as logs:
         receiver.rate_limit(limit, window=window)
         base = receiver.handler_options()
         # Each child's stderr (the handler's own reports) goes to a file, shown if it fails.
         errors = [os.path.join(logs, f"{i}.err") for i in range(len(members))]
-        children = [_spawn({**base, **supported(m.options)}, m, seconds, path)
+        children = [_spawn({**base, **supported(m.options)}, m, seconds, seconds + linger, path)
                     for m, path in zip(members, errors, strict=True)]
         try:
             for child, path in zip(children, errors, strict=True):  # all up before anyone logs
@@ -138,22 +144,31 @@ def run(members: Sequence[Member], seconds: float, *, limit: int, window: float 
                 assert child.stdin is not None
                 child.stdin.write(f"{start}\n")
                 child.stdin.flush()
-            time.sleep(max(0.0, start + seconds - time.time()))
+            rare_at = min((m.rare_at for m in members if m.rare_at is not None),
+                          default=seconds)
+            _sleep_until(start + rare_at)
+            limited_at_rare = any(a.status == 429 for a in receiver.attempts)
+            _sleep_until(start + seconds)
             during = [a.status for a in receiver.attempts]
-            reports = [_report(child, seconds + start_timeout, path)
+            reports = [_report(child, linger + close_timeout, path)
                        for child, path in zip(children, errors, strict=True)]
         finally:
             for child in children:
                 if child.poll() is None:
                     child.kill()
                     child.wait()
-        return _outcome(seconds, during, len(receiver.attempts), receiver.events, reports)
+        return _outcome(seconds, during, receiver.attempts, receiver.events, reports,
+                        limited_at_rare)
 
 
-def _spawn(options: dict[str, Any], member: Member, seconds: float,
+def _sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.time()))
+
+
+def _spawn(options: dict[str, Any], member: Member, seconds: float, close_at: float,
            errors: str) -> subprocess.Popen[str]:
     config = {"options": options, "rate": member.rate, "count": member.count,
-              "rare_at": member.rare_at, "seconds": seconds}
+              "rare_at": member.rare_at, "seconds": seconds, "close_at": close_at}
     with open(errors, "w") as stderr:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([sys.executable, os.path.abspath(__file__), json.dumps(config)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
@@ -179,8 +194,9 @@ def _tail(path: str) -> str:
         return stderr.read()[-2000:]
 
 
-def _outcome(seconds: float, during: list[int], total: int, events: list[ReceivedEvent],
-             reports: list[dict[str, Any]]) -> Outcome:
+def _outcome(seconds: float, during: list[int], attempts: list[Attempt],
+             events: list[ReceivedEvent], reports: list[dict[str, Any]],
+             limited_at_rare: bool) -> Outcome:
     dropped: Counter[str] = Counter()
     for report in reports:
         dropped.update(report["stats"]["dropped"])
@@ -193,13 +209,14 @@ def _outcome(seconds: float, during: list[int], total: int, events: list[Receive
         statuses.setdefault(event.deduplication_key, []).append(event.status)
     return Outcome(
         seconds=seconds, requests=len(during), answered_429=during.count(429),
-        requests_total=total, alerts=alerts_opened(events), statuses=statuses,
+        requests_total=len(attempts), alerts=alerts_opened(events), statuses=statuses,
         dropped=dict(dropped),
         accepted=sum(r["stats"]["records_accepted"] for r in reports),
         delivered=sum(r["stats"]["records_delivered"] for r in reports),
         pending=sum(r["stats"]["records_pending"] for r in reports),
         retries=sum(r["stats"]["retries"] for r in reports),
-        rare_logged=bool(rare_logged), rare_delay=delay)
+        rare_logged=bool(rare_logged), rare_delay=delay,
+        limited_at_rare=limited_at_rare)
 
 
 def alerts_opened(events: Iterable[ReceivedEvent]) -> dict[str, int]:
@@ -242,13 +259,13 @@ def _child(config: dict[str, Any]) -> None:
     rare_logged_at: float | None = None
     sent = 0
     while sent < count and sent * tick < seconds:
-        time.sleep(max(0.0, start + sent * tick - time.time()))
+        _sleep_until(start + sent * tick)
         logger.error(MAIN_ERROR, sent)
         sent += 1
         if rare_at is not None and rare_logged_at is None and time.time() >= start + rare_at:
             rare_logged_at = time.time()
             logger.error(RARE_ERROR, "/var/lib/postgresql")
-    time.sleep(max(0.0, start + seconds - time.time()))  # a process that stopped early
+    _sleep_until(start + config["close_at"])  # one that stopped early lives as long
     handler.close()
     print(json.dumps({"stats": handler.stats(), "rare_logged_at": rare_logged_at}), flush=True)
 

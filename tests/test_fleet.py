@@ -16,7 +16,7 @@ from incidentio_logging.testing import ReceivedEvent
 
 from .fleet_sim import AFTER, BEFORE, Outcome, alerts_opened, run, runs, scaled_limit, storm
 
-PROCESSES, SECONDS, RATE = 8, 8.0, 20.0
+PROCESSES, SECONDS, RATE, LINGER = 8, 8.0, 20.0, 4.0
 #: Every process logs the loop's error RATE times a second; the first, the rare one once.
 LOGGED = PROCESSES * int(SECONDS * RATE) + 1
 NEEDS_FLEET = pytest.mark.xfail(strict=True,
@@ -27,8 +27,10 @@ def _storm(options: dict[str, Any]) -> Outcome:
     # The limit is half of what today's handlers send (one event a second each), so
     # today's behaviour uses it up halfway; the rare error comes at 70% of the run.
     limit, window = scaled_limit(PROCESSES, SECONDS)
+    # The processes outlive the storm by LINGER s, so that today's backoff (at most a
+    # window) and close() do not decide whether the rare error arrives.
     return run(storm(PROCESSES, RATE, options, rare_at=SECONDS * 0.7), SECONDS,
-               limit=limit, window=window)
+               limit=limit, window=window, linger=LINGER)
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +55,11 @@ def test_every_record_is_delivered_or_counted_dropped(which: str,
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("which", ["before", "after"])
-def test_the_rare_error_is_delivered(which: str, request: pytest.FixtureRequest) -> None:
-    outcome: Outcome = request.getfixturevalue(which)
-    assert outcome.rare_logged
-    assert outcome.rare_delay is not None, outcome.dropped
-    assert outcome.alerts.get("rare") == 1
+def test_before_the_rare_error_comes_once_the_limit_is_used_up(before: Outcome) -> None:
+    # The scenario the issue describes; whether it then arrives is the defect measured
+    # (today it waits behind a backoff, or is dropped: counted either way, see above).
+    assert before.rare_logged
+    assert before.limited_at_rare
 
 
 @pytest.mark.timeout(120)
@@ -85,6 +86,13 @@ def test_with_the_defaults_the_fleet_stays_under_the_limit(after: Outcome) -> No
     assert after.answered_429 == 0
 
 
+@pytest.mark.timeout(120)
+def test_with_the_defaults_the_rare_error_is_delivered(after: Outcome) -> None:
+    assert after.rare_logged
+    assert after.rare_delay is not None, after.dropped
+    assert after.alerts.get("rare") == 1
+
+
 def _event(key: str, status: str, title: str = "ERROR app: Payment 1 failed") -> ReceivedEvent:
     return ReceivedEvent({"title": title, "status": status, "deduplication_key": key}, {}, 0.0)
 
@@ -102,6 +110,6 @@ def test_a_refire_after_a_resolve_is_counted() -> None:
     outcome = Outcome(seconds=1, requests=0, answered_429=0, requests_total=0, alerts={},
                       statuses={"k": statuses, "j": ["firing", "resolved"]}, dropped={},
                       accepted=0, delivered=0, pending=0, retries=0, rare_logged=False,
-                      rare_delay=None)
+                      rare_delay=None, limited_at_rare=False)
     assert outcome.refires == 1
     assert runs(statuses) == "firing x4, resolved, firing x3"
