@@ -1,8 +1,8 @@
 """A fleet at small N (issue 16): eight processes, one problem, a rate-limited receiver.
 
-Correctness only, no timings: every record is delivered or counted dropped, the rare
-error arrives, the limit answers 429 and the handlers retry, and, with the defaults, one
-problem is one alert. The scenario is ``tests/fleet_sim.py``; ``benchmarks/fleet.py``
+Correctness only, no timings: every record is delivered or counted dropped, the limit
+answers 429 and the handlers retry, and, with the defaults, the rare error arrives and
+one problem is one alert. The scenario is ``tests/fleet_sim.py``; ``benchmarks/fleet.py``
 runs it in full for the figures.
 """
 
