@@ -1,6 +1,6 @@
 """Run every benchmark and print (or write) the markdown report.
 
-    python -m benchmarks                          # the full run, about five minutes
+    python -m benchmarks                          # the full run, about eight minutes
     python -m benchmarks --output BENCHMARKS.md   # the same, written to a file
     python -m benchmarks --quick                  # a smoke run: proves it works, no figures
 """
@@ -13,7 +13,7 @@ import platform
 import sys
 from collections.abc import Iterator
 
-from . import caller_cost, grouping_accuracy, memory, throughput
+from . import caller_cost, fleet, grouping_accuracy, memory, throughput
 from .caller_cost import Call
 from .handlers import filtered_subjects, subjects
 from .servers import Servers
@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         for section in (caller_section(servers, rounds, calls),
                         throughput_section(servers, groups),
                         memory.section(servers, records),
-                        grouping_accuracy.section(passes=1 if args.quick else 5)):
+                        grouping_accuracy.section(passes=1 if args.quick else 5),
+                        fleet.section(fleet.quick() if args.quick else fleet.FULL)):
             for line in section:
                 lines.append(line)
                 print(line, flush=True)

@@ -10,6 +10,8 @@ lives in :mod:`incidentio_logging._receiver_views`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import json
 import socket
 import ssl
@@ -25,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypedDict
 
 from . import _receiver_views as views
+from ._rate_limit import SlidingWindowLimiter, retry_after
 from .config import ALERT_EVENTS_PATH, is_loopback
 from .events import BODY_LIMIT
 
@@ -161,6 +164,7 @@ class LocalReceiver:
             raise
         self._thread: threading.Thread | None = None
         self._refusing = False
+        self._limiter: SlidingWindowLimiter | None = None
 
     # Lifecycle ----------------------------------------------------------------------
 
@@ -285,6 +289,15 @@ class LocalReceiver:
         with self._lock:
             self._script.extend(r if isinstance(r, Scripted) else Scripted(r) for r in replies)
 
+    def rate_limit(self, limit: int | None = 1200, *, window: float = 60.0,
+                   clock: Callable[[], float] = time.monotonic) -> None:
+        """Answer 429, as incident.io does, to a token's requests beyond ``limit`` in any
+        ``window`` seconds (1,200 a minute is incident.io's). None lifts the limit.
+
+        Scripted replies come first and do not count against it.
+        """
+        self._limiter = None if limit is None else SlidingWindowLimiter(limit, window, clock)
+
     def hold(self) -> None:
         """Keep requests waiting, unanswered, until :meth:`release`."""
         self._open.clear()
@@ -304,6 +317,8 @@ class LocalReceiver:
         with self._lock:
             self._in_flight -= 1
             fault = self._script.pop(0) if self._script else _NORMAL
+        if fault.status is None and self._limiter is not None:
+            fault = self._limited(self._limiter, headers, fault)
         status, reply, payload = self._reply(fault, path, headers, body, length)
         # A reset request was never processed.
         event = None
@@ -335,6 +350,20 @@ class LocalReceiver:
             status = fault.status
             reply = fault.body or _error("scripted", status, "scripted reply")
         return status, reply, payload
+
+    @staticmethod
+    def _limited(limiter: SlidingWindowLimiter, headers: dict[str, str],
+                 fault: Scripted) -> Scripted:
+        # Keyed by the Authorization header: incident.io's limit is per API key.
+        token = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        wait = limiter.admit(token)
+        if wait is None:
+            return fault
+        after, rate_limit = retry_after(limiter, wait, dt.datetime.now(dt.timezone.utc))
+        body = {**_error("too_many_requests", 429, "Rate limit exceeded"),
+                "rate_limit": rate_limit}
+        return dataclasses.replace(fault, status=429, body=body,
+                                   headers={**fault.headers, "Retry-After": after})
 
     def _validate(self, path: str, headers: dict[str, str], body: bytes,
                   length: int) -> tuple[int, dict[str, Any], dict[str, Any] | None]:

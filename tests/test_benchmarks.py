@@ -19,7 +19,7 @@ def test_the_harness_runs_in_quick_mode() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for heading in ("## Caller-thread cost", "## Filtered-out records", "## Worker throughput",
-                    "## Memory", "## Grouping accuracy"):
+                    "## Memory", "## Grouping accuracy", "## Fleet scale"):
         assert heading in out
     assert "| IncidentIOHandler (defaults) |" in out
     assert "| QueueHandler |" in out

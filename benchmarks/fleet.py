@@ -1,0 +1,124 @@
+"""Fleet scale (issue 16): N processes, one problem, incident.io's rate limit.
+
+    python -m benchmarks.fleet                          # 40 processes for 60 s, 1,200/min
+    python -m benchmarks.fleet --processes 8 --seconds 10 --scaled
+
+Each process has its own handler with default options (or today's, for the "before"
+row), logs the same error 20 times a second, and meets the others only at the local
+receiver, which enforces a sliding-window limit on the token they share. The first
+process also logs a rare error ("Disk full on …") once, at 70% of the run: today each
+process sends about one event a second, so at N = 40 the 1,200 a minute are used up
+after 30 s, and the rare error comes 12 s after that, with 18 s left to arrive. The
+simulation itself is ``tests/fleet_sim.py``, shared with the CI test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tests.fleet_sim import AFTER, BEFORE, Member, Outcome, run, runs, scaled_limit, storm
+
+ROWS = (("before: `dedup=\"batch\"`, no refresh interval", BEFORE), ("after: defaults", AFTER))
+#: Flapping needs one key per problem: today's fingerprint keys show it without folding.
+FLAP_ROWS = (ROWS[0], ("`dedup=\"fingerprint\"`, no refresh interval",
+                       {**BEFORE, "dedup": "fingerprint"}), ROWS[1])
+RATE = 20.0
+RARE_SHARE = 0.7  # of the run, after today's behaviour has used up the limit
+LIMIT, WINDOW = 1200, 60.0  # incident.io's public API limit per key
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One fleet run's size."""
+
+    processes: int
+    seconds: float
+    rate: float
+    limit: int
+    window: float
+    flap_seconds: float
+
+
+FULL = Plan(40, 60.0, RATE, LIMIT, WINDOW, 8.0)
+
+
+def quick() -> Plan:
+    """A smoke run: the same storm shape, scaled down (see ``scaled_limit``)."""
+    return Plan(4, 5.0, RATE, *scaled_limit(4, 5.0), flap_seconds=4.0)
+
+
+def section(plan: Plan) -> Iterator[str]:
+    """The markdown section: the storm table, then the resolve-flapping table."""
+    yield "## Fleet scale"
+    yield ""
+    yield (f"{plan.processes} processes, each with its own handler, log the same error "
+           f"{plan.rate:g} times a second for {plan.seconds:g} s. The local receiver "
+           f"enforces {plan.limit:,} requests per {plan.window:g} s (sliding window) on the "
+           f"token they share, answering 429 with `Retry-After`. One process also logs a "
+           f"rare error once, at {plan.seconds * RARE_SHARE:g} s: after today's behaviour "
+           "has used up the limit. Alerts are counted as incident.io opens them: a firing "
+           "event whose key is not open opens one. Drops are the sum of every process's "
+           "`stats()` after `close()`.")
+    yield ""
+    yield ("| options | requests a minute | answered 429 | alerts: the error loop | "
+           "alerts: the rare error | records dropped, by reason | rare error's delay |")
+    yield "|---|---|---|---|---|---|---|"
+    for name, options in ROWS:
+        members = storm(plan.processes, plan.rate, options, rare_at=plan.seconds * RARE_SHARE)
+        outcome = run(members, plan.seconds, limit=plan.limit, window=plan.window)
+        yield (f"| {name} | {outcome.requests_per_minute:,.0f} | {outcome.share_429:.0%} "
+               f"({outcome.answered_429:,}) | {outcome.alerts.get('main', 0):,} | "
+               f"{outcome.alerts.get('rare', 0):,} | {_drops(outcome)} | {_delay(outcome)} |")
+    yield ""
+    yield ("Resolve flapping: two processes with `resolve_after=1`; A logs the error once, "
+           f"B every 0.5 s, for {plan.flap_seconds:g} s. A resolves the alert that B still "
+           "sees; a re-fire is a firing event on a key after its resolve, which incident.io "
+           "opens as a new alert.")
+    yield ""
+    yield "| options | alerts opened | re-fires | statuses per key |"
+    yield "|---|---|---|---|"
+    for name, options in FLAP_ROWS:
+        flapping = {**options, "resolve_after": 1.0}
+        outcome = run([Member(1.0, flapping, count=1), Member(2.0, flapping)],
+                      plan.flap_seconds, limit=LIMIT, window=WINDOW)
+        keys = "; ".join(runs(statuses) for statuses in outcome.statuses.values())
+        yield (f"| {name} | {sum(outcome.alerts.values())} | {outcome.refires} | {keys} |")
+    yield ""
+
+
+def _drops(outcome: Outcome) -> str:
+    drops = ", ".join(f"{reason} {count:,}" for reason, count in sorted(outcome.dropped.items()))
+    return f"{drops or 'none'} (of {outcome.accepted:,})"
+
+
+def _delay(outcome: Outcome) -> str:
+    if not outcome.rare_logged:
+        return "not logged"
+    return "never arrived" if outcome.rare_delay is None else f"{outcome.rare_delay:.1f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the fleet section on its own and print it."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fleet")
+    parser.add_argument("--processes", type=int, default=FULL.processes)
+    parser.add_argument("--seconds", type=float, default=FULL.seconds)
+    parser.add_argument("--rate", type=float, default=FULL.rate, help="records/s per process")
+    parser.add_argument("--limit", type=int, default=LIMIT, help="requests per window")
+    parser.add_argument("--window", type=float, default=WINDOW, help="seconds")
+    parser.add_argument("--scaled", action="store_true",
+                        help="scale the limit and window to the run (the full run's shape)")
+    parser.add_argument("--flap-seconds", type=float, default=FULL.flap_seconds)
+    args = parser.parse_args(argv)
+    limit, window = (scaled_limit(args.processes, args.seconds) if args.scaled
+                     else (args.limit, args.window))
+    plan = Plan(args.processes, args.seconds, args.rate, limit, window, args.flap_seconds)
+    for line in section(plan):
+        print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
