@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -107,17 +108,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="smoke run for CI")
     parser.add_argument("--output", help="write the report to this file")
+    parser.add_argument("--before-tree", help="a checkout of the previous release, for the "
+                        "fleet section's row of its behaviour")
     args = parser.parse_args(argv)
     rounds, calls, groups, records = ((3, 200, [2], 20_000) if args.quick
                                       else (31, 5_000, [1, 10, 40], 1_000_000))
     lines = ["# Benchmarks", "",
              f"`python -m benchmarks{' --quick' if args.quick else ''}` on {machine()}.", ""]
+    plan = fleet.quick() if args.quick else fleet.FULL
+    if args.before_tree:
+        plan = dataclasses.replace(plan, before_tree=args.before_tree)
     with Servers() as servers:
         for section in (caller_section(servers, rounds, calls),
                         throughput_section(servers, groups),
                         memory.section(servers, records),
                         grouping_accuracy.section(passes=1 if args.quick else 5),
-                        fleet.section(fleet.quick() if args.quick else fleet.FULL)):
+                        fleet.section(plan)):
             for line in section:
                 lines.append(line)
                 print(line, flush=True)

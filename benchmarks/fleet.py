@@ -15,6 +15,8 @@ simulation itself is ``tests/fleet_sim.py``, shared with the CI test.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +42,8 @@ class Plan:
     limit: int
     window: float
     flap_seconds: float
+    #: A checkout of the release before this change: adds a row measured on that code.
+    before_tree: str | None = None
 
 
 FULL = Plan(40, 60.0, RATE, LIMIT, WINDOW, 8.0)
@@ -66,8 +70,13 @@ def section(plan: Plan) -> Iterator[str]:
     yield ("| options | requests a minute | answered 429 | alerts: the error loop | "
            "alerts: the rare error | records dropped, by reason | rare error's delay |")
     yield "|---|---|---|---|---|---|---|"
-    for name, options in ROWS:
-        members = storm(plan.processes, plan.rate, options, rare_at=plan.seconds * RARE_SHARE)
+    rows = [(name, options, None) for name, options in ROWS]
+    if plan.before_tree:
+        rows.insert(0, (f"the previous release ({_release(plan.before_tree)}), its defaults",
+                        {}, plan.before_tree))
+    for name, options, library in rows:
+        members = storm(plan.processes, plan.rate, options, rare_at=plan.seconds * RARE_SHARE,
+                        library=library)
         outcome = run(members, plan.seconds, limit=plan.limit, window=plan.window)
         yield (f"| {name} | {outcome.requests_per_minute:,.0f} | {outcome.share_429:.0%} "
                f"({outcome.answered_429:,}) | {outcome.alerts.get('main', 0):,} | "
@@ -87,6 +96,16 @@ def section(plan: Plan) -> Iterator[str]:
         keys = "; ".join(runs(statuses) for statuses in outcome.statuses.values())
         yield (f"| {name} | {sum(outcome.alerts.values())} | {outcome.refires} | {keys} |")
     yield ""
+
+
+def _release(tree: str) -> str:
+    # The commit, when the tree is a git checkout: what the row measured.
+    try:
+        head = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return os.path.basename(os.path.abspath(tree))
+    return head.stdout.strip()
 
 
 def _drops(outcome: Outcome) -> str:
@@ -111,10 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scaled", action="store_true",
                         help="scale the limit and window to the run (the full run's shape)")
     parser.add_argument("--flap-seconds", type=float, default=FULL.flap_seconds)
+    parser.add_argument("--before-tree", help="a checkout of the previous release: adds a "
+                        "row of its own behaviour (e.g. `git worktree add /tmp/old v0.x`)")
     args = parser.parse_args(argv)
     limit, window = (scaled_limit(args.processes, args.seconds) if args.scaled
                      else (args.limit, args.window))
-    plan = Plan(args.processes, args.seconds, args.rate, limit, window, args.flap_seconds)
+    plan = Plan(args.processes, args.seconds, args.rate, limit, window, args.flap_seconds,
+                args.before_tree)
     for line in section(plan):
         print(line, flush=True)
     return 0

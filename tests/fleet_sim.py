@@ -42,7 +42,8 @@ RARE_MARK = "Disk full"
 
 def supported(options: dict[str, Any]) -> dict[str, Any]:
     """The options this version of the handler accepts: ``refresh_interval`` is left out
-    where it does not exist yet, so one harness measures the code before and after."""
+    where it does not exist yet, so one harness measures the code before and after (the
+    child process decides, since it may import another version: see ``Member.library``)."""
     accepted = inspect.signature(IncidentIOHandler).parameters
     return {name: value for name, value in options.items() if name in accepted}
 
@@ -57,6 +58,9 @@ class Member:
     count: int | None = None
     #: Seconds into the run at which to log the rare error once (None: never).
     rare_at: float | None = None
+    #: A source tree whose ``incidentio_logging`` this process imports instead of this
+    #: one's: a checkout of an earlier release, to measure its behaviour itself.
+    library: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,9 +106,9 @@ class Outcome:
 
 
 def storm(processes: int, rate: float, options: dict[str, Any],
-          rare_at: float) -> list[Member]:
+          rare_at: float, library: str | None = None) -> list[Member]:
     """The issue's scenario: every process in the error loop, the first also the rare one."""
-    return [Member(rate, options, rare_at=rare_at if i == 0 else None)
+    return [Member(rate, options, rare_at=rare_at if i == 0 else None, library=library)
             for i in range(processes)]
 
 
@@ -131,7 +135,7 @@ def run(members: Sequence[Member], seconds: float, *, limit: int, window: float 
         base = receiver.handler_options()
         # Each child's stderr (the handler's own reports) goes to a file, shown if it fails.
         errors = [os.path.join(logs, f"{i}.err") for i in range(len(members))]
-        children = [_spawn({**base, **supported(m.options)}, m, seconds, seconds + linger, path)
+        children = [_spawn({**base, **m.options}, m, seconds, seconds + linger, path)
                     for m, path in zip(members, errors, strict=True)]
         try:
             for child, path in zip(children, errors, strict=True):  # all up before anyone logs
@@ -172,13 +176,15 @@ def _spawn(options: dict[str, Any], member: Member, seconds: float, close_at: fl
     with open(errors, "w") as stderr:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([sys.executable, os.path.abspath(__file__), json.dumps(config)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                text=True, env={**os.environ, "PYTHONPATH": _path()})
+                                text=True,
+                                env={**os.environ, "PYTHONPATH": _path(member.library)})
 
 
-def _path() -> str:
-    # The children import the same incidentio_logging as this process, wherever it is.
-    library = os.path.dirname(os.path.dirname(os.path.abspath(incidentio_logging.__file__)))
-    return os.pathsep.join([library, os.environ.get("PYTHONPATH", "")])
+def _path(library: str | None) -> str:
+    # By default the children import the same incidentio_logging as this process,
+    # wherever it is; the harness's own tree comes after, for this module's imports.
+    here = os.path.dirname(os.path.dirname(os.path.abspath(incidentio_logging.__file__)))
+    return os.pathsep.join([library or here, here, os.environ.get("PYTHONPATH", "")])
 
 
 def _report(child: subprocess.Popen[str], timeout: float, errors: str) -> dict[str, Any]:
@@ -247,7 +253,7 @@ def runs(statuses: list[str]) -> str:
 
 def _child(config: dict[str, Any]) -> None:
     """One process of the fleet: log on schedule from the start time read on stdin."""
-    handler = IncidentIOHandler(**config["options"])
+    handler = IncidentIOHandler(**supported(config["options"]))
     logger = logging.getLogger("fleet.app")
     logger.propagate = False
     logger.addHandler(handler)
