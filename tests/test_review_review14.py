@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 import requests
 
 from incidentio_logging.__main__ import main
+from incidentio_logging.pytest_plugin import Receiver
 from incidentio_logging.testing import LocalReceiver
 
 VALID = {"title": "t", "status": "firing", "deduplication_key": "k1"}
@@ -188,3 +191,20 @@ def test_stopping_a_receiver_that_never_started_returns() -> None:
         receiver.start()
         stopper.join(5)
     assert not hung, "LocalReceiver().stop() never returned"
+
+
+@pytest.mark.timeout(30)
+def test_assert_alerted_keeps_its_timeout_when_the_receiver_is_slow(
+        incidentio_receiver: Receiver, logger: logging.Logger) -> None:
+    """``assert_alerted(timeout=0.2)`` first flushes each of the fixture's handlers for up
+    to 5 s, outside its timeout: with a held receiver it took 5.2 s (5 s more per
+    handler) and then said "none arrived within 0.2s". The flush should share the
+    timeout. (The 3 s bound below is far from both 0.2 s and 5 s.)"""
+    logger.addHandler(incidentio_receiver.handler())
+    incidentio_receiver.local.hold()
+    logger.error("stuck in flight")
+    incidentio_receiver.local.wait_in_flight(1, 5)
+    started = time.monotonic()
+    with pytest.raises(pytest.fail.Exception):
+        incidentio_receiver.assert_alerted(timeout=0.2)
+    assert time.monotonic() - started < 3
