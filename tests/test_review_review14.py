@@ -208,3 +208,26 @@ def test_assert_alerted_keeps_its_timeout_when_the_receiver_is_slow(
     with pytest.raises(pytest.fail.Exception):
         incidentio_receiver.assert_alerted(timeout=0.2)
     assert time.monotonic() - started < 3
+
+
+@pytest.mark.timeout(20)
+def test_records_a_day_apart_are_not_described_as_one_moment(
+        make_handler: Any, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """A nightly job failing at 02:00:00 two nights running, with ``threshold=2,
+    threshold_window=86400`` (the largest allowed): the description says
+    "**2 ERROR records** ... at 02:00:00 UTC." The times are compared as HH:MM:SS only,
+    so records 23 h 59 m 59 s apart read as one moment. Records' own times are set, as a
+    handler receives them; no clock is involved."""
+    handler = make_handler(threshold=2, threshold_window=86_400)
+    logger.addHandler(handler)
+    night = 1_795_831_200  # 2026-11-28 02:00:00 UTC
+    for created in (night - 86_400 + 0.95, night + 0.5):
+        record = logger.makeRecord(logger.name, logging.ERROR, "job.py", 1,
+                                   "nightly export failed", (), None)
+        record.created, record.msecs = created, (created % 1) * 1000
+        logger.handle(record)
+    assert handler.flush(5)
+    (event,) = receiver.events
+    description = event.payload["description"]
+    assert "2 ERROR records" in description
+    assert "at 02:00:00 UTC" not in description, description
