@@ -497,6 +497,43 @@ RECEIVER_ROWS: list[Row] = [
     ("LocalReceiver(host=\"::1\") and receiver --host ::1",
      "socket.gaierror → serves at http://[::1]:port",
      "test_testing.py::test_the_receiver_serves_on_ipv6_loopback"),
+    ("A number too large for a float (1e999) in an event: /api/alerts then wrote "
+     "Infinity, which the page's JSON.parse refuses",
+     "202 and the page frozen for the session → 422 on body, /api/alerts strict JSON",
+     "test_testing.py::test_a_float_overflow_in_an_event_does_not_freeze_the_page"),
+    ("Transfer-Encoding: chunked: the body was not read and its chunks were parsed as a "
+     "second request",
+     "two replies (422, then 400) → one 202; past 512 KiB one 413 and the connection closed",
+     "test_testing.py::test_a_chunked_event_gets_one_answer"),
+    ("Two Content-Length headers that disagree (RFC 9112 6.3)",
+     "202 with the first → 400 and the connection closed",
+     "test_testing.py::test_conflicting_content_lengths_get_400"),
+    ("A UTF-16 body (json.loads guesses the encoding)",
+     "202 → 422: bodies are read as UTF-8 strictly",
+     "test_testing.py::test_a_utf16_body_is_not_json_for_the_api"),
+    ("--jsonl naming a FIFO nobody reads",
+     "hung before listening, without a word → refused at once, one line, exit 2",
+     "test_main.py::test_a_jsonl_fifo_without_a_reader_is_refused_in_one_line"),
+    ("A --jsonl reader that stalls: the write blocked while holding the receiver's lock",
+     "/api/alerts, other senders and stop() all waited → 202 and the page answer at "
+     "once (lines written on a thread of their own)",
+     "test_testing.py::test_a_stalled_jsonl_reader_does_not_stop_the_receiver"),
+    ("The receiver command printed each event before replying: a paused terminal (or "
+     "an unread pipe) held every sender",
+     "the 3rd 30 KB event never answered → 6 of 6 answered 202 (printed on a thread)",
+     "test_main.py::test_a_paused_terminal_does_not_hold_up_replies"),
+    ("LocalReceiver().stop() or refuse_connections() before start()",
+     "waited for ever in shutdown() → returns at once, the port released",
+     "test_testing.py::test_stopping_a_receiver_that_never_started_returns"),
+    ("receiver --port 70000 (or -1); LocalReceiver(port=70000)",
+     "OverflowError traceback, exit 1 → one argparse line, exit 2; ValueError naming port",
+     "test_main.py::test_a_port_out_of_range_is_refused_in_one_line"),
+    ("A request held by hold(), then refuse_connections(), then release()",
+     "answered 202 and stored → reset, not stored, as on a real crash",
+     "test_testing.py::test_a_request_held_across_a_crash_is_not_stored"),
+    ("GET of an unknown path; a payload key received_at in --jsonl lines",
+     "405 \"use POST\" / the receiver's timestamp replaced → 404 / the receiver's kept",
+     "test_testing.py::test_a_payload_received_at_does_not_override_the_receivers"),
 ]
 
 
@@ -533,6 +570,18 @@ PAGE_ROWS: list[Row] = [
      "that arrived second was missed",
      "failed after 0.01 s → passed after 0.36 s (the event logged 0.3 s later)",
      "test_pytest_plugin.py::test_assert_alerted_waits_for_any_matching_event"),
+    ("assert_alerted(timeout=0.2) flushed each handler for up to 5 s before its timeout "
+     "began (held receiver)",
+     "5.2 s → 0.20 s: the flushes share the timeout",
+     "test_pytest_plugin.py::test_assert_alerted_keeps_its_timeout_when_the_receiver_is_slow"),
+    ("assert_alerted(status=\"fired\") waited out its timeout; level=\"error\" never "
+     "matched ERROR",
+     "a misleading failure / no match → ValueError at once / matched, any case",
+     "test_pytest_plugin.py::test_assert_alerted_checks_its_status_and_ignores_the_levels_case"),
+    ("Descriptions compared times as HH:MM:SS: records a day apart (threshold_window "
+     "86400) read as one moment, and a span across midnight read backwards",
+     "\"at 02:00:00 UTC\" → \"between 2026-11-27 02:00:00 and 2026-11-28 02:00:00 UTC\"",
+     "test_events.py::test_records_a_day_apart_are_not_described_as_one_moment"),
 ]
 
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 
 from . import __version__
-from ._receiver_views import show
+from ._receiver_views import Background, show
 from .config import SOURCE_ENV, TOKEN_ENV, parse_source, parse_token
 from .connection import check
 from .handler import IncidentIOHandler
@@ -75,14 +75,17 @@ def receiver(host: str, port: int, jsonl: str | None, *, token: str | None = Non
 
     The token and source id come from the flags, then from the variables a handler reads,
     then from the receiver's own defaults: an app keeps its own and changes only where it
-    sends. Only a token the receiver chose is printed.
+    sends. Only a token the receiver chose is printed. Events are printed on a thread
+    of their own, so a terminal that is slow (or paused) never holds up a reply.
     """
+    printer = Background("printing events")
     try:
         token = token if token is not None else os.environ.get(TOKEN_ENV) or None
         source = source if source is not None else os.environ.get(SOURCE_ENV) or None
         api_token = parse_token(token) if token is not None else DEFAULT_TOKEN
         source_id = parse_source(source)[0] if source is not None else DEFAULT_SOURCE
-        local = LocalReceiver(host=host, port=port, on_event=show, jsonl=jsonl,
+        local = LocalReceiver(host=host, port=port, jsonl=jsonl,
+                              on_event=lambda event: printer.submit(lambda: show(event)),
                               api_token=api_token, source_id=source_id)
     except (ValueError, TypeError) as exc:
         return _cannot_start(str(exc))
@@ -105,7 +108,16 @@ def receiver(host: str, port: int, jsonl: str | None, *, token: str | None = Non
               "Ctrl-C to stop.", flush=True)
         while True:
             time.sleep(3600)
+    printer.close(1.0)
     return 0
+
+
+def _port(text: str) -> int:
+    """``--port``: refused by argparse in one line, not by the socket in a traceback."""
+    port = int(text) if text.strip().isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 65535, not {text!r}")
+    return port
 
 
 def _cannot_start(reason: str) -> int:
@@ -135,11 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1",
                        help="a loopback address: 127.0.0.1, ::1 or localhost "
                             "(default: %(default)s)")
-    serve.add_argument("--port", type=int, default=8025, help="default: %(default)s")
+    serve.add_argument("--port", type=_port, default=8025, help="default: %(default)s")
     serve.add_argument("--jsonl", metavar="FILE",
                        help="also append each event to FILE (default: memory only)")
     serve.add_argument("--token", help=f"accept this token; default: ${TOKEN_ENV}, else a "
-                                       "local one that is printed")
+                                       "local one that is printed (prefer the variable: "
+                                       "arguments show up in process lists)")
     serve.add_argument("--source", help=f"id or webhook URL; default: ${SOURCE_ENV}, else "
                                         f"{DEFAULT_SOURCE}")
     test = commands.add_parser(

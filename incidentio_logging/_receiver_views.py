@@ -8,10 +8,14 @@ the shape this library sends.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import queue
 import sys
 import threading
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._receiver_page import PAGE
@@ -57,33 +61,95 @@ def page(path: str, events: Sequence[ReceivedEvent]) -> tuple[str, bytes] | None
     if path == "/":
         return "text/html; charset=utf-8", PAGE.encode()
     if path == "/api/alerts":
-        return "application/json", json.dumps(alerts(events)).encode()
+        # allow_nan=False: the page's JSON.parse throws on Infinity and stops updating.
+        return "application/json", json.dumps(alerts(events), allow_nan=False).encode()
     return None
+
+
+class Background:
+    """A thread that runs calls in order, so a slow file, pipe or terminal never holds up
+    a reply: :meth:`submit` never waits, and a call that finds the queue full is counted
+    in ``dropped`` and said on :meth:`close`."""
+
+    def __init__(self, name: str, limit: int = 1000) -> None:
+        self.name = name
+        self.dropped = 0
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue(limit)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, call: Callable[[], None]) -> None:
+        """Run ``call`` on the thread, after those already submitted."""
+        try:
+            self._queue.put_nowait(call)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self, timeout: float) -> bool:
+        """Run what is queued and end the thread, waiting at most ``timeout`` seconds;
+        False when a call is still stuck (a pipe whose reader stopped reading)."""
+        if self.dropped:
+            print(f"receiver: {self.name}: {self.dropped} events not written: "
+                  "the reader fell behind", file=sys.stderr)
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            return False
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while (call := self._queue.get()) is not None:
+            try:
+                call()
+            except Exception:  # noqa: BLE001 - one failed call must not end the others
+                traceback.print_exc()
 
 
 class JsonLines:
     """``--jsonl``: each accepted event as one JSON object a line, with when it arrived.
 
-    The file is opened at once, so a path that cannot be written is refused before the
-    receiver listens rather than on the first event.
+    The file is opened at once, so a path that cannot be written (or a FIFO nobody reads
+    yet) is refused before the receiver listens rather than on the first event. Lines are
+    written on a thread of their own: a reader that stalls never holds up a reply.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
+        try:
+            # O_NONBLOCK: opening a FIFO with no reader fails (ENXIO) instead of waiting.
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise
+            raise OSError(exc.errno, "it is a pipe with no reader; start the reader first",
+                          path) from None
+        os.set_blocking(fd, True)  # the writer thread may wait: nothing else does
         # Unbuffered: a failed write leaves nothing behind for close() to fail on again.
-        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - open for the receiver's life
+        self._file = os.fdopen(fd, "ab", buffering=0)
+        self._writer = Background(f"appending to {path}")
 
     def write(self, event: ReceivedEvent) -> None:
-        """Append ``event``; a failed write is said on stderr, never turned into no reply."""
-        line = json.dumps({"received_at": event.received_at, **event.payload}) + "\n"
+        """Queue ``event`` for appending; never waits."""
+        self._writer.submit(lambda: self._append(event))
+
+    def _append(self, event: ReceivedEvent) -> None:
+        # The receiver's own time wins over a payload key of the same name.
+        line = json.dumps({**event.payload, "received_at": event.received_at},
+                          allow_nan=False) + "\n"
+        data = memoryview(line.encode())
         try:
-            self._file.write(line.encode())
+            while data:
+                data = data[self._file.write(data) or 0:]
         except OSError as exc:
             print(f"receiver: could not append to {self.path}: {exc}", file=sys.stderr)
 
     def close(self) -> None:
-        """Close the file."""
-        self._file.close()
+        """Write what is queued (2 s at most) and close the file."""
+        # A write stuck on a stalled pipe keeps its file: closing under it could hand
+        # the descriptor to another file while the write is pending.
+        if self._writer.close(2.0):
+            self._file.close()
 
 
 def show(event: ReceivedEvent) -> None:

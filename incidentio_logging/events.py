@@ -212,9 +212,7 @@ def default_description(group: Group, fields: Mapping[str, Any],
     ``fields`` are already scrubbed; the message and the traceback are scrubbed here.
     """
     first = group.records[0]
-    since, until = _clock(first.created), _clock(group.last_created)
-    # Compared as shown: two records in the same second read as one moment.
-    when = f"at {since} UTC" if since == until else f"between {since} and {until} UTC"
+    when = _when(first.created, group.last_created)
     message = scrub.text(first.getMessage(), 2_000 - 3)
     lines = [
         f"**{count_of(fields['count'], fields['level'] + ' record')}** from "
@@ -284,5 +282,14 @@ def _iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat()
 
 
-def _clock(timestamp: float) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%H:%M:%S")
+def _when(first: float, last: float) -> str:
+    """``at 02:00:00 UTC``, or ``between`` two times, with dates when the days differ.
+
+    Whole timestamps are compared to the second shown: records a day apart (a window
+    may be 24 h) are not one moment, and a span across midnight must not read backwards.
+    """
+    since, until = (dt.datetime.fromtimestamp(int(t // 1), dt.timezone.utc) for t in (first, last))
+    if since == until:
+        return f"at {since:%H:%M:%S} UTC"
+    shown = "%Y-%m-%d %H:%M:%S" if since.date() != until.date() else "%H:%M:%S"
+    return f"between {since.strftime(shown)} and {until.strftime(shown)} UTC"

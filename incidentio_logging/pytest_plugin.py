@@ -42,14 +42,15 @@ class Receiver:
 
     @property
     def events(self) -> list[ReceivedEvent]:
-        """Events received so far, after flushing this fixture's handlers."""
-        self._flush()
+        """Events received so far, after flushing this fixture's handlers (5 s at most)."""
+        self._flush(time.monotonic() + 5.0)
         return self.local.events
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedEvent]:
         """Wait until ``count`` events have arrived; fails the test if they do not."""
-        self._flush()
-        return self.local.wait_for(count, timeout)
+        deadline = time.monotonic() + timeout
+        self._flush(deadline)
+        return self.local.wait_for(count, max(0.0, deadline - time.monotonic()))
 
     def assert_alerted(self, *, title: str | None = None, level: str | None = None,
                        status: str = "firing", timeout: float = 5.0) -> ReceivedEvent:
@@ -58,10 +59,14 @@ class Receiver:
         fail saying what did arrive.
 
         The level is the one the handler puts in the event's metadata, so custom and
-        threshold titles match too; a resolve carries none, so it has its alert's.
+        threshold titles match too; a resolve carries none, so it has its alert's. The level
+        is matched whatever its case. Flushing the fixture's handlers counts against
+        ``timeout``.
         """
-        self._flush()
+        if status not in ("firing", "resolved"):
+            raise ValueError(f"status must be 'firing' or 'resolved', not {status!r}")
         deadline = time.monotonic() + timeout
+        self._flush(deadline)
         while True:
             events = self.local.events
             match = next(_matching(events, title, level, status), None)
@@ -86,9 +91,11 @@ class Receiver:
             seen = "\n  ".join(f"{e.status}: {e.title}" for e in events)
             pytest.fail(f"expected no alert; received:\n  {seen}")
 
-    def _flush(self) -> None:
+    def _flush(self, deadline: float) -> None:
+        # The handlers share what is left of the caller's time: a held receiver must not
+        # cost each of them a wait of its own.
         for handler in self._handlers:
-            handler.flush(5)
+            handler.flush(max(0.0, deadline - time.monotonic()))
 
     def _close(self) -> None:
         # A request the test still holds would make each close wait out its timeout.
@@ -105,7 +112,8 @@ def _matching(events: list[ReceivedEvent], title: str | None, level: str | None,
         if isinstance(summary, dict) and "level" in summary:
             levels[event.deduplication_key] = summary["level"]
         if (event.status == status and (title is None or title in event.title)
-                and (level is None or levels.get(event.deduplication_key) == level)):
+                and (level is None
+                     or str(levels.get(event.deduplication_key)).upper() == level.upper())):
             yield event
 
 

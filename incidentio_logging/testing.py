@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import math
 import socket
 import ssl
 import struct
@@ -39,6 +40,8 @@ DEFAULT_SOURCE = "01LOCALRECEIVERSOURCE00000"
 MAX_NESTING = 200
 #: A too-large body up to this size is read and dropped; a larger one is not read at all.
 _DRAIN_LIMIT = 2 * BODY_LIMIT
+#: Longest chunk-size or trailer line read; a longer one is malformed.
+_CHUNK_LINE = 1024
 
 
 class HandlerOptions(TypedDict):
@@ -133,8 +136,10 @@ class LocalReceiver:
 
         ``tls`` is a (certificate file, key file) pair: serve https instead of http.
         ``jsonl`` is opened here, so an unwritable path raises OSError before listening.
-        A port in use raises OSError too.
+        A port in use raises OSError too; one outside 0-65535 raises ValueError.
         """
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be a whole number from 0 to 65535, not {port!r}")
         host = host.strip("[]")
         if not is_loopback(host):
             raise ValueError(f"host {host!r} is not a loopback address: the receiver serves "
@@ -154,6 +159,8 @@ class LocalReceiver:
         self._open = threading.Event()
         self._open.set()
         self._in_flight = 0
+        #: How many times it "crashed" (refuse_connections): a request held across one is lost.
+        self._crashes = 0
         self._stopping = threading.Event()
         self._jsonl = views.JsonLines(jsonl) if jsonl else None
         try:
@@ -185,15 +192,20 @@ class LocalReceiver:
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving and release the port; on a receiver never started, release it."""
         self._open.set()
         self._stopping.set()
         if not self._refusing:
-            self._server.shutdown()
-            self._server.server_close()
+            self._close_server()
         if self._jsonl is not None:
-            with self._lock:
-                self._jsonl.close()
+            self._jsonl.close()
+
+    def _close_server(self) -> None:
+        # shutdown() waits for serve_forever() to notice: on a server that never served
+        # it would wait for ever.
+        if self._thread is not None:
+            self._server.shutdown()
+        self._server.server_close()
 
     def refuse_connections(self) -> None:
         """Go away as a crashed server would, until :meth:`accept_connections`.
@@ -203,8 +215,9 @@ class LocalReceiver:
         """
         if not self._refusing:
             self._refusing = True
-            self._server.shutdown()
-            self._server.server_close()
+            with self._lock:
+                self._crashes += 1
+            self._close_server()
             self._server.drop_connections()
 
     def accept_connections(self) -> None:
@@ -312,11 +325,15 @@ class LocalReceiver:
                 length: int) -> tuple[int, dict[str, Any], Scripted]:
         with self._lock:
             self._in_flight += 1
+            crashes = self._crashes
             self._lock.notify_all()
         self._open.wait(60)
         with self._lock:
             self._in_flight -= 1
-            fault = self._script.pop(0) if self._script else _NORMAL
+            if crashes != self._crashes:  # the server "crashed" while holding it
+                fault = _CRASHED
+            else:
+                fault = self._script.pop(0) if self._script else _NORMAL
         if fault.status is None and self._limiter is not None:
             fault = self._limited(self._limiter, headers, fault)
         status, reply, payload = self._reply(fault, path, headers, body, length)
@@ -378,7 +395,11 @@ class LocalReceiver:
         if length > BODY_LIMIT:
             return 413, _error("payload_too_large", 413, "request body too large"), None
         try:
-            payload = json.loads(body, parse_constant=_reject_constant)
+            # Strictly UTF-8, as JSON between systems must be (json.loads would guess
+            # UTF-16 too); a number too large for a float is refused like NaN, since
+            # the page could not show it.
+            payload = json.loads(body.decode(), parse_constant=_reject_constant,
+                                 parse_float=_finite_float)
             too_deep = _nesting(payload) > MAX_NESTING
         except RecursionError:
             too_deep = True
@@ -396,6 +417,7 @@ class LocalReceiver:
 
 
 _NORMAL = Scripted()
+_CRASHED = Scripted(reset=True)
 
 
 class _Server(ThreadingHTTPServer):
@@ -441,19 +463,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_POST(self) -> None:
-        length = self._content_length()
-        if length is None:
+        read = self._body()
+        if read is None:
             return
-        if length > BODY_LIMIT:
-            # Read a modest excess so the client, still sending, gets to read the 413;
-            # past that, nothing is read and the connection ends with the answer.
-            if length <= _DRAIN_LIMIT:
-                self.rfile.read(length)
-            else:
-                self.close_connection = True
-            body = b""
-        else:
-            body = self.rfile.read(length)
+        body, length = read
         status, reply, fault = self.server.receiver._answer(self.path, dict(self.headers),
                                                             body, length)
         if fault.reset:
@@ -470,8 +483,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         found = views.page(self.path, self.server.receiver.events)
         if found is None:
-            error = _error("method_not_allowed", 405, "use POST")
-            self._send(405, json.dumps(error).encode(), {})
+            error = _error("not_found", 404, "no such page: the page is at /")
+            self._send(404, json.dumps(error).encode(), {})
         else:
             self._send(200, found[1], {}, found[0])
 
@@ -485,12 +498,64 @@ class _Handler(BaseHTTPRequestHandler):
         error = _error("invalid_request", code, message or HTTPStatus(code).phrase)
         self._send(code, json.dumps(error).encode(), {})
 
+    def _body(self) -> tuple[bytes, int] | None:
+        """The body and its length (b"" when too large); None once a bad request has been
+        answered. One reply per request: a body this cannot delimit ends the connection."""
+        codings = ",".join(self.headers.get_all("Transfer-Encoding") or [])
+        if codings:
+            if codings.strip().lower() != "chunked":
+                self.send_error(501, "only the chunked transfer coding is supported")
+                return None
+            # With a Content-Length too the message is ambiguous for some proxy on
+            # the way: the chunks say where it ends, and the connection ends with it.
+            if "Content-Length" in self.headers:
+                self.close_connection = True
+            return self._chunked()
+        length = self._content_length()
+        if length is None:
+            return None
+        if length > BODY_LIMIT:
+            # Read a modest excess so the client, still sending, gets to read the 413;
+            # past that, nothing is read and the connection ends with the answer.
+            if length <= _DRAIN_LIMIT:
+                self.rfile.read(length)
+            else:
+                self.close_connection = True
+            return b"", length
+        return self.rfile.read(length), length
+
     def _content_length(self) -> int | None:
         """The body's declared length; None once a bad one has been answered."""
-        raw = (self.headers.get("Content-Length") or "0").strip()
-        if raw.isascii() and raw.isdigit():
+        values = {v.strip() for v in self.headers.get_all("Content-Length") or ["0"]}
+        raw = values.pop()
+        if not values and raw.isascii() and raw.isdigit():
             return int(raw)
-        self.send_error(400, "Content-Length must be a whole number of bytes")
+        self.send_error(400, "Content-Length must be one whole number of bytes")
+        return None
+
+    def _chunked(self) -> tuple[bytes, int] | None:
+        """A chunked body (RFC 9112 7.1), up to the API's size limit: incident.io takes them."""
+        body = bytearray()
+        while True:
+            size = _chunk_size(self.rfile.readline(_CHUNK_LINE))
+            if size is None:
+                self.send_error(400, "malformed chunk size")
+                return None
+            if len(body) + size > BODY_LIMIT:
+                # The rest is not read: the answer ends the connection.
+                self.close_connection = True
+                return b"", len(body) + size
+            if size == 0:
+                break
+            body += self.rfile.read(size)
+            if self.rfile.readline(_CHUNK_LINE) != b"\r\n":
+                self.send_error(400, "chunk longer than its size, or cut short")
+                return None
+        # Trailer fields, up to the blank line that ends the message, are not used.
+        for _ in range(100):
+            if self.rfile.readline(_CHUNK_LINE) in (b"\r\n", b"\n", b""):
+                return bytes(body), len(body)
+        self.send_error(400, "too many trailer fields")
         return None
 
     def _send(self, status: int, data: bytes, extra: dict[str, str],
@@ -523,6 +588,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
+def _chunk_size(line: bytes) -> int | None:
+    """A chunk's size from its size line (extensions ignored); None when malformed."""
+    digits = line.split(b";", 1)[0].strip()
+    malformed = not digits or len(digits) > 8 or digits.strip(b"0123456789abcdefABCDEF")
+    if malformed or not line.endswith(b"\n"):
+        return None
+    return int(digits, 16)
 
 
 def _nesting(value: object) -> int:

@@ -10,6 +10,7 @@ import pytest
 from incidentio_logging._record import capture
 from incidentio_logging.events import BODY_BUDGET, EventBuilder
 from incidentio_logging.grouping import Group, Window, fingerprint_key
+from incidentio_logging.testing import LocalReceiver
 
 from .conftest import exc_info_of, strict_json
 
@@ -211,3 +212,34 @@ def test_a_card_number_in_a_formatted_request_is_scrubbed() -> None:
     assert b"4111" not in event.body
     (record,) = payload(event.body)["metadata"]["data"]
     assert record["message"].endswith("cc=[scrubbed]&amount=5'>")
+
+
+@pytest.mark.timeout(20)
+def test_records_a_day_apart_are_not_described_as_one_moment(
+        make_handler: Any, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """A nightly job failing at 02:00:00 two nights running, with ``threshold=2,
+    threshold_window=86400`` (the largest allowed): the description said
+    "**2 ERROR records** ... at 02:00:00 UTC." The times were compared as HH:MM:SS only,
+    so records 23 h 59 m 59 s apart read as one moment. Records' own times are set, as a
+    handler receives them; no clock is involved."""
+    handler = make_handler(threshold=2, threshold_window=86_400)
+    logger.addHandler(handler)
+    night = 1_795_831_200  # 2026-11-28 02:00:00 UTC
+    for created in (night - 86_400 + 0.95, night + 0.5):
+        record = logger.makeRecord(logger.name, logging.ERROR, "job.py", 1,
+                                   "nightly export failed", (), None)
+        record.created, record.msecs = created, (created % 1) * 1000
+        logger.handle(record)
+    assert handler.flush(5)
+    (event,) = receiver.events
+    description = event.payload["description"]
+    assert "**2 ERROR records** from `tests.app" in description
+    assert ("between 2026-11-27 02:00:00 and 2026-11-28 02:00:00 UTC."
+            in description), description
+
+
+def test_a_span_across_midnight_shows_both_dates() -> None:
+    """23:59:59 to 00:00:01 read "between 23:59:59 and 00:00:01": backwards."""
+    midnight = 1_795_824_000.0  # 2026-11-28 00:00:00 UTC
+    span = description(group("a", "b"), midnight - 1, midnight + 1.5)
+    assert "between 2026-11-27 23:59:59 and 2026-11-28 00:00:01 UTC." in span

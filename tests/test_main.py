@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -181,3 +182,54 @@ def test_the_console_script_is_the_module_command(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         entry(["--version"])
     assert __version__ in capsys.readouterr().out
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("port", ["70000", "-1", "x"])
+def test_a_port_out_of_range_is_refused_in_one_line(port: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """``receiver --port 70000`` ended in an OverflowError traceback (exit 1), while the
+    help says "Exits 2 when it cannot start"."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["receiver", "--port", port])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"argument --port: must be a whole number from 0 to 65535, not '{port}'" in err
+
+
+@pytest.mark.timeout(10)
+def test_a_jsonl_fifo_without_a_reader_is_refused_in_one_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """``--jsonl`` naming a FIFO nobody reads hung before listening, without a word."""
+    path = tmp_path / "events.fifo"
+    os.mkfifo(path)
+    assert stat.S_ISFIFO(path.stat().st_mode)
+    line = cannot_start(capsys, "--port", "0", "--jsonl", str(path))
+    assert line == (f"receiver: cannot append to --jsonl {path}: "
+                    "it is a pipe with no reader; start the reader first")
+
+
+def test_the_receiver_token_help_warns_about_process_lists(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``test --token`` warned that arguments show in process lists; ``receiver --token``
+    did not."""
+    with pytest.raises(SystemExit):
+        main(["receiver", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "prefer the variable: arguments show up in process lists" in help_text
+
+
+@pytest.mark.timeout(30)
+def test_a_paused_terminal_does_not_hold_up_replies() -> None:
+    """The receiver printed each event in the request's thread before replying: with its
+    output not read (a paused terminal, a full pipe) senders waited for ever. Events are
+    printed on a thread of their own now; here stdout is a pipe nobody reads."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v2/alert_events/http/01LOCALRECEIVERSOURCE00000"
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    with serving("--port", str(port)):  # reads the banner, then nothing until it ends
+        for n in range(6):  # 180 KB of titles to print: far past a pipe's 64 KB
+            event = {**EVENT, "title": f"{n} " + "x" * 30_000}
+            reply = requests.post(url, json=event, headers=headers, timeout=5)
+            assert reply.status_code == 202

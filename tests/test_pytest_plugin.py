@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import pytest
+
+from incidentio_logging.pytest_plugin import Receiver
 
 pytest_plugins = ["pytester"]
 
@@ -94,3 +99,32 @@ def test_assert_alerted_waits_for_any_matching_event(pytester: pytest.Pytester) 
         "*expected a resolved alert; received within 0.5s:*",
         "*firing: ERROR stays: Still broken*",
     ])
+
+
+@pytest.mark.timeout(30)
+def test_assert_alerted_keeps_its_timeout_when_the_receiver_is_slow(
+        incidentio_receiver: Receiver, logger: logging.Logger) -> None:
+    """``assert_alerted(timeout=0.2)`` first flushed each of the fixture's handlers for up
+    to 5 s, outside its timeout: with a held receiver it took 5.2 s (5 s more per
+    handler) and then said "none arrived within 0.2s". The flushes share the timeout
+    now. (The 3 s bound below is far from both 0.2 s and 5 s.)"""
+    logger.addHandler(incidentio_receiver.handler())
+    logger.addHandler(incidentio_receiver.handler())
+    incidentio_receiver.local.hold()
+    logger.error("stuck in flight")
+    incidentio_receiver.local.wait_in_flight(2, 5)
+    started = time.monotonic()
+    with pytest.raises(pytest.fail.Exception, match=r"none arrived within 0\.2s"):
+        incidentio_receiver.assert_alerted(timeout=0.2)
+    assert time.monotonic() - started < 3
+
+
+def test_assert_alerted_checks_its_status_and_ignores_the_levels_case(
+        incidentio_receiver: Receiver, logger: logging.Logger) -> None:
+    """A status typo (``"fired"``) waited out the timeout and failed as "no alert";
+    ``level="error"`` never matched the handler's ``ERROR``."""
+    with pytest.raises(ValueError, match="status must be 'firing' or 'resolved'"):
+        incidentio_receiver.assert_alerted(status="fired")
+    logger.addHandler(incidentio_receiver.handler())
+    logger.error("disk full")
+    assert incidentio_receiver.assert_alerted(title="disk full", level="error").status == "firing"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import socket
+import stat
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -273,3 +277,216 @@ def test_the_receiver_keeps_its_own_token_whatever_the_environment(
     monkeypatch.setenv("INCIDENT_IO_ALERT_SOURCE_CONFIG_ID", "01APPSOURCE")
     with LocalReceiver() as receiver:
         assert (receiver.api_token, receiver.source_id) == (DEFAULT_TOKEN, DEFAULT_SOURCE)
+
+
+def port_of(receiver: LocalReceiver) -> int:
+    return int(receiver.endpoint.rsplit(":", 1)[1])
+
+
+def raw_exchange(receiver: LocalReceiver, request: bytes) -> bytes:
+    """Send ``request`` on one connection and read every byte the receiver answers."""
+    with socket.create_connection(("127.0.0.1", port_of(receiver)), timeout=5) as raw:
+        raw.sendall(request)
+        raw.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := raw.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON: a browser's JSON.parse throws on it")
+
+
+@pytest.mark.timeout(20)
+def test_a_float_overflow_in_an_event_does_not_freeze_the_page(receiver: LocalReceiver) -> None:
+    """``1e999`` is valid JSON syntax; Python parses it to inf and /api/alerts then wrote
+    ``Infinity``, which the page's JSON.parse rejects: the page stopped updating for the
+    rest of the session. The event is refused (422) and /api/alerts stays strict JSON."""
+    body = (b'{"title":"overflow","status":"firing","deduplication_key":"k-inf",'
+            b'"metadata":{"latency":1e999}}')
+    overflow = post(receiver, body)
+    assert overflow.status_code == 422
+    assert overflow.json()["errors"][0]["source"] == {"field": "body"}
+    assert post(receiver, VALID).status_code == 202
+    text = requests.get(receiver.endpoint + "/api/alerts", timeout=5).text
+    alerts = json.loads(text, parse_constant=_no_constants)
+    assert [a["title"] for a in alerts] == ["t"]
+
+
+def chunked_request(receiver: LocalReceiver, payload: bytes, size: int) -> bytes:
+    """A POST of ``payload`` in chunks of ``size`` bytes."""
+    chunks = b"".join(b"%x\r\n" % len(payload[i:i + size]) + payload[i:i + size] + b"\r\n"
+                      for i in range(0, len(payload), size))
+    return (f"POST /v2/alert_events/http/{receiver.source_id} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1\r\nAuthorization: Bearer {receiver.api_token}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            ).encode() + chunks + b"0\r\n\r\n"
+
+
+@pytest.mark.timeout(20)
+def test_a_chunked_event_gets_one_answer(receiver: LocalReceiver) -> None:
+    """Transfer-Encoding: chunked is plain HTTP/1.1 (requests uses it for a generator
+    body). The receiver ignored it, read no body, answered 422, then parsed the chunks as
+    a second request and answered 400: two replies to one request. Now it reads the
+    chunks, as incident.io does, and answers once."""
+    payload = json.dumps(VALID).encode()
+    answer = raw_exchange(receiver, chunked_request(receiver, payload, 7))
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
+    assert answer.startswith(b"HTTP/1.1 202"), answer
+    (event,) = receiver.events
+    assert event.payload == VALID
+
+
+@pytest.mark.timeout(20)
+def test_a_chunked_body_from_a_client_and_one_too_large(receiver: LocalReceiver) -> None:
+    """A generator body, as requests sends it, is accepted; chunks adding up past the
+    512 KiB limit get one 413 and the connection ends there."""
+    payload = json.dumps(VALID).encode()
+    reply = requests.post(receiver.webhook_url, data=iter([payload[:5], payload[5:]]),
+                          timeout=5, headers={"Authorization": f"Bearer {receiver.api_token}"})
+    assert reply.status_code == 202
+    big = json.dumps({**VALID, "description": "x" * 600_000}).encode()
+    answer = raw_exchange(receiver, chunked_request(receiver, big, 65536))
+    assert answer.count(b"HTTP/1.1 ") == 1 and answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert len(receiver.events) == 1
+
+
+@pytest.mark.timeout(20)
+def test_conflicting_content_lengths_get_400(receiver: LocalReceiver) -> None:
+    """Two Content-Length headers that disagree are a malformed request (RFC 9112 6.3);
+    the receiver took the first and stored the event (202)."""
+    payload = json.dumps(VALID).encode()
+    request = (f"POST /v2/alert_events/http/{receiver.source_id} HTTP/1.1\r\n"
+               f"Host: 127.0.0.1\r\nAuthorization: Bearer {receiver.api_token}\r\n"
+               f"Content-Length: {len(payload)}\r\nContent-Length: 5\r\n\r\n"
+               ).encode() + payload
+    answer = raw_exchange(receiver, request)
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
+    assert receiver.events == []
+
+
+@pytest.mark.timeout(20)
+def test_a_utf16_body_is_not_json_for_the_api(receiver: LocalReceiver) -> None:
+    """JSON between systems must be UTF-8 (RFC 8259 8.1); json.loads(bytes) also guesses
+    UTF-16 and UTF-32, so the receiver accepted a body incident.io would refuse."""
+    reply = post(receiver, json.dumps(VALID).encode("utf-16"))
+    assert reply.status_code == 422, reply.text
+    assert receiver.events == []
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "events.fifo"
+    os.mkfifo(path)
+    assert stat.S_ISFIFO(path.stat().st_mode)
+    return path
+
+
+@pytest.mark.timeout(20)
+def test_a_jsonl_fifo_without_a_reader_does_not_hang_the_start(fifo: Path) -> None:
+    """``--jsonl`` naming a FIFO nobody reads: open() blocked for ever, before listening
+    and without a word. Now it is refused at once, saying why."""
+    outcome: list[Any] = []
+
+    def build() -> None:
+        try:
+            outcome.append(LocalReceiver(jsonl=str(fifo)))
+        except (OSError, ValueError) as exc:
+            outcome.append(exc)
+
+    starter = threading.Thread(target=build, daemon=True)
+    starter.start()
+    starter.join(3)
+    hung = starter.is_alive()
+    if hung:  # let the blocked open() finish so the thread ends
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        starter.join(5)
+        os.close(reader)
+    for built in outcome:
+        if isinstance(built, LocalReceiver):
+            built.start().stop()
+    assert not hung, "LocalReceiver(jsonl=<fifo without a reader>) never returned"
+    (refused,) = outcome
+    assert isinstance(refused, OSError) and "no reader" in str(refused)
+
+
+@pytest.mark.timeout(30)
+def test_a_stalled_jsonl_reader_does_not_stop_the_receiver(fifo: Path) -> None:
+    """``--jsonl >(slow-consumer)``: once the pipe was full, the write blocked while
+    holding the receiver's lock, so every other request (other senders, the page's
+    /api/alerts, and stop()) waited with it. Lines are now written on a thread of their
+    own: the sender has its 202 and the page answers while the write waits."""
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader that never reads
+    receiver = LocalReceiver(jsonl=str(fifo)).start()
+    big = json.dumps({**VALID, "description": "x" * 200_000}).encode()  # > a pipe's buffer
+    try:
+        assert post(receiver, big).status_code == 202
+        page = requests.get(receiver.endpoint + "/api/alerts", timeout=3)
+        assert page.status_code == 200 and len(page.json()) == 1
+    finally:
+        os.close(reader)  # the blocked write now fails (EPIPE) and the writer resumes
+        receiver.stop()
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("call", ["stop", "refuse_connections"])
+def test_stopping_a_receiver_that_never_started_returns(call: str) -> None:
+    """``stop()`` on a receiver built but not started (a setup that failed between the
+    two) waited for ever in ``socketserver.shutdown()``, for a ``serve_forever`` that
+    never ran; ``refuse_connections()`` too."""
+    receiver = LocalReceiver()
+    stopper = threading.Thread(target=getattr(receiver, call), daemon=True)
+    stopper.start()
+    stopper.join(3)
+    hung = stopper.is_alive()
+    if hung:  # unblock it: serve once so shutdown() is answered
+        receiver.start()
+        stopper.join(5)
+    receiver.stop()
+    assert not hung, f"LocalReceiver().{call}() never returned"
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 70000])
+def test_a_port_out_of_range_is_a_value_error_naming_it(port: int) -> None:
+    """It was an OverflowError from the socket, naming nothing."""
+    with pytest.raises(ValueError, match="port must be a whole number from 0 to 65535"):
+        LocalReceiver(port=port)
+
+
+@pytest.mark.timeout(20)
+def test_a_request_held_across_a_crash_is_not_stored(receiver: LocalReceiver) -> None:
+    """hold(), refuse_connections(), release(): the held request was answered and stored
+    as if the "crashed" server had processed it. It is now lost, as on a real crash."""
+    def send() -> None:
+        with contextlib.suppress(requests.RequestException):  # the reset, as after a crash
+            post(receiver, VALID)
+
+    receiver.hold()
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    receiver.wait_in_flight(1, 5)
+    receiver.refuse_connections()
+    receiver.release()
+    sender.join(5)
+    receiver.accept_connections()
+    assert receiver.events == []
+    assert [a.status for a in receiver.attempts] == [0]
+
+
+def test_an_unknown_page_is_404(receiver: LocalReceiver) -> None:
+    """It was 405 "use POST", which says the path exists."""
+    reply = requests.get(receiver.endpoint + "/nope", timeout=5)
+    assert reply.status_code == 404
+    assert reply.json()["errors"][0]["code"] == "not_found"
+
+
+def test_a_payload_received_at_does_not_override_the_receivers(tmp_path: Path) -> None:
+    """JSON Lines: a payload key ``received_at`` replaced the receiver's timestamp."""
+    path = tmp_path / "events.jsonl"
+    with LocalReceiver(jsonl=str(path)) as receiver:
+        post(receiver, {**VALID, "received_at": "spoofed"})
+        (event,) = receiver.events
+    (line,) = [json.loads(text) for text in path.read_text().splitlines()]
+    assert line["received_at"] == event.received_at
