@@ -1,0 +1,141 @@
+"""Review of issue 13 (process-wide hooks): defects found by attack, one test each."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from incidentio_logging.testing import LocalReceiver
+
+from .conftest import MakeHandler
+from .test_lifecycle import HERE, receiver_env
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+@pytest.fixture
+def hooks_restored() -> Iterator[None]:
+    saved = sys.excepthook, threading.excepthook
+    yield
+    sys.excepthook, threading.excepthook = saved
+
+
+def _run(receiver: LocalReceiver, code: str, *, terminate: bool) -> tuple[int, str]:
+    """Run ``code`` in a child; after its "ready" line, SIGTERM it when asked."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, cwd=HERE,
+        env={**os.environ, **receiver_env(receiver)})
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    if terminate:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_that_gives_up_on_pending_records_says_so(receiver: LocalReceiver) -> None:
+    """A receiver that does not answer: the SIGTERM flush runs out its shutdown_timeout
+    and the process ends with SIGTERM's status, as promised, but the record it gives up
+    on is neither delivered nor said: close() at a normal exit says
+    "close() left 1 record undelivered"; the SIGTERM path says nothing."""
+    receiver.hold()
+    returncode, stderr = _run(receiver, """
+        import logging, time
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=0.5, timeout=30))
+        logging.getLogger("app").error("pending at SIGTERM")
+        print("ready", flush=True)
+        time.sleep(30)
+    """, terminate=True)
+    assert returncode == -signal.SIGTERM
+    assert receiver.events == []
+    assert "undelivered" in stderr, f"the lost record was not said: {stderr!r}"
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_while_the_logging_lock_is_held_delivers_or_says(
+        receiver: LocalReceiver) -> None:
+    """SIGTERM landing while the main thread holds logging's module lock (getLogger,
+    setLevel, addHandler, dictConfig all take it): start_flush sees
+    _holds_logging_lock() and returns False at once, flush_all does not wait at all, and
+    the default disposition kills the process: the record is lost, silently, although
+    the receiver answers at once."""
+    returncode, stderr = _run(receiver, """
+        import logging, os, signal, time
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=3))
+        logging.getLogger("app").error("pending at SIGTERM")
+        print("ready", flush=True)
+        with logging._lock:  # as inside getLogger()/setLevel() when the signal lands
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(10)
+    """, terminate=False)
+    assert returncode == -signal.SIGTERM
+    delivered = any(e.records[0]["message"] == "pending at SIGTERM" for e in receiver.events)
+    assert delivered or "undelivered" in stderr, (
+        f"lost silently: events={receiver.events!r} stderr={stderr!r}")
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_during_close_does_not_cut_close_short(receiver: LocalReceiver) -> None:
+    """close() releases the SIGTERM hook before it delivers (handler.py: release_sigterm
+    runs before worker.stop), so a SIGTERM that lands while close() waits on a slow
+    receiver (docker stop during a normal exit's logging.shutdown()) kills the process
+    at once: close() neither finishes within its shutdown_timeout nor says what it
+    left undelivered."""
+    receiver.hold()
+    returncode, stderr = _run(receiver, """
+        import logging, os, signal, threading
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                                    shutdown_timeout=1.5, timeout=30)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("app").error("pending at close")
+        print("ready", flush=True)
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        handler.close()
+    """, terminate=False)
+    assert returncode == -signal.SIGTERM
+    assert "undelivered" in stderr, f"close() was cut short silently: {stderr!r}"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_thread_exceptions_still_alert_after_a_tool_wrapped_only_sys_excepthook(
+        hooks_restored: None, make_handler: MakeHandler, receiver: LocalReceiver) -> None:
+    """A tool wraps sys.excepthook only (as sentry's ExcepthookIntegration does), then the
+    handler is replaced (a dictConfig re-run closes the old one and builds a new one).
+    release_uncaught restores threading.excepthook but leaves _hooks_in_chain True
+    because sys.excepthook was wrapped; capture_uncaught for the new handler then
+    installs nothing: exceptions in threads stop alerting, silently
+    (_hooks.py:release_uncaught / capture_uncaught)."""
+    first = make_handler(capture_uncaught=True)
+    ours = sys.excepthook
+
+    def sentry_like(*args: Any) -> None:
+        ours(*args)
+
+    sys.excepthook = sentry_like
+    first.close()
+    second = make_handler(capture_uncaught=True)
+    thread = threading.Thread(target=lambda: 1 / 0, name="after-reconfigure")
+    thread.start()
+    thread.join()
+    assert second.flush(5)
+    (event,) = receiver.wait_for(1, timeout=5)
+    assert event.records[0]["message"] == "Uncaught ZeroDivisionError in thread after-reconfigure"
