@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -139,3 +140,31 @@ def test_thread_exceptions_still_alert_after_a_tool_wrapped_only_sys_excepthook(
     assert second.flush(5)
     (event,) = receiver.wait_for(1, timeout=5)
     assert event.records[0]["message"] == "Uncaught ZeroDivisionError in thread after-reconfigure"
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_chained_to_a_handler_that_exits_takes_one_shutdown_timeout(
+        receiver: LocalReceiver) -> None:
+    """The previous SIGTERM handler ends the process with sys.exit() (Django's
+    autoreloader installs exactly that; gunicorn's worker exits the same way after its
+    handler): the SIGTERM flush spends shutdown_timeout on a receiver that does not
+    answer, then logging.shutdown() at exit spends a second, full shutdown_timeout on
+    the same record, since flush_all() does not start the shutdown budget that close()
+    continues (handler.flush() with no timeout does). Exit takes twice
+    shutdown_timeout: past a Kubernetes grace period sized for it, SIGKILL."""
+    receiver.hold()
+    started = time.monotonic()
+    returncode, stderr = _run(receiver, """
+        import logging, signal, sys, time
+        signal.signal(signal.SIGTERM, lambda *args: sys.exit(0))
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=3, timeout=30))
+        logging.getLogger("app").error("pending at SIGTERM")
+        print("ready", flush=True)
+        time.sleep(30)
+    """, terminate=True)
+    elapsed = time.monotonic() - started
+    assert returncode == 0, stderr
+    # One shutdown_timeout (3 s) plus generous slack for start-up; twice it is 6 s.
+    assert elapsed < 4.8, f"exit took {elapsed:.1f} s for shutdown_timeout=3"
