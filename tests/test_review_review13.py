@@ -168,3 +168,31 @@ def test_a_sigterm_chained_to_a_handler_that_exits_takes_one_shutdown_timeout(
     assert returncode == 0, stderr
     # One shutdown_timeout (3 s) plus generous slack for start-up; twice it is 6 s.
     assert elapsed < 4.8, f"exit took {elapsed:.1f} s for shutdown_timeout=3"
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_while_a_console_handler_writes_delivers_or_says(
+        receiver: LocalReceiver) -> None:
+    """SIGTERM lands while the main thread is inside a StreamHandler's emit (holding that
+    handler's lock), with the root logger at DEBUG. The SIGTERM flush waits on the
+    worker, whose HTTP client logs its debug lines ("Starting new HTTP connection")
+    through the root's console handler and so blocks on the lock the interrupted main
+    thread holds. shutdown_timeout runs out, the process dies, the receiver (which
+    answers at once) got nothing, and nothing is said."""
+    returncode, stderr = _run(receiver, """
+        import logging, os, signal, sys, time
+        from incidentio_logging import IncidentIOHandler
+        console = logging.StreamHandler(sys.stderr)
+        logging.basicConfig(level=logging.DEBUG, handlers=[console])
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1))
+        logging.getLogger("app").error("pending at SIGTERM")
+        print("ready", flush=True)
+        with console.lock:  # as while the console handler writes a line
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(10)
+    """, terminate=False)
+    assert returncode == -signal.SIGTERM
+    delivered = any(e.records[0]["message"] == "pending at SIGTERM" for e in receiver.events)
+    assert delivered or "undelivered" in stderr, (
+        f"lost silently: events={receiver.events!r} stderr={stderr[-500:]!r}")
