@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import incidentio_logging
 from incidentio_logging.testing import LocalReceiver
 
 from .conftest import MakeHandler
@@ -196,3 +198,19 @@ def test_a_sigterm_while_a_console_handler_writes_delivers_or_says(
     delivered = any(e.records[0]["message"] == "pending at SIGTERM" for e in receiver.events)
     assert delivered or "undelivered" in stderr, (
         f"lost silently: events={receiver.events!r} stderr={stderr[-500:]!r}")
+
+
+@pytest.mark.timeout(30)
+def test_flush_all_with_nothing_pending_is_true_even_with_no_time(
+        make_handler: MakeHandler, logger: logging.Logger) -> None:
+    """Everything was delivered and the worker is idle: flush_all(0) (a Lambda's
+    remaining time rounded down, a deadline already spent) answers False, as if
+    records might be lost, because it queues a marker and does not wait for the worker
+    to reach it. flush_all() promises True "when everything was delivered"; a handler
+    that was never used already answers True at once."""
+    handler = make_handler(flush_interval=60)
+    logger.addHandler(handler)
+    logger.error("delivered before")
+    assert incidentio_logging.flush_all(5)
+    assert handler.stats()["records_pending"] == 0
+    assert incidentio_logging.flush_all(0) is True
