@@ -222,12 +222,13 @@ def test_flush_all_with_nothing_pending_is_true_even_with_no_time(
 def test_a_failing_task_in_a_recycled_prefork_child_alerts(
         receiver: LocalReceiver, tmp_path: Path) -> None:
     """worker_max_tasks_per_child (or max_memory_per_child), a common Celery setting,
-    ends the pool child right after its task. billiard's child exits with os._exit()
-    after billiard's own finalizers; the handler registers its close only with
-    multiprocessing.util (handler.py: _after_fork_in_child), which billiard does not
-    run, so the task's failure, queued for its window, is lost silently, with the
-    README's setup and every default. README "Celery": "The handler survives prefork
-    workers as it does gunicorn's"."""
+    ends the pool child right after its task. billiard's pool worker leaves through
+    Worker._do_exit(), which calls os._exit() without running multiprocessing's
+    finalizers, so the close the handler registers for fork children
+    (handler.py: _after_fork_in_child) never runs: the task's failure, queued for its
+    window, is lost silently, with the README's setup and every default (the same holds
+    for whatever a child has pending at a warm shutdown). README "Celery": "The handler
+    survives prefork workers as it does gunicorn's"."""
     celery = pytest.importorskip("celery")
     from .test_celery import APP, SETUPS
 
