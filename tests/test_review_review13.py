@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 import incidentio_logging
-from incidentio_logging.testing import LocalReceiver
+from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler
 from .test_lifecycle import HERE, receiver_env
@@ -257,3 +258,19 @@ def test_a_failing_task_in_a_recycled_prefork_child_alerts(
         _, errors = worker.communicate(timeout=30)
     assert "task failed in" in errors  # the task ran, failed, and its child was recycled
     assert len(receiver.events) == 1, f"no alert for the failed task: {errors[-800:]}"
+
+
+@pytest.mark.timeout(30)
+def test_flush_all_with_an_unbounded_timeout_waits_for_delivery(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """flush_all(math.inf) ("as long as it takes", at the end of a batch job) returns
+    False at once and stderr says "flush failed: OverflowError: timestamp out of range
+    for platform time_t": the marker's wait hands the timeout to SimpleQueue.get(),
+    which refuses it (any timeout past about 9e9 s does the same). The record is
+    delivered later, but the caller was told it may be lost, and did not wait."""
+    handler = make_handler(flush_interval=60)
+    logger.addHandler(handler)
+    receiver.script(Scripted(delay=0.3))
+    logger.error("pending")
+    assert incidentio_logging.flush_all(math.inf) is True
+    assert len(receiver.events) == 1
