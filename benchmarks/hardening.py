@@ -541,10 +541,16 @@ ASGI_ROWS: list[Row] = [
     ("FastAPI under uvicorn with the README's root-logger setup: a route that raised gave "
      "no alert (uvicorn logs it on uvicorn.error, whose parent does not propagate); on "
      "uvicorn.error it was titled \"Exception in ASGI application\"",
-     "0 alerts → 1, \"ERROR incidentio_logging.asgi: Exception on /orders/42 [GET]: "
-     "KeyError\", with the route; still a 500, the server still serving",
+     "0 alerts → 1, \"ERROR incidentio_logging.asgi: KeyError on /orders/42 [GET]\", "
+     "with the route; still a 500, the server still serving",
      "test_contrib_asgi.py::"
      "test_a_failing_route_under_uvicorn_alerts_once_and_the_server_keeps_serving"),
+    ("ASGI: a path the client chose (GET /export%0AFIRING, which servers decode to a "
+     "newline, or 300 characters) pushed the exception type out of the alert's title, "
+     "and the text before the newline became the whole title",
+     "title \"Exception on /export\" → \"KeyError on /export\\nFIRING [GET]\"; a long "
+     "path cut to 120 characters; the request summary keeps the path",
+     "test_contrib_asgi.py::test_an_asgi_title_names_the_exception_whatever_the_path_holds"),
 ]
 
 

@@ -86,7 +86,7 @@ def test_an_unhandled_exception_alerts_with_the_path_and_type_then_propagates(
         call(app, http_scope())
     assert handler.flush(5)
     (event,) = receiver.events
-    assert event.title == f"ERROR {logger.name}: Exception on /checkout [GET]: KeyError"
+    assert event.title == f"ERROR {logger.name}: KeyError on /checkout [GET]"
     (record,) = event.records
     assert record["request_summary"] == {"method": "GET", "path": "/checkout"}
     assert "KeyError: 'total'" in record["exc_info"]
@@ -104,9 +104,30 @@ def test_the_record_is_a_template_with_args_and_exc_info(
     assert raised.value is boom
     (record,) = kept.records
     assert record.levelno == logging.ERROR
-    assert record.msg == "Exception on %s [%s]: %s"
-    assert record.args == ("/a/1", "GET", "ZeroDivisionError")
+    assert record.msg == "%s on %s [%s]"
+    assert record.args == ("ZeroDivisionError", "/a/1", "GET")
     assert record.exc_info is not None and record.exc_info[1] is boom
+
+
+@pytest.mark.parametrize(("path", "shown"), [
+    ("/export\nFIRING", "/export\\nFIRING"),
+    ("/files/" + "a" * 300, "/files/" + "a" * 110 + "..."),
+], ids=["newline", "long"])
+def test_an_asgi_title_names_the_exception_whatever_the_path_holds(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver,
+        path: str, shown: str) -> None:
+    """The client controls the path and servers percent-decode it (GET /export%0AFIRING
+    gives "/export\\nFIRING"): the title, cut at its first line and at its length limit,
+    still names the exception; the request summary keeps the path as it came."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    with pytest.raises(KeyError):
+        call(ExceptionLoggingMiddleware(failing(KeyError("total")), logger=logger),
+             http_scope(path))
+    assert handler.flush(5)
+    (event,) = receiver.events
+    assert event.title == f"ERROR {logger.name}: KeyError on {shown} [GET]"
+    assert event.records[0]["request_summary"]["path"] == path
 
 
 def test_the_default_logger_propagates_to_the_root() -> None:
@@ -145,7 +166,7 @@ def test_a_websocket_exception_is_logged(logger: logging.Logger, kept: Kept) -> 
     with pytest.raises(RuntimeError):
         call(ExceptionLoggingMiddleware(app, logger=logger), scope)
     (record,) = kept.records
-    assert record.getMessage() == "Exception on /ws [WEBSOCKET]: RuntimeError"
+    assert record.getMessage() == "RuntimeError on /ws [WEBSOCKET]"
     assert record.request_summary == {"method": "WEBSOCKET", "path": "/ws"}
 
 
@@ -183,9 +204,9 @@ def test_a_group_of_one_is_logged_as_its_exception_and_reraised_as_is(
             call(ExceptionLoggingMiddleware(failing(exc), logger=logger), http_scope())
         assert raised.value is exc
     first, second = kept.records
-    assert first.args == ("/checkout", "GET", "LookupError")
+    assert first.args == ("LookupError", "/checkout", "GET")
     assert first.exc_info is not None and first.exc_info[1] is inner
-    assert second.args == ("/checkout", "GET", "ExceptionGroup")
+    assert second.args == ("ExceptionGroup", "/checkout", "GET")
 
 
 def test_the_client_going_away_does_not_alert(logger: logging.Logger, kept: Kept) -> None:
@@ -283,7 +304,7 @@ def test_starlette_gives_the_route_and_still_answers_500(
     if placement == "wrapped":
         summary["status_code"] = 500  # Starlette sends its 500, then re-raises
     assert record.request_summary == summary
-    assert record.getMessage() == "Exception on /items/3 [GET]: LookupError"
+    assert record.getMessage() == "LookupError on /items/3 [GET]"
 
 
 def test_a_starlette_websocket_exception_is_logged(
@@ -323,8 +344,8 @@ def test_fastapi_route_errors_alert_and_http_exceptions_do_not(
         assert client.get("/orders/7").status_code == 404
     assert handler.flush(5)
     (event,) = receiver.events
-    assert event.title == (f"ERROR {logger.name}: Exception on /orders/7 [POST]: "
-                           "ConnectionRefusedError")
+    assert event.title == (f"ERROR {logger.name}: ConnectionRefusedError on /orders/7 "
+                           "[POST]")
     assert event.records[0]["request_summary"] == {
         "method": "POST", "path": "/orders/7", "route": "/orders/{order_id}"}
     assert b"BODY-S3CRET" not in b"".join(a.body for a in receiver.attempts)
@@ -379,7 +400,7 @@ def test_a_failing_route_under_uvicorn_alerts_once_and_the_server_keeps_serving(
     assert response.status_code == 500
     assert requests.get(base, timeout=10).json() == {"status": "ok"}
     (event,) = receiver.wait_for(1)
-    assert event.title == "ERROR incidentio_logging.asgi: Exception on /orders/42 [GET]: KeyError"
+    assert event.title == "ERROR incidentio_logging.asgi: KeyError on /orders/42 [GET]"
     assert event.records[0]["request_summary"] == {
         "method": "GET", "path": "/orders/42", "route": "/orders/{order_id}"}
     assert event.metadata["service"] == "orders"

@@ -11,12 +11,17 @@ Servers log an escaped exception themselves, but uvicorn does it on ``uvicorn.er
 which does not reach the root logger, and as "Exception in ASGI application", naming
 neither the request nor the exception. This middleware logs it on
 ``incidentio_logging.asgi``, which propagates to the root, as
-``Exception on /checkout [GET]: KeyError`` with ``exc_info`` and a ``request_summary``
+``KeyError on /checkout [GET]`` with ``exc_info`` and a ``request_summary``
 of the same shape as the Django and Flask filters give: the method (``WEBSOCKET`` for a
 websocket), the path without its query string, the route when the framework put it in
 ``scope["route"]`` (Starlette and FastAPI do), and the status code when the app had
 already started its response. Headers, cookies, the query string and the body are never
 read. Then it re-raises, so the server answers and logs as it did before.
+
+The exception type comes first in the message, and the path in it is made one line
+(control characters escaped) and cut to ``TITLE_PATH_LENGTH`` characters: the client
+chooses the path, and servers percent-decode it, so ``/export%0A...`` must not push the
+type out of the alert's title. The ``request_summary`` keeps the path as it came.
 
 - It logs even when the response had started (Starlette sends its 500 first, then
   re-raises; a streamed body can fail halfway): the app still failed.
@@ -45,6 +50,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SUMMARY_ATTRIBUTE = "request_summary"
+#: The longest path the message shows; the request summary keeps all of it.
+TITLE_PATH_LENGTH = 120
 #: The logger used unless one is given: under the library's name, so it propagates to the
 #: root as every library logger does, and can be tuned as ``incidentio_logging``.
 LOGGER_NAME = "incidentio_logging.asgi"
@@ -109,8 +116,8 @@ class ExceptionLoggingMiddleware:
             logged.append(exc)
         try:
             summary = request_summary(scope, status)
-            self.logger.error("Exception on %s [%s]: %s", summary["path"], summary["method"],
-                              type(shown).__name__,
+            self.logger.error("%s on %s [%s]", type(shown).__name__,
+                              title_path(summary["path"]), summary["method"],
                               exc_info=(type(shown), shown, shown.__traceback__),
                               extra={SUMMARY_ATTRIBUTE: summary})
         except Exception:  # noqa: BLE001, S110 - a raising filter must not replace the app's error
@@ -130,6 +137,15 @@ def request_summary(scope: Scope, status_code: object = None) -> dict[str, Any]:
     if isinstance(status_code, int):
         summary["status_code"] = status_code
     return summary
+
+
+def title_path(path: str) -> str:
+    """``path`` on one line, its control characters escaped, cut to ``TITLE_PATH_LENGTH``."""
+    shown = "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+                    for char in path)
+    if len(shown) <= TITLE_PATH_LENGTH:
+        return shown
+    return shown[: TITLE_PATH_LENGTH - 3] + "..."
 
 
 def single_exception(exc: Exception) -> Exception:
