@@ -551,6 +551,13 @@ ASGI_ROWS: list[Row] = [
      "title \"Exception on /export\" → \"KeyError on /export\\nFIRING [GET]\"; a long "
      "path cut to 120 characters; the request summary keeps the path",
      "test_contrib_asgi.py::test_an_asgi_title_names_the_exception_whatever_the_path_holds"),
+    ("Celery with worker_max_tasks_per_child = 1 and the README's setup_logging setup: "
+     "the recycled pool child left through billiard's os._exit(), running neither "
+     "logging.shutdown() nor multiprocessing's finalizers, and its failed task's alert, "
+     "still in its window, was lost silently",
+     "0 alerts → 1 (closed on Celery's worker_process_shutdown, sent in the child before "
+     "it exits)",
+     "test_celery.py::test_a_failing_task_in_a_recycled_prefork_child_alerts"),
 ]
 
 
