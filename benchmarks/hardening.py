@@ -558,6 +558,14 @@ ASGI_ROWS: list[Row] = [
      "0 alerts → 1 (closed on Celery's worker_process_shutdown, sent in the child before "
      "it exits)",
      "test_celery.py::test_a_failing_task_in_a_recycled_prefork_child_alerts"),
+    ("uvicorn --workers 2 with the handler (flush_on_sigterm) built in the app module: at "
+     "SIGTERM our hook flushed first, then uvicorn shut down, put back the default and "
+     "re-raised SIGTERM, so an error logged during the graceful shutdown was lost "
+     "silently in every worker",
+     "0 of 2 workers' shutdown errors delivered → 2 of 2 (the ASGI middleware flushes "
+     "when the app's lifespan shutdown completes; a --log-config handler also does)",
+     "test_contrib_asgi.py::"
+     "test_sigterm_under_uvicorn_workers_delivers_what_the_graceful_shutdown_logs"),
 ]
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,25 +171,55 @@ def test_a_websocket_exception_is_logged(logger: logging.Logger, kept: Kept) -> 
     assert record.request_summary == {"method": "WEBSOCKET", "path": "/ws"}
 
 
-def test_lifespan_passes_through_untouched(logger: logging.Logger, kept: Kept) -> None:
-    """The app gets the server's own receive and send; its failure is the server's to report."""
+def test_lifespan_passes_through(logger: logging.Logger, kept: Kept) -> None:
+    """The app gets the server's own scope and receive, and its messages reach the server
+    as sent; its failure is the server's to report."""
     seen: list[Any] = []
+    sent: list[Message] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        seen.extend((scope, receive, send))
+        seen.extend((scope, receive))
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
         raise RuntimeError("startup failed")
 
     async def receive() -> Message:
         return {"type": "lifespan.startup"}
 
     async def send(message: Message) -> None:
-        pass
+        sent.append(message)
 
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
     with pytest.raises(RuntimeError):
         asyncio.run(ExceptionLoggingMiddleware(app, logger=logger)(scope, receive, send))
-    assert seen == [scope, receive, send]
+    assert seen == [scope, receive]
+    assert sent == [{"type": "lifespan.startup.failed", "message": "no database"}]
     assert kept.records == []
+
+
+@pytest.mark.parametrize("done", ["lifespan.shutdown.complete", "lifespan.shutdown.failed"])
+def test_what_the_lifespan_shutdown_logs_is_delivered_before_the_server_hears_it_is_done(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver,
+        done: str) -> None:
+    """The server may end the process as soon as the app says its shutdown is done (each
+    ``uvicorn --workers`` process re-raises SIGTERM with the default disposition): what
+    was logged meanwhile, still in its window, is delivered first."""
+    logger.addHandler(make_handler(flush_interval=60))
+    delivered_when_done: list[int] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        logger.error("logged during the graceful shutdown")
+        await send({"type": done})
+
+    async def receive() -> Message:
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: Message) -> None:
+        delivered_when_done.append(len(receiver.events))
+
+    asyncio.run(ExceptionLoggingMiddleware(app, logger=logger)(
+        {"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+    assert delivered_when_done == [1]
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is new in 3.11")
@@ -413,6 +444,75 @@ def test_a_failing_route_under_uvicorn_alerts_once_and_the_server_keeps_serving(
     sent = b"".join(a.body for a in receiver.attempts)
     for secret in SECRETS:
         assert secret.encode() not in sent
+
+
+UVICORN_APP_MODULE = """
+import logging
+from incidentio_logging import IncidentIOHandler
+from incidentio_logging.contrib.asgi import ExceptionLoggingMiddleware
+
+log = logging.getLogger("app")
+
+
+async def lifespan_app(scope, receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+            print("ready", flush=True)
+        elif message["type"] == "lifespan.shutdown":
+            log.error("logged during the graceful shutdown")
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+"""
+HANDLER = {"class": "incidentio_logging.IncidentIOHandler", "level": "ERROR",
+           "flush_interval": 60, "flush_on_sigterm": True}
+# The README's two ways under --workers: the middleware on an app whose module sets up the
+# root logger, or the handler in uvicorn's --log-config and the app as it is.
+WORKER_SETUPS = {
+    "app-module-and-middleware": (
+        "logging.getLogger().addHandler(IncidentIOHandler(flush_interval=60, "
+        "flush_on_sigterm=True))\napp = ExceptionLoggingMiddleware(lifespan_app)\n", None),
+    "log-config": ("app = lifespan_app\n", {
+        "version": 1, "disable_existing_loggers": False,
+        "handlers": {"incident_io": HANDLER}, "root": {"handlers": ["incident_io"]}}),
+}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="signals as on POSIX")
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("setup", sorted(WORKER_SETUPS))
+def test_sigterm_under_uvicorn_workers_delivers_what_the_graceful_shutdown_logs(
+        receiver: LocalReceiver, tmp_path: Path, setup: str) -> None:
+    """uvicorn --workers 2. Each worker imports the app while uvicorn's SIGTERM handler is
+    installed, so a flush_on_sigterm hook built there runs first, then uvicorn shuts down
+    gracefully, puts back the default and re-raises SIGTERM. An error logged during the
+    shutdown arrives from each worker: the middleware flushes when the app reports its
+    lifespan shutdown done; a handler from --log-config is built before uvicorn's hook."""
+    pytest.importorskip("uvicorn")
+    module, log_config = WORKER_SETUPS[setup]
+    (tmp_path / "appmod.py").write_text(UVICORN_APP_MODULE + module)
+    arguments = ["appmod:app", "--host", "127.0.0.1", "--port", "0", "--workers", "2"]
+    if log_config is None:
+        arguments += ["--log-level", "warning"]
+    else:
+        (tmp_path / "logging.json").write_text(json.dumps(log_config))
+        arguments += ["--log-config", "logging.json"]
+    env = {**os.environ, "INCIDENT_IO_API_TOKEN": receiver.api_token,
+           "INCIDENT_IO_ALERT_SOURCE_CONFIG_ID": receiver.webhook_url,
+           "PYTHONPATH": os.pathsep.join((str(tmp_path), os.environ.get("PYTHONPATH", HERE)))}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", *arguments], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert [proc.stdout.readline().strip() for _ in range(2)] == ["ready", "ready"]
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    messages = [r["message"] for e in receiver.events for r in e.records]
+    assert messages.count("logged during the graceful shutdown") == 2, (messages, stderr[-800:])
 
 
 def test_the_readme_shows_the_log_config_the_uvicorn_test_runs() -> None:

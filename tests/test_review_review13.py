@@ -12,7 +12,6 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,57 +231,3 @@ def test_flush_all_with_an_unbounded_timeout_waits_for_delivery(
     logger.error("pending")
     assert incidentio_logging.flush_all(math.inf) is True
     assert len(receiver.events) == 1
-
-
-UVICORN_APP_MODULE = """
-import logging, sys
-from incidentio_logging import IncidentIOHandler
-
-# The README's root-logger setup, in the app module uvicorn imports.
-logging.getLogger().addHandler(IncidentIOHandler(flush_interval=60, flush_on_sigterm=True))
-log = logging.getLogger("app")
-
-
-async def app(scope, receive, send):
-    if scope["type"] != "lifespan":
-        return
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-            print("ready", flush=True)
-        elif message["type"] == "lifespan.shutdown":
-            log.error("logged during the graceful shutdown")
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-"""
-
-
-@pytest.mark.timeout(60)
-def test_sigterm_under_uvicorn_workers_delivers_what_the_graceful_shutdown_logs(
-        receiver: LocalReceiver, tmp_path: Path) -> None:
-    """uvicorn --workers 2, the handler built in the app module (README "Signals":
-    "or configure logging in the app module that uvicorn imports"). In each worker the
-    app is imported while uvicorn's own SIGTERM handler is installed, so ours wraps
-    uvicorn's: on SIGTERM ours flushes first, then uvicorn shuts down gracefully, puts
-    back what it found before its own (the default) and raises SIGTERM again. An error
-    logged during the graceful shutdown (a lifespan shutdown failing, a request failing
-    while draining) is lost silently in every worker. With a single worker it arrives."""
-    pytest.importorskip("uvicorn")
-    (tmp_path / "appmod.py").write_text(UVICORN_APP_MODULE)
-    env = {**os.environ, **receiver_env(receiver),
-           "PYTHONPATH": os.pathsep.join((str(tmp_path), os.environ.get("PYTHONPATH", HERE)))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "appmod:app", "--host", "127.0.0.1", "--port", "0",
-         "--workers", "2", "--log-level", "warning"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        assert [proc.stdout.readline().strip() for _ in range(2)] == ["ready", "ready"]
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    messages = [r["message"] for e in receiver.events for r in e.records]
-    assert messages.count("logged during the graceful shutdown") == 2, (messages, stderr[-800:])

@@ -30,7 +30,12 @@ type out of the alert's title. The ``request_summary`` keeps the path as it came
 - The client going away is not a fault of the app and does not alert: cancellation is a
   ``BaseException`` and is never caught, and uvicorn's ``ClientDisconnected`` and
   Starlette's ``ClientDisconnect`` and ``WebSocketDisconnect`` are re-raised unlogged.
-- Other scope types (``lifespan``) pass straight through.
+- A ``lifespan`` connection passes through, except that when the app reports its
+  shutdown done (``lifespan.shutdown.complete``, or ``.failed``) every handler is flushed
+  (``flush_all()``, within the longest ``shutdown_timeout``) before the server hears it.
+  What the shutdown logged is then delivered even when the server ends the process by
+  re-raising SIGTERM, as each ``uvicorn --workers`` process does, past the
+  ``flush_on_sigterm`` hook. Other scope types pass straight through.
 - Stacked middlewares (a mounted app with its own) log an exception once, innermost.
 """
 
@@ -41,6 +46,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
+from .. import flush_all
 from ..serialize import _GROUP_TYPES
 
 Scope = MutableMapping[str, Any]
@@ -61,6 +67,8 @@ LOGGER_NAME = "incidentio_logging.asgi"
 #: raises again in a later request is logged again.
 _LOGGED: ContextVar[list[Exception] | None] = ContextVar("incidentio_logging_asgi",
                                                          default=None)
+#: The lifespan messages after which the app logs nothing more: flushed before sent.
+_SHUTDOWN_DONE = frozenset({"lifespan.shutdown.complete", "lifespan.shutdown.failed"})
 #: Exceptions that mean the client went away, by (module, class name): matched without
 #: importing the frameworks, which are not dependencies.
 _DISCONNECTS = frozenset({
@@ -86,6 +94,9 @@ class ExceptionLoggingMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app; log what escapes it from an HTTP or websocket connection."""
         kind = scope.get("type")
+        if kind == "lifespan":
+            await self.app(scope, receive, _flushing_at_shutdown(send))
+            return
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
@@ -122,6 +133,16 @@ class ExceptionLoggingMiddleware:
                               extra={SUMMARY_ATTRIBUTE: summary})
         except Exception:  # noqa: BLE001, S110 - a raising filter must not replace the app's error
             pass
+
+
+def _flushing_at_shutdown(send: Send) -> Send:
+    async def flushing(message: Message) -> None:
+        if message.get("type") in _SHUTDOWN_DONE:
+            # On the event loop, which serves nothing more once the server shuts the app
+            # down; bounded by the handlers' shutdown_timeout, and never raises.
+            flush_all()
+        await send(message)
+    return flushing
 
 
 def request_summary(scope: Scope, status_code: object = None) -> dict[str, Any]:
