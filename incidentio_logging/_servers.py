@@ -33,6 +33,8 @@ UWSGI_THREADS_BY_DEFAULT = (2, 0, 27)
 #: Names the receiver to Celery, which then connects it once however often it is asked.
 CELERY_DISPATCH_UID = "incidentio_logging.close_at_child_exit"
 
+# One line per process, however many handlers it builds: a forked child inherits it.
+
 
 def uwsgi_without_threads(modules: Mapping[str, Any] | None = None) -> str | None:
     """The line to say when this process is a uWSGI one whose threads never run; or None.
