@@ -590,10 +590,31 @@ ASGI_ROWS: list[Row] = [
     ("FastAPI under uvicorn with the README's root-logger setup: a route that raised gave "
      "no alert (uvicorn logs it on uvicorn.error, whose parent does not propagate); on "
      "uvicorn.error it was titled \"Exception in ASGI application\"",
-     "0 alerts → 1, \"ERROR incidentio_logging.asgi: Exception on /orders/42 [GET]: "
-     "KeyError\", with the route; still a 500, the server still serving",
+     "0 alerts → 1, \"ERROR incidentio_logging.asgi: KeyError on /orders/42 [GET]\", "
+     "with the route; still a 500, the server still serving",
      "test_contrib_asgi.py::"
      "test_a_failing_route_under_uvicorn_alerts_once_and_the_server_keeps_serving"),
+    ("ASGI: a path the client chose (GET /export%0AFIRING, which servers decode to a "
+     "newline, or 300 characters) pushed the exception type out of the alert's title, "
+     "and the text before the newline became the whole title",
+     "title \"Exception on /export\" → \"KeyError on /export\\nFIRING [GET]\"; a long "
+     "path cut to 120 characters; the request summary keeps the path",
+     "test_contrib_asgi.py::test_an_asgi_title_names_the_exception_whatever_the_path_holds"),
+    ("Celery with worker_max_tasks_per_child = 1 and the README's setup_logging setup: "
+     "the recycled pool child left through billiard's os._exit(), running neither "
+     "logging.shutdown() nor multiprocessing's finalizers, and its failed task's alert, "
+     "still in its window, was lost silently",
+     "0 alerts → 1 (closed on Celery's worker_process_shutdown, sent in the child before "
+     "it exits)",
+     "test_celery.py::test_a_failing_task_in_a_recycled_prefork_child_alerts"),
+    ("uvicorn --workers 2 with the handler (flush_on_sigterm) built in the app module: at "
+     "SIGTERM our hook flushed first, then uvicorn shut down, put back the default and "
+     "re-raised SIGTERM, so an error logged during the graceful shutdown was lost "
+     "silently in every worker",
+     "0 of 2 workers' shutdown errors delivered → 2 of 2 (the ASGI middleware flushes "
+     "when the app's lifespan shutdown completes; a --log-config handler also does)",
+     "test_contrib_asgi.py::"
+     "test_sigterm_under_uvicorn_workers_delivers_what_the_graceful_shutdown_logs"),
 ]
 
 

@@ -1,4 +1,6 @@
-"""Servers under which the worker thread cannot run: said once, at construction.
+"""What some servers need from the handler: a warning at construction, a close at exit.
+
+**uWSGI without threads**: said once, at construction.
 
 uWSGI before 2.0.27 leaves Python threads support off unless ``--enable-threads`` (or
 ``--threads``) is given: its process then holds the GIL while it waits for requests,
@@ -8,16 +10,28 @@ quiet spell wait with it. uWSGI 2.0.27 turned threads on by default.
 
 The ``uwsgi`` module exists only inside a uWSGI process, with its options in
 ``uwsgi.opt`` and its version in ``uwsgi.version`` (both bytes).
+
+**Celery prefork children** end through billiard's ``Worker._do_exit()``, which calls
+``os._exit()``: no atexit, so no ``logging.shutdown()``, and none of multiprocessing's
+finalizers either. A child recycled by ``worker_max_tasks_per_child`` (or
+``worker_max_memory_per_child``) or stopped at a warm shutdown would lose what it has
+pending, its task's failure included. Just before that exit the child sends Celery's
+``worker_process_shutdown`` signal, so the handlers close from there. Celery is not a
+dependency: this is done only when the process has already imported it.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: The first uWSGI whose threads support is on by default.
 UWSGI_THREADS_BY_DEFAULT = (2, 0, 27)
+
+#: Names the receiver to Celery, which then connects it once however often it is asked.
+CELERY_DISPATCH_UID = "incidentio_logging.close_at_child_exit"
 
 # One line per process, however many handlers it builds: a forked child inherits it.
 
@@ -56,3 +70,28 @@ def _version(raw: object) -> tuple[int, ...] | None:
         return tuple(int(part) for part in text.split(".")[:3])
     except ValueError:
         return None
+
+
+def close_at_celery_child_exit(close_all: Callable[[], None],
+                               modules: Mapping[str, Any] | None = None) -> bool:
+    """Run ``close_all`` when a Celery pool child is about to leave; True when connected.
+
+    Connected once per process (a forked child inherits the connection), and only when
+    Celery is already imported. Strongly referenced, so it lasts as long as the process.
+    """
+    if (sys.modules if modules is None else modules).get("celery") is None:
+        return False
+    try:
+        signals = importlib.import_module("celery.signals")
+        signals.worker_process_shutdown.connect(_closing(close_all), weak=False,
+                                                dispatch_uid=CELERY_DISPATCH_UID)
+    except Exception:  # noqa: BLE001 - a Celery without that signal: the exit stays as it was
+        return False
+    return True
+
+
+def _closing(close_all: Callable[[], None]) -> Callable[..., None]:
+    # Celery passes the signal's arguments by keyword (sender, pid, exitcode).
+    def receiver(**_arguments: Any) -> None:
+        close_all()
+    return receiver

@@ -16,7 +16,7 @@ from ._dispatch import Dispatcher
 from ._identity import deduplication_key
 from ._record import capture
 from ._report import Reporter
-from ._servers import uwsgi_without_threads
+from ._servers import close_at_celery_child_exit, uwsgi_without_threads
 from ._stats import HandlerStats, Stats
 from ._structured import plain
 from ._worker import INLINE_THREADS, WORKER_THREADS, Worker
@@ -154,6 +154,7 @@ class IncidentIOHandler(logging.Handler):
         # At construction, so the line is among the server's start-up lines.
         self._reporter.say_once("uwsgi", uwsgi_without_threads())
         _HANDLERS.add(self)
+        close_at_celery_child_exit(_close_all)
         if settings.capture_uncaught:
             _hooks.capture_uncaught(self)
         if settings.flush_on_sigterm:

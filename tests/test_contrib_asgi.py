@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,7 +87,7 @@ def test_an_unhandled_exception_alerts_with_the_path_and_type_then_propagates(
         call(app, http_scope())
     assert handler.flush(5)
     (event,) = receiver.events
-    assert event.title == f"ERROR {logger.name}: Exception on /checkout [GET]: KeyError"
+    assert event.title == f"ERROR {logger.name}: KeyError on /checkout [GET]"
     (record,) = event.records
     assert record["request_summary"] == {"method": "GET", "path": "/checkout"}
     assert "KeyError: 'total'" in record["exc_info"]
@@ -104,9 +105,30 @@ def test_the_record_is_a_template_with_args_and_exc_info(
     assert raised.value is boom
     (record,) = kept.records
     assert record.levelno == logging.ERROR
-    assert record.msg == "Exception on %s [%s]: %s"
-    assert record.args == ("/a/1", "GET", "ZeroDivisionError")
+    assert record.msg == "%s on %s [%s]"
+    assert record.args == ("ZeroDivisionError", "/a/1", "GET")
     assert record.exc_info is not None and record.exc_info[1] is boom
+
+
+@pytest.mark.parametrize(("path", "shown"), [
+    ("/export\nFIRING", "/export\\nFIRING"),
+    ("/files/" + "a" * 300, "/files/" + "a" * 110 + "..."),
+], ids=["newline", "long"])
+def test_an_asgi_title_names_the_exception_whatever_the_path_holds(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver,
+        path: str, shown: str) -> None:
+    """The client controls the path and servers percent-decode it (GET /export%0AFIRING
+    gives "/export\\nFIRING"): the title, cut at its first line and at its length limit,
+    still names the exception; the request summary keeps the path as it came."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    with pytest.raises(KeyError):
+        call(ExceptionLoggingMiddleware(failing(KeyError("total")), logger=logger),
+             http_scope(path))
+    assert handler.flush(5)
+    (event,) = receiver.events
+    assert event.title == f"ERROR {logger.name}: KeyError on {shown} [GET]"
+    assert event.records[0]["request_summary"]["path"] == path
 
 
 def test_the_default_logger_propagates_to_the_root() -> None:
@@ -145,29 +167,59 @@ def test_a_websocket_exception_is_logged(logger: logging.Logger, kept: Kept) -> 
     with pytest.raises(RuntimeError):
         call(ExceptionLoggingMiddleware(app, logger=logger), scope)
     (record,) = kept.records
-    assert record.getMessage() == "Exception on /ws [WEBSOCKET]: RuntimeError"
+    assert record.getMessage() == "RuntimeError on /ws [WEBSOCKET]"
     assert record.request_summary == {"method": "WEBSOCKET", "path": "/ws"}
 
 
-def test_lifespan_passes_through_untouched(logger: logging.Logger, kept: Kept) -> None:
-    """The app gets the server's own receive and send; its failure is the server's to report."""
+def test_lifespan_passes_through(logger: logging.Logger, kept: Kept) -> None:
+    """The app gets the server's own scope and receive, and its messages reach the server
+    as sent; its failure is the server's to report."""
     seen: list[Any] = []
+    sent: list[Message] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        seen.extend((scope, receive, send))
+        seen.extend((scope, receive))
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
         raise RuntimeError("startup failed")
 
     async def receive() -> Message:
         return {"type": "lifespan.startup"}
 
     async def send(message: Message) -> None:
-        pass
+        sent.append(message)
 
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
     with pytest.raises(RuntimeError):
         asyncio.run(ExceptionLoggingMiddleware(app, logger=logger)(scope, receive, send))
-    assert seen == [scope, receive, send]
+    assert seen == [scope, receive]
+    assert sent == [{"type": "lifespan.startup.failed", "message": "no database"}]
     assert kept.records == []
+
+
+@pytest.mark.parametrize("done", ["lifespan.shutdown.complete", "lifespan.shutdown.failed"])
+def test_what_the_lifespan_shutdown_logs_is_delivered_before_the_server_hears_it_is_done(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver,
+        done: str) -> None:
+    """The server may end the process as soon as the app says its shutdown is done (each
+    ``uvicorn --workers`` process re-raises SIGTERM with the default disposition): what
+    was logged meanwhile, still in its window, is delivered first."""
+    logger.addHandler(make_handler(flush_interval=60))
+    delivered_when_done: list[int] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        logger.error("logged during the graceful shutdown")
+        await send({"type": done})
+
+    async def receive() -> Message:
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: Message) -> None:
+        delivered_when_done.append(len(receiver.events))
+
+    asyncio.run(ExceptionLoggingMiddleware(app, logger=logger)(
+        {"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+    assert delivered_when_done == [1]
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is new in 3.11")
@@ -183,9 +235,9 @@ def test_a_group_of_one_is_logged_as_its_exception_and_reraised_as_is(
             call(ExceptionLoggingMiddleware(failing(exc), logger=logger), http_scope())
         assert raised.value is exc
     first, second = kept.records
-    assert first.args == ("/checkout", "GET", "LookupError")
+    assert first.args == ("LookupError", "/checkout", "GET")
     assert first.exc_info is not None and first.exc_info[1] is inner
-    assert second.args == ("/checkout", "GET", "ExceptionGroup")
+    assert second.args == ("ExceptionGroup", "/checkout", "GET")
 
 
 def test_the_client_going_away_does_not_alert(logger: logging.Logger, kept: Kept) -> None:
@@ -283,7 +335,7 @@ def test_starlette_gives_the_route_and_still_answers_500(
     if placement == "wrapped":
         summary["status_code"] = 500  # Starlette sends its 500, then re-raises
     assert record.request_summary == summary
-    assert record.getMessage() == "Exception on /items/3 [GET]: LookupError"
+    assert record.getMessage() == "LookupError on /items/3 [GET]"
 
 
 def test_a_starlette_websocket_exception_is_logged(
@@ -323,8 +375,8 @@ def test_fastapi_route_errors_alert_and_http_exceptions_do_not(
         assert client.get("/orders/7").status_code == 404
     assert handler.flush(5)
     (event,) = receiver.events
-    assert event.title == (f"ERROR {logger.name}: Exception on /orders/7 [POST]: "
-                           "ConnectionRefusedError")
+    assert event.title == (f"ERROR {logger.name}: ConnectionRefusedError on /orders/7 "
+                           "[POST]")
     assert event.records[0]["request_summary"] == {
         "method": "POST", "path": "/orders/7", "route": "/orders/{order_id}"}
     assert b"BODY-S3CRET" not in b"".join(a.body for a in receiver.attempts)
@@ -379,7 +431,7 @@ def test_a_failing_route_under_uvicorn_alerts_once_and_the_server_keeps_serving(
     assert response.status_code == 500
     assert requests.get(base, timeout=10).json() == {"status": "ok"}
     (event,) = receiver.wait_for(1)
-    assert event.title == "ERROR incidentio_logging.asgi: Exception on /orders/42 [GET]: KeyError"
+    assert event.title == "ERROR incidentio_logging.asgi: KeyError on /orders/42 [GET]"
     assert event.records[0]["request_summary"] == {
         "method": "GET", "path": "/orders/42", "route": "/orders/{order_id}"}
     assert event.metadata["service"] == "orders"
@@ -392,6 +444,75 @@ def test_a_failing_route_under_uvicorn_alerts_once_and_the_server_keeps_serving(
     sent = b"".join(a.body for a in receiver.attempts)
     for secret in SECRETS:
         assert secret.encode() not in sent
+
+
+UVICORN_APP_MODULE = """
+import logging
+from incidentio_logging import IncidentIOHandler
+from incidentio_logging.contrib.asgi import ExceptionLoggingMiddleware
+
+log = logging.getLogger("app")
+
+
+async def lifespan_app(scope, receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+            print("ready", flush=True)
+        elif message["type"] == "lifespan.shutdown":
+            log.error("logged during the graceful shutdown")
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+"""
+HANDLER = {"class": "incidentio_logging.IncidentIOHandler", "level": "ERROR",
+           "flush_interval": 60, "flush_on_sigterm": True}
+# The README's two ways under --workers: the middleware on an app whose module sets up the
+# root logger, or the handler in uvicorn's --log-config and the app as it is.
+WORKER_SETUPS = {
+    "app-module-and-middleware": (
+        "logging.getLogger().addHandler(IncidentIOHandler(flush_interval=60, "
+        "flush_on_sigterm=True))\napp = ExceptionLoggingMiddleware(lifespan_app)\n", None),
+    "log-config": ("app = lifespan_app\n", {
+        "version": 1, "disable_existing_loggers": False,
+        "handlers": {"incident_io": HANDLER}, "root": {"handlers": ["incident_io"]}}),
+}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="signals as on POSIX")
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("setup", sorted(WORKER_SETUPS))
+def test_sigterm_under_uvicorn_workers_delivers_what_the_graceful_shutdown_logs(
+        receiver: LocalReceiver, tmp_path: Path, setup: str) -> None:
+    """uvicorn --workers 2. Each worker imports the app while uvicorn's SIGTERM handler is
+    installed, so a flush_on_sigterm hook built there runs first, then uvicorn shuts down
+    gracefully, puts back the default and re-raises SIGTERM. An error logged during the
+    shutdown arrives from each worker: the middleware flushes when the app reports its
+    lifespan shutdown done; a handler from --log-config is built before uvicorn's hook."""
+    pytest.importorskip("uvicorn")
+    module, log_config = WORKER_SETUPS[setup]
+    (tmp_path / "appmod.py").write_text(UVICORN_APP_MODULE + module)
+    arguments = ["appmod:app", "--host", "127.0.0.1", "--port", "0", "--workers", "2"]
+    if log_config is None:
+        arguments += ["--log-level", "warning"]
+    else:
+        (tmp_path / "logging.json").write_text(json.dumps(log_config))
+        arguments += ["--log-config", "logging.json"]
+    env = {**os.environ, "INCIDENT_IO_API_TOKEN": receiver.api_token,
+           "INCIDENT_IO_ALERT_SOURCE_CONFIG_ID": receiver.webhook_url,
+           "PYTHONPATH": os.pathsep.join((str(tmp_path), os.environ.get("PYTHONPATH", HERE)))}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", *arguments], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert [proc.stdout.readline().strip() for _ in range(2)] == ["ready", "ready"]
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    messages = [r["message"] for e in receiver.events for r in e.records]
+    assert messages.count("logged during the graceful shutdown") == 2, (messages, stderr[-800:])
 
 
 def test_the_readme_shows_the_log_config_the_uvicorn_test_runs() -> None:

@@ -11,12 +11,17 @@ Servers log an escaped exception themselves, but uvicorn does it on ``uvicorn.er
 which does not reach the root logger, and as "Exception in ASGI application", naming
 neither the request nor the exception. This middleware logs it on
 ``incidentio_logging.asgi``, which propagates to the root, as
-``Exception on /checkout [GET]: KeyError`` with ``exc_info`` and a ``request_summary``
+``KeyError on /checkout [GET]`` with ``exc_info`` and a ``request_summary``
 of the same shape as the Django and Flask filters give: the method (``WEBSOCKET`` for a
 websocket), the path without its query string, the route when the framework put it in
 ``scope["route"]`` (Starlette and FastAPI do), and the status code when the app had
 already started its response. Headers, cookies, the query string and the body are never
 read. Then it re-raises, so the server answers and logs as it did before.
+
+The exception type comes first in the message, and the path in it is made one line
+(control characters escaped) and cut to ``TITLE_PATH_LENGTH`` characters: the client
+chooses the path, and servers percent-decode it, so ``/export%0A...`` must not push the
+type out of the alert's title. The ``request_summary`` keeps the path as it came.
 
 - It logs even when the response had started (Starlette sends its 500 first, then
   re-raises; a streamed body can fail halfway): the app still failed.
@@ -25,7 +30,12 @@ read. Then it re-raises, so the server answers and logs as it did before.
 - The client going away is not a fault of the app and does not alert: cancellation is a
   ``BaseException`` and is never caught, and uvicorn's ``ClientDisconnected`` and
   Starlette's ``ClientDisconnect`` and ``WebSocketDisconnect`` are re-raised unlogged.
-- Other scope types (``lifespan``) pass straight through.
+- A ``lifespan`` connection passes through, except that when the app reports its
+  shutdown done (``lifespan.shutdown.complete``, or ``.failed``) every handler is flushed
+  (``flush_all()``, within the longest ``shutdown_timeout``) before the server hears it.
+  What the shutdown logged is then delivered even when the server ends the process by
+  re-raising SIGTERM, as each ``uvicorn --workers`` process does, past the
+  ``flush_on_sigterm`` hook. Other scope types pass straight through.
 - Stacked middlewares (a mounted app with its own) log an exception once, innermost.
 """
 
@@ -36,6 +46,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
+from .. import flush_all
 from ..serialize import _GROUP_TYPES
 
 Scope = MutableMapping[str, Any]
@@ -45,6 +56,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SUMMARY_ATTRIBUTE = "request_summary"
+#: The longest path the message shows; the request summary keeps all of it.
+TITLE_PATH_LENGTH = 120
 #: The logger used unless one is given: under the library's name, so it propagates to the
 #: root as every library logger does, and can be tuned as ``incidentio_logging``.
 LOGGER_NAME = "incidentio_logging.asgi"
@@ -54,6 +67,8 @@ LOGGER_NAME = "incidentio_logging.asgi"
 #: raises again in a later request is logged again.
 _LOGGED: ContextVar[list[Exception] | None] = ContextVar("incidentio_logging_asgi",
                                                          default=None)
+#: The lifespan messages after which the app logs nothing more: flushed before sent.
+_SHUTDOWN_DONE = frozenset({"lifespan.shutdown.complete", "lifespan.shutdown.failed"})
 #: Exceptions that mean the client went away, by (module, class name): matched without
 #: importing the frameworks, which are not dependencies.
 _DISCONNECTS = frozenset({
@@ -79,6 +94,9 @@ class ExceptionLoggingMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app; log what escapes it from an HTTP or websocket connection."""
         kind = scope.get("type")
+        if kind == "lifespan":
+            await self.app(scope, receive, _flushing_at_shutdown(send))
+            return
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
@@ -109,12 +127,22 @@ class ExceptionLoggingMiddleware:
             logged.append(exc)
         try:
             summary = request_summary(scope, status)
-            self.logger.error("Exception on %s [%s]: %s", summary["path"], summary["method"],
-                              type(shown).__name__,
+            self.logger.error("%s on %s [%s]", type(shown).__name__,
+                              title_path(summary["path"]), summary["method"],
                               exc_info=(type(shown), shown, shown.__traceback__),
                               extra={SUMMARY_ATTRIBUTE: summary})
         except Exception:  # noqa: BLE001, S110 - a raising filter must not replace the app's error
             pass
+
+
+def _flushing_at_shutdown(send: Send) -> Send:
+    async def flushing(message: Message) -> None:
+        if message.get("type") in _SHUTDOWN_DONE:
+            # On the event loop, which serves nothing more once the server shuts the app
+            # down; bounded by the handlers' shutdown_timeout, and never raises.
+            flush_all()
+        await send(message)
+    return flushing
 
 
 def request_summary(scope: Scope, status_code: object = None) -> dict[str, Any]:
@@ -130,6 +158,15 @@ def request_summary(scope: Scope, status_code: object = None) -> dict[str, Any]:
     if isinstance(status_code, int):
         summary["status_code"] = status_code
     return summary
+
+
+def title_path(path: str) -> str:
+    """``path`` on one line, its control characters escaped, cut to ``TITLE_PATH_LENGTH``."""
+    shown = "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+                    for char in path)
+    if len(shown) <= TITLE_PATH_LENGTH:
+        return shown
+    return shown[: TITLE_PATH_LENGTH - 3] + "..."
 
 
 def single_exception(exc: Exception) -> Exception:
