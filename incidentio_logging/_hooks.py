@@ -245,7 +245,7 @@ def _deliver_before_hand_over() -> bool:
     live = [handler for handler in handlers if not handler._closed]
     for handler in live:
         handler._begin_shutdown(ending=ending)
-    _flush(live, deadline, take_over=kills)
+    _flush(live, deadline)
     # A close() on another thread (logging.shutdown() in a thread, dictConfig) delivers
     # what flush_all leaves out: wait for it within the same budget.
     while (any(handler._closing_on is not None for handler in handlers)
@@ -342,13 +342,11 @@ def flush_all(timeout: float | None = None) -> bool:
     return _flush(handlers, time.monotonic() + max(0.0, timeout))
 
 
-def _flush(handlers: list[IncidentIOHandler], deadline: float, *,
-           take_over: bool = False) -> bool:
+def _flush(handlers: list[IncidentIOHandler], deadline: float) -> bool:
     # Every running worker is set going first, so that none waits for another; those
     # with no worker deliver on this thread meanwhile, each within what is left.
     handlers.sort(key=lambda handler: not handler._worker.running())
-    waits = [handler._start_flush(max(0.0, deadline - time.monotonic()),
-                                  take_over=take_over)
+    waits = [handler._start_flush(max(0.0, deadline - time.monotonic()))
              for handler in handlers]
     # Every one is asked for its outcome, even once the time is up: a worker that has
     # already shipped answers at once.

@@ -166,7 +166,7 @@ class Worker:
         # The thread delivering inline for this worker, if one is.
         self._inline_on: int | None = None
         # Held by the worker thread while it consumes (drains, ships, sends), released
-        # while it waits for work: a SIGTERM flush that cannot wait for the worker takes
+        # while it waits for work: a SIGTERM close that cannot wait for the worker takes
         # it to deliver on its own thread (see _taken_over). Made with each thread.
         self._consuming = threading.Lock()
         # The worker has taken records off the queue and not yet counted them as taken.
@@ -366,15 +366,13 @@ class Worker:
         started = self.start_flush(timeout)
         return started if isinstance(started, bool) else self.wait_flush(started, timeout)
 
-    def start_flush(self, timeout: float, *, take_over: bool = False) -> bool | _Flush:
+    def start_flush(self, timeout: float) -> bool | _Flush:
         """The first half of :meth:`flush`: ask the worker to ship what is queued now.
 
         Returns the outcome when it is known at once (nothing pending; delivered
         inline, on this thread, within ``timeout``; or nothing will ever ship it), else
         the marker to pass to :meth:`wait_flush`. Split so that ``flush_all`` sets every
-        worker going before it waits on any. ``take_over``: when this thread holds
-        logging's lock, which the worker may need, deliver here instead (see
-        :meth:`_taken_over`); for a SIGTERM, after which nothing waits for the worker.
+        worker going before it waits on any.
         """
         ident = threading.get_ident()
         if ident in WORKER_THREADS or ident == self._starting_on:
@@ -392,19 +390,15 @@ class Worker:
             with self._start_lock():  # no worker starts while this thread delivers
                 if self._inline_needed():
                     return self._flush_inline(self._clock() + timeout)
-        if take_over and _holds_logging_lock():
-            deadline = self._clock() + timeout
-            with self._taken_over(timeout) as held:
-                return held and self._flush_inline(deadline, new_bells=False)
         marker = _Flush(self._stats.worker_dropped())
         self._put_marker(marker)
         if self._stopped or _holds_logging_lock():
             return False  # stopped meanwhile: no worker will reach the marker
         return marker
 
-    def _flush_inline(self, deadline: float, *, new_bells: bool = True) -> bool:
+    def _flush_inline(self, deadline: float) -> bool:
         dropped_before = self._stats.worker_dropped()
-        self._ship_inline(deadline, new_bells=new_bells)
+        self._ship_inline(deadline)
         return self.pending() == 0 and self._stats.worker_dropped() == dropped_before
 
     def _nothing_pending(self) -> bool:
@@ -459,7 +453,9 @@ class Worker:
         in one line, by whoever ends first: the worker, or this call giving up on it.
         ``continued``: the shutdown began with an earlier :meth:`begin_shutdown` (the
         bare flush that ``logging.shutdown()`` runs first), so its losses count too.
-        ``take_over``: as for :meth:`start_flush`; the process ends right after.
+        ``take_over``: when this thread holds logging's lock, which the worker may
+        need, deliver here instead (see :meth:`_taken_over`); for a SIGTERM that ends
+        the process right after, so nothing would wait for the worker.
         """
         if not continued:
             self.begin_shutdown()

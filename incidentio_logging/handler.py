@@ -308,8 +308,7 @@ class IncidentIOHandler(logging.Handler):
         spent = time.monotonic() - started
         return max(0.0, budget - spent) if spent <= budget + 1.0 else None
 
-    def _start_flush(self, timeout: float, *,
-                     take_over: bool = False) -> Callable[[float], bool]:
+    def _start_flush(self, timeout: float) -> Callable[[float], bool]:
         """:meth:`flush` in two halves, for ``flush_all``: the worker is asked now (or
         the records delivered inline within ``timeout``); the returned call waits at
         most the seconds it is given for the outcome."""
@@ -320,7 +319,7 @@ class IncidentIOHandler(logging.Handler):
             clean = self._worker.closed_clean
             return lambda _left: clean
         try:
-            started = self._worker.start_flush(timeout, take_over=take_over)
+            started = self._worker.start_flush(timeout)
         except Exception as exc:  # noqa: BLE001
             self._flush_failed(exc)
             return lambda _left: False
