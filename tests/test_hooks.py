@@ -522,6 +522,29 @@ def test_a_sigterm_during_close_does_not_cut_close_short(receiver: LocalReceiver
     assert "close() left 1 record undelivered" in stderr, stderr
 
 
+@pytest.mark.timeout(30)
+def test_a_sigterm_waits_for_a_close_on_another_thread(receiver: LocalReceiver) -> None:
+    """close() runs on another thread (logging.shutdown() from a worker thread) when the
+    SIGTERM lands: the SIGTERM waits for it within its budget, so close() says what it
+    left, instead of the process ending at once, silently."""
+    receiver.hold()
+    returncode, stderr = run_until_ready(receiver, """
+        import logging, os, signal, threading, time
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                                    shutdown_timeout=1.5, timeout=30)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("app").error("pending at close")
+        threading.Thread(target=handler.close).start()
+        time.sleep(0.3)
+        print("ready", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)
+    """, terminate=False)
+    assert returncode == -signal.SIGTERM
+    assert "close() left 1 record undelivered" in stderr, stderr
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_thread_exceptions_still_alert_after_a_tool_wrapped_only_sys_excepthook(
         hooks_restored: None, make_handler: MakeHandler, receiver: LocalReceiver) -> None:
