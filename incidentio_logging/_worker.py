@@ -473,7 +473,7 @@ class Worker:
             if not starting and (thread is None or not thread.is_alive()):
                 self._stop_inline()
                 return
-        if take_over and thread is not None and _holds_logging_lock():
+        if take_over and thread is not None and not starting and _holds_logging_lock():
             with self._taken_over(self._stop_at - self._clock()) as held:
                 if held:
                     self._stop_inline(new_bells=False)
