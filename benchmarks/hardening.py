@@ -553,6 +553,38 @@ HOOKS_ROWS: list[Row] = [
     ("An uncaught exception in a thread was printed to stderr and alerted nobody",
      "delivered 0/1 → 1/1 (capture_uncaught), the thread's traceback still printed",
      "test_hooks.py::test_uncaught_in_a_thread_is_delivered_and_the_process_goes_on"),
+    ("A SIGTERM whose flush ran out of time (receiver not answering) lost the pending "
+     "record without a word",
+     "said 0 → \"close() left 1 record undelivered\", counted; exit status still -15",
+     "test_hooks.py::test_a_sigterm_that_gives_up_on_pending_records_says_so"),
+    ("A SIGTERM while the main thread held a console handler's lock (root at DEBUG): "
+     "the worker's urllib3 debug lines waited on that lock, nothing was delivered",
+     "delivered 0/1 → 1/1 (urllib3 records from our threads dropped before any handler)",
+     "test_hooks.py::test_a_sigterm_while_a_console_handler_writes_delivers"),
+    ("A SIGTERM while the main thread held logging's lock (getLogger, setLevel, "
+     "dictConfig): the flush gave up at once and the record was lost silently",
+     "delivered 0/1 → 1/1 (the SIGTERM's close delivers on the main thread)",
+     "test_hooks.py::test_a_sigterm_while_the_logging_lock_is_held_delivers"),
+    ("A SIGTERM chained to a handler that calls sys.exit() (Django's autoreloader, "
+     "gunicorn) spent shutdown_timeout twice: once in the flush, again at exit",
+     "exit 6.2 s → 3.2 s for shutdown_timeout=3 and a receiver not answering",
+     "test_hooks.py::test_a_sigterm_chained_to_a_handler_that_exits_takes_one_shutdown_timeout"),
+    ("A SIGTERM during close() (docker stop during a normal exit) ended the process at "
+     "once: close() cut short, its loss not said",
+     "exit after 0.3 s, silent → after close()'s 1.5 s, \"close() left 1 record "
+     "undelivered\"; exit status still -15",
+     "test_hooks.py::test_a_sigterm_during_close_does_not_cut_close_short"),
+    ("After a tool wrapped sys.excepthook only (sentry) and the handler was replaced, "
+     "exceptions in threads no longer alerted",
+     "alerts 0/1 → 1/1 (each hook's place in its chain tracked on its own)",
+     "test_hooks.py::test_thread_exceptions_still_alert_after_a_tool_wrapped_only_sys_excepthook"),
+    ("flush_all(math.inf) returned False at once (OverflowError in the wait), before "
+     "the delivery",
+     "False → True after the delivery (waits capped at threading.TIMEOUT_MAX)",
+     "test_hooks.py::test_flush_all_with_an_unbounded_timeout_waits_for_delivery"),
+    ("flush_all(0) and flush(0) with everything delivered answered False",
+     "False → True (nothing queued, windowed, scheduled or in flight)",
+     "test_hooks.py::test_flush_all_with_nothing_pending_is_true_even_with_no_time"),
 ]
 
 

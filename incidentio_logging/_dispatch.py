@@ -121,6 +121,10 @@ class Dispatcher:
             self._held_full(window.refused)
             window.refused = 0
 
+    def quiet(self) -> bool:
+        """Nothing in the open window, waiting in the send schedule, or in flight."""
+        return not self.window and not self._schedule and not self.in_flight
+
     def has_records(self) -> bool:
         """True while the open window holds anything."""
         return bool(self.window)

@@ -20,6 +20,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._report import Reporter
+from ._worker import WORKER_THREADS
 
 if TYPE_CHECKING:
     from .handler import IncidentIOHandler
@@ -37,46 +38,47 @@ _lock = threading.RLock()
 _capturing: list[IncidentIOHandler] = []  # strong: kept until close(), as asked
 _previous_excepthook: Callable[..., Any] = sys.__excepthook__
 _previous_thread_hook: Callable[[threading.ExceptHookArgs], Any] = threading.__excepthook__
-# Our hooks are somewhere in the chain: installed, and not taken out since. Kept apart
-# from "installed now", so that a tool that wrapped ours is not wrapped again in turn
-# (our handlers would see each exception twice).
-_hooks_in_chain = False
+# Each of our two hooks is somewhere in its chain: installed, and not taken out since.
+# Kept apart from "installed now", so that a tool that wrapped ours is not wrapped again
+# in turn (our handlers would see each exception twice); and kept per hook, since a tool
+# may wrap one and not the other (sentry wraps sys.excepthook only).
+_sys_hook_in_chain = False
+_thread_hook_in_chain = False
 
 
 def capture_uncaught(handler: IncidentIOHandler) -> None:
     """Send ``handler`` the exceptions no code caught, on any thread. Idempotent."""
-    global _previous_excepthook, _previous_thread_hook, _hooks_in_chain  # noqa: PLW0603
+    global _previous_excepthook, _previous_thread_hook  # noqa: PLW0603
+    global _sys_hook_in_chain, _thread_hook_in_chain  # noqa: PLW0603
     with _lock:
         if handler not in _capturing:
             _capturing.append(handler)
-        if not _hooks_in_chain:
+        if not _sys_hook_in_chain:
             _previous_excepthook = sys.excepthook
-            _previous_thread_hook = threading.excepthook
             sys.excepthook = _excepthook
+            _sys_hook_in_chain = True
+        if not _thread_hook_in_chain:
+            _previous_thread_hook = threading.excepthook
             threading.excepthook = _thread_excepthook
-            _hooks_in_chain = True
+            _thread_hook_in_chain = True
 
 
 def release_uncaught(handler: IncidentIOHandler) -> None:
     """``handler`` closed: with no handler left asking, restore the hooks that were
     there before, each only if ours is still the one installed."""
-    global _hooks_in_chain  # noqa: PLW0603
+    global _sys_hook_in_chain, _thread_hook_in_chain  # noqa: PLW0603
     with _lock:
         if handler in _capturing:
             _capturing.remove(handler)
-        if _capturing or not _hooks_in_chain:
+        if _capturing:
             return
-        restored = True
+        # Wrapped by another tool: ours stays in its chain and keeps forwarding.
         if sys.excepthook is _excepthook:
             sys.excepthook = _previous_excepthook
-        else:
-            restored = False
+            _sys_hook_in_chain = False
         if threading.excepthook is _thread_excepthook:
             threading.excepthook = _previous_thread_hook
-        else:
-            restored = False
-        # Wrapped by another tool: ours stays in its chain and keeps forwarding.
-        _hooks_in_chain = not restored
+            _thread_hook_in_chain = False
 
 
 def _excepthook(exc_type: type[BaseException], exc: BaseException,
@@ -134,6 +136,11 @@ _flushing_on_term: list[IncidentIOHandler] = []
 _previous_term: Callable[[int, FrameType | None], Any] | int | None = signal.SIG_DFL
 _term_in_chain = False
 _term_running = False
+# A SIGTERM that landed on top of a close() on the same thread: handed over when that
+# close ends (see after_close).
+_term_deferred: tuple[int, FrameType | None] | None = None
+#: How often a SIGTERM looks whether a close() on another thread has ended.
+CLOSE_POLL = 0.01
 
 TermPlan = Literal["install", "installed", "c_handler", "not_main_thread"]
 
@@ -197,19 +204,74 @@ def release_sigterm(handler: IncidentIOHandler) -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    global _term_running  # noqa: PLW0603
-    # A second SIGTERM while the first one flushes: whoever sent it wants the process
-    # gone, so it goes straight to the previous disposition.
-    if not _term_running:
+    global _term_running, _term_deferred  # noqa: PLW0603
+    # A second SIGTERM while the first one flushes (or waits for a close): whoever sent
+    # it wants the process gone, so it goes straight to the previous disposition.
+    if not _term_running and _term_deferred is None:
         _term_running = True
         try:
-            budget = max((h.settings.shutdown_timeout for h in _flushing_on_term),
-                         default=None)
-            flush_all(budget)
+            if _deliver_before_hand_over():
+                _term_deferred = (signum, frame)
+                return
         except Exception:  # noqa: BLE001, S110 - the hand-over below must happen
             pass
         finally:
             _term_running = False
+    _hand_over(signum, frame)
+
+
+def _deliver_before_hand_over() -> bool:
+    """Deliver what is pending within the longest ``shutdown_timeout`` among the
+    handlers that asked; True when the hand-over must wait for a close() under way
+    beneath this handler, on this thread.
+
+    The budget starts now, as a bare flush starts it, so that what runs after the
+    hand-over (``sys.exit()`` in the previous handler, then ``logging.shutdown()``)
+    gets only what is left. When the default disposition is to end the process, the
+    handlers are closed with what is left, so what could not be delivered is counted
+    and said, as close() says it at exit.
+    """
+    from .handler import _HANDLERS  # noqa: PLC0415 - the handler module imports this one
+
+    me = threading.get_ident()
+    handlers = list(_HANDLERS)
+    if any(handler._closing_on == me for handler in handlers):
+        return True  # it cannot be waited for here: it hands over when it ends
+    budget = max((h.settings.shutdown_timeout for h in _flushing_on_term), default=0.0)
+    deadline = time.monotonic() + budget
+    previous = _previous_term
+    ending = previous != signal.SIG_IGN  # a Python handler may end it (sys.exit)
+    kills = ending and not callable(previous)
+    live = [handler for handler in handlers if not handler._closed]
+    for handler in live:
+        handler._begin_shutdown(ending=ending)
+    _flush(live, deadline)
+    # A close() on another thread (logging.shutdown() in a thread, dictConfig) delivers
+    # what flush_all leaves out: wait for it within the same budget.
+    while (any(handler._closing_on is not None for handler in handlers)
+           and time.monotonic() < deadline):
+        time.sleep(CLOSE_POLL)
+    if kills:
+        for handler in live:
+            handler._close(take_over=True)
+    return False
+
+
+def after_close() -> None:
+    """A close() ended: hand over a SIGTERM that landed on top of it, if none is left
+    under way on this thread."""
+    global _term_deferred  # noqa: PLW0603
+    from .handler import _HANDLERS  # noqa: PLC0415 - the handler module imports this one
+
+    deferred = _term_deferred
+    me = threading.get_ident()
+    if deferred is None or any(h._closing_on == me for h in list(_HANDLERS)):
+        return
+    _term_deferred = None
+    _hand_over(*deferred)
+
+
+def _hand_over(signum: int, frame: FrameType | None) -> None:
     previous = _previous_term
     if callable(previous):
         previous(signum, frame)
@@ -220,6 +282,44 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         # 143 in a shell) tells supervisors what happened. No atexit runs, as before.
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
+
+
+# The HTTP client's loggers -----------------------------------------------------------
+
+#: The loggers of the HTTP client the worker uses; see :func:`quiet_client_loggers`.
+CLIENT_LOGGER = "urllib3"
+
+
+class _NotFromOurThreads(logging.Filter):
+    """Refuses the records our worker threads log (urllib3's debug lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return threading.get_ident() not in WORKER_THREADS
+
+
+_client_filter = _NotFromOurThreads()
+
+
+def quiet_client_loggers() -> None:
+    """Drop what urllib3 logs on our worker threads before any handler sees it.
+
+    With the root logger at DEBUG, the worker's requests log "Starting new HTTP
+    connection" through the application's handlers, whose locks it then waits on: a
+    SIGTERM landing while the main thread writes to the console holds that lock for
+    good, and the worker could deliver nothing. A logger's filters run in
+    ``Logger.handle()`` before any handler's lock, but only the filters of the logger
+    the record was logged on, so the filter goes on ``urllib3`` and each of its module
+    loggers that exist by now (they are made as urllib3 is imported, which the transport
+    has done). Other threads' records on those loggers pay one set lookup; records on
+    any other logger pay nothing.
+    """
+    manager = logging.getLogger().manager
+    names = [name for name in list(manager.loggerDict)
+             if name == CLIENT_LOGGER or name.startswith(CLIENT_LOGGER + ".")]
+    for name in [CLIENT_LOGGER, *names]:
+        logger = logging.getLogger(name)
+        if _client_filter not in logger.filters:
+            logger.addFilter(_client_filter)
 
 
 # flush_all ----------------------------------------------------------------------------
@@ -239,7 +339,10 @@ def flush_all(timeout: float | None = None) -> bool:
     handlers = [handler for handler in list(_HANDLERS) if not handler._closed]
     if timeout is None:
         timeout = max((h.settings.shutdown_timeout for h in handlers), default=0.0)
-    deadline = time.monotonic() + max(0.0, timeout)
+    return _flush(handlers, time.monotonic() + max(0.0, timeout))
+
+
+def _flush(handlers: list[IncidentIOHandler], deadline: float) -> bool:
     # Every running worker is set going first, so that none waits for another; those
     # with no worker deliver on this thread meanwhile, each within what is left.
     handlers.sort(key=lambda handler: not handler._worker.running())

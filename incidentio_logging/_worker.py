@@ -87,7 +87,7 @@ class _Bell:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until rung, at most ``timeout`` seconds; True if it was. Stays rung."""
         try:
-            self._rings.get(timeout=None if timeout is None else max(0.0, timeout))
+            self._rings.get(timeout=None if timeout is None else _bounded(timeout))
         except _queue.Empty:
             return False
         self._rings.put(None)
@@ -165,6 +165,12 @@ class Worker:
         self._starting_on: int | None = None
         # The thread delivering inline for this worker, if one is.
         self._inline_on: int | None = None
+        # Held by the worker thread while it consumes (drains, ships, sends), released
+        # while it waits for work: a SIGTERM close that cannot wait for the worker takes
+        # it to deliver on its own thread (see _taken_over). Made with each thread.
+        self._consuming = threading.Lock()
+        # The worker has taken records off the queue and not yet counted them as taken.
+        self._in_hand = False
         self._start_retry_at = 0.0
         self._start_delay = START_RETRY
         self._idle = False
@@ -286,6 +292,7 @@ class Worker:
         self._ran = False  # a fresh thread, after one that failed
         for last in (False, True):
             self._new_bells()
+            self._consuming = threading.Lock()
             self._thread = thread = threading.Thread(target=self._run, name=self._name,
                                                      daemon=True)
             try:
@@ -362,10 +369,10 @@ class Worker:
     def start_flush(self, timeout: float) -> bool | _Flush:
         """The first half of :meth:`flush`: ask the worker to ship what is queued now.
 
-        Returns the outcome when it is known at once (delivered inline, on this thread,
-        within ``timeout``; or nothing will ever ship it), else the marker to pass to
-        :meth:`wait_flush`. Split so that ``flush_all`` sets every worker going before
-        it waits on any.
+        Returns the outcome when it is known at once (nothing pending; delivered
+        inline, on this thread, within ``timeout``; or nothing will ever ship it), else
+        the marker to pass to :meth:`wait_flush`. Split so that ``flush_all`` sets every
+        worker going before it waits on any.
         """
         ident = threading.get_ident()
         if ident in WORKER_THREADS or ident == self._starting_on:
@@ -377,18 +384,50 @@ class Worker:
             return False
         if self._stopped:
             return self.closed_clean
+        if self._nothing_pending():
+            return True  # even with no time: nothing could be lost
         if self._inline_needed():
             with self._start_lock():  # no worker starts while this thread delivers
                 if self._inline_needed():
-                    dropped_before = self._stats.worker_dropped()
-                    self._ship_inline(self._clock() + timeout)
-                    return (self.pending() == 0
-                            and self._stats.worker_dropped() == dropped_before)
+                    return self._flush_inline(self._clock() + timeout)
         marker = _Flush(self._stats.worker_dropped())
         self._put_marker(marker)
         if self._stopped or _holds_logging_lock():
             return False  # stopped meanwhile: no worker will reach the marker
         return marker
+
+    def _flush_inline(self, deadline: float) -> bool:
+        dropped_before = self._stats.worker_dropped()
+        self._ship_inline(deadline)
+        return self.pending() == 0 and self._stats.worker_dropped() == dropped_before
+
+    def _nothing_pending(self) -> bool:
+        """Nothing queued, in the worker's hands, in the window, scheduled or in flight:
+        every record received is delivered or counted as dropped."""
+        stats, dispatcher = self._stats, self._dispatcher
+        # The queue first: the worker marks records in hand before it takes them, and
+        # counts them as taken before it clears the mark.
+        return (not self._queue and not self._in_hand and dispatcher.quiet()
+                and stats.taken + dispatcher.window.floods.total()
+                == stats.delivered + stats.worker_dropped())
+
+    @contextlib.contextmanager
+    def _taken_over(self, timeout: float) -> Iterator[bool]:
+        """Hold the worker off the queue for the block: True when it let go in time.
+
+        For a SIGTERM landing while this thread holds logging's lock (inside getLogger,
+        setLevel, dictConfig): the worker's HTTP client logs, and logging may need that
+        lock, so the worker cannot deliver until this thread lets go, which a process
+        about to end never does. The lock is reentrant for this thread: it delivers
+        instead, once the worker waits for work. A worker mid-request keeps it.
+        """
+        consuming = self._consuming
+        held = consuming.acquire(timeout=_bounded(timeout))
+        try:
+            yield held
+        finally:
+            if held:
+                consuming.release()
 
     def running(self) -> bool:
         """A worker thread is alive to take a flush marker."""
@@ -406,13 +445,17 @@ class Worker:
         self._failed_at_stop = self._stats.events_failed
         self._skipped_at_stop = self._stats.resolves_skipped
 
-    def stop(self, timeout: float, *, continued: bool = False) -> None:
+    def stop(self, timeout: float, *, continued: bool = False,
+             take_over: bool = False) -> None:
         """Ship what is pending within ``timeout``, then end.
 
         Whatever is not delivered by then is counted under a reason and said on stderr
         in one line, by whoever ends first: the worker, or this call giving up on it.
         ``continued``: the shutdown began with an earlier :meth:`begin_shutdown` (the
         bare flush that ``logging.shutdown()`` runs first), so its losses count too.
+        ``take_over``: when this thread holds logging's lock, which the worker may
+        need, deliver here instead (see :meth:`_taken_over`); for a SIGTERM that ends
+        the process right after, so nothing would wait for the worker.
         """
         if not continued:
             self.begin_shutdown()
@@ -428,16 +471,15 @@ class Worker:
         with self._start_lock():  # no worker starts while this thread delivers
             thread = self._thread
             if not starting and (thread is None or not thread.is_alive()):
-                self._cannot_start = True  # stopped: no worker from now on
-                self._ship_inline(self._stop_at)
-                if not self._lookup_unsafe(self._stop_at):
-                    with _as_worker_thread():
-                        self._dispatcher.finish(self._timing())
-                self._dispatcher.close()
-                self._stopped = True
-                self._discard("closed")  # queued by other threads meanwhile
-                self._settle_close()
+                self._stop_inline()
                 return
+        if take_over and thread is not None and not starting and _holds_logging_lock():
+            with self._taken_over(self._stop_at - self._clock()) as held:
+                if held:
+                    self._stop_inline(new_bells=False)
+                    return
+            self._settle_close(give_up=True)
+            return
         self._put_marker(_Stop())
         self._interrupt.set()
         if thread is None or starting or thread is threading.current_thread() \
@@ -446,11 +488,23 @@ class Worker:
             # may need that lock to log (urllib3), so waiting here could only time out.
             # The worker finishes on its own within the same deadline, and settles.
             return
-        thread.join(max(0.0, self._stop_at - self._clock()))
+        thread.join(_bounded(self._stop_at - self._clock()))
         if thread.is_alive():
             # A request still in flight, a receiver that never answers, or a worker
             # that never ran (uWSGI without threads): give up on what it holds now.
             self._settle_close(give_up=True)
+
+    def _stop_inline(self, *, new_bells: bool = True) -> None:
+        """Ship, finish and settle the close on this thread; no worker from now on."""
+        self._cannot_start = True
+        self._ship_inline(self._stop_at, new_bells=new_bells)
+        if not self._lookup_unsafe(self._stop_at):
+            with _as_worker_thread():
+                self._dispatcher.finish(self._timing())
+        self._dispatcher.close()
+        self._stopped = True
+        self._discard("closed")  # queued by other threads meanwhile
+        self._settle_close()
 
     def _stop_nested(self) -> None:
         """Close on top of this thread's own inline delivery (a signal handler).
@@ -492,6 +546,12 @@ class Worker:
 
     def _loop(self) -> None:
         """Run until a stop marker, and ship what came before it."""
+        consuming = self._consuming
+        with consuming:
+            if not self._stopped:  # closed by a thread that took over before it ran
+                self._consume(consuming)
+
+    def _consume(self, consuming: threading.Lock) -> None:
         window_closes: float | None = None
         while True:
             self._stall_at = self._clock() + self._stall_after  # it runs
@@ -531,14 +591,26 @@ class Worker:
                 if self._queue:  # arrived between the drain and setting _idle
                     self._idle = False
                     continue
+            if not self._wait_for_work(consuming, timeout):
+                return
+
+    def _wait_for_work(self, consuming: threading.Lock, timeout: float | None) -> bool:
+        """Wait for a record, a marker or ``timeout``, letting go of the queue meanwhile;
+        False when a thread that took over closed it (see :meth:`_taken_over`)."""
+        consuming.release()
+        try:
             self._wake.wait(timeout)
-            self._wake.clear()
-            self._idle = False
+        finally:
+            consuming.acquire()
+        self._wake.clear()
+        self._idle = False
+        return not self._stopped
 
     def _drain(self) -> _Flush | _Stop | None:
         queue, add = self._queue, self._dispatcher.window.add
         charged = self._bytes_in  # before taking: all of it is queued, or about to be
         taken = 0
+        self._in_hand = True
         try:
             while queue:
                 item = queue.popleft()
@@ -557,6 +629,7 @@ class Worker:
             return None
         finally:
             self._stats.taken += taken
+            self._in_hand = False
 
     def _timing(self, deadline: float = math.inf) -> Timing:
         return Timing(now=self._busy_now, wait=self._wait,
@@ -582,12 +655,14 @@ class Worker:
         if self._interrupt.wait(seconds):
             self._interrupt.clear()
 
-    def _ship_inline(self, deadline: float) -> None:
-        """Deliver on the calling thread: the worker never started or has died."""
+    def _ship_inline(self, deadline: float, *, new_bells: bool = True) -> None:
+        """Deliver on the calling thread: the worker never started, has died, or is
+        held off (``new_bells=False``: it still waits on its bells)."""
         if not self._queue and not self._dispatcher.has_records():
             return
         flushes: list[_Flush] = []
-        self._new_bells()  # this thread waits on the interrupt between retries
+        if new_bells:
+            self._new_bells()  # this thread waits on the interrupt between retries
         outer, self._inline_on = self._inline_on, threading.get_ident()
         try:
             self._deliver_inline(deadline, flushes)
@@ -731,6 +806,12 @@ def _green_threads() -> bool:
                     or (eventlet is not None and eventlet.is_monkey_patched("thread")))
     except Exception:  # noqa: BLE001 - their private state; assume real threads
         return False
+
+
+def _bounded(seconds: float) -> float:
+    """``seconds`` as a blocking call accepts it: not negative, at most TIMEOUT_MAX
+    (``math.inf`` means as long as it takes; past about 9e9 s they raise)."""
+    return min(max(0.0, seconds), threading.TIMEOUT_MAX)
 
 
 def _holds_logging_lock() -> bool:

@@ -150,11 +150,17 @@ class IncidentIOHandler(logging.Handler):
         self._close_once = threading.Lock()
         self._closed = False
         self._budget_started: float | None = None
+        # The shutdown budget was started by a SIGTERM handed over to a handler that
+        # may end the process: logging.shutdown()'s bare flush continues it too.
+        self._ending = False
+        # The thread inside close(), while it runs: a SIGTERM waits for that close.
+        self._closing_on: int | None = None
         self._build_runtime()
         # At construction, so the line is among the server's start-up lines.
         self._reporter.say_once("uwsgi", uwsgi_without_threads())
         _HANDLERS.add(self)
         close_at_celery_child_exit(_close_all)
+        _hooks.quiet_client_loggers()
         if settings.capture_uncaught:
             _hooks.capture_uncaught(self)
         if settings.flush_on_sigterm:
@@ -184,6 +190,7 @@ class IncidentIOHandler(logging.Handler):
         # The parent's queue, window and connections stay the parent's: the child starts
         # empty, so nothing is sent twice, and its own first record starts its own worker.
         self._close_once = threading.Lock()
+        self._closing_on = None
         self._transport.reset()
         self._build_runtime()
 
@@ -279,11 +286,28 @@ class IncidentIOHandler(logging.Handler):
         """
         self._check_fork()
         if not self._closed and timeout is None:
-            self._budget_started = time.monotonic()
-            self._worker.begin_shutdown()
-            timeout = self._settings.shutdown_timeout
+            timeout = self._budget_left() if self._ending else None
+            if timeout is None:
+                self._begin_shutdown()
+                timeout = self._settings.shutdown_timeout
         timeout = max(0.0, timeout or 0.0)
         return self._start_flush(timeout)(timeout)
+
+    def _begin_shutdown(self, *, ending: bool = False) -> None:
+        """Start the one ``shutdown_timeout`` that a flush and the close after it share."""
+        self._budget_started = time.monotonic()
+        self._ending = ending
+        self._worker.begin_shutdown()
+
+    def _budget_left(self) -> float | None:
+        """What the shutdown budget begun by a bare flush or a SIGTERM leaves, if it was
+        begun recently; None otherwise (a bare flush long before: a budget of its own)."""
+        started = self._budget_started
+        if started is None:
+            return None
+        budget = self._settings.shutdown_timeout
+        spent = time.monotonic() - started
+        return max(0.0, budget - spent) if spent <= budget + 1.0 else None
 
     def _start_flush(self, timeout: float) -> Callable[[float], bool]:
         """:meth:`flush` in two halves, for ``flush_all``: the worker is asked now (or
@@ -316,27 +340,30 @@ class IncidentIOHandler(logging.Handler):
 
     def close(self) -> None:
         """Deliver what is pending within ``shutdown_timeout``, then stop. Idempotent."""
+        self._close()
+
+    def _close(self, *, take_over: bool = False) -> None:
+        # take_over: for a SIGTERM that ends the process (see Worker.stop).
         self._check_fork()
         if not self._close_once.acquire(blocking=False):
             return
         self._closed = True
-        budget = self._settings.shutdown_timeout
-        continued = False
-        if self._budget_started is not None:
-            # logging.shutdown() runs flush() then close() at once: together, one budget.
-            # A bare flush() long before close() leaves close() its own.
-            spent = time.monotonic() - self._budget_started
-            if spent <= budget + 1.0:
-                budget = max(0.0, budget - spent)
-                continued = True
+        self._closing_on = threading.get_ident()
+        # logging.shutdown() runs flush() then close() at once: together, one budget.
+        # A bare flush() long before close() leaves close() its own.
+        left = self._budget_left()
+        budget = self._settings.shutdown_timeout if left is None else left
         try:
             _hooks.release_uncaught(self)
-            _hooks.release_sigterm(self)
-            self._worker.stop(budget, continued=continued)
+            self._worker.stop(budget, continued=left is not None, take_over=take_over)
         except Exception as exc:  # noqa: BLE001
             self._reporter.report("close", f"close failed: {type(exc).__name__}: {exc}")
         finally:
+            # After the stop: a SIGTERM meanwhile waits for this close to end.
+            _hooks.release_sigterm(self)
+            self._closing_on = None
             super().close()
+        _hooks.after_close()
 
     def stats(self) -> HandlerStats:
         """Counters: records accepted, delivered, dropped (with ``dropped`` by reason) and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -17,7 +18,8 @@ import pytest
 
 import incidentio_logging
 from incidentio_logging import IncidentIOHandler, _hooks
-from incidentio_logging.testing import LocalReceiver
+from incidentio_logging._worker import WORKER_THREADS
+from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, exc_info_of
 from .test_lifecycle import HERE, receiver_env, run_script
@@ -430,3 +432,255 @@ def test_flush_all_is_true_when_everything_was_delivered(receiver: LocalReceiver
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
     assert len(receiver.wait_for(2)) == 2
+
+
+# Review of issue 13: what a SIGTERM leaves, and where it lands ---------------------------
+
+def run_until_ready(receiver: LocalReceiver, code: str, *,
+                    terminate: bool) -> tuple[int, str]:
+    """Run ``code`` in a child; after its "ready" line, SIGTERM it when asked.
+    Returns its exit status and stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, cwd=HERE,
+        env={**os.environ, **receiver_env(receiver)})
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    if terminate:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, stderr
+
+
+def delivered(receiver: LocalReceiver, message: str) -> bool:
+    return any(r["message"] == message for e in receiver.events for r in e.records)
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_that_gives_up_on_pending_records_says_so(receiver: LocalReceiver) -> None:
+    """A receiver that does not answer: the SIGTERM flush runs out its shutdown_timeout;
+    under the default disposition the handlers are then closed with what is left, so
+    the record given up on is counted and said, as close() says it at a normal exit."""
+    receiver.hold()
+    returncode, stderr = run_until_ready(receiver, """
+        import logging, time
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=0.5, timeout=30))
+        logging.getLogger("app").error("pending at SIGTERM")
+        print("ready", flush=True)
+        time.sleep(30)
+    """, terminate=True)
+    assert returncode == -signal.SIGTERM
+    assert receiver.events == []
+    assert "close() left 1 record undelivered" in stderr, stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_while_the_logging_lock_is_held_delivers(receiver: LocalReceiver) -> None:
+    """SIGTERM lands while the main thread holds logging's module lock (getLogger,
+    setLevel, dictConfig take it), which the worker's HTTP client may need to log: the
+    SIGTERM's close delivers on the main thread instead (the lock is reentrant there),
+    once the worker waits for work."""
+    returncode, stderr = run_until_ready(receiver, """
+        import logging, os, signal, time
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=3))
+        logging.getLogger("app").error("pending at SIGTERM")
+        print("ready", flush=True)
+        with logging._lock:  # as inside getLogger()/setLevel() when the signal lands
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(10)
+    """, terminate=False)
+    assert returncode == -signal.SIGTERM
+    assert delivered(receiver, "pending at SIGTERM"), stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_during_close_does_not_cut_close_short(receiver: LocalReceiver) -> None:
+    """A SIGTERM landing while close() waits on a slow receiver (docker stop during a
+    normal exit's logging.shutdown()) waits for that close, which says what it left
+    undelivered, then ends the process as SIGTERM does."""
+    receiver.hold()
+    returncode, stderr = run_until_ready(receiver, """
+        import logging, os, signal, threading
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                                    shutdown_timeout=1.5, timeout=30)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("app").error("pending at close")
+        print("ready", flush=True)
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        handler.close()
+    """, terminate=False)
+    assert returncode == -signal.SIGTERM
+    assert "close() left 1 record undelivered" in stderr, stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_waits_for_a_close_on_another_thread(receiver: LocalReceiver) -> None:
+    """close() runs on another thread (logging.shutdown() from a worker thread) when the
+    SIGTERM lands: the SIGTERM waits for it within its budget, so close() says what it
+    left, instead of the process ending at once, silently."""
+    receiver.hold()
+    returncode, stderr = run_until_ready(receiver, """
+        import logging, os, signal, threading, time
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                                    shutdown_timeout=1.5, timeout=30)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("app").error("pending at close")
+        threading.Thread(target=handler.close).start()
+        time.sleep(0.3)
+        print("ready", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)
+    """, terminate=False)
+    assert returncode == -signal.SIGTERM
+    assert "close() left 1 record undelivered" in stderr, stderr
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_thread_exceptions_still_alert_after_a_tool_wrapped_only_sys_excepthook(
+        hooks_restored: None, make_handler: MakeHandler, receiver: LocalReceiver) -> None:
+    """A tool wraps sys.excepthook only (as sentry does), then the handler is replaced
+    (a dictConfig re-run): threading.excepthook was restored, so the new handler
+    installs its thread hook again; the wrapped one stays in the tool's chain."""
+    first = make_handler(capture_uncaught=True)
+    ours = sys.excepthook
+
+    def sentry_like(*args: Any) -> None:
+        ours(*args)
+
+    sys.excepthook = sentry_like
+    first.close()
+    second = make_handler(capture_uncaught=True)
+    assert sys.excepthook is sentry_like  # not wrapped twice
+    thread = threading.Thread(target=lambda: 1 / 0, name="after-reconfigure")
+    thread.start()
+    thread.join()
+    assert second.flush(5)
+    (event,) = receiver.wait_for(1, timeout=5)
+    assert event.records[0]["message"] == "Uncaught ZeroDivisionError in thread after-reconfigure"
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_chained_to_a_handler_that_exits_takes_one_shutdown_timeout(
+        receiver: LocalReceiver) -> None:
+    """The previous SIGTERM handler ends the process with sys.exit() (Django's
+    autoreloader, gunicorn's worker): the SIGTERM starts the shutdown budget, so
+    logging.shutdown()'s flush and close at exit get only what it left, and say the
+    record they give up on."""
+    receiver.hold()
+    started = time.monotonic()
+    returncode, stderr = run_until_ready(receiver, """
+        import logging, signal, sys, time
+        signal.signal(signal.SIGTERM, lambda *args: sys.exit(0))
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=3, timeout=30))
+        logging.getLogger("app").error("pending at SIGTERM")
+        print("ready", flush=True)
+        time.sleep(30)
+    """, terminate=True)
+    elapsed = time.monotonic() - started
+    assert returncode == 0, stderr
+    assert "close() left 1 record undelivered" in stderr, stderr
+    # One shutdown_timeout (3 s) plus generous slack for start-up; twice it is 6 s.
+    assert elapsed < 4.8, f"exit took {elapsed:.1f} s for shutdown_timeout=3"
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_while_a_console_handler_writes_delivers(receiver: LocalReceiver) -> None:
+    """SIGTERM lands while the main thread is inside a StreamHandler's emit (holding its
+    lock), with the root logger at DEBUG: the worker's HTTP client logs its debug lines,
+    which the urllib3 filter drops before any handler's lock, so it delivers."""
+    returncode, stderr = run_until_ready(receiver, """
+        import logging, os, signal, sys, time
+        from incidentio_logging import IncidentIOHandler
+        console = logging.StreamHandler(sys.stderr)
+        logging.basicConfig(level=logging.DEBUG, handlers=[console])
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1))
+        logging.getLogger("app").error("pending at SIGTERM")
+        print("ready", flush=True)
+        with console.lock:  # as while the console handler writes a line
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(10)
+    """, terminate=False)
+    assert returncode == -signal.SIGTERM
+    assert delivered(receiver, "pending at SIGTERM"), stderr[-500:]
+
+
+def test_urllib3_records_from_other_threads_still_reach_the_handlers(
+        make_handler: MakeHandler) -> None:
+    """The filter refuses only what our worker threads log on urllib3's loggers."""
+    make_handler()
+    seen: list[int] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.thread or 0)
+
+    logger = logging.getLogger("urllib3.connectionpool")
+    catch = Catch()
+    logger.addHandler(catch)
+    try:
+        logger.warning("from the application")
+        WORKER_THREADS.add(threading.get_ident())
+        try:
+            logger.warning("from a worker")
+        finally:
+            WORKER_THREADS.discard(threading.get_ident())
+    finally:
+        logger.removeHandler(catch)
+    assert seen == [threading.get_ident()]
+
+
+# flush_all's timeout: none left, and no limit ------------------------------------------
+
+@pytest.mark.timeout(30)
+def test_flush_all_with_nothing_pending_is_true_even_with_no_time(
+        make_handler: MakeHandler, logger: logging.Logger) -> None:
+    """Everything was delivered and the worker is idle: flush_all(0) and flush(0) (a
+    Lambda's remaining time rounded down) answer True: nothing could be lost."""
+    handler = make_handler(flush_interval=60)
+    logger.addHandler(handler)
+    logger.error("delivered before")
+    assert incidentio_logging.flush_all(5)
+    assert handler.stats()["records_pending"] == 0
+    assert incidentio_logging.flush_all(0) is True
+    assert handler.flush(0) is True
+
+
+@pytest.mark.timeout(30)
+def test_flush_with_no_time_and_a_record_pending_is_false(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """The other side: a record still in its window is pending, so flush(0) says False."""
+    receiver.hold()
+    handler = make_handler(flush_interval=60)
+    logger.addHandler(handler)
+    logger.error("waiting for its window")
+    try:
+        assert handler.flush(0) is False
+    finally:
+        receiver.release()
+    assert handler.flush(5) is True
+
+
+@pytest.mark.timeout(30)
+def test_flush_all_with_an_unbounded_timeout_waits_for_delivery(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """flush_all(math.inf) ("as long as it takes", at the end of a batch job) waits for
+    the delivery: waits are capped at threading.TIMEOUT_MAX, which blocking calls accept."""
+    handler = make_handler(flush_interval=60)
+    logger.addHandler(handler)
+    receiver.script(Scripted(delay=0.3))
+    logger.error("pending")
+    assert incidentio_logging.flush_all(math.inf) is True
+    assert len(receiver.events) == 1
