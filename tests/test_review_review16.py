@@ -1,0 +1,67 @@
+"""Adversarial review of issue 16 (fleet scale): regressions that fail on main."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from incidentio_logging.testing import LocalReceiver, Scripted
+
+from .conftest import MakeHandler, Rig
+
+
+def _names(receiver: LocalReceiver) -> list[tuple[str, int]]:
+    out = []
+    for a in receiver.attempts:
+        name = next((n for n in ("alpha", "beta", "gamma", "delta")
+                     if f"{n} failed".encode() in a.body), "?")
+        status = '"status":"resolved"' in a.body.decode() or '"status": "resolved"' in a.body.decode()
+        out.append((name + ("/resolved" if status else ""), a.status))
+    return out
+
+
+@pytest.mark.timeout(20)
+def test_a_429_longer_than_max_retry_time_still_holds_every_other_event(
+        receiver: LocalReceiver) -> None:
+    """incident.io answers 429 Retry-After 3600: the key is limited for an hour. The
+    event that got it gives up (its max_retry_time is shorter), but the limit is the
+    key's: the other events waiting must not be sent into it one by one."""
+    rig = Rig(receiver, refresh_interval=None)
+    receiver.rate_limit(1)
+    rig.log("alpha failed %s")
+    rig.ship()  # admitted: the minute's one request
+    rig.advance(1)
+    for name in ("beta", "gamma", "delta"):
+        rig.log(f"{name} failed %s")
+    rig.ship()
+    assert [status for _, status in _names(receiver)] == [202, 429]
+
+
+@pytest.mark.timeout(30)
+def test_a_flush_that_times_out_does_not_leave_the_worker_sleeping_through_a_backoff(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """alpha gets 503 Retry-After 20. The application calls flush(0.2) (a request's end,
+    a Celery task's end), which returns False in time. The worker must not then sleep out
+    alpha's 20 s backoff on its own: a different problem logged next must go within a
+    few windows, as it does when nobody flushed, and the queue must keep draining."""
+    receiver.script(Scripted(503, headers={"Retry-After": "20"}))
+    handler = make_handler(flush_interval=0.05, queue_size=10)
+    logger.addHandler(handler)
+    logger.error("alpha failed %s", 1)
+    deadline = time.monotonic() + 5
+    while not receiver.attempts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    assert handler.flush(0.2) is False
+    assert time.monotonic() - started < 1
+    for n in range(30):
+        logger.error("beta failed %s", n)
+        time.sleep(0.005)
+    deadline = time.monotonic() + 3
+    while (("beta", 202) not in _names(receiver)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stats = handler.stats()
+    assert ("beta", 202) in _names(receiver), _names(receiver)
+    assert "queue_full" not in stats["dropped"], stats
