@@ -65,3 +65,29 @@ def test_a_flush_that_times_out_does_not_leave_the_worker_sleeping_through_a_bac
     stats = handler.stats()
     assert ("beta", 202) in _names(receiver), _names(receiver)
     assert "queue_full" not in stats["dropped"], stats
+
+
+def _statuses(receiver: LocalReceiver) -> list[str]:
+    return [event.status for event in receiver.events]
+
+
+@pytest.mark.timeout(20)
+def test_a_resolve_waiting_out_a_429_is_not_sent_after_the_problem_fires_again(
+        receiver: LocalReceiver) -> None:
+    """resolve_after=120 (longer than the default refresh_interval of 60 s). alpha goes
+    quiet and its resolve gets 429 Retry-After 5; during those 5 s alpha is logged again.
+    incident.io must end with the alert firing: a resolve sent after the newer firing
+    event closes an alert whose problem is live (and the next record opens a new one)."""
+    rig = Rig(receiver, resolve_after=120)
+    rig.log("alpha failed %s")
+    rig.ship()
+    rig.advance(121)
+    receiver.script(Scripted(429, headers={"Retry-After": "5"}))
+    rig.resolve_due()
+    assert [a.status for a in receiver.attempts] == [202, 429]
+    rig.advance(1)
+    rig.log("alpha failed %s")
+    rig.ship()
+    rig.settle()
+    assert rig.stats.delivered == 2
+    assert _statuses(receiver)[-1] == "firing", _statuses(receiver)
