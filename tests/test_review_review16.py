@@ -91,3 +91,26 @@ def test_a_resolve_waiting_out_a_429_is_not_sent_after_the_problem_fires_again(
     rig.settle()
     assert rig.stats.delivered == 2
     assert _statuses(receiver)[-1] == "firing", _statuses(receiver)
+
+
+@pytest.mark.timeout(20)
+def test_a_new_problem_held_by_storm_control_goes_before_older_held_repeats(
+        receiver: LocalReceiver) -> None:
+    """Issue 16: a new problem's first event goes before refreshes "in storm control's
+    budget". alpha and beta spend the minute's 2 events and their repeats are held back;
+    then gamma, new, arrives while the budget is still spent. When 2 slots free, gamma's
+    first event must take one of them, not wait a further minute behind the repeats."""
+    rig = Rig(receiver, max_events_per_minute=2, refresh_interval=None)
+    rig.log("alpha failed %s")
+    rig.log("beta failed %s")
+    rig.ship()
+    rig.advance(1)
+    rig.log("alpha failed %s")
+    rig.log("beta failed %s")
+    rig.ship()  # over the budget: both held back
+    rig.advance(1)
+    rig.log("gamma failed %s")
+    rig.ship()  # still over the budget: gamma is held back too
+    rig.advance(60)
+    rig.ship()  # two slots free
+    assert [name for name, _ in _names(receiver)][2:] == ["gamma", "alpha"], _names(receiver)
