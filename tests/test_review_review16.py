@@ -114,3 +114,18 @@ def test_a_new_problem_held_by_storm_control_goes_before_older_held_repeats(
     rig.advance(60)
     rig.ship()  # two slots free
     assert [name for name, _ in _names(receiver)][2:] == ["gamma", "alpha"], _names(receiver)
+
+
+@pytest.mark.timeout(20)
+def test_with_max_retries_0_a_429_still_holds_the_other_events(
+        receiver: LocalReceiver) -> None:
+    """max_retries=0: the event that gets 429 Retry-After 5 gives up at once, as asked.
+    The key's limit still holds for 5 s: the next events wait, and are not sent into it."""
+    rig = Rig(receiver, refresh_interval=None, max_retries=0)
+    receiver.script(Scripted(429, headers={"Retry-After": "5"}))
+    for name in ("alpha", "beta", "gamma"):
+        rig.log(f"{name} failed %s")
+    rig.ship()
+    assert len(receiver.attempts) == 1, _names(receiver)
+    rig.settle()
+    assert rig.stats.delivered == 2 and rig.stats.dropped_by_reason() == {"rate_limited": 1}
