@@ -129,3 +129,27 @@ def test_with_max_retries_0_a_429_still_holds_the_other_events(
     assert len(receiver.attempts) == 1, _names(receiver)
     rig.settle()
     assert rig.stats.delivered == 2 and rig.stats.dropped_by_reason() == {"rate_limited": 1}
+
+
+@pytest.mark.timeout(20)
+def test_refreshes_of_one_problem_do_not_pile_up_behind_a_429(
+        receiver: LocalReceiver) -> None:
+    """refresh_interval=5 and a 429 Retry-After 20 on alpha's refresh. While that event
+    waits, alpha's records must keep folding into its next refresh: "at most one event
+    per refresh_interval". Instead a new refresh event is scheduled every 5 s, and when
+    the limit lifts they all go at once, into the key that was just rate limited."""
+    rig = Rig(receiver, refresh_interval=5)
+    rig.log("alpha failed %s")
+    rig.ship()
+    rig.advance(6)
+    receiver.script(Scripted(429, headers={"Retry-After": "20"}))
+    burst = 0
+    for _ in range(20):
+        rig.log("alpha failed %s")
+        rig.ship()
+        rig.advance(1)
+        before = len(receiver.attempts)
+        rig.dispatcher.send_due(rig.timing)
+        burst = max(burst, len(receiver.attempts) - before)
+    assert [a.status for a in receiver.attempts][:2] == [202, 429]
+    assert burst <= 1, [a.status for a in receiver.attempts]
