@@ -191,3 +191,21 @@ def test_the_readmes_celery_recipe_keeps_one_ongoing_problem_to_its_refreshes(
         logger.error("Task billing.charge[%s] raised: card declined", task)
         incidentio_logging.flush_all(timeout=2.0)
     assert len(receiver.events) <= 2, len(receiver.events)
+
+
+@pytest.mark.timeout(30)
+def test_an_event_waiting_its_turn_is_not_given_up_before_its_first_attempt(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Five problems in one window; incident.io answers each in 0.4 s, a healthy 202.
+    max_retry_time=1 is the time one event may spend in *retries*. Before the send
+    schedule each event's clock started at its own delivery; now it starts when the
+    window closes, so the events behind the first two are dropped as send_failed,
+    "out of time before an attempt", without ever being tried."""
+    receiver.script(*[Scripted(delay=0.4) for _ in range(5)])
+    handler = make_handler(flush_interval=0.05, max_retry_time=1.0)
+    logger.addHandler(handler)
+    for n in range(5):
+        logger.error(f"problem {n} failed %s", n)
+    handler.flush(10)
+    assert len(receiver.attempts) == 5, handler.stats()["dropped"]
+    assert handler.stats()["records_delivered"] == 5, handler.stats()
