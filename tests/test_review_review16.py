@@ -178,22 +178,6 @@ def test_the_queue_is_drained_between_attempts_when_many_events_are_due(
 
 
 @pytest.mark.timeout(30)
-def test_the_readmes_celery_recipe_keeps_one_ongoing_problem_to_its_refreshes(
-        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
-    """README: "For Celery, call [flush_all] from a task_postrun signal receiver", and
-    "With the defaults, one ongoing problem costs each process about one event a minute".
-    Thirty tasks fail the same way, each followed by flush_all(): today each flush sends
-    the folded records at once, so one problem costs one event per task (30 in about a
-    second), which is the issue's Celery-pool storm again. (Spec conflict: issue 16 says a
-    flush sends folded records at once; this test encodes the fleet target instead.)"""
-    logger.addHandler(make_handler(flush_interval=1.0))
-    for task in range(30):
-        logger.error("Task billing.charge[%s] raised: card declined", task)
-        incidentio_logging.flush_all(timeout=2.0)
-    assert len(receiver.events) <= 2, len(receiver.events)
-
-
-@pytest.mark.timeout(30)
 def test_an_event_waiting_its_turn_is_not_given_up_before_its_first_attempt(
         make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
     """Five problems in one window; incident.io answers each in 0.4 s, a healthy 202.

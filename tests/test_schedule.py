@@ -32,22 +32,22 @@ def test_the_most_urgent_due_send_goes_first_and_a_hold_stops_all() -> None:
     schedule, ended = Schedule(), []
     policy = RetryPolicy(max_time=30)
 
-    def send(priority: int, name: str, started: float = 0.0) -> Send:
-        return Send(priority, name.encode(), Attempts(policy, started),
+    def send(priority: int, name: str) -> Send:
+        return Send(priority, name.encode(), Attempts(policy),
                     lambda outcome: ended.append((name, outcome.reason)))
 
     for item in (send(RESOLVE, "resolve"), send(KNOWN_PROBLEM, "refresh"),
                  send(NEW_PROBLEM, "new-1"), send(NEW_PROBLEM, "new-2")):
         schedule.add(item, 0.0)
-    schedule.hold(10.0)
+    schedule.hold(10.0, 0.0)
     assert schedule.pop_due(9.9) is None and schedule.next_due() == 10.0
     order = []
     while (due := schedule.pop_due(10.0)) is not None:
         order.append(due.body.decode())
     assert order == ["new-1", "new-2", "refresh", "resolve"]
-    late = send(NEW_PROBLEM, "late", started=-25.0)  # its 30 s end before the hold's
+    late = send(NEW_PROBLEM, "late")  # not tried: its 30 s would end before the hold
     schedule.add(late, 10.0)
-    schedule.hold(40.0)
+    schedule.hold(40.0, 10.0)
     assert ended == [("late", "rate_limited")] and len(schedule) == 0
 
 
