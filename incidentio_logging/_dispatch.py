@@ -123,6 +123,10 @@ class Dispatcher:
             self._held_full(window.refused)
             window.refused = 0
 
+    def holds_back(self) -> bool:
+        """True when the window keeps records held back (storm control, thresholds)."""
+        return self.window.holds_back()
+
     def has_records(self) -> bool:
         """True while the open window holds anything."""
         return bool(self.window)

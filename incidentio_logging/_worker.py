@@ -553,7 +553,7 @@ class Worker:
         worker: it goes on draining and closing windows, and settles it then."""
         dispatcher = self._dispatcher
         dispatcher.ship(self._timing(), flush=True)
-        mark, held = dispatcher.mark(), dispatcher.has_records()
+        mark, held = dispatcher.mark(), dispatcher.holds_back()
         if dispatcher.waiting_before(mark):
             self._flushes.append((mark, held, marker))
         else:
@@ -668,12 +668,12 @@ class Worker:
     def _settle(self, marker: _Flush, held: bool | None = None) -> None:
         """Everything queued before ``marker`` is shipped: tell its caller how it went.
 
-        Right after a ship, the window holds only groups held back (storm control,
-        thresholds): those records are not delivered yet. ``held``: whether it did,
-        when the marker is settled later.
+        Groups held back (storm control, thresholds) are not delivered yet; records
+        taken between attempts, after the marker, are not its business. ``held``:
+        whether groups were held back right after the ship, when it is settled later.
         """
         if held is None:
-            held = self._dispatcher.has_records()
+            held = self._dispatcher.holds_back()
         marker.delivered_all = (self._stats.worker_dropped() == marker.dropped_before
                                 and not held)
         marker.done.set()

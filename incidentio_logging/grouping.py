@@ -276,6 +276,10 @@ class Window:
     def __bool__(self) -> bool:
         return bool(self._groups or self._waiting)
 
+    def holds_back(self) -> bool:
+        """True when storm control or a threshold holds a group back."""
+        return bool(self._waiting) or any(group.held for group in self._groups.values())
+
     def holds(self, key: Hashable) -> bool:
         """True when the window, or storm control, has records of the group ``key``."""
         return key in self._groups or key in self._waiting

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 
 import pytest
@@ -289,3 +290,31 @@ def test_the_schedule_is_bounded_in_bytes_and_what_it_refuses_is_counted_once(
     assert said.getvalue().count("send schedule") == 1, said.getvalue()
     rig.settle()
     assert rig.stats.delivered == 2 and len(rig.dispatcher._schedule) == 0
+
+
+@pytest.mark.timeout(30)
+def test_records_taken_between_a_flushs_attempts_do_not_make_it_report_failure(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """Three problems are flushed, each answered in 0.2 s; meanwhile another thread keeps
+    logging, and the worker takes those records between the attempts. They came after
+    the flush: it still reports everything before it delivered."""
+    receiver.script(*[Scripted(delay=0.2) for _ in range(3)])
+    handler = make_handler(flush_interval=5.0)
+    logger.addHandler(handler)
+    for n in range(3):
+        logger.error(f"problem {n} failed %s", n)
+    stop = threading.Event()
+
+    def keep_logging() -> None:
+        while not stop.is_set():
+            logger.error("beta failed %s", 1)
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=keep_logging)
+    thread.start()
+    try:
+        assert handler.flush(10) is True
+    finally:
+        stop.set()
+        thread.join()
+    assert handler.stats()["events_sent"] >= 3
