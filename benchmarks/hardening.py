@@ -671,6 +671,42 @@ FLEET_ROWS: list[Row] = [
      "10, 25 records in bursts of 5)",
      "15 of 26 records dropped as queue_full → none dropped, 26 delivered in 3 events",
      "test_schedule.py::test_the_queue_keeps_draining_while_an_event_backs_off"),
+    ("A 429 whose Retry-After (3600 s) outlasted the event's max_retry_time held nothing: "
+     "the events waiting were sent into the limit",
+     "3 requests answered 429 → 1; the 2 others ended at once as rate_limited, untried",
+     "test_schedule.py::test_a_429_longer_than_max_retry_time_still_holds_every_other_event"),
+    ("With max_retries=0 a 429 (Retry-After 5 s) held nothing",
+     "2 events sent within the 5 s → 0; both delivered after it",
+     "test_schedule.py::test_with_max_retries_0_a_429_still_holds_the_other_events"),
+    ("A flush(0.2) that timed out left the worker sleeping out a 20 s backoff (queue_size "
+     "10, 30 records of another problem)",
+     "other problem sent after 19.9 s, 20 records queue_full → after 0.2 s, none dropped",
+     "test_schedule.py::"
+     "test_a_flush_that_times_out_does_not_leave_the_worker_sleeping_through_a_backoff"),
+    ("A resolve waiting out a 429 was sent after the problem fired again",
+     "alert left resolved while the problem was live → left firing (the resolve dropped, "
+     "its timer re-armed)",
+     "test_schedule.py::"
+     "test_a_resolve_waiting_out_a_429_is_not_sent_after_the_problem_fires_again"),
+    ("A new problem held back by storm control waited behind older held repeats "
+     "(max_events_per_minute=2)",
+     "sent 5th, a minute after both repeats → 3rd, in the first free slot",
+     "test_storm.py::test_a_new_problem_held_by_storm_control_goes_before_older_held_repeats"),
+    ("An event's retry budget started when it was scheduled: events waiting their turn "
+     "were dropped untried (5 problems, 0.4 s replies, max_retry_time=1)",
+     "2 of 5 delivered (3 dropped, 2 never tried) → 5 of 5",
+     "test_schedule.py::test_an_event_waiting_its_turn_is_not_given_up_before_its_first_attempt"),
+    ("Refreshes of one problem piled up behind a 429 (refresh_interval=5, Retry-After 20)",
+     "4 events at once when the limit lifted → 1 at a time",
+     "test_refresh.py::test_refreshes_of_one_problem_do_not_pile_up_behind_a_429"),
+    ("The queue was not drained between attempts when several were due (8 events, 0.3 s "
+     "replies, queue_size 10, 20 records a second)",
+     "30 of 48 records dropped as queue_full → none, 48 delivered",
+     "test_schedule.py::test_the_queue_is_drained_between_attempts_when_many_events_are_due"),
+    ("The send schedule had no byte bound while a 429 held it",
+     "unbounded → 16 MiB of bodies; the rest counted as held_full, said once",
+     "test_schedule.py::"
+     "test_the_schedule_is_bounded_in_bytes_and_what_it_refuses_is_counted_once"),
 ]
 
 

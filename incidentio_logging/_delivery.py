@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,8 +61,6 @@ class Retry:
     """The attempt failed and another may follow, ``delay`` seconds from now."""
 
     delay: float
-    #: A 429: the rate limit is the API key's, so every event waits as long.
-    rate_limited: bool
 
 
 class Attempts:
@@ -69,12 +68,17 @@ class Attempts:
 
     Holds what the retry loop needs between attempts: the retry budget's end, the
     retries made, and how the last attempt failed. :func:`deliver` drives it with
-    waits; the worker's send schedule drives it without.
+    waits; the worker's send schedule drives it without. The retry budget
+    (``max_time``) starts at the first attempt: an event waiting its turn behind others
+    has not begun to retry.
     """
 
-    def __init__(self, policy: RetryPolicy, started: float) -> None:
+    def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
-        self.give_up_at = started + policy.max_time
+        self.give_up_at = math.inf  # set by the first attempt
+        #: After a 429: how long the endpoint asked every event to wait, even when this
+        #: one gave up; None after any other reply.
+        self.limited_for: float | None = None
         self.retries = 0
         self._tried = False
         self._unknown = False
@@ -91,7 +95,10 @@ class Attempts:
         """
         if self._tried:
             self.retries += 1
+        else:
+            self.give_up_at = now() + self.policy.max_time
         self._tried = True
+        self.limited_for = None
         policy, retries = self.policy, self.retries
         remaining = min(self.give_up_at, stop_at()) - now()
         if remaining <= 0 or stop_at() - now() < floor():
@@ -116,6 +123,8 @@ class Attempts:
         hint = retry_after(reply, now_wall=dt.datetime.now(dt.timezone.utc)) if reply else None
         if hint is not None:
             delay = hint
+        if self._status == 429:
+            self.limited_for = delay
         if (retries >= policy.max_retries or now() + delay >= self.give_up_at
                 or now() + delay >= stop_at() - floor()):
             # No attempt is left that could happen in time: give up now, not after a wait.
@@ -124,12 +133,13 @@ class Attempts:
             else:
                 reason = "rate_limited" if self._status == 429 else "send_failed"
             return self._ended(reason)
-        return Retry(delay, self._status == 429)
+        return Retry(delay)
 
-    def held_until(self, until: float) -> Outcome | None:
-        """Another event's 429 holds every attempt until ``until``: how this delivery
-        ends if its retry budget runs out first, else None."""
-        if until < self.give_up_at:
+    def held_until(self, until: float, now: float) -> Outcome | None:
+        """A 429 holds every attempt until ``until``: how this delivery ends if its
+        retry budget runs out first, else None. Not tried yet, its budget would start
+        now at the earliest."""
+        if until < min(self.give_up_at, now + self.policy.max_time):
             return None
         return self._ended("rate_limited", 429, "held by the endpoint's rate limit past "
                            "max_retry_time")
@@ -161,7 +171,7 @@ def deliver(
     with less than ``floor()`` left before it. A last attempt that was sent but got no
     reply ends as ``unknown_outcome``: it may have been accepted.
     """
-    attempts = Attempts(policy, now())
+    attempts = Attempts(policy)
     while True:
         result = attempts.attempt(transport, body, now=now, stop_at=stop_at, rng=rng,
                                   floor=floor)

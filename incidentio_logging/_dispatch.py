@@ -98,6 +98,8 @@ class Dispatcher:
         #: Records in the event being delivered now; close() reads it when it gives up.
         self.in_flight = 0
         self._schedule = Schedule()
+        #: Called between two attempts in a row (see :meth:`send_due`).
+        self.between: Callable[[], None] | None = None
 
     def discard(self, reason: str) -> None:
         """Empty the open window without sending it, counting its records as dropped.
@@ -124,6 +126,10 @@ class Dispatcher:
     def quiet(self) -> bool:
         """Nothing in the open window, waiting in the send schedule, or in flight."""
         return not self.window and not self._schedule and not self.in_flight
+
+    def holds_back(self) -> bool:
+        """True when the window keeps records held back (storm control, thresholds)."""
+        return self.window.holds_back()
 
     def has_records(self) -> bool:
         """True while the open window holds anything."""
@@ -171,7 +177,10 @@ class Dispatcher:
                         continue
                     held += 1
                 continue
-            if not flush and self._refreshes.folds(group.key, timing.now()):
+            # While an event of the problem still waits for its attempt (a 429, a
+            # backoff), its records fold too: one refresh at a time, not a pile.
+            if not flush and (self._refreshes.folds(group.key, timing.now())
+                              or self._schedule.waiting(group.key)):
                 if not window.carry(group, REFRESH):
                     self._held_full(group.total)
                 continue
@@ -199,6 +208,9 @@ class Dispatcher:
                 f"{were(omitted)} counted, not sent (max_batch_size, or the body's "
                 "size); the event's metadata.incidentio_logging says how many")
         new = self._refreshes.is_new(group.key)
+        # The problem fires again: a resolve still waiting for its attempt (a 429, a
+        # backoff) would close the alert after this event; its timer starts over.
+        self._schedule.cancel(RESOLVE, event.deduplication_key)
         # Followed from now, not from its delivery: while it waits for an attempt, later
         # records of the problem fold into its refresh instead of making another event.
         self._refreshed(group, timing.now())
@@ -216,9 +228,15 @@ class Dispatcher:
                     self._reporter.report("resolve_full", "too many alerts waiting to be "
                                           f"resolved; {given_up.title!r} will not be")
 
-        self._schedule.add(Send(NEW_PROBLEM if new else KNOWN_PROBLEM, event.body,
-                                Attempts(self._policy, timing.now()), done,
-                                event.delivered_records), timing.now())
+        self._add(Send(NEW_PROBLEM if new else KNOWN_PROBLEM, event.body,
+                       Attempts(self._policy), done, event.delivered_records, group.key),
+                  timing.now())
+
+    def _add(self, send: Send, now: float) -> None:
+        if not self._schedule.add(send, now):
+            send.done(Outcome(False, 0, "held_full", None, "the send schedule already "
+                              f"holds {self._schedule.max_bytes // (1024 * 1024)} MiB of "
+                              "events waiting for an attempt"))
 
     # The send schedule ----------------------------------------------------------------
 
@@ -226,10 +244,26 @@ class Dispatcher:
         """When the send schedule has an attempt due, if it holds any event."""
         return self._schedule.next_due()
 
+    def mark(self) -> int:
+        """A mark after every event scheduled so far, for :meth:`waiting_before`."""
+        return self._schedule.mark()
+
+    def waiting_before(self, mark: int) -> bool:
+        """True while an event scheduled before ``mark`` waits for an attempt."""
+        return self._schedule.waiting_before(mark)
+
     def send_due(self, timing: Timing) -> None:
-        """Make every attempt that is due, most urgent first; a 429 holds the rest."""
+        """Make every attempt that is due, most urgent first; a 429 holds the rest.
+
+        :attr:`between` runs before each attempt after the first: the worker drains its
+        queue there, so records logged meanwhile do not wait for the whole run.
+        """
         schedule = self._schedule
+        first = True
         while (send := schedule.pop_due(timing.now())) is not None:
+            if not first and self.between is not None:
+                self.between()
+            first = False
             self.in_flight = send.records
             try:
                 result = send.attempts.attempt(self._transport, send.body, now=timing.now,
@@ -240,13 +274,14 @@ class Dispatcher:
                                  f"the transport raised {type(exc).__name__}: {exc}")
             finally:
                 self.in_flight = 0
+            limited_for = send.attempts.limited_for
             if isinstance(result, Outcome):
                 send.done(result)
-                continue
-            at = timing.now() + result.delay
-            schedule.retry(send, at)
-            if result.rate_limited:
-                schedule.hold(at)
+            else:
+                schedule.retry(send, timing.now() + result.delay)
+            if limited_for is not None:
+                # The limit is the API key's, whether or not this event gives up on it.
+                schedule.hold(timing.now() + limited_for, timing.now())
 
     def settle(self, timing: Timing) -> None:
         """Deliver or give up every event scheduled, waiting out backoffs (a flush, a
@@ -273,7 +308,7 @@ class Dispatcher:
                 "sent at once, as a new problem (stats: refreshes_forgotten)", once=True)
 
     def _hold_back(self, group: Group) -> None:
-        if not self.window.hold(group):
+        if not self.window.hold(group, first=self._refreshes.is_new(group.key)):
             self._held_full(group.total)
             return
         self._reporter.report(
@@ -335,8 +370,8 @@ class Dispatcher:
             self._reporter.report("resolve", f"could not resolve {fired.title!r} "
                                   f"({outcome.reason}: {outcome.detail}); it stays firing")
 
-        self._schedule.add(Send(RESOLVE, self._builder.resolve(fired.key, fired.title, why),
-                                Attempts(self._policy, timing.now()), done), timing.now())
+        self._add(Send(RESOLVE, self._builder.resolve(fired.key, fired.title, why),
+                       Attempts(self._policy), done, key=fired.key), timing.now())
 
     def _account(self, group: Group, event: AlertEvent, outcome: Outcome) -> None:
         stats = self._stats
@@ -358,11 +393,12 @@ class Dispatcher:
                 once=True,
             )
         else:
+            full = outcome.reason == "held_full"  # the schedule's bound: said once
             self._reporter.report(
-                outcome.reason,
+                "schedule_full" if full else outcome.reason,
                 f"giving up on an alert event ({outcome.reason}, "
                 f"{count_of(outcome.retries, 'retry', 'retries')}): "
-                f"{outcome.detail}. {lost}.",
+                f"{outcome.detail}. {lost}.", once=full,
             )
 
     def close(self) -> None:

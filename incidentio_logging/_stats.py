@@ -41,7 +41,8 @@ class Stats:
     out), ``rate_limited`` (asked to wait longer than the retry budget),
     ``shutdown_timeout`` (still pending when shutdown_timeout ran out), ``storm_control``
     (held back by max_events_per_minute and still unsent at close()), ``held_full``
-    (no room left to hold it back; see ``_budget.MAX_HELD_GROUPS`` and ``MAX_HELD_BYTES``),
+    (no room left to hold it back, see ``_budget.MAX_HELD_GROUPS`` and ``MAX_HELD_BYTES``;
+    or its event found the send schedule full, see ``_schedule.MAX_SCHEDULED_BYTES``),
     ``below_threshold`` (aged out of threshold_window before the threshold was met),
     ``queue_bytes`` (the queue held max_queue_bytes at the logging call), ``reentrant``
     (logged on a thread while it delivered inline: a signal handler, a finalizer),

@@ -178,6 +178,9 @@ class Worker:
         self._floor = 0.0  # at close: no attempt starts with less than this left
         self._final = threading.Lock()  # taken once, never waited on: who settles close()
         self._dropped_at_stop: dict[str, int] = {}
+        # Flushes shipped whose events still wait in the send schedule: the schedule's
+        # mark when each was shipped, whether groups were held back then, the marker.
+        self._flushes: list[tuple[int, bool, _Flush]] = []
         self._failed_at_stop = 0
         self._skipped_at_stop = 0
         #: After close: True when it left nothing undelivered, False otherwise or not
@@ -547,9 +550,14 @@ class Worker:
     def _loop(self) -> None:
         """Run until a stop marker, and ship what came before it."""
         consuming = self._consuming
-        with consuming:
-            if not self._stopped:  # closed by a thread that took over before it ran
-                self._consume(consuming)
+        self._dispatcher.between = self._drain_records
+        try:
+            with consuming:
+                if not self._stopped:  # closed by a thread that took over before it ran
+                    self._consume(consuming)
+        finally:
+            self._dispatcher.between = None
+            self._release_flushes()
 
     def _consume(self, consuming: threading.Lock) -> None:
         window_closes: float | None = None
@@ -557,13 +565,14 @@ class Worker:
             self._stall_at = self._clock() + self._stall_after  # it runs
             marker = self._drain()
             if marker is not None:
-                self._ship(flush=True)
                 window_closes = None
                 if isinstance(marker, _Stop):
+                    self._ship(flush=True)
                     self._dispatcher.finish(self._timing())
                     return
-                self._settle(marker)
+                self._flush_marker(marker)
                 continue
+            self._settle_flushes()
             now = self._clock()
             # Events waiting out a backoff or a 429 do not hold the worker: it goes on
             # draining the queue and closing windows, and wakes when an attempt is due.
@@ -606,13 +615,45 @@ class Worker:
         self._idle = False
         return not self._stopped
 
-    def _drain(self) -> _Flush | _Stop | None:
+    def _flush_marker(self, marker: _Flush) -> None:
+        """Ship everything before ``marker`` at once; the marker is settled once the
+        events that made are delivered or given up. Their backoffs do not hold the
+        worker: it goes on draining and closing windows, and settles it then."""
+        dispatcher = self._dispatcher
+        dispatcher.ship(self._timing(), flush=True)
+        mark, held = dispatcher.mark(), dispatcher.holds_back()
+        if dispatcher.waiting_before(mark):
+            self._flushes.append((mark, held, marker))
+        else:
+            self._settle(marker, held)
+
+    def _settle_flushes(self) -> None:
+        if self._flushes:  # the one cost per loop when no flush waits: a length check
+            waiting = self._dispatcher.waiting_before
+            for entry in [e for e in self._flushes if not waiting(e[0])]:
+                self._flushes.remove(entry)
+                self._settle(entry[2], entry[1])
+
+    def _release_flushes(self) -> None:
+        # The worker ends: nothing more will happen to what those flushes wait for.
+        flushes, self._flushes = self._flushes, []
+        for _, held, marker in flushes:
+            self._settle(marker, held)
+
+    def _drain_records(self) -> None:
+        # Between two attempts: take the records queued meanwhile into the window, so
+        # a run of attempts does not leave the queue to fill. A marker waits for the loop.
+        self._drain(records_only=True)
+
+    def _drain(self, *, records_only: bool = False) -> _Flush | _Stop | None:
         queue, add = self._queue, self._dispatcher.window.add
         charged = self._bytes_in  # before taking: all of it is queued, or about to be
         taken = 0
         self._in_hand = True
         try:
             while queue:
+                if records_only and type(queue[0]) is not dict:
+                    return None
                 item = queue.popleft()
                 if type(item) is dict:
                     taken += 1
@@ -696,14 +737,17 @@ class Worker:
         ``deadline``: no request has got through yet, and the deadline is short."""
         return deadline - self._clock() < SLOW_LOOKUP and self._needs_lookup()
 
-    def _settle(self, marker: _Flush) -> None:
+    def _settle(self, marker: _Flush, held: bool | None = None) -> None:
         """Everything queued before ``marker`` is shipped: tell its caller how it went.
 
-        Right after a ship, the window holds only groups held back (storm control,
-        thresholds): those records are not delivered yet.
+        Groups held back (storm control, thresholds) are not delivered yet; records
+        taken between attempts, after the marker, are not its business. ``held``:
+        whether groups were held back right after the ship, when it is settled later.
         """
+        if held is None:
+            held = self._dispatcher.holds_back()
         marker.delivered_all = (self._stats.worker_dropped() == marker.dropped_before
-                                and not self._dispatcher.has_records())
+                                and not held)
         marker.done.set()
 
     def _settle_close(self, *, give_up: bool = False) -> None:
@@ -746,6 +790,7 @@ class Worker:
         self._stats.taken += dropped
         self._stats.drop(reason, dropped)
         self._dispatcher.discard(reason)
+        self._release_flushes()
 
     def _marker_taken(self) -> None:
         self._markers.popleft()

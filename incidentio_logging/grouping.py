@@ -152,6 +152,8 @@ class Window:
         self._groups: dict[Hashable, Group] = {}
         #: Groups storm control holds back, oldest first: the order they may be sent in.
         self._waiting: OrderedDict[Hashable, Group] = OrderedDict()
+        #: Of those, the new problems' (never sent, or resolved since): they go first.
+        self._first: OrderedDict[Hashable, None] = OrderedDict()
         #: What is held back, by storm control or below a threshold, and its bounds.
         self.held = held or HeldBudget()
         #: The flood counter callers' threads read, and its books.
@@ -213,8 +215,9 @@ class Window:
             self._count_flood(group)
         return True
 
-    def hold(self, group: Group) -> bool:
-        """Hold ``group`` back for storm control, after those already waiting.
+    def hold(self, group: Group, *, first: bool = False) -> bool:
+        """Hold ``group`` back for storm control, after those already waiting (after the
+        other new problems', when ``first``: a new problem's first event).
 
         New records join it while it waits; :meth:`due` hands it back when its turn
         comes. False, with nothing kept, when there is no room to hold it.
@@ -225,15 +228,19 @@ class Window:
         group.suppressed += 1
         group.held_in = self._number - 1  # the window whose event this was
         self._waiting[group.key] = group
+        if first:
+            self._first[group.key] = None
         if len(group.records) >= self._max:
             self._count_flood(group)
         return True
 
     def due(self, allow: Callable[[], bool]) -> list[Group]:
-        """Groups held back by storm control, oldest first, for as long as ``allow()``."""
-        waiting, released = self._waiting, []
+        """Groups held back by storm control, for as long as ``allow()``: new problems
+        first, then the rest; oldest first among equals."""
+        waiting, first, released = self._waiting, self._first, []
         while waiting and allow():
-            key = next(iter(waiting))
+            key = next(iter(first or waiting))
+            first.pop(key, None)
             self._fold(self.floods.stop(key))  # its count goes with the event, not after it
             group = waiting.pop(key)
             self.held.let_go(group.size)
@@ -268,6 +275,10 @@ class Window:
 
     def __bool__(self) -> bool:
         return bool(self._groups or self._waiting)
+
+    def holds_back(self) -> bool:
+        """True when storm control or a threshold holds a group back."""
+        return bool(self._waiting) or any(group.held for group in self._groups.values())
 
     def holds(self, key: Hashable) -> bool:
         """True when the window, or storm control, has records of the group ``key``."""

@@ -10,7 +10,7 @@ import pytest
 
 from incidentio_logging._refreshing import Refreshes
 from incidentio_logging._report import Reporter
-from incidentio_logging.testing import LocalReceiver
+from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, Rig
 
@@ -183,3 +183,27 @@ def test_without_refreshes_forgetting_is_neither_counted_nor_said(
     rig.ship()
     assert len(receiver.events) == 3
     assert rig.stats.refreshes_forgotten == 0 and said.getvalue() == ""
+
+
+@pytest.mark.timeout(20)
+def test_refreshes_of_one_problem_do_not_pile_up_behind_a_429(
+        receiver: LocalReceiver) -> None:
+    """refresh_interval=5 and a 429 Retry-After 20 on alpha's refresh. While that event
+    waits, alpha's records must keep folding into its next refresh: "at most one event
+    per refresh_interval". Instead a new refresh event is scheduled every 5 s, and when
+    the limit lifts they all go at once, into the key that was just rate limited."""
+    rig = Rig(receiver, refresh_interval=5)
+    rig.log("alpha failed %s")
+    rig.ship()
+    rig.advance(6)
+    receiver.script(Scripted(429, headers={"Retry-After": "20"}))
+    burst = 0
+    for _ in range(20):
+        rig.log("alpha failed %s")
+        rig.ship()
+        rig.advance(1)
+        before = len(receiver.attempts)
+        rig.dispatcher.send_due(rig.timing)
+        burst = max(burst, len(receiver.attempts) - before)
+    assert [a.status for a in receiver.attempts][:2] == [202, 429]
+    assert burst <= 1, [a.status for a in receiver.attempts]

@@ -244,3 +244,32 @@ def test_a_group_by_reads_the_traceback_before_it_is_let_go() -> None:
     assert isinstance(kept, Traceback)
     assert (kept.type, kept.message) == (KeyError, "'sku'")
     assert kept.text.startswith("Traceback") and "KeyError: 'sku'" in kept.text
+
+
+@pytest.mark.timeout(20)
+def test_a_new_problem_held_by_storm_control_goes_before_older_held_repeats(
+        receiver: LocalReceiver) -> None:
+    """Issue 16: a new problem's first event goes before refreshes "in storm control's
+    budget". alpha and beta spend the minute's 2 events and their repeats are held back;
+    then gamma, new, arrives while the budget is still spent. When 2 slots free, gamma's
+    first event must take one of them, not wait a further minute behind the repeats."""
+    rig = Rig(receiver, max_events_per_minute=2, refresh_interval=None)
+    rig.log("alpha failed %s")
+    rig.log("beta failed %s")
+    rig.ship()
+    rig.advance(1)
+    rig.log("alpha failed %s")
+    rig.log("beta failed %s")
+    rig.ship()  # over the budget: both held back
+    rig.advance(1)
+    rig.log("gamma failed %s")
+    rig.ship()  # still over the budget: gamma is held back too
+    rig.advance(60)
+    rig.ship()  # two slots free
+    assert held_names(receiver)[2:] == ["gamma", "alpha"], held_names(receiver)
+
+
+def held_names(receiver: LocalReceiver) -> list[str]:
+    """Which test problem each attempt was for, by its message's first word."""
+    return [next((n for n in ("alpha", "beta", "gamma") if f"{n} failed".encode() in a.body),
+                 "?") for a in receiver.attempts]
