@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import logging
+import threading
 from typing import Any
 
 import pytest
@@ -56,6 +58,41 @@ def test_a_transport_without_post_is_refused_at_construction(
     reset(), close()". A dictConfig typo (`"transport": "myapp.transport"`, a plain
     string) is accepted today, and every record is then lost as internal_error."""
     with pytest.raises((TypeError, ValueError), match="transport"):
-        handler = IncidentIOHandler(**receiver.handler_options(),
-                                    transport="myapp.alerts:transport")  # type: ignore[arg-type]
+        IncidentIOHandler(**receiver.handler_options(),
+                          transport="myapp.alerts:transport")  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(60)
+def test_an_f_string_flood_from_two_threads_does_not_fill_the_queue(
+        receiver: LocalReceiver) -> None:
+    """README, Floods: "A message the caller formatted itself (an f-string, .format())
+    ... is compared by call site (file and line) and text ... the same text with another
+    value ... so even four threads flooding never fill the queue and crowd out another
+    problem's records."
+
+    Two threads, one f-string line, 150,000 calls each: the %-style equivalent, or one
+    thread, is all counted as batch_full; this one fills the queue (queue_full ~80,000
+    here), so any other problem logged meanwhile is dropped too."""
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.1)
+    log = logging.getLogger("review.r2docs.flood")
+    log.propagate = False
+    log.addHandler(handler)
+    barrier = threading.Barrier(2)
+
+    def loop() -> None:
+        barrier.wait()
+        for order in range(150_000):
+            log.error(f"order {order} failed")
+
+    try:
+        threads = [threading.Thread(target=loop) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         handler.close()
+    finally:
+        log.removeHandler(handler)
+    stats = handler.stats()
+    assert stats["records_accepted"] == 300_000
+    assert "queue_full" not in stats["dropped"], stats["dropped"]
