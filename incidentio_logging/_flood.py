@@ -129,8 +129,13 @@ class FloodCounter:
         head = _shared_start(texts)
         if len(head) == max(len(text) for text in texts):
             return cls(key, first, head=head)  # one message, repeated: match it exactly
+        # The head and tail end where a word does: samples "order 1200".."order 1299"
+        # share "order 12", which order 1300 (the next window's, counted by the renewed
+        # counter) does not start with.
+        head = head[:_word_start(head)]
         room = min(len(text) for text in texts) - len(head)
         tail = _shared_start([text[::-1] for text in texts])[::-1]
+        tail = tail[len(tail) - _word_start(tail[::-1]):]
         # Never overlapping the head, so every sample matches.
         tail = tail[max(0, len(tail) - room):]
         if not (all(_one_value(head, text, tail) for text in texts)
@@ -230,6 +235,15 @@ def _masks_alike(head: str, text: str, tail: str) -> bool:
     # samples of one group mask alike already: they share its key.
     masked = mask(text)
     return all(mask(head + probe + tail) == masked for probe in _PROBES)
+
+
+_LAST_WORD = re.compile(r"\w*\Z")
+
+
+def _word_start(text: str) -> int:
+    # Where the word ``text`` ends in starts: its length when it ends in no word.
+    match = _LAST_WORD.search(text)
+    return match.start() if match else len(text)
 
 
 def _shared_start(texts: list[str]) -> str:

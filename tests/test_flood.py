@@ -6,6 +6,7 @@ import builtins
 import logging
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -263,6 +264,49 @@ def test_samples_that_differ_match_by_what_they_all_share() -> None:
     # Not one value: words, or a value and more, mask to other keys.
     for other in ("None", "7 (retry)", "7)", "7'", "7-", "1..2"):
         assert not counter.count(formatted(f"Card declined for order {other} today")), other
+
+
+def test_a_renewed_counter_matches_values_past_its_samples_shared_digits() -> None:
+    """Samples "order 1200".."order 1209 failed" share "order 120" and "9 failed" (as a
+    window of one of two threads' interleaved records can): the counter's head and tail
+    stop where the value word starts, so the renewed counter still counts order 1300.
+    (Review r2docs: two threads flooding one f-string line filled the queue.)"""
+    records = [formatted(f"order {n} failed") for n in (1209, 1219, 1299)]
+    counter = FloodCounter.for_group("one problem", records)
+    assert (counter.head, counter.tail) == ("order ", " failed")
+    renewed = counter.renewed(0)
+    assert renewed.count(formatted("order 1300 failed"))
+    assert renewed.count(formatted("order 98765 failed"))
+    assert not renewed.count(formatted("order 1300 failed twice"))
+
+
+def test_an_fstring_flood_from_two_threads_does_not_fill_the_queue(
+        receiver: LocalReceiver) -> None:
+    """README, Floods: one f-string line looping on two threads is counted, as the
+    %-style equivalent is, and never fills the queue. (Review r2docs: queue_full ~80,000.)"""
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.1)
+    log = logging.getLogger("test.flood.two_threads")
+    log.propagate = False
+    log.addHandler(handler)
+    barrier = threading.Barrier(2)
+
+    def loop() -> None:
+        barrier.wait()
+        for order in range(150_000):
+            log.error(f"order {order} failed")
+
+    try:
+        threads = [threading.Thread(target=loop) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        handler.close()
+    finally:
+        log.removeHandler(handler)
+    stats = handler.stats()
+    assert stats["records_accepted"] == 300_000
+    assert "queue_full" not in stats["dropped"], stats["dropped"]
 
 
 def test_samples_that_differ_in_words_match_exact_text_only() -> None:
