@@ -168,15 +168,19 @@ class Dispatcher:
         """Deliver, carry or hold back each group; the groups held below the threshold."""
         threshold, window = self._threshold, self.window
         for group in groups:
-            if threshold is not None and not threshold.crossed(group):
-                self._stats.drop("below_threshold",
-                                 threshold.hold(group, self._wall_clock(), held))
-                if group.total:
-                    if not window.carry(group, "below_threshold"):
-                        self._held_full(group.total)
+            below = False
+            if threshold is not None:
+                if threshold.crossed(group):
+                    group.passed, group.passed_total = len(group.records), group.total
+                else:
+                    self._stats.drop("below_threshold",
+                                     threshold.hold(group, self._wall_clock(), held))
+                    if not group.passed_total:
+                        held = self._hold_below(group, held)
                         continue
-                    held += 1
-                continue
+                    # A fired problem's records that crossed wait for its refresh; those
+                    # that joined them since, below the threshold, are held apart at it.
+                    below = True
             # While an event of the problem still waits for its attempt (a 429, a
             # backoff), its records fold too: one refresh at a time, not a pile.
             if not flush and (self._refreshes.folds(group.key, timing.now())
@@ -184,11 +188,22 @@ class Dispatcher:
                 if not window.carry(group, REFRESH):
                     self._held_full(group.total)
                 continue
+            if below and threshold is not None:
+                held = self._hold_below(threshold.split(group), held)
             if not self._budget.take(timing.now()):
                 self._hold_back(group)
                 continue
             self._deliver(group, timing)
         return held
+
+    def _hold_below(self, group: Group, held: int) -> int:
+        # Carry a group below its threshold into the next window; the groups held so.
+        if not group.total:
+            return held
+        if not self.window.carry(group, "below_threshold"):
+            self._held_full(group.total)
+            return held
+        return held + 1
 
     def _deliver(self, group: Group, timing: Timing) -> None:
         try:

@@ -81,6 +81,10 @@ class Group:
     size: int = 0
     #: With a threshold: when this problem's recent records were made, newest last.
     times: deque[float] | None = None
+    #: Carried for its refresh: how many of ``records``, and of ``total``, crossed the
+    #: threshold already (the first ones); those that joined since are judged again.
+    passed: int = 0
+    passed_total: int = 0
 
     @property
     def omitted(self) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Iterable
 
-from .grouping import REFRESH, STORM_CONTROL, Group, record_size
+from .grouping import STORM_CONTROL, Group, record_size
 
 #: Problems followed at once; past it the least recently seen is forgotten.
 MAX_GROUPS = 1_000
@@ -72,13 +72,15 @@ class Threshold:
 
     def crossed(self, group: Group) -> bool:
         """True when ``count`` of the problem's records were made at most ``window`` s
-        apart since a group of it last fired; asked once per group per window.
+        apart since a group of it last fired, or was last judged; asked once per group per
+        window.
 
-        A group that storm control holds back, or that waits for its refresh, has
-        crossed already (the threshold is asked first), and stays crossed until it is sent.
+        A group that storm control holds back has crossed already (the threshold is asked
+        first), and stays crossed until it is sent. One waiting for its refresh has not:
+        the records that joined it since are judged like any others.
         """
         times = group.times
-        if not isinstance(times, RecentTimes) or group.held in (STORM_CONTROL, REFRESH):
+        if not isinstance(times, RecentTimes) or group.held == STORM_CONTROL:
             return True
         crossing, times.crossing = times.crossing, False
         return crossing
@@ -86,24 +88,34 @@ class Threshold:
     def hold(self, group: Group, now: float, held: int) -> int:
         """Ready ``group``, below the threshold, to wait for more; how many records it lost.
 
-        Its records older than the window go. Records that were only counted (past
-        ``max_batch_size``) have no times of their own: they go with the last kept record,
-        or when none is left. With ``held`` groups already waiting, at most
-        ``max_groups``, it loses them all. A group left with none is not carried on.
+        Only its records that have not crossed the threshold are judged (the first
+        ``passed`` of a group waiting for its refresh did). Those older than the window
+        go. Records that were only counted (past ``max_batch_size``) have no times of
+        their own: they go with the last kept record, or when none is left. With ``held``
+        groups already waiting, at most ``max_groups``, it loses them all.
         """
+        waiting = group.records[group.passed:]
         if held >= self.max_groups:
             kept = []
         else:
             cutoff = now - self.window
-            kept = [record for record in group.records if record.created >= cutoff]
-        if not kept:
-            lost, group.total = group.total, 0
-        else:
-            lost = len(group.records) - len(kept)
-            group.total -= lost
-        group.records = kept
-        group.size = sum(record_size(record.__dict__) for record in kept)
+            kept = [record for record in waiting if record.created >= cutoff]
+        lost = group.total - group.passed_total if not kept else len(waiting) - len(kept)
+        group.total -= lost
+        group.records = group.records[:group.passed] + kept
+        group.size = sum(record_size(record.__dict__) for record in group.records)
         return lost
+
+    def split(self, group: Group) -> Group:
+        """Take out of ``group`` its records that have not crossed the threshold, as a
+        group of their own (maybe empty); ``group`` keeps those that did, to be sent."""
+        rest = Group(group.key, group.records[group.passed:],
+                     group.total - group.passed_total, group.last_created, times=group.times)
+        rest.size = sum(record_size(record.__dict__) for record in rest.records)
+        group.records, group.total = group.records[:group.passed], group.passed_total
+        group.size -= rest.size
+        group.passed = group.passed_total = 0
+        return rest
 
     def forget_quiet(self, now: float) -> None:
         """Stop following problems with no record inside the window."""
