@@ -17,10 +17,13 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import SplitResult, urlsplit
 
 from .rule import Rule, compile_rule
+
+if TYPE_CHECKING:  # transport.py imports this module
+    from .transport import Transport
 
 TOKEN_ENV = "INCIDENT_IO_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 SOURCE_ENV = "INCIDENT_IO_ALERT_SOURCE_CONFIG_ID"
@@ -155,11 +158,11 @@ def parse_settings(
         max_events_per_minute=_integer("max_events_per_minute", max_events_per_minute,
                                        low=1, high=MAX_EVENTS_PER_MINUTE),
         scrub_keys=_words("scrub_keys", scrub_keys),
-        resolve_after=None if resolve_after is None else _number(
+        resolve_after=None if _off(resolve_after) else _number(
             "resolve_after", resolve_after, low=0.001, high=7 * 86_400),
         refresh_interval=_refresh_interval(refresh_interval),
         resolve_on_close=_boolean("resolve_on_close", resolve_on_close),
-        threshold=None if threshold is None else _integer(
+        threshold=None if _off(threshold) else _integer(
             "threshold", threshold, low=1, high=MAX_THRESHOLD),
         threshold_window=_threshold_window(threshold, threshold_window),
         capture_uncaught=_boolean("capture_uncaught", capture_uncaught),
@@ -180,7 +183,7 @@ DEFAULT_THRESHOLD_WINDOW = 60.0
 def _threshold_window(threshold: object, value: object) -> float:
     if value is None:
         return DEFAULT_THRESHOLD_WINDOW
-    if threshold is None:
+    if _off(threshold):
         raise ValueError("threshold_window needs threshold: the records that must arrive "
                          "within it for a group to fire")
     return _number("threshold_window", value, low=0.001, high=86_400)
@@ -411,6 +414,37 @@ def import_dotted(option: str, path: str) -> object:
     return target
 
 
+#: What a transport must have, each callable.
+_TRANSPORT_METHODS = ("post", "reset", "close")
+
+
+def parse_transport(value: object) -> Transport | None:
+    """The ``transport`` option: None (HTTP), an object with callable ``post``, ``reset``
+    and ``close``, or a dotted path (from dictConfig) to such an object, or to a class or
+    function that makes one when called with no arguments."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        path, value = value, import_dotted("transport", value)
+        if not _is_transport(value) and callable(value):
+            try:
+                value = value()
+            except Exception as exc:  # noqa: BLE001 - any failure of it is a config fault
+                raise ValueError(f"transport {path!r} could not be made: "
+                                 f"{type(exc).__name__}: {exc}") from None
+    if not _is_transport(value):
+        raise TypeError("transport must be an object with post(body, timeout), reset() and "
+                        "close(), or a dotted path to one or to what makes one, not "
+                        f"{type(value).__name__}")
+    return cast("Transport", value)
+
+
+def _is_transport(value: object) -> bool:
+    # A class has the methods too, unbound: it is what makes a transport, not one.
+    return not isinstance(value, type) and all(
+        callable(getattr(value, name, None)) for name in _TRANSPORT_METHODS)
+
+
 def _group_by(value: object) -> Literal["fingerprint", "none"] | GroupKey:
     if value in ("fingerprint", "none"):
         return value
@@ -450,9 +484,15 @@ def _dedup(value: object, group_by: object) -> DedupMode:
     raise ValueError(f"dedup must be 'batch' or 'fingerprint', not {value!r}")
 
 
+def _off(value: object) -> bool:
+    """None, or its config-file spelling ``off``/``none`` (any case): the option is off."""
+    return value is None or (isinstance(value, str)
+                             and value.strip().lower() in ("off", "none"))
+
+
 def _refresh_interval(value: object) -> float | None:
-    """Seconds, at most a day; None or 0 turns folding off."""
-    if value is None:
+    """Seconds, at most a day; None (``off``, ``none``) or 0 turns folding off."""
+    if _off(value):
         return None
     seconds = _number("refresh_interval", value, low=0, high=86_400)
     return seconds or None

@@ -20,7 +20,7 @@ from ._servers import close_at_celery_child_exit, uwsgi_without_threads
 from ._stats import HandlerStats, Stats
 from ._structured import plain
 from ._worker import INLINE_THREADS, WORKER_THREADS, Worker
-from .config import MAX_QUEUE_BYTES, Settings, parse_settings
+from .config import MAX_QUEUE_BYTES, Settings, parse_settings, parse_transport
 from .transport import HttpTransport, Transport
 
 _HANDLERS: weakref.WeakSet[IncidentIOHandler] = weakref.WeakSet()
@@ -41,7 +41,8 @@ class IncidentIOHandler(logging.Handler):
             ``$INCIDENT_IO_ALERT_SOURCE_CONFIG_ID``.
         metadata: a dict, a JSON object string or ``"key=value,key=value"``, merged into
             every event's ``metadata``; ``data`` is always the records.
-        level: the handler level; ERROR, or NOTSET when only a ``predicate`` is given.
+        level: the handler level; ERROR, or NOTSET with a ``predicate`` or a ``rule`` and
+            no level (they alone decide).
         predicate: ``(LogRecord) -> bool`` or a dotted path to one; selects records.
         rule: a query string such as ``"logger:shop.* level:>=error -timeout"``; see
             :mod:`incidentio_logging.rule`. With a predicate, both must match.
@@ -57,31 +58,37 @@ class IncidentIOHandler(logging.Handler):
             choice, with ``group_by="none"``).
         flush_interval: seconds a window stays open; 1.0.
         max_batch_size: records per event; more in a window are counted, not sent; 250.
-        queue_size: records that may wait for the worker; more are dropped and counted.
+        queue_size: records that may wait for the worker; more are dropped and counted;
+            10,000.
         max_queue_bytes: the queue's estimated size limit (messages plus a fixed charge
             per record and per traceback); more are dropped and counted; 32 MiB.
         timeout: seconds for one HTTP attempt; 5.
         shutdown_timeout: seconds ``close()`` and a bare ``flush()`` may take; 5.
         endpoint: base URL; https, or http only on loopback.
-        max_retries, max_retry_time: how often and how long one event is retried.
+        max_retries, max_retry_time: how often (5) and how many seconds (30) one event is
+            retried.
         ca_bundle: a CA bundle file for TLS verification (verification is always on).
         max_events_per_minute: storm control: alert events in any 60 s, resolves
             included; 60. Held-back groups are folded into their next event.
         scrub_keys: more key words whose values are scrubbed, on top of the built-in
             ones (password, secret, token, api_key, authorization, cookie, session...).
-        resolve_after: seconds of quiet after which a fired alert is resolved; off.
+        resolve_after: seconds of quiet after which a fired alert is resolved; off
+            (None, or ``"off"``).
         refresh_interval: with ``dedup="fingerprint"``, a problem this process fired and
             has not resolved sends at most one event per this many seconds, carrying the
-            records since the last; a flush sends them at once; None or 0: off; 60.
+            records since the last; a flush sends them at once; None, 0 or ``"off"``:
+            off; 60.
         resolve_on_close: resolve every fired alert still open at ``close()``, with or
             without ``resolve_after``; False.
         threshold, threshold_window: fire a group only once ``threshold`` records
-            arrived within ``threshold_window`` seconds (60); off.
+            arrived within ``threshold_window`` seconds (60); off (None, or ``"off"``).
         capture_uncaught: send exceptions no code caught, on any thread, as alerts
             (on the ``uncaught`` logger, at CRITICAL); the previous hooks still run; False.
         flush_on_sigterm: on SIGTERM, flush every live handler within ``shutdown_timeout``,
             then hand over to the previous SIGTERM handler or default; False.
-        transport: a :class:`~incidentio_logging.transport.Transport` to use instead of HTTP.
+        transport: a :class:`~incidentio_logging.transport.Transport` to use instead of
+            HTTP (callable ``post``, ``reset``, ``close``), or a dotted path to one, or to
+            a class or function that makes one when called with no arguments.
     """
 
     def __init__(
@@ -111,14 +118,14 @@ class IncidentIOHandler(logging.Handler):
         ca_bundle: str | None = None,
         max_events_per_minute: int = 60,
         scrub_keys: Sequence[str] | str = (),
-        resolve_after: float | None = None,
-        refresh_interval: float | None = 60.0,
-        resolve_on_close: bool = False,
-        threshold: int | None = None,
+        resolve_after: float | str | None = None,
+        refresh_interval: float | str | None = 60.0,
+        resolve_on_close: bool | str = False,
+        threshold: int | str | None = None,
         threshold_window: float | None = None,
         capture_uncaught: bool | str = False,
         flush_on_sigterm: bool | str = False,
-        transport: Transport | None = None,
+        transport: Transport | str | None = None,
     ) -> None:
         settings = parse_settings(
             api_token=api_token, alert_source_config_id=alert_source_config_id,
@@ -140,7 +147,8 @@ class IncidentIOHandler(logging.Handler):
         self._settings = settings
         self._predicate = settings.predicate
         self._rule = settings.rule
-        self._transport: Transport = transport or HttpTransport(
+        given = parse_transport(transport)
+        self._transport: Transport = given if given is not None else HttpTransport(
             endpoint=settings.endpoint, source_id=settings.source_id,
             api_token=settings.api_token, ca_bundle=settings.ca_bundle,
             user_agent=_user_agent(),
