@@ -284,6 +284,15 @@ CONFIG_ROWS: list[Row] = [
      "0 of 2 alerts resolved at close() → 2 of 2; alerts are kept for close() alone, "
      "never due before",
      "test_resolve.py::test_resolve_on_close_alone_resolves_every_fired_alert_at_close"),
+    ("`transport` was not checked: a dictConfig string (`\"myapp.alerts:transport\"`) "
+     "was accepted and every record then lost as internal_error",
+     "accepted, 100% of records internal_error → TypeError naming `transport` at "
+     "construction; a dotted path to an instance or a zero-argument factory works",
+     "test_config.py::test_a_transport_that_is_not_one_is_refused_at_construction"),
+    ("The README's `off` for refresh_interval, resolve_after and threshold was refused "
+     "(an INI or YAML file cannot spell None)",
+     "`\"off\"`, `\"none\"`: TypeError → off",
+     "test_config.py::test_off_is_accepted_where_the_readme_shows_it"),
 ]
 
 
@@ -328,6 +337,18 @@ STORM_ROWS: list[Row] = [
      "records of 2 floods on one key counted on the caller's thread: 1 flood of 2 → "
      "both (up to 4 per key, 16 in all)",
      "test_flood.py::test_two_exception_floods_from_one_call_site_are_both_counted"),
+    ("A flood counter's head reached into its samples' shared leading digits (`order 12` "
+     "for orders 1200-1299): once the values passed them, the renewed counter matched "
+     "nothing and an f-string loop on two threads filled the queue",
+     "2 threads x 150,000 `log.error(f\"order {n} failed\")`: queue_full 90,073 → 0 "
+     "(299,500 batch_full, 500 delivered)",
+     "test_flood.py::test_an_fstring_flood_from_two_threads_does_not_fill_the_queue"),
+    ("With the default refresh_interval, records joining a fired problem that waited "
+     "for its refresh skipped the threshold check and rode along in the refresh; the "
+     "crossing they set was never used up",
+     "threshold 3 in 10 s, lone records at +30 s and +55 s: sent in the refresh titled "
+     "`[≥3 in 10s]` → held, aged out, 2 counted as below_threshold",
+     "test_threshold.py::test_a_refresh_does_not_send_records_below_the_threshold"),
 ]
 
 
