@@ -1,0 +1,75 @@
+"""Review r2core: core invariants of the send schedule and the shutdown machinery."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from incidentio_logging.testing import LocalReceiver, Scripted
+
+from .conftest import MakeHandler
+
+
+def _wait_attempts(receiver: LocalReceiver, count: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(receiver.attempts) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(receiver.attempts) >= count, receiver.attempts
+
+
+@pytest.mark.timeout(30)
+def test_a_flush_is_not_failed_by_a_later_record_rejected_while_it_waits(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """alpha is logged and flushed; its first attempt gets 503 Retry-After 1, so the
+    flush waits in the send schedule. Meanwhile beta, logged after the flush began, is
+    sent in its own window and refused (422). alpha is then delivered: everything
+    before the flush was delivered, so flush() must return True (README: "Returns True
+    when all of it was delivered"). beta's refusal is not the flush's business."""
+    receiver.script(Scripted(503, headers={"Retry-After": "1"}), Scripted(422))
+    handler = make_handler(flush_interval=0.05)
+    logger.addHandler(handler)
+    logger.error("alpha failed %s", 1)
+    _wait_attempts(receiver, 1)  # alpha's 503: it waits a second in the schedule
+    outcome: list[bool] = []
+    flusher = threading.Thread(target=lambda: outcome.append(handler.flush(10)))
+    flusher.start()
+    deadline = time.monotonic() + 5
+    while not handler._worker._flushes and time.monotonic() < deadline:
+        time.sleep(0.005)  # the flush waits on alpha
+    logger.error("beta failed %s", 1)
+    flusher.join(15)
+    stats = handler.stats()
+    assert stats["dropped"] == {"rejected": 1}, stats
+    assert [a.status for a in receiver.attempts] == [503, 422, 202]
+    assert outcome == [True], stats
+
+
+@pytest.mark.timeout(30)
+def test_a_flush_pending_when_the_worker_fails_does_not_report_success(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """alpha's event waits out a 503's Retry-After with a flush pending on it, when the
+    worker thread fails (a fault in its loop, injected here). The worker's last resort
+    drops what it held as internal_error: alpha was not delivered, so the flush must
+    not return True."""
+    receiver.script(Scripted(503, headers={"Retry-After": "1"}))
+    handler = make_handler(flush_interval=0.05)
+    logger.addHandler(handler)
+    logger.error("alpha failed %s", 1)
+    outcome: list[bool] = []
+    flusher = threading.Thread(target=lambda: outcome.append(handler.flush(10)))
+    flusher.start()
+    _wait_attempts(receiver, 1)
+    time.sleep(0.1)  # the flush marker is taken, and waits on alpha in the schedule
+    dispatcher = handler._worker._dispatcher
+
+    def broken(now: float) -> float | None:
+        raise RuntimeError("injected")
+    dispatcher.next_due = broken  # type: ignore[method-assign]
+    logger.error("beta failed %s", 1)  # wakes the worker, which now fails
+    flusher.join(15)
+    stats = handler.stats()
+    assert stats["records_delivered"] == 0 and stats["dropped"].get("internal_error"), stats
+    assert outcome == [False], stats
