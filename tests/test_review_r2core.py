@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -76,3 +79,52 @@ def test_a_flush_pending_when_the_worker_fails_does_not_report_success(
     stats = handler.stats()
     assert stats["records_delivered"] == 0 and stats["dropped"].get("internal_error"), stats
     assert outcome == [False], stats
+
+
+_FORK_WHILE_HOOKS_LOCKED = r"""
+import logging, os, sys, threading, time
+from incidentio_logging import IncidentIOHandler, _hooks
+
+handler = IncidentIOHandler(api_token="tok", alert_source_config_id="01TEST",
+                            endpoint=sys.argv[1], shutdown_timeout=1)
+# Another thread is inside a constructor or a close() (dictConfig replacing handlers),
+# which hold the hooks' lock for a moment, when this thread forks.
+inside, leave = threading.Event(), threading.Event()
+
+def closing_elsewhere():
+    with _hooks._lock:
+        inside.set()
+        leave.wait()
+
+threading.Thread(target=closing_elsewhere).start()
+inside.wait()
+pid = os.fork()
+if pid == 0:
+    handler.close()  # what logging.shutdown() does at the child's exit
+    os._exit(0)
+leave.set()
+deadline = time.monotonic() + 5
+while time.monotonic() < deadline:
+    if os.waitpid(pid, os.WNOHANG)[0]:
+        print("child exited")
+        break
+    time.sleep(0.02)
+else:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    print("child hung in close()")
+"""
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_child_forked_while_another_thread_holds_the_hooks_lock_can_close(
+        receiver: LocalReceiver) -> None:
+    """close() always takes the hooks' module lock (release_uncaught, release_sigterm).
+    A fork while another thread holds it (building or closing a handler) leaves the
+    child a lock owned by a thread that does not exist there: the child's close(), and
+    so its exit through logging.shutdown(), hangs for good. logging re-makes its own
+    lock after fork for this reason; ours must too."""
+    done = subprocess.run([sys.executable, "-c", _FORK_WHILE_HOOKS_LOCKED, receiver.endpoint],
+                          check=False, capture_output=True, text=True, timeout=20)
+    assert done.stdout.strip() == "child exited", (done.stdout, done.stderr[-2000:])
