@@ -128,3 +128,36 @@ def test_a_child_forked_while_another_thread_holds_the_hooks_lock_can_close(
     done = subprocess.run([sys.executable, "-c", _FORK_WHILE_HOOKS_LOCKED, receiver.endpoint],
                           check=False, capture_output=True, text=True, timeout=20)
     assert done.stdout.strip() == "child exited", (done.stdout, done.stderr[-2000:])
+
+
+@pytest.fixture
+def no_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker Thread.start() fails (a thread limit; on 3.12+, any start at exit):
+    flush() delivers on the caller's thread."""
+    original = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if self.name.startswith("incidentio-logging-worker"):
+            raise RuntimeError("can't start new thread")
+        original(self)
+    monkeypatch.setattr(threading.Thread, "start", start)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("options", [{"threshold": 3}, {"max_events_per_minute": 1}],
+                         ids=["below_threshold", "storm_control"])
+def test_an_inline_flush_does_not_report_success_while_groups_are_held_back(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        no_worker_thread: None, options: dict[str, int]) -> None:
+    """README: "flush() returns False while records are held below the threshold", and
+    True only "when all of it was delivered". With no worker thread, the flush delivers
+    inline and returns True though a group is still held back (below its threshold, or
+    by storm control) and stats() shows it pending; close() then drops it."""
+    handler = make_handler(flush_interval=0.05, **options)
+    logger.addHandler(handler)
+    logger.error("alpha failed %s", 1)
+    logger.error("beta failed %s", 1)
+    outcome = handler.flush(5)
+    stats = handler.stats()
+    assert stats["records_delivered"] < 2 and stats["records_pending"] > 0, stats
+    assert outcome is False, stats
