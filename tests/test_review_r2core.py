@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -161,3 +162,51 @@ def test_an_inline_flush_does_not_report_success_while_groups_are_held_back(
     stats = handler.stats()
     assert stats["records_delivered"] < 2 and stats["records_pending"] > 0, stats
     assert outcome is False, stats
+
+
+_TWO_HANDLERS = r"""
+import logging, sys, time
+from incidentio_logging import IncidentIOHandler
+
+options = dict(api_token="tok", alert_source_config_id="01TEST", endpoint=sys.argv[1],
+               flush_interval=0.05, timeout=0.5)
+asked = IncidentIOHandler(**options, shutdown_timeout=1, flush_on_sigterm=True)
+other = IncidentIOHandler(**options, shutdown_timeout=6, max_retries=100)  # its own close()
+for name, handler in (("a", asked), ("b", other)):
+    log = logging.getLogger(name)
+    log.propagate = False
+    log.addHandler(handler)
+    log.error("%s failed", name)
+time.sleep(0.3)  # both events are in flight: the receiver holds them
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+@pytest.mark.timeout(40)
+def test_sigterm_ends_within_the_budget_of_the_handlers_that_asked(
+        receiver: LocalReceiver) -> None:
+    """README: "On SIGTERM, every live handler in the process is flushed within one
+    shutdown_timeout (the longest among the handlers that asked) ... the handlers are
+    closed with what is left of the budget". Here that is 1 s (+ one attempt's 0.5 s
+    timeout). Another handler in the process, which did not ask, has shutdown_timeout=6:
+    its close gets its own 6 s less what was spent, so a hanging receiver keeps the
+    process 6 s after SIGTERM, past an orchestrator's grace period sized on the 1 s."""
+    receiver.hold()
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", _TWO_HANDLERS, receiver.endpoint],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        took = time.monotonic() - started
+    finally:
+        receiver.release()
+    assert proc.returncode == -signal.SIGTERM
+    assert took < 3.0, f"SIGTERM took {took:.1f} s for a 1 s budget"
