@@ -106,6 +106,25 @@ WORKER_ROWS: list[Row] = [
     ("A start failed twice, then only stats() calls (a health check): nothing retried",
      "no worker after the 1 s backoff → stats() starts it, the record delivered",
      "test_worker.py::test_stats_retries_a_failed_thread_start_after_the_backoff"),
+    ("A flush waiting in the send schedule (its event backing off a 503) was reported "
+     "failed because a record logged after it was refused (422): the global drop count "
+     "was compared, not the outcomes of the flush's own events",
+     "flush() False → True (attempts 503, 422, 202; the 422 counted as rejected)",
+     "test_worker.py::test_a_flush_is_not_failed_by_a_later_record_rejected_while_it_waits"),
+    ("The worker thread failed while a flush waited on its scheduled event: the flush "
+     "was settled as delivered before the failure was counted",
+     "flush() True → False, the record counted as internal_error",
+     "test_worker.py::test_a_flush_pending_when_the_worker_fails_does_not_report_success"),
+    ("An inline flush (no worker thread; 3.12+ at exit) returned True while a group was "
+     "held back below its threshold or by storm control",
+     "flush() True → False with the group pending (threshold=3, max_events_per_minute=1)",
+     "test_worker.py::test_an_inline_flush_does_not_report_success_while_groups_are_held_back"),
+    ("A handler closed by a dictConfig re-run (under logging's lock, so close() did not "
+     "wait): at exit nothing waited for its worker, a daemon thread, and its record was "
+     "neither delivered nor said",
+     "lost silently → delivered, or said on stderr by shutdown_timeout (a receiver that "
+     "never answers: 'close() left 1 record undelivered' at 3.3 s for 3 s, Python 3.13)",
+     "test_lifecycle.py::test_records_of_a_handler_closed_by_dictconfig_are_not_lost_silently_at_exit"),
 ]
 
 
@@ -606,6 +625,18 @@ HOOKS_ROWS: list[Row] = [
     ("flush_all(0) and flush(0) with everything delivered answered False",
      "False → True (nothing queued, windowed, scheduled or in flight)",
      "test_hooks.py::test_flush_all_with_nothing_pending_is_true_even_with_no_time"),
+    ("SIGTERM after a dictConfig re-run: the old handler's worker, left to finish on its "
+     "own, was killed with the process and its record vanished unsaid",
+     "nothing on stderr → 'close() left 1 record undelivered', exit status still -15",
+     "test_hooks.py::test_a_sigterm_waits_for_a_handler_closed_by_dictconfig"),
+    ("SIGTERM closed a handler that did not ask (shutdown_timeout=6) with its own budget, "
+     "past the 1 s budget of the handler that asked, against a receiver that never answers",
+     "SIGTERM took 4.73 s → 1.02 s for a 1 s budget",
+     "test_hooks.py::test_sigterm_ends_within_the_budget_of_the_handlers_that_asked"),
+    ("A child forked while another thread held the hooks' lock (building or closing a "
+     "handler) hung for good in close(), and so at exit",
+     "child hung, killed after 5 s → exits at once (the lock is made again after fork)",
+     "test_hooks.py::test_a_child_forked_while_another_thread_holds_the_hooks_lock_can_close"),
 ]
 
 

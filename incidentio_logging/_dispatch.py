@@ -263,6 +263,10 @@ class Dispatcher:
         """A mark after every event scheduled so far, for :meth:`waiting_before`."""
         return self._schedule.mark()
 
+    def scheduled(self) -> list[Send]:
+        """The events waiting in the send schedule now; each keeps its outcome."""
+        return self._schedule.scheduled()
+
     def waiting_before(self, mark: int) -> bool:
         """True while an event scheduled before ``mark`` waits for an attempt."""
         return self._schedule.waiting_before(mark)
@@ -291,7 +295,7 @@ class Dispatcher:
                 self.in_flight = 0
             limited_for = send.attempts.limited_for
             if isinstance(result, Outcome):
-                send.done(result)
+                send.end(result)
             else:
                 schedule.retry(send, timing.now() + result.delay)
             if limited_for is not None:

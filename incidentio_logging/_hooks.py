@@ -20,7 +20,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._report import Reporter
-from ._worker import WORKER_THREADS
+from ._worker import WORKER_THREADS, finish_closing
 
 if TYPE_CHECKING:
     from .handler import IncidentIOHandler
@@ -31,6 +31,19 @@ UNCAUGHT_LOGGER = "uncaught"
 # Taken by constructors and close(); reentrant, since close() may run in a signal
 # handler on top of a constructor on the same thread.
 _lock = threading.RLock()
+
+
+def _new_lock_in_child() -> None:
+    # A fork while another thread held the lock (building or closing a handler) leaves
+    # the child a lock owned by a thread that does not exist there: its close(), and so
+    # its exit through logging.shutdown(), would wait for it for good. logging makes
+    # its own lock again after fork for the same reason.
+    global _lock  # noqa: PLW0603
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 # Uncaught exceptions ----------------------------------------------------------------
@@ -252,8 +265,12 @@ def _deliver_before_hand_over() -> bool:
            and time.monotonic() < deadline):
         time.sleep(CLOSE_POLL)
     if kills:
+        # Each close gets what is left of this budget, not its own shutdown_timeout: a
+        # handler that did not ask must not keep the process past what was asked.
         for handler in live:
-            handler._close(take_over=True)
+            handler._close(take_over=True, deadline=deadline)
+        # Handlers a dictConfig re-run closed earlier, whose workers still finish.
+        finish_closing(deadline)
     return False
 
 

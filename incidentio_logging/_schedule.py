@@ -46,6 +46,13 @@ class Send:
     key: Hashable = None
     not_before: float = 0.0
     order: int = field(default=0)
+    #: How delivery ended, once it has (a flush waiting on it reads it).
+    outcome: Outcome | None = None
+
+    def end(self, outcome: Outcome) -> None:
+        """Delivery ended: keep the outcome and tell :attr:`done`."""
+        self.outcome = outcome
+        self.done(outcome)
 
 
 class Schedule:
@@ -86,6 +93,10 @@ class Schedule:
     def mark(self) -> int:
         """A mark after every event scheduled so far, for :meth:`waiting_before`."""
         return next(self._order)
+
+    def scheduled(self) -> list[Send]:
+        """The events waiting now."""
+        return list(self._sends)
 
     def waiting_before(self, mark: int) -> bool:
         """True while an event scheduled before ``mark`` waits here."""
@@ -141,7 +152,7 @@ class Schedule:
             outcome = send.attempts.held_until(self.held_until, now)
             if outcome is not None:
                 self._take(send)
-                send.done(outcome)
+                send.end(outcome)
 
     def expire(self, stop_at: float) -> None:
         """Closing: every event whose next attempt could not start before ``stop_at``
@@ -149,7 +160,7 @@ class Schedule:
         for send in list(self._sends):
             if max(send.not_before, self.held_until) >= stop_at:
                 self._take(send)
-                send.done(send.attempts.cut_short())
+                send.end(send.attempts.cut_short())
 
     def take_all(self) -> list[Send]:
         """Empty the schedule: what it held, for counting as not delivered."""

@@ -21,12 +21,14 @@ and are the cooperative kind.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import math
 import queue as _queue
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -34,6 +36,7 @@ from ._delivery import MIN_ATTEMPT
 from ._dispatch import Dispatcher, Timing
 from ._record import LIGHT_CHARS, RECORD_CHARGE, TRACEBACK_CHARGE, Captured
 from ._report import Reporter
+from ._schedule import Send
 from ._stats import Stats
 from ._structured import normalize
 from ._wording import count_of
@@ -44,6 +47,15 @@ WORKER_THREADS: set[int] = set()
 #: Of those, the threads delivering inline (a flush or close with no worker running): a
 #: record logged there is the application's (a signal handler, a finalizer), not ours.
 INLINE_THREADS: set[int] = set()
+#: Workers whose close could not wait for them (dictConfig closes old handlers while it
+#: holds logging's lock): each finishes its stop on its own, by its deadline. Nothing
+#: else waits for them (logging.shutdown() no longer lists their handlers, and they are
+#: daemon threads), so :func:`finish_closing` does, at exit and on SIGTERM.
+CLOSING: set[Worker] = set()
+# finish_closing is registered with atexit once, by the first such close. From 3.12 on
+# threading._shutdown() runs before atexit but joins only non-daemon threads: a daemon
+# worker still runs during atexit, and can be joined there.
+_AT_EXIT: list[bool] = []
 
 #: Why records are not delivered when shipping them on the caller's own thread would
 #: first need a DNS lookup, which no timeout bounds (see ``needs_lookup``).
@@ -107,6 +119,12 @@ class _Flush:
         self.done = _Bell()
         self.dropped_before = dropped_before
         self.delivered_all = False
+        # Once shipped with events still waiting in the send schedule: the schedule's
+        # mark then, those events (each keeps its outcome), and whether all else went
+        # well (nothing dropped, no group held back) up to the mark.
+        self.mark = 0
+        self.sends: list[Send] = []
+        self.clean_at_mark = False
 
 
 class _Stop:
@@ -178,9 +196,10 @@ class Worker:
         self._floor = 0.0  # at close: no attempt starts with less than this left
         self._final = threading.Lock()  # taken once, never waited on: who settles close()
         self._dropped_at_stop: dict[str, int] = {}
-        # Flushes shipped whose events still wait in the send schedule: the schedule's
-        # mark when each was shipped, whether groups were held back then, the marker.
-        self._flushes: list[tuple[int, bool, _Flush]] = []
+        # The worker a close left to finish on its own (see CLOSING).
+        self._closing_thread: threading.Thread | None = None
+        # Flushes shipped whose events still wait in the send schedule.
+        self._flushes: list[_Flush] = []
         self._failed_at_stop = 0
         self._skipped_at_stop = 0
         #: After close: True when it left nothing undelivered, False otherwise or not
@@ -402,7 +421,9 @@ class Worker:
     def _flush_inline(self, deadline: float) -> bool:
         dropped_before = self._stats.worker_dropped()
         self._ship_inline(deadline)
-        return self.pending() == 0 and self._stats.worker_dropped() == dropped_before
+        # As _settle: a group held back (threshold, storm control) is not delivered.
+        return (self.pending() == 0 and self._stats.worker_dropped() == dropped_before
+                and not self._dispatcher.holds_back())
 
     def _nothing_pending(self) -> bool:
         """Nothing queued, in the worker's hands, in the window, scheduled or in flight:
@@ -485,17 +506,36 @@ class Worker:
             return
         self._put_marker(_Stop())
         self._interrupt.set()
-        if thread is None or starting or thread is threading.current_thread() \
-                or _holds_logging_lock():
+        if thread is None or starting or thread is threading.current_thread():
+            return
+        if _holds_logging_lock():
             # dictConfig holds logging's lock while it closes old handlers; the worker
             # may need that lock to log (urllib3), so waiting here could only time out.
-            # The worker finishes on its own within the same deadline, and settles.
+            # The worker finishes on its own within the same deadline, and settles;
+            # exit and SIGTERM wait for it (see CLOSING).
+            self._closing_thread = thread
+            CLOSING.add(self)
+            if not _AT_EXIT:
+                _AT_EXIT.append(True)
+                atexit.register(finish_closing)
             return
         thread.join(_bounded(self._stop_at - self._clock()))
         if thread.is_alive():
             # A request still in flight, a receiver that never answers, or a worker
             # that never ran (uWSGI without threads): give up on what it holds now.
             self._settle_close(give_up=True)
+
+    def finish_close(self, deadline: float = math.inf) -> None:
+        """Wait for a worker left to finish its stop on its own (see :data:`CLOSING`),
+        until its own deadline or ``deadline`` (``time.monotonic()``), whichever is
+        first; then give up on what it still holds, counted and said."""
+        thread = self._closing_thread
+        if thread is not None and thread is not threading.current_thread():
+            left = min(self._stop_at - self._clock(), deadline - time.monotonic())
+            thread.join(_bounded(left))
+        # A worker that ended settled already, and this changes nothing; one that
+        # failed on its way did not.
+        self._settle_close(give_up=True)
 
     def _stop_inline(self, *, new_bells: bool = True) -> None:
         """Ship, finish and settle the close on this thread; no worker from now on."""
@@ -621,24 +661,43 @@ class Worker:
         worker: it goes on draining and closing windows, and settles it then."""
         dispatcher = self._dispatcher
         dispatcher.ship(self._timing(), flush=True)
-        mark, held = dispatcher.mark(), dispatcher.holds_back()
-        if dispatcher.waiting_before(mark):
-            self._flushes.append((mark, held, marker))
-        else:
+        held = dispatcher.holds_back()
+        sends = dispatcher.scheduled()
+        if not sends:
             self._settle(marker, held)
+            return
+        # From now on the global drop count also moves for records logged after the
+        # marker (a later refusal, a flood's overflow, a threshold): only the outcomes
+        # of the events waiting now are this flush's business.
+        marker.mark, marker.sends = dispatcher.mark(), sends
+        marker.clean_at_mark = (self._stats.worker_dropped() == marker.dropped_before
+                                and not held)
+        self._flushes.append(marker)
 
     def _settle_flushes(self) -> None:
         if self._flushes:  # the one cost per loop when no flush waits: a length check
             waiting = self._dispatcher.waiting_before
-            for entry in [e for e in self._flushes if not waiting(e[0])]:
-                self._flushes.remove(entry)
-                self._settle(entry[2], entry[1])
+            for marker in [m for m in self._flushes if not waiting(m.mark)]:
+                self._flushes.remove(marker)
+                self._settle_waited(marker)
 
     def _release_flushes(self) -> None:
-        # The worker ends: nothing more will happen to what those flushes wait for.
+        # The worker ends (or fails, or is closed by a thread that took over): nothing
+        # more will happen to what those flushes wait for. An event still scheduled now
+        # is about to be counted as dropped, or given up: not delivered.
         flushes, self._flushes = self._flushes, []
-        for _, held, marker in flushes:
-            self._settle(marker, held)
+        for marker in flushes:
+            self._settle_waited(marker)
+
+    def _settle_waited(self, marker: _Flush) -> None:
+        """Settle a flush that waited on the send schedule, by its own events alone."""
+        # An event taken off the schedule untold was made moot by a newer one (a
+        # resolve by the problem firing again): not a loss.
+        waiting = {id(send) for send in self._dispatcher.scheduled()}
+        marker.delivered_all = marker.clean_at_mark and all(
+            send.outcome.delivered if send.outcome is not None else id(send) not in waiting
+            for send in marker.sends)
+        marker.done.set()
 
     def _drain_records(self) -> None:
         # Between two attempts: take the records queued meanwhile into the window, so
@@ -758,6 +817,7 @@ class Worker:
         still busy. Giving up freezes ``stats()``: a worker that ends later changes
         nothing, so nothing is counted twice.
         """
+        CLOSING.discard(self)
         if not self._final.acquire(blocking=False):
             return
         in_flight = self._dispatcher.in_flight if give_up else 0
@@ -789,8 +849,8 @@ class Worker:
         self._bytes_out = charged
         self._stats.taken += dropped
         self._stats.drop(reason, dropped)
+        self._release_flushes()  # before the schedule is emptied: what waits there fails
         self._dispatcher.discard(reason)
-        self._release_flushes()
 
     def _marker_taken(self) -> None:
         self._markers.popleft()
@@ -810,6 +870,13 @@ _WHY = {
     "below_threshold": "below their threshold",
     "closed": "logged after close() began",
 }
+
+
+def finish_closing(deadline: float = math.inf) -> None:
+    """Wait for every worker a close left to finish on its own (:data:`CLOSING`), each
+    within its own deadline and ``deadline``; give up on what each still holds then."""
+    for worker in list(CLOSING):
+        worker.finish_close(deadline)
 
 
 def close_summary(lost: dict[str, int], events_failed: int, unresolved: int = 0) -> str:

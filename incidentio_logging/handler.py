@@ -19,7 +19,7 @@ from ._report import Reporter
 from ._servers import close_at_celery_child_exit, uwsgi_without_threads
 from ._stats import HandlerStats, Stats
 from ._structured import plain
-from ._worker import INLINE_THREADS, WORKER_THREADS, Worker
+from ._worker import CLOSING, INLINE_THREADS, WORKER_THREADS, Worker
 from .config import MAX_QUEUE_BYTES, Settings, parse_settings, parse_transport
 from .transport import HttpTransport, Transport
 
@@ -350,8 +350,9 @@ class IncidentIOHandler(logging.Handler):
         """Deliver what is pending within ``shutdown_timeout``, then stop. Idempotent."""
         self._close()
 
-    def _close(self, *, take_over: bool = False) -> None:
-        # take_over: for a SIGTERM that ends the process (see Worker.stop).
+    def _close(self, *, take_over: bool = False, deadline: float | None = None) -> None:
+        # take_over: for a SIGTERM that ends the process (see Worker.stop); deadline
+        # (time.monotonic()): that SIGTERM's budget, which this close stays within.
         self._check_fork()
         if not self._close_once.acquire(blocking=False):
             return
@@ -361,6 +362,8 @@ class IncidentIOHandler(logging.Handler):
         # A bare flush() long before close() leaves close() its own.
         left = self._budget_left()
         budget = self._settings.shutdown_timeout if left is None else left
+        if deadline is not None:
+            budget = max(0.0, min(budget, deadline - time.monotonic()))
         try:
             _hooks.release_uncaught(self)
             self._worker.stop(budget, continued=left is not None, take_over=take_over)
@@ -403,6 +406,7 @@ class IncidentIOHandler(logging.Handler):
 def _after_fork_in_child() -> None:
     WORKER_THREADS.clear()
     INLINE_THREADS.clear()
+    CLOSING.clear()  # the parent's
     for handler in list(_HANDLERS):
         handler._after_fork()
     # A multiprocessing child started by fork ends in os._exit(): no atexit, so no

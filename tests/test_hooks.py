@@ -684,3 +684,128 @@ def test_flush_all_with_an_unbounded_timeout_waits_for_delivery(
     logger.error("pending")
     assert incidentio_logging.flush_all(math.inf) is True
     assert len(receiver.events) == 1
+
+
+_FORK_WHILE_HOOKS_LOCKED = r"""
+import logging, os, sys, threading, time
+from incidentio_logging import IncidentIOHandler, _hooks
+
+handler = IncidentIOHandler(api_token="tok", alert_source_config_id="01TEST",
+                            endpoint=sys.argv[1], shutdown_timeout=1)
+# Another thread is inside a constructor or a close() (dictConfig replacing handlers),
+# which hold the hooks' lock for a moment, when this thread forks.
+inside, leave = threading.Event(), threading.Event()
+
+def closing_elsewhere():
+    with _hooks._lock:
+        inside.set()
+        leave.wait()
+
+threading.Thread(target=closing_elsewhere).start()
+inside.wait()
+pid = os.fork()
+if pid == 0:
+    handler.close()  # what logging.shutdown() does at the child's exit
+    os._exit(0)
+leave.set()
+deadline = time.monotonic() + 5
+while time.monotonic() < deadline:
+    if os.waitpid(pid, os.WNOHANG)[0]:
+        print("child exited")
+        break
+    time.sleep(0.02)
+else:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    print("child hung in close()")
+"""
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_child_forked_while_another_thread_holds_the_hooks_lock_can_close(
+        receiver: LocalReceiver) -> None:
+    """close() always takes the hooks' module lock (release_uncaught, release_sigterm).
+    A fork while another thread holds it (building or closing a handler) leaves the
+    child a lock owned by a thread that does not exist there: the child's close(), and
+    so its exit through logging.shutdown(), hangs for good. logging re-makes its own
+    lock after fork for this reason; ours must too."""
+    done = subprocess.run([sys.executable, "-c", _FORK_WHILE_HOOKS_LOCKED, receiver.endpoint],
+                          check=False, capture_output=True, text=True, timeout=20)
+    assert done.stdout.strip() == "child exited", (done.stdout, done.stderr[-2000:])
+
+
+_TWO_HANDLERS = r"""
+import logging, sys, time
+from incidentio_logging import IncidentIOHandler
+
+options = dict(api_token="tok", alert_source_config_id="01TEST", endpoint=sys.argv[1],
+               flush_interval=0.05, timeout=0.5)
+asked = IncidentIOHandler(**options, shutdown_timeout=1, flush_on_sigterm=True)
+other = IncidentIOHandler(**options, shutdown_timeout=6, max_retries=100)  # its own close()
+for name, handler in (("a", asked), ("b", other)):
+    log = logging.getLogger(name)
+    log.propagate = False
+    log.addHandler(handler)
+    log.error("%s failed", name)
+time.sleep(0.3)  # both events are in flight: the receiver holds them
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+@pytest.mark.timeout(40)
+def test_sigterm_ends_within_the_budget_of_the_handlers_that_asked(
+        receiver: LocalReceiver) -> None:
+    """README: "On SIGTERM, every live handler in the process is flushed within one
+    shutdown_timeout (the longest among the handlers that asked) ... the handlers are
+    closed with what is left of the budget". Here that is 1 s (+ one attempt's 0.5 s
+    timeout). Another handler in the process, which did not ask, has shutdown_timeout=6:
+    its close gets its own 6 s less what was spent, so a hanging receiver keeps the
+    process 6 s after SIGTERM, past an orchestrator's grace period sized on the 1 s."""
+    receiver.hold()
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", _TWO_HANDLERS, receiver.endpoint],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        took = time.monotonic() - started
+    finally:
+        receiver.release()
+    assert proc.returncode == -signal.SIGTERM
+    assert took < 3.0, f"SIGTERM took {took:.1f} s for a 1 s budget"
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_waits_for_a_handler_closed_by_dictconfig(receiver: LocalReceiver) -> None:
+    """A dictConfig re-run closed the old handler under logging's lock, where close()
+    leaves its worker to finish on its own; a SIGTERM then ends the process with no
+    atexit. The SIGTERM waits for that worker within its budget and says what it left,
+    instead of the record vanishing with the process."""
+    receiver.hold()
+    started = time.monotonic()
+    returncode, stderr = run_until_ready(receiver, """
+        import logging, logging.config, os, signal, time
+        from incidentio_logging import IncidentIOHandler
+        config = {"version": 1, "handlers": {"incident": {
+            "()": IncidentIOHandler, "flush_interval": 0.05, "shutdown_timeout": 1.5,
+            "timeout": 30, "flush_on_sigterm": True}},
+            "root": {"handlers": ["incident"], "level": "ERROR"}}
+        logging.config.dictConfig(config)
+        logging.getLogger("app").error("pending at reconfigure")
+        time.sleep(0.3)  # in flight: the receiver holds it
+        logging.config.dictConfig(config)
+        print("ready", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)
+    """, terminate=False)
+    assert returncode == -signal.SIGTERM
+    assert "close() left 1 record undelivered" in stderr, stderr
+    assert time.monotonic() - started < 8, "bounded by the 1.5 s budget"

@@ -458,3 +458,37 @@ def test_under_gevent_a_flush_waits_for_the_worker_starting_in_another_greenlet(
     assert senders == ["incidentio-logging-worker-" + receiver.source_id[:12]], senders
     (event,) = receiver.wait_for(1)
     assert event.title == "ERROR app: Card declined for order A-1"
+
+
+_RECONFIGURED_THEN_EXIT = r"""
+import logging, logging.config, sys
+from incidentio_logging import IncidentIOHandler
+
+config = {"version": 1, "handlers": {"incident": {
+    "()": IncidentIOHandler, "api_token": "tok", "alert_source_config_id": "01TEST",
+    "endpoint": sys.argv[1], "flush_interval": 0.05, "shutdown_timeout": 3}},
+    "root": {"handlers": ["incident"], "level": "ERROR"}}
+logging.config.dictConfig(config)
+logging.getLogger("app").error("payment failed")
+# Configured again (a framework applying its own config, a settings reload): dictConfig
+# closes the old handler while it holds logging's lock, so that close does not wait.
+logging.config.dictConfig(config)
+sys.exit(0)  # logging.shutdown() runs; the old handler is no longer in its list
+"""
+
+
+@pytest.mark.timeout(30)
+def test_records_of_a_handler_closed_by_dictconfig_are_not_lost_silently_at_exit(
+        receiver: LocalReceiver) -> None:
+    """RELIABILITY/README: every record ends delivered or counted as dropped, and close()
+    always says on stderr what it left undelivered. A dictConfig re-run closes the old
+    handler under logging's lock, where Worker.stop() does not wait: its worker is to
+    finish on its own within shutdown_timeout. But nothing waits for that worker at exit
+    (logging.shutdown() no longer lists the old handler, and the worker is a daemon):
+    the record is neither delivered nor said."""
+    done = subprocess.run([sys.executable, "-c", _RECONFIGURED_THEN_EXIT, receiver.endpoint],
+                          check=False, capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, done.stderr[-2000:]
+    time.sleep(0.5)  # a request sent just before exit is recorded
+    delivered = any("payment failed" in event.title for event in receiver.events)
+    assert delivered or "undelivered" in done.stderr, (receiver.attempts, done.stderr)

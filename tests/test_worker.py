@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
@@ -17,9 +18,9 @@ import pytest
 from incidentio_logging import IncidentIOHandler
 from incidentio_logging._record import capture
 from incidentio_logging._worker import Worker, _Flush
-from incidentio_logging.testing import LocalReceiver
+from incidentio_logging.testing import LocalReceiver, Scripted
 
-from .conftest import FakeClock
+from .conftest import FakeClock, MakeHandler
 
 
 def item() -> dict[str, object]:
@@ -468,3 +469,101 @@ def test_records_counted_during_a_flood_are_not_reported_again_by_close(
     assert [ln for ln in err if "counted, not sent" in ln]  # said once, as it happened
     assert [ln for ln in err if "close()" in ln] == []
     assert handler.flush() is True
+
+
+def _wait_attempts(receiver: LocalReceiver, count: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(receiver.attempts) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(receiver.attempts) >= count, receiver.attempts
+
+
+@pytest.mark.timeout(30)
+def test_a_flush_is_not_failed_by_a_later_record_rejected_while_it_waits(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """alpha is logged and flushed; its first attempt gets 503 Retry-After 1, so the
+    flush waits in the send schedule. Meanwhile beta, logged after the flush began, is
+    sent in its own window and refused (422). alpha is then delivered: everything
+    before the flush was delivered, so flush() must return True (README: "Returns True
+    when all of it was delivered"). beta's refusal is not the flush's business."""
+    receiver.script(Scripted(503, headers={"Retry-After": "1"}), Scripted(422))
+    handler = make_handler(flush_interval=0.05)
+    logger.addHandler(handler)
+    logger.error("alpha failed %s", 1)
+    _wait_attempts(receiver, 1)  # alpha's 503: it waits a second in the schedule
+    outcome: list[bool] = []
+    flusher = threading.Thread(target=lambda: outcome.append(handler.flush(10)))
+    flusher.start()
+    deadline = time.monotonic() + 5
+    while not handler._worker._flushes and time.monotonic() < deadline:
+        time.sleep(0.005)  # the flush waits on alpha
+    logger.error("beta failed %s", 1)
+    flusher.join(15)
+    stats = handler.stats()
+    assert stats["dropped"] == {"rejected": 1}, stats
+    assert [a.status for a in receiver.attempts] == [503, 422, 202]
+    assert outcome == [True], stats
+
+
+@pytest.mark.timeout(30)
+def test_a_flush_pending_when_the_worker_fails_does_not_report_success(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """alpha's event waits out a 503's Retry-After with a flush pending on it, when the
+    worker thread fails (a fault in its loop, injected here). The worker's last resort
+    drops what it held as internal_error: alpha was not delivered, so the flush must
+    not return True."""
+    receiver.script(Scripted(503, headers={"Retry-After": "1"}))
+    handler = make_handler(flush_interval=0.05)
+    logger.addHandler(handler)
+    logger.error("alpha failed %s", 1)
+    outcome: list[bool] = []
+    flusher = threading.Thread(target=lambda: outcome.append(handler.flush(10)))
+    flusher.start()
+    _wait_attempts(receiver, 1)
+    time.sleep(0.1)  # the flush marker is taken, and waits on alpha in the schedule
+    dispatcher = handler._worker._dispatcher
+
+    def broken(now: float) -> float | None:
+        raise RuntimeError("injected")
+    dispatcher.next_due = broken  # type: ignore[method-assign]
+    logger.error("beta failed %s", 1)  # wakes the worker, which now fails
+    flusher.join(15)
+    deadline = time.monotonic() + 5
+    while not handler.stats()["dropped"] and time.monotonic() < deadline:
+        time.sleep(0.01)  # the failed worker counts what it held
+    stats = handler.stats()
+    assert stats["records_delivered"] == 0 and stats["dropped"].get("internal_error"), stats
+    assert outcome == [False], stats
+
+
+@pytest.fixture
+def no_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker Thread.start() fails (a thread limit; on 3.12+, any start at exit):
+    flush() delivers on the caller's thread."""
+    original = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if self.name.startswith("incidentio-logging-worker"):
+            raise RuntimeError("can't start new thread")
+        original(self)
+    monkeypatch.setattr(threading.Thread, "start", start)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("options", [{"threshold": 3}, {"max_events_per_minute": 1}],
+                         ids=["below_threshold", "storm_control"])
+def test_an_inline_flush_does_not_report_success_while_groups_are_held_back(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger,
+        no_worker_thread: None, options: dict[str, int]) -> None:
+    """README: "flush() returns False while records are held below the threshold", and
+    True only "when all of it was delivered". With no worker thread, the flush delivers
+    inline and returns True though a group is still held back (below its threshold, or
+    by storm control) and stats() shows it pending; close() then drops it."""
+    handler = make_handler(flush_interval=0.05, **options)
+    logger.addHandler(handler)
+    logger.error("alpha failed %s", 1)
+    logger.error("beta failed %s", 1)
+    outcome = handler.flush(5)
+    stats = handler.stats()
+    assert stats["records_delivered"] < 2 and stats["records_pending"] > 0, stats
+    assert outcome is False, stats
