@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import requests
 
 from incidentio_logging.testing import LocalReceiver
 
+from .conftest import MakeHandler
 from .test_contrib_flask import free_port
 from .test_lifecycle import HERE, receiver_env, skip_without
 
@@ -66,3 +68,21 @@ def test_uwsgi_stopping_delivers_or_counts_what_its_workers_hold(
     said = [ln for ln in errors.splitlines() if ln.startswith("incidentio-logging:")]
     delivered = [e.title for e in receiver.events]
     assert delivered == ["ERROR app: Card declined for order A-1"] or said, errors[-1500:]
+
+
+@pytest.mark.timeout(20)
+def test_records_logged_after_a_fork_that_skipped_the_hooks_survive_the_first_flush(
+        make_handler: MakeHandler, logger: logging.Logger, receiver: LocalReceiver) -> None:
+    """uWSGI forks its workers from C without running os.register_at_fork hooks (unless
+    --py-call-osafterfork): a handler built in the master (the default, non-lazy apps)
+    keeps the master's pid. handle() never checks it, so the worker's records queue in
+    the inherited runtime; the first flush()/close() (_check_fork) then rebuilds the
+    runtime and throws them away, uncounted. Simulated here by the handler's pid."""
+    handler = make_handler(flush_interval=30)
+    logger.addHandler(handler)
+    handler._pid = os.getpid() + 1  # as if built in the parent, before a C-level fork
+    logger.error("Card declined for order %s", "A-1")
+    assert handler.stats()["records_accepted"] == 1
+    handler.flush(5)
+    stats = handler.stats()
+    assert len(receiver.events) == 1 or stats["records_dropped"] == 1, stats
