@@ -41,7 +41,12 @@ def test_uwsgi_stopping_delivers_or_counts_what_its_workers_hold(
         receiver: LocalReceiver, tmp_path: Path, flags: list[str]) -> None:
     """uWSGI with threads on, stopped as its docs say (SIGINT to the master): a record
     logged by a request and still in its window when the server stops is delivered, or
-    at least said on stderr as dropped. Observed: neither; 0 events, nothing said."""
+    at least said on stderr as dropped. Observed: neither; 0 events, nothing said.
+
+    --master: the app (and handler) is built in the master and the worker forked from C
+    without os.register_at_fork hooks; close() at the worker's atexit sees another pid
+    and _after_fork() throws the worker's queue away (see the simulated test below).
+    --lazy-apps: close() starts at atexit, and the worker is gone within 0.3 s."""
     skip_without("pyuwsgi")
     (tmp_path / "app.py").write_text(textwrap.dedent(APP))
     port = free_port()
