@@ -122,3 +122,40 @@ def test_a_child_forked_without_the_hooks_delivers_while_it_runs(
     """, receiver_env(receiver), timeout=20)
     messages = [r["message"] for e in receiver.events for r in e.records]
     assert "logged by a request in the worker" in messages, (result.stdout, result.stderr)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uWSGI is POSIX only")
+@pytest.mark.timeout(60)
+def test_a_lazy_uwsgi_worker_stopped_with_a_record_pending_does_not_segfault(
+        receiver: LocalReceiver, tmp_path: Path) -> None:
+    """--lazy-apps, threads on: SIGTERM to a worker holding one record in its window.
+    Observed: "uWSGI process N got Segmentation Fault", in libcrypto's EVP_MD_fetch on
+    a thread (our worker hashing while exit() tears OpenSSL down); 0 events. A plain
+    thread doing HTTP at atexit, or our handler with nothing pending, exits cleanly."""
+    skip_without("pyuwsgi")
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP.replace(
+        'return [b"ok"]', "return [str(__import__('os').getpid()).encode()]")))
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", "import sys, pyuwsgi; sys.argv[0] = 'uwsgi'; pyuwsgi.run()",
+         "--http-socket", f"127.0.0.1:{port}", "--wsgi-file", str(tmp_path / "app.py"),
+         "--processes", "1", "--enable-threads", "--master", "--lazy-apps"],
+        env={**os.environ, **receiver_env(receiver), "PYTHONPATH": os.pathsep.join(
+            [HERE, os.environ.get("PYTHONPATH", "")])},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        worker = int(requests.get(f"http://127.0.0.1:{port}/checkout", timeout=5).text)
+        os.kill(worker, signal.SIGTERM)
+        time.sleep(2.5)  # the master notices the death within a second and respawns
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=30)
+    assert "Segmentation Fault" not in output, output[-2000:]
