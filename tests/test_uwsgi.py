@@ -32,6 +32,7 @@ from incidentio_logging.testing import LocalReceiver
 from .conftest import MakeHandler
 from .test_contrib_flask import free_port
 from .test_lifecycle import HERE, receiver_env, run_script, skip_without
+from .test_security import CERT, KEY
 
 POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="uWSGI is POSIX only")
 
@@ -117,7 +118,7 @@ def uwsgi(receiver: LocalReceiver, app: Path, *flags: str) -> Iterator[Server]:
 
 @POSIX_ONLY
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("flags", [[], ["--lazy-apps"]])
+@pytest.mark.parametrize("flags", [[], ["--lazy-apps"], ["--py-call-osafterfork"]])
 def test_uwsgi_stopping_delivers_what_its_worker_holds(
         receiver: LocalReceiver, tmp_path: Path, flags: list[str]) -> None:
     """A record logged by a request and still in its window (flush_interval=30) when
@@ -126,7 +127,7 @@ def test_uwsgi_stopping_delivers_what_its_worker_holds(
     Default (app loaded in the master, worker forked from C): the worker queued into
     the master's runtime, and close() at exit found the fork and threw the queue away.
     --lazy-apps: close() at exit hashed with OpenSSL after OpenSSL's cleanup and the
-    worker died of a segmentation fault."""
+    worker died of a segmentation fault. --py-call-osafterfork: both fork hooks run."""
     (tmp_path / "app.py").write_text(textwrap.dedent(APP))
     with uwsgi(receiver, tmp_path / "app.py", *flags) as server:
         assert server.get("/checkout").ok
@@ -244,3 +245,20 @@ def test_digests_never_call_openssl(
     assert handler.flush(5)
     (event,) = receiver.events
     assert len(event.deduplication_key) == 64, event
+
+
+@POSIX_ONLY
+@pytest.mark.timeout(60)
+def test_a_lazy_uwsgi_worker_that_cannot_deliver_over_https_at_exit_says_so(
+        tmp_path: Path) -> None:
+    """--lazy-apps: a worker's exit hooks run after OpenSSL's cleanup, so an https
+    delivery then fails (see the README). It must not crash, and what it holds is
+    counted and said on stderr, not lost in silence."""
+    app = APP.replace("flush_on_sigterm=True", f"shutdown_timeout=1, ca_bundle={CERT!r}")
+    (tmp_path / "app.py").write_text(textwrap.dedent(app))
+    with LocalReceiver(tls=(CERT, KEY)) as receiver, \
+            uwsgi(receiver, tmp_path / "app.py", "--lazy-apps") as server:
+        assert server.get("/checkout").ok
+    output = server.tail(lines=None)
+    assert "Segmentation Fault" not in output, output
+    assert receiver.events or "close() left 1 record undelivered" in output, output
