@@ -125,6 +125,22 @@ WORKER_ROWS: list[Row] = [
      "lost silently → delivered, or said on stderr by shutdown_timeout (a receiver that "
      "never answers: 'close() left 1 record undelivered' at 3.3 s for 3 s, Python 3.13)",
      "test_lifecycle.py::test_records_of_a_handler_closed_by_dictconfig_are_not_lost_silently_at_exit"),
+    ("uWSGI's default (app loaded in the master, workers forked from C without "
+     "os.register_at_fork hooks): a worker's records queued into the master's runtime, "
+     "whose thread is not in the worker, and the first flush()/close() threw them away, "
+     "uncounted",
+     "0 of 1 delivered, nothing said → delivered while it runs and at the worker's exit "
+     "(the fork found at the worker's first record, by the pid logging already read, "
+     "and by uwsgi.post_fork_hook); caller cost unchanged (1.17x-1.19x both)",
+     "test_uwsgi.py::test_a_child_forked_without_the_hooks_delivers_while_it_runs"),
+    ("A uWSGI worker forked from the master began with the master's stats() (its "
+     "records, its queue)",
+     "records_accepted 1 (the master's) → 0",
+     "test_uwsgi.py::test_a_uwsgi_worker_starts_with_a_runtime_of_its_own"),
+    ("uWSGI --lazy-apps: a worker stopped with a record pending died of a segmentation "
+     "fault in libcrypto (close() at exit hashed with OpenSSL after OpenSSL's cleanup)",
+     "Segmentation Fault, 0 events → delivered (Python's built-in SHA-256, same digests)",
+     "test_uwsgi.py::test_a_lazy_uwsgi_worker_stopped_with_a_record_pending_does_not_segfault"),
 ]
 
 

@@ -21,15 +21,16 @@ from __future__ import annotations
 import builtins
 import functools
 import hashlib
+import importlib
 import itertools
 import logging
 import os
 import re
 import sys
 import sysconfig
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from types import CodeType, FrameType, FunctionType, TracebackType
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from ._record import Captured, safe_repr, safe_str
 from ._scrub import SECRET_KEY
@@ -573,7 +574,29 @@ def label(key: Hashable) -> str:
 
 def deduplication_key(group_key: Hashable) -> str:
     """The ``deduplication_key`` that ``dedup="fingerprint"`` sends for a group."""
-    return hashlib.sha256(b"fingerprint\n" + encode(label(group_key))).hexdigest()
+    return sha256(b"fingerprint\n" + encode(label(group_key))).hexdigest()
+
+
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+def _builtin_sha256() -> Callable[..., _Digest]:
+    # Python's own SHA-256, not OpenSSL's (hashlib): under uWSGI a worker's exit runs
+    # OpenSSL's cleanup before Python's atexit, where close() still hashes, and
+    # OpenSSL's digest then crashes the process. Same digests. _sha2 on 3.12+,
+    # _sha256 before; a build without either (rare) falls back to hashlib.
+    for name in ("_sha2", "_sha256"):
+        try:
+            return cast("Callable[..., _Digest]", importlib.import_module(name).sha256)
+        except (ImportError, AttributeError):
+            continue
+    return hashlib.sha256
+
+
+#: SHA-256 that never calls into OpenSSL (see _builtin_sha256).
+sha256 = _builtin_sha256()
 
 
 #: The default grouping's key function.

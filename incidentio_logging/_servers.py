@@ -11,6 +11,12 @@ quiet spell wait with it. uWSGI 2.0.27 turned threads on by default.
 The ``uwsgi`` module exists only inside a uWSGI process, with its options in
 ``uwsgi.opt`` and its version in ``uwsgi.version`` (both bytes).
 
+**uWSGI forks its workers from C**, after loading the application in the master
+(unless ``--lazy-apps``): ``os.register_at_fork`` hooks run in a worker only with
+``--py-call-osafterfork``. Its Python plugin calls ``uwsgi.post_fork_hook``, if set, in
+each new worker, so the handlers' after-fork step is chained onto it, keeping a hook
+set before (``uwsgidecorators.postfork`` sets one).
+
 **Celery prefork children** end through billiard's ``Worker._do_exit()``, which calls
 ``os._exit()``: no atexit, so no ``logging.shutdown()``, and none of multiprocessing's
 finalizers either. A child recycled by ``worker_max_tasks_per_child`` (or
@@ -60,6 +66,31 @@ def uwsgi_without_threads(modules: Mapping[str, Any] | None = None) -> str | Non
             "request and may be lost at exit. Add --enable-threads (enable-threads = true "
             "in the ini file), or use uWSGI 2.0.27 or later, where it is the default")
 
+
+
+def after_uwsgi_fork(hook: Callable[[], None],
+                     modules: Mapping[str, Any] | None = None) -> bool:
+    """Have uWSGI run ``hook`` in each worker it forks; True when this is uWSGI.
+
+    Chained once per process: a hook found there runs first, then ours.
+    """
+    uwsgi = (sys.modules if modules is None else modules).get("uwsgi")
+    if uwsgi is None:
+        return False
+    previous = getattr(uwsgi, "post_fork_hook", None)
+    if getattr(previous, "__wrapped__", None) is hook:
+        return True
+
+    def chained() -> None:
+        if callable(previous):
+            previous()
+        hook()
+    chained.__wrapped__ = hook  # type: ignore[attr-defined]
+    try:
+        setattr(uwsgi, "post_fork_hook", chained)  # noqa: B010 - a module from sys.modules
+    except Exception:  # noqa: BLE001 - a read-only module: the record check still finds the fork
+        return False
+    return True
 
 
 def _version(raw: object) -> tuple[int, ...] | None:

@@ -9,14 +9,13 @@ taken from a record is scrubbed before it is cut (see :mod:`._scrub`).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._identity import deduplication_key
+from ._identity import deduplication_key, sha256
 from ._record import safe_str
 from ._wording import count_of
 from .grouping import Group
@@ -143,7 +142,7 @@ class EventBuilder:
             # Stable across windows, processes and restarts: repeats update one alert.
             return deduplication_key(group.key)
         # The reference: this event's data and the UTC minute it was formed in.
-        digest = hashlib.sha256()
+        digest = sha256()
         minute = dt.datetime.fromtimestamp(self._wall_clock(), dt.timezone.utc)
         digest.update(minute.strftime("%Y-%m-%dT%H:%M\n").encode())
         digest.update(b",".join(records))

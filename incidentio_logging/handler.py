@@ -16,7 +16,7 @@ from ._dispatch import Dispatcher
 from ._identity import deduplication_key
 from ._record import capture
 from ._report import Reporter
-from ._servers import close_at_celery_child_exit, uwsgi_without_threads
+from ._servers import after_uwsgi_fork, close_at_celery_child_exit, uwsgi_without_threads
 from ._stats import HandlerStats, Stats
 from ._structured import plain
 from ._worker import CLOSING, INLINE_THREADS, WORKER_THREADS, Worker
@@ -166,6 +166,7 @@ class IncidentIOHandler(logging.Handler):
         self._build_runtime()
         # At construction, so the line is among the server's start-up lines.
         self._reporter.say_once("uwsgi", uwsgi_without_threads())
+        after_uwsgi_fork(_after_c_fork)
         _HANDLERS.add(self)
         close_at_celery_child_exit(_close_all)
         _hooks.quiet_client_loggers()
@@ -261,6 +262,11 @@ class IncidentIOHandler(logging.Handler):
     def _queue(self, record: logging.LogRecord, message: str | None) -> None:
         # ``message``: the record's formatted message when the rule already made it.
         try:
+            if record.process != self._pid:
+                # logging read the pid for the record: a fork that skipped our hooks
+                # (uWSGI forks its workers from C) is found at the child's first record,
+                # before it can join the parent's runtime, whose thread is not here.
+                self._check_fork()
             if self._closed:
                 self._stats.refuse("closed")
                 return
@@ -417,6 +423,13 @@ def _after_fork_in_child() -> None:
     util = sys.modules.get("multiprocessing.util")
     if util is not None:
         util.register_after_fork(_HANDLERS, _close_at_multiprocessing_exit)
+
+
+def _after_c_fork() -> None:
+    # uWSGI's post-fork hook: it runs the os.register_at_fork hooks only with
+    # --py-call-osafterfork, and then this finds them already run.
+    if any(handler._pid != os.getpid() for handler in list(_HANDLERS)):
+        _after_fork_in_child()
 
 
 def _close_at_multiprocessing_exit(_handlers: object) -> None:
