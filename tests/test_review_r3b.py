@@ -1,0 +1,42 @@
+"""Review r3b: the README's and the CLI's written promises checked against the code."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from incidentio_logging import IncidentIOHandler
+
+from .conftest import free_port
+from .test_main import serving
+
+#: An application's own credentials, as it would have them in its environment.
+APP_TOKEN = "app-own-token-9f8e7d6c5b4a"
+APP_SOURCE = "01GW2G3V0S59R238FAHPDS1R66"
+
+
+@pytest.mark.timeout(30)
+def test_the_receivers_keep_your_variables_advice_works_when_it_chose_the_token() -> None:
+    """`receiver` started without the app's variables (so it chose its own token) still
+    prints 'or keep the app's variables and pass endpoint=...' (README "What will on-call
+    see?" shows the same banner). Following that advice must deliver; a receiver that only
+    accepts the token it chose refuses the app's own token with 401."""
+    port = free_port()
+    with serving("--port", str(port)) as banner:
+        advice = re.search(r'keep the app\'s variables and pass endpoint="([^"]+)"', banner)
+        if advice is None:
+            return  # the advice is no longer given where it cannot work
+        handler = IncidentIOHandler(api_token=APP_TOKEN, alert_source_config_id=APP_SOURCE,
+                                    endpoint=advice.group(1), flush_interval=0.05,
+                                    max_retries=0)
+        try:
+            handler.handle(logging.makeLogRecord(
+                {"name": "shop", "msg": "boom", "levelno": logging.ERROR,
+                 "levelname": "ERROR"}))
+            handler.flush(timeout=5)
+            stats = handler.stats()
+        finally:
+            handler.close()
+        assert stats["records_delivered"] == 1, stats
