@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 import pytest
 
-from incidentio_logging import IncidentIOHandler
+import incidentio_logging
+from incidentio_logging import HandlerStats, IncidentIOHandler
 
 from .conftest import free_port
 from .test_main import serving
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: An application's own credentials, as it would have them in its environment.
 APP_TOKEN = "app-own-token-9f8e7d6c5b4a"
@@ -40,3 +44,25 @@ def test_the_receivers_keep_your_variables_advice_works_when_it_chose_the_token(
         finally:
             handler.close()
         assert stats["records_delivered"] == 1, stats
+
+
+def test_the_stats_docstring_names_every_counter() -> None:
+    """`help(handler.stats)` lists the counters, but not `refreshes_forgotten`, added by
+    issue 16 (README "Accounting" and HandlerStats have it)."""
+    doc = " ".join((IncidentIOHandler.stats.__doc__ or "").split()).lower()
+    missing = [key for key in HandlerStats.__annotations__
+               if key != "dropped" and key.split("_")[0][:6] not in doc]
+    assert not missing, f"stats() docstring does not mention {missing}"
+
+
+def test_flush_all_docstring_agrees_with_the_readme_on_celery_pools() -> None:
+    """README "Serverless and short jobs": "A long-lived worker (a Celery pool, a web
+    server) needs no flush after each task: its worker thread delivers on its own, and a
+    Celery child leaving the pool closes its handlers". `flush_all`'s docstring still
+    lists "a Celery task in a forked pool" among the platforms that kill the process
+    without exit, for which it is meant (its use at the end of each invocation)."""
+    with open(os.path.join(HERE, "README.md"), encoding="utf-8") as file:
+        readme = " ".join(file.read().split())
+    doc = " ".join((incidentio_logging.flush_all.__doc__ or "").split())
+    if "needs no flush after each task" in readme:
+        assert "Celery task in a forked pool" not in doc, doc
