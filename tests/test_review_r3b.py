@@ -22,13 +22,17 @@ APP_SOURCE = "01GW2G3V0S59R238FAHPDS1R66"
 
 
 @pytest.mark.timeout(30)
-def test_the_receivers_keep_your_variables_advice_works_when_it_chose_the_token() -> None:
+@pytest.mark.parametrize("receiver_env", [{}, {"INCIDENT_IO_API_TOKEN": APP_TOKEN}],
+                         ids=["neither-variable", "token-only"])
+def test_the_receivers_keep_your_variables_advice_works_when_it_chose_the_token(
+        receiver_env: dict[str, str]) -> None:
     """`receiver` started without the app's variables (so it chose its own token) still
     prints 'or keep the app's variables and pass endpoint=...' (README "What will on-call
     see?" shows the same banner). Following that advice must deliver; a receiver that only
-    accepts the token it chose refuses the app's own token with 401."""
+    accepts the token it chose refuses the app's own token with 401; one started with the
+    app's token but not its source id (it chose 01LOCALRECEIVERSOURCE00000) answers 404."""
     port = free_port()
-    with serving("--port", str(port)) as banner:
+    with serving("--port", str(port), env=receiver_env) as banner:
         advice = re.search(r'keep the app\'s variables and pass endpoint="([^"]+)"', banner)
         if advice is None:
             return  # the advice is no longer given where it cannot work
