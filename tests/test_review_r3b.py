@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 
 import pytest
 
@@ -70,3 +71,24 @@ def test_flush_all_docstring_agrees_with_the_readme_on_celery_pools() -> None:
     doc = " ".join((incidentio_logging.flush_all.__doc__ or "").split())
     if "needs no flush after each task" in readme:
         assert "Celery task in a forked pool" not in doc, doc
+
+
+@pytest.mark.timeout(10)
+def test_the_receivers_dropped_lines_note_counts_in_the_singular(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """CHANGELOG: "Counts are singular or plural, never `(s)`, in descriptions and in
+    every line on stderr." The receiver's note for lines it could not write
+    (_receiver_views.py, Background.close) says "1 events not written"."""
+    from incidentio_logging._receiver_views import Background
+
+    gate, busy = threading.Event(), threading.Event()
+    background = Background("jsonl", limit=1)
+    background.submit(lambda: (busy.set(), gate.wait(5)) and None)
+    assert busy.wait(5)  # the thread has taken that call off the queue
+    background.submit(lambda: None)  # fills the one-slot queue
+    background.submit(lambda: None)  # finds it full: counted
+    assert background.dropped == 1
+    gate.set()
+    assert background.close(5)
+    note = capsys.readouterr().err
+    assert "1 event not written" in note, note
