@@ -83,7 +83,12 @@ def test_the_receivers_dropped_lines_note_counts_in_the_singular(
 
     gate, busy = threading.Event(), threading.Event()
     background = Background("jsonl", limit=1)
-    background.submit(lambda: (busy.set(), gate.wait(5)) and None)
+
+    def stalled_write() -> None:  # a reader that stopped reading
+        busy.set()
+        gate.wait(5)
+
+    background.submit(stalled_write)
     assert busy.wait(5)  # the thread has taken that call off the queue
     background.submit(lambda: None)  # fills the one-slot queue
     background.submit(lambda: None)  # finds it full: counted
