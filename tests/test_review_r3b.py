@@ -113,3 +113,34 @@ def test_a_receiver_port_out_of_range_is_one_line_and_exit_2() -> None:
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "port" in done.stderr
+
+
+def test_where_alerts_come_from_names_the_logger_flask_really_uses() -> None:
+    """README "Web apps and task queues": "WSGI apps (Django, Flask) log their unhandled
+    exceptions on `django.request` and `flask.app`". Flask logs them on `app.logger`,
+    named after the app (the Flask section itself says `ERROR <app name>: Exception on
+    ...`), so a handler or a `rule` put on `flask.app` never sees them."""
+    flask = pytest.importorskip("flask")
+    app = flask.Flask("shop")
+
+    @app.route("/checkout")
+    def checkout() -> str:
+        raise KeyError("A-1")
+
+    names: list[str] = []
+
+    class Names(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            names.append(record.name)
+
+    root = logging.getLogger()
+    kept = Names(logging.ERROR)
+    root.addHandler(kept)
+    try:
+        assert app.test_client().get("/checkout").status_code == 500
+    finally:
+        root.removeHandler(kept)
+    with open(os.path.join(HERE, "README.md"), encoding="utf-8") as file:
+        readme = file.read()
+    if "`flask.app`" in readme:
+        assert "flask.app" in names, f"Flask logged its exception on {names}, not flask.app"
