@@ -13,6 +13,7 @@ import pytest
 
 import incidentio_logging
 from incidentio_logging import HandlerStats, IncidentIOHandler
+from incidentio_logging.testing import LocalReceiver
 
 from .conftest import free_port
 from .test_main import serving
@@ -144,3 +145,13 @@ def test_where_alerts_come_from_names_the_logger_flask_really_uses() -> None:
         readme = file.read()
     if "`flask.app`" in readme:
         assert "flask.app" in names, f"Flask logged its exception on {names}, not flask.app"
+
+
+def test_the_readme_lists_the_receivers_rate_limit_fault_mode() -> None:
+    """CHANGELOG (Added, issue 16): `LocalReceiver.rate_limit(limit=1200, window=60.0)`, a
+    fault mode answering 429 beyond incident.io's per-token limit. README's "Does my app
+    still alert?" lists the receiver's fault modes (script, refuse_connections, hold...)
+    but not this one, the one a fleet's users need to rehearse a 429."""
+    assert hasattr(LocalReceiver, "rate_limit")
+    with open(os.path.join(HERE, "README.md"), encoding="utf-8") as file:
+        assert "rate_limit(" in file.read()
