@@ -69,17 +69,19 @@ def demo() -> int:
         return 0 if delivered and len(receiver.events) == 2 else 1
 
 
-def receiver(host: str, port: int, jsonl: str | None, *, token: str | None = None,
+def receiver(host: str, port_text: str, jsonl: str | None, *, token: str | None = None,
              source: str | None = None) -> int:
     """Run the local receiver until interrupted, printing what arrives.
 
     The token and source id come from the flags, then from the variables a handler reads,
     then from the receiver's own defaults: an app keeps its own and changes only where it
-    sends. Only a token the receiver chose is printed. Events are printed on a thread
+    sends. Only a token the receiver chose is printed, and keeping the app's variables is
+    advised only when both came from them. Events are printed on a thread
     of their own, so a terminal that is slow (or paused) never holds up a reply.
     """
     printer = Background("printing events")
     try:
+        port = _port(port_text)
         token = token if token is not None else os.environ.get(TOKEN_ENV) or None
         source = source if source is not None else os.environ.get(SOURCE_ENV) or None
         api_token = parse_token(token) if token is not None else DEFAULT_TOKEN
@@ -98,14 +100,16 @@ def receiver(host: str, port: int, jsonl: str | None, *, token: str | None = Non
         return _cannot_start(f"cannot listen on {host} port {port}: {exc.strerror}")
     point = (f"Point a handler at it with:\n  export {TOKEN_ENV}={local.api_token}"
              if token is None else "Point a handler at it, keeping its token, with:")
+    # An app keeping its own variables is accepted only if the receiver took both of them.
+    keep = (f'or keep the app\'s variables and pass endpoint="{local.endpoint}".\n'
+            if token is not None and source is not None else "")
     # Ctrl-C may come while the banner is still being written: it stops the receiver too.
     with local, contextlib.suppress(KeyboardInterrupt):
         print(f"Listening on {local.endpoint}; alerts at {local.endpoint}/\n"
               f"{'Appending events to ' + jsonl if jsonl else 'Events kept in memory'}.\n"
               f"{point}\n"
               f"  export {SOURCE_ENV}={local.webhook_url}\n"
-              f'or keep the app\'s variables and pass endpoint="{local.endpoint}".\n'
-              "Ctrl-C to stop.", flush=True)
+              f"{keep}Ctrl-C to stop.", flush=True)
         while True:
             time.sleep(3600)
     printer.close(1.0)
@@ -113,10 +117,10 @@ def receiver(host: str, port: int, jsonl: str | None, *, token: str | None = Non
 
 
 def _port(text: str) -> int:
-    """``--port``: refused by argparse in one line, not by the socket in a traceback."""
+    """``--port``: refused in one line, not by argparse's usage block nor a traceback."""
     port = int(text) if text.strip().isdigit() else -1
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 65535, not {text!r}")
+        raise ValueError(f"--port must be a whole number from 0 to 65535, not {text!r}")
     return port
 
 
@@ -147,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1",
                        help="a loopback address: 127.0.0.1, ::1 or localhost "
                             "(default: %(default)s)")
-    serve.add_argument("--port", type=_port, default=8025, help="default: %(default)s")
+    serve.add_argument("--port", default="8025", help="default: %(default)s")
     serve.add_argument("--jsonl", metavar="FILE",
                        help="also append each event to FILE (default: memory only)")
     serve.add_argument("--token", help=f"accept this token; default: ${TOKEN_ENV}, else a "

@@ -349,7 +349,7 @@ def flush_all(timeout: float | None = None) -> bool:
     left out: close() delivered theirs. Returns True when
     everything was delivered. Safe from a signal handler. For the end of an invocation
     on a platform that freezes or kills the process without exit (AWS Lambda, Cloud Run
-    jobs, a Celery task in a forked pool).
+    jobs).
     """
     from .handler import _HANDLERS  # noqa: PLC0415 - the handler module imports this one
 

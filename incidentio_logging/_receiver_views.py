@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._receiver_page import PAGE
+from ._wording import count_of
 
 if TYPE_CHECKING:
     from .testing import ReceivedEvent
@@ -89,7 +90,7 @@ class Background:
         """Run what is queued and end the thread, waiting at most ``timeout`` seconds;
         False when a call is still stuck (a pipe whose reader stopped reading)."""
         if self.dropped:
-            print(f"receiver: {self.name}: {self.dropped} events not written: "
+            print(f"receiver: {self.name}: {count_of(self.dropped, 'event')} not written: "
                   "the reader fell behind", file=sys.stderr)
         try:
             self._queue.put(None, timeout=timeout)

@@ -384,7 +384,8 @@ class IncidentIOHandler(logging.Handler):
 
     def stats(self) -> HandlerStats:
         """Counters: records accepted, delivered, dropped (with ``dropped`` by reason) and
-        pending; events sent and failed; retries; resolves sent, failed and skipped.
+        pending; events sent and failed; retries; resolves sent, failed and skipped;
+        ``refreshes_forgotten`` (fired problems forgotten to bound refresh state).
 
         Also retries a failed worker start once its backoff has passed."""
         self._worker.retry_start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import import_module
@@ -17,8 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from incidentio_logging import __version__
+from incidentio_logging import IncidentIOHandler, __version__
 from incidentio_logging.__main__ import main
+from incidentio_logging._receiver_views import Background
 from incidentio_logging.config import SOURCE_ENV, TOKEN_ENV
 from incidentio_logging.testing import DEFAULT_TOKEN
 
@@ -94,6 +97,38 @@ def test_the_receiver_takes_the_apps_own_token_and_source(where: str) -> None:
                               json=EVENT, headers={"Authorization": f"Bearer {token}"},
                               timeout=5)
         assert reply.status_code == 202
+
+
+#: An application's own credentials, as it would have them in its environment.
+APP_TOKEN, APP_SOURCE = "app-own-token-9f8e7d6c5b4a", "01GW2G3V0S59R238FAHPDS1R66"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kept", ["neither", "token", "source", "both"])
+def test_keeping_the_apps_variables_is_advised_only_where_it_works(kept: str) -> None:
+    """The banner said 'or keep the app's variables and pass endpoint=...' even when the
+    receiver chose the token (the app's own then got 401) or the source id (404). It is
+    said only when both came from the app's variables, and then following it delivers."""
+    env = {TOKEN_ENV: APP_TOKEN} if kept in ("token", "both") else {}
+    if kept in ("source", "both"):
+        env[SOURCE_ENV] = APP_SOURCE
+    port = free_port()
+    with serving("--port", str(port), env=env) as banner:
+        advice = re.search(r'keep the app\'s variables and pass endpoint="([^"]+)"', banner)
+        assert (advice is not None) == (kept == "both"), banner
+        if advice is None:
+            return
+        handler = IncidentIOHandler(api_token=APP_TOKEN, alert_source_config_id=APP_SOURCE,
+                                    endpoint=advice.group(1), flush_interval=0.05,
+                                    max_retries=0)
+        try:
+            handler.handle(logging.makeLogRecord(
+                {"name": "shop", "msg": "boom", "levelno": logging.ERROR,
+                 "levelname": "ERROR"}))
+            assert handler.flush(timeout=5)
+            assert handler.stats()["records_delivered"] == 1
+        finally:
+            handler.close()
 
 
 def ipv6_loopback() -> bool:
@@ -188,14 +223,32 @@ def test_the_console_script_is_the_module_command(capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize("port", ["70000", "-1", "x"])
 def test_a_port_out_of_range_is_refused_in_one_line(port: str,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    """``receiver --port 70000`` ended in an OverflowError traceback (exit 1), while the
-    help says "Exits 2 when it cannot start"."""
-    with pytest.raises(SystemExit) as exit_:
-        main(["receiver", "--port", port])
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    assert f"argument --port: must be a whole number from 0 to 65535, not '{port}'" in err
+    """``receiver --port 70000`` ended in an OverflowError traceback (exit 1), then in
+    argparse's four-line usage block, while the README promises one line and exit 2."""
+    line = cannot_start(capsys, "--port", port)
+    assert line == f"receiver: --port must be a whole number from 0 to 65535, not '{port}'"
+
+
+@pytest.mark.timeout(10)
+def test_the_receivers_dropped_lines_note_counts_in_the_singular(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The note for events the printer could not write said "1 events not written"."""
+    gate, busy = threading.Event(), threading.Event()
+    background = Background("jsonl", limit=1)
+
+    def stalled_write() -> None:  # a reader that stopped reading
+        busy.set()
+        gate.wait(5)
+
+    background.submit(stalled_write)
+    assert busy.wait(5)  # the thread has taken that call off the queue
+    background.submit(lambda: None)  # fills the one-slot queue
+    background.submit(lambda: None)  # finds it full: counted
+    assert background.dropped == 1
+    gate.set()
+    assert background.close(5)
+    assert capsys.readouterr().err == ("receiver: jsonl: 1 event not written: "
+                                       "the reader fell behind\n")
 
 
 @pytest.mark.timeout(10)

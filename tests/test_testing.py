@@ -18,6 +18,8 @@ import requests
 
 from incidentio_logging.testing import DEFAULT_SOURCE, DEFAULT_TOKEN, LocalReceiver, Scripted
 
+from .harness import ROOT
+
 
 def post(receiver: LocalReceiver, body: Any, *, token: str | None = None,
          source: str | None = None) -> requests.Response:
@@ -490,3 +492,14 @@ def test_a_payload_received_at_does_not_override_the_receivers(tmp_path: Path) -
         (event,) = receiver.events
     (line,) = [json.loads(text) for text in path.read_text().splitlines()]
     assert line["received_at"] == event.received_at
+
+
+def test_the_readme_lists_the_rate_limit_fault_mode() -> None:
+    """README's "Does my app still alert?" listed the receiver's fault modes but not
+    ``rate_limit``, the one a fleet's users need to rehearse incident.io's 429."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "receiver.rate_limit(1200, window=60)" in readme
+    with LocalReceiver() as receiver:
+        receiver.rate_limit(1, window=60)
+        statuses = [post(receiver, VALID).status_code for _ in range(2)]
+    assert statuses == [202, 429]
