@@ -3,13 +3,20 @@ hook for dictConfig-closed workers, flush outcomes, dotted transports, threshold
 
 from __future__ import annotations
 
+import logging
+import logging.config
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
+from incidentio_logging import IncidentIOHandler
 from incidentio_logging.testing import LocalReceiver
+from incidentio_logging.transport import Reply
 
 _RECONFIGURED_JUST_BEFORE_EXIT = r"""
 import logging, logging.config, sys, time
@@ -55,3 +62,70 @@ def test_exit_after_a_dictconfig_rerun_stays_within_one_shutdown_timeout(
     assert err.count("undelivered") == 2, err
     # ...but within one budget (plus interpreter teardown slack), not two.
     assert exit_took < budget + 1.0, f"exit took {exit_took:.2f}s for shutdown_timeout={budget}"
+
+
+class ClientTransport:
+    """A user's transport around an HTTP client that, like httpx.Client, cannot send once
+    closed. Real HTTP (urllib) to the URL it is pointed at."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.token = ""
+        self.closed = False
+
+    def post(self, body: bytes, timeout: float) -> Reply:
+        if self.closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        request = urllib.request.Request(self.url, data=body, method="POST", headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as reply:
+                return Reply(reply.status, dict(reply.headers), reply.read())
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, dict(error.headers), error.read())
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+#: The module-level instance a dictConfig names: ``"tests.test_review_r3a:CLIENT"``.
+CLIENT = ClientTransport()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    yield
+    logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+
+
+@pytest.mark.timeout(30)
+def test_a_dictconfig_rerun_does_not_close_the_transport_the_new_handler_uses(
+        receiver: LocalReceiver, restore_logging: None) -> None:
+    """README, Options: ``transport`` may be "a dotted path to one" (an instance); and
+    README, Django: "Django runs dictConfig twice ... nothing leaks or hangs" (any
+    settings reload re-runs it too). Both handlers resolve the path to the same object;
+    the replaced handler's close() calls its close(), so the live handler is left with a
+    closed client and every later alert fails (internal_error here; with httpx,
+    RuntimeError on every post). The transport is not the handler's to close when it
+    was given by path to a shared object."""
+    CLIENT.url = receiver.webhook_url
+    CLIENT.token = receiver.api_token
+    CLIENT.closed = False
+    config = {"version": 1, "disable_existing_loggers": False, "handlers": {"incident": {
+        "()": IncidentIOHandler, **receiver.handler_options(), "flush_interval": 0.05,
+        "transport": "tests.test_review_r3a:CLIENT"}},
+        "root": {"handlers": ["incident"], "level": "ERROR"}}
+    logging.config.dictConfig(config)
+    logging.getLogger("app").error("first config")
+    logging.config.dictConfig(config)  # a settings reload: the old handler is closed
+    (live,) = [h for h in logging.getLogger().handlers if isinstance(h, IncidentIOHandler)]
+    receiver.wait_for(1)  # the replaced handler's worker delivers its record, then ends
+    deadline = time.monotonic() + 3.0
+    while not CLIENT.closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    logging.getLogger("app").error("payment failed after the reload")
+    assert live.flush(5.0), live.stats()
+    assert any("payment failed" in event.title for event in receiver.wait_for(2))
