@@ -88,7 +88,9 @@ class IncidentIOHandler(logging.Handler):
             then hand over to the previous SIGTERM handler or default; False.
         transport: a :class:`~incidentio_logging.transport.Transport` to use instead of
             HTTP (callable ``post``, ``reset``, ``close``), or a dotted path to one, or to
-            a class or function that makes one when called with no arguments.
+            a class or function that makes one when called with no arguments. close()
+            closes only a transport the handler made (HTTP, or by such a call); one given
+            as an instance is left open for its owner.
     """
 
     def __init__(
@@ -147,7 +149,7 @@ class IncidentIOHandler(logging.Handler):
         self._settings = settings
         self._predicate = settings.predicate
         self._rule = settings.rule
-        given = parse_transport(transport)
+        given, self._owns_transport = parse_transport(transport)
         self._transport: Transport = given if given is not None else HttpTransport(
             endpoint=settings.endpoint, source_id=settings.source_id,
             api_token=settings.api_token, ca_bundle=settings.ca_bundle,
@@ -181,7 +183,7 @@ class IncidentIOHandler(logging.Handler):
         self._stats = Stats()
         self._reporter = Reporter(clock=time.monotonic, secret=self._settings.api_token)
         dispatcher = Dispatcher(self._settings, transport=self._transport, stats=self._stats,
-                                reporter=self._reporter)
+                                reporter=self._reporter, owns_transport=self._owns_transport)
         self._floods = dispatcher.window.floods
         self._group_key = dispatcher.group_key
         self._worker = Worker(
