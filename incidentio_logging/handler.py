@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -19,7 +20,7 @@ from ._report import Reporter
 from ._servers import after_uwsgi_fork, close_at_celery_child_exit, uwsgi_without_threads
 from ._stats import HandlerStats, Stats
 from ._structured import plain
-from ._worker import CLOSING, INLINE_THREADS, WORKER_THREADS, Worker
+from ._worker import CLOSING, INLINE_THREADS, WORKER_THREADS, Worker, finish_closing
 from .config import MAX_QUEUE_BYTES, Settings, parse_settings, parse_transport
 from .transport import HttpTransport, Transport
 
@@ -145,11 +146,13 @@ class IncidentIOHandler(logging.Handler):
             threshold_window=threshold_window, capture_uncaught=capture_uncaught,
             flush_on_sigterm=flush_on_sigterm,
         )
+        # Before the base class lists this handler in logging's: a bad transport must
+        # not leave a half-built handler for logging.shutdown() to flush.
+        given, self._owns_transport = parse_transport(transport)
         super().__init__(settings.level)
         self._settings = settings
         self._predicate = settings.predicate
         self._rule = settings.rule
-        given, self._owns_transport = parse_transport(transport)
         self._transport: Transport = given if given is not None else HttpTransport(
             endpoint=settings.endpoint, source_id=settings.source_id,
             api_token=settings.api_token, ca_bundle=settings.ca_bundle,
@@ -375,6 +378,9 @@ class IncidentIOHandler(logging.Handler):
         try:
             _hooks.release_uncaught(self)
             self._worker.stop(budget, continued=left is not None, take_over=take_over)
+            if self._worker in CLOSING and not _AT_EXIT:
+                _AT_EXIT.append(True)
+                atexit.register(_finish_closing_at_exit)
         except Exception as exc:  # noqa: BLE001
             self._reporter.report("close", f"close failed: {type(exc).__name__}: {exc}")
         finally:
@@ -437,6 +443,29 @@ def _after_c_fork() -> None:
 def _close_at_multiprocessing_exit(_handlers: object) -> None:
     util = sys.modules["multiprocessing.util"]
     util.Finalize(None, _close_all, exitpriority=-100)
+
+
+#: Whether :func:`_finish_closing_at_exit` is registered: once, by the first close that
+#: left its worker to finish on its own (see ``CLOSING``).
+_AT_EXIT: list[bool] = []
+
+
+def _finish_closing_at_exit() -> None:
+    """At exit, wait for the workers that closes under logging's lock (a dictConfig
+    re-run) left to finish, within the same one shutdown budget as the live handlers.
+
+    atexit runs this before logging.shutdown() (last registered, first run). Waiting
+    for those workers first and then giving each live handler its own shutdown_timeout
+    would make exit take two budgets; so the live handlers' shutdown starts now, their
+    workers set going at once, and logging.shutdown()'s flush and close continue it.
+    """
+    if not CLOSING:
+        return
+    live = [handler for handler in list(_HANDLERS) if not handler._closed]
+    for handler in live:
+        handler._begin_shutdown(ending=True)
+    _hooks.flush_all()  # meanwhile the closed handlers' workers finish on their own
+    finish_closing()
 
 
 def _close_all() -> None:

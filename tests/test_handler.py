@@ -476,7 +476,7 @@ def test_a_flood_is_counted_without_capturing_each_record(
         raise KeyError("k")
     except KeyError:
         logger.exception("disk full on %s", "x")  # same template, another fingerprint
-    assert not handler.flush(5)  # 990 were only counted
+    assert handler.flush(5)  # 990 were only counted: by design, not a failed delivery
     events = {e.title: e for e in receiver.events}
     flood = events[f"ERROR {logger.name}: disk full on 0 (+999 more)"]
     assert len(flood.records) == 10
