@@ -181,8 +181,10 @@ class IncidentIOHandler(logging.Handler):
             _hooks.flush_on_sigterm(self, self._reporter)
 
     def _build_runtime(self) -> None:
-        """The per-process parts: rebuilt in a forked child, so it never shares them."""
-        self._pid = os.getpid()
+        """The per-process parts: rebuilt in a forked child, so it never shares them.
+
+        The pid is set last: until then, another thread finds the fork not yet handled
+        and waits on :data:`_FORK_LOCK` instead of using the parent's parts."""
         self._stats = Stats()
         self._reporter = Reporter(clock=time.monotonic, secret=self._settings.api_token)
         dispatcher = Dispatcher(self._settings, transport=self._transport, stats=self._stats,
@@ -199,6 +201,7 @@ class IncidentIOHandler(logging.Handler):
             # The longest one step of a delivery may keep the worker from the queue.
             busy_grace=self._settings.timeout + self._settings.max_retry_time,
         )
+        self._pid = os.getpid()
 
     def _after_fork(self) -> None:
         # The parent's queue, window and connections stay the parent's: the child starts
@@ -395,6 +398,7 @@ class IncidentIOHandler(logging.Handler):
         pending; events sent and failed; retries; resolves sent, failed and skipped.
 
         Also retries a failed worker start once its backoff has passed."""
+        self._check_fork()  # a child forked past Python's hooks: its own counts, not the parent's
         self._worker.retry_start()
         return self._stats.as_dict(self._worker.pending(), self._floods.total())
 
@@ -414,7 +418,10 @@ class IncidentIOHandler(logging.Handler):
     def _check_fork(self) -> None:
         # For forks that bypass os.register_at_fork (a C extension calling fork()).
         if self._pid != os.getpid():
-            self._after_fork()
+            # Two threads may find it at once: one rebuilds, the other then sees the pid.
+            with _FORK_LOCK:
+                if self._pid != os.getpid():
+                    self._after_fork()
 
 
 def _after_fork_in_child() -> None:
@@ -444,6 +451,10 @@ def _close_at_multiprocessing_exit(_handlers: object) -> None:
     util = sys.modules["multiprocessing.util"]
     util.Finalize(None, _close_all, exitpriority=-100)
 
+
+#: Taken only on the path of a fork that bypassed Python's hooks (see ``_check_fork``).
+#: Reentrant: a rebuild may log, and so check again, on the same thread.
+_FORK_LOCK = threading.RLock()
 
 #: Whether :func:`_finish_closing_at_exit` is registered: once, by the first close that
 #: left its worker to finish on its own (see ``CLOSING``).
