@@ -778,6 +778,43 @@ FLEET_ROWS: list[Row] = [
 ]
 
 
+#: Review r3a: dotted transports, the exit budget after a dictConfig re-run, threshold
+#: titles of refreshes, flush results, late-fork detection, dotted-path imports.
+REVIEW_R3A_ROWS: list[Row] = [
+    ("A dictConfig re-run closed a transport given by dotted path to a shared instance "
+     "while the new handler used it",
+     "every later alert failed (closed client) → delivered; only a transport the handler "
+     "made is closed",
+     "test_lifecycle.py::test_a_dictconfig_rerun_does_not_close_the_transport_the_new_handler_uses"),
+    ("Exit after a dictConfig re-run, receiver not answering (shutdown_timeout=1.5)",
+     "two budgets (old workers waited out, then the live handlers' own) → one: both "
+     "records said undelivered within 1.5 s + teardown",
+     "test_lifecycle.py::test_exit_after_a_dictconfig_rerun_stays_within_one_shutdown_timeout"),
+    ("A refresh's threshold title claimed a minute of records within the window "
+     "(5 per 10 s, threshold 3 in 10 s)",
+     "[≥29 in 10s] → [≥6 in 10s], the records whose times lie within 10 s of the newest",
+     "test_refresh.py::"
+     "test_a_refresh_does_not_claim_more_records_within_the_window_than_there_were"),
+    ("A live flush() returned False for records counted by design (batch_full, body_size)",
+     "False while a closed handler said True → True, as the README's Exit says",
+     "test_handler.py::test_records_counted_by_design_do_not_fail_a_live_flush"),
+    ("stats() in a child forked past Python's fork hooks",
+     "the parent's counts until the first record → its own from the first stats()",
+     "test_lifecycle.py::test_stats_in_a_child_forked_past_the_hooks_are_its_own"),
+    ("Two threads finding a late fork at once: the pid was set before the rebuild",
+     "the second thread read the parent's counters → waits for the rebuild (pid set last, "
+     "under a lock taken only on that path)",
+     "test_lifecycle.py::"
+     "test_a_late_fork_found_by_two_threads_at_once_is_rebuilt_before_either_uses_it"),
+    ("A dotted path whose module raises as it is imported (RuntimeError, SyntaxError)",
+     "the raw exception out of the constructor → ValueError naming the option",
+     "test_config.py::test_a_module_failing_as_it_is_imported_is_a_config_fault"),
+    ("A transport that failed validation left a half-built handler in logging's list",
+     "AttributeError from logging.shutdown()'s flush → checked before the handler is listed",
+     "test_config.py::test_a_refused_transport_leaves_no_half_built_handler_for_logging"),
+]
+
+
 HARDENING: list[Row] = (WORKER_ROWS + SCRUB_ROWS + CONFIG_ROWS + STORM_ROWS
                         + STRUCTURED_ROWS + IDENTITY_ROWS + HOOKS_ROWS + RECEIVER_ROWS
-                        + PAGE_ROWS + ASGI_ROWS + FLEET_ROWS)
+                        + PAGE_ROWS + ASGI_ROWS + FLEET_ROWS + REVIEW_R3A_ROWS)

@@ -60,8 +60,11 @@ class Dispatcher:
 
     def __init__(self, settings: Settings, *, transport: Transport, stats: Stats,
                  reporter: Reporter, wall_clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, owns_transport: bool = True) -> None:
         self._transport = transport
+        # A transport the user gave as an instance may outlive this handler (a dictConfig
+        # re-run hands the same one to the new handler): only one we made is ours to close.
+        self._owns_transport = owns_transport
         self._stats = stats
         self._reporter = reporter
         self._wall_clock = wall_clock
@@ -421,7 +424,9 @@ class Dispatcher:
             )
 
     def close(self) -> None:
-        """Release the transport's connections."""
+        """Release the transport's connections, if the transport is the handler's own."""
+        if not self._owns_transport:
+            return
         with contextlib.suppress(Exception):  # closing is best effort
             self._transport.close()
 

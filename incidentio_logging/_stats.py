@@ -6,6 +6,11 @@ import threading
 from collections import Counter
 from typing import TypedDict
 
+#: Records counted, not sent, by design (a flood's overflow, what the body's budget left
+#: out): said on stderr as it happens and kept in stats(), but never a failed delivery,
+#: so neither a flush's result nor close()'s line counts them.
+COUNTED = frozenset({"batch_full", "body_size"})
+
 
 class HandlerStats(TypedDict):
     """What :meth:`IncidentIOHandler.stats` returns: a plain dict, typed key by key.
@@ -62,6 +67,7 @@ class Stats:
         # Drops of records that had been queued: one int, so reading it takes no lock
         # (a flush on top of a thread interrupted inside refuse() must not wait on it).
         self._worker_drops = 0
+        self._worker_losses = 0  # of those, not COUNTED: what makes a flush return False
         self.delivered = 0
         self.events_sent = 0
         self.events_failed = 0
@@ -80,6 +86,8 @@ class Stats:
             with self._lock:
                 self._dropped[reason] += count
                 self._worker_drops += count
+                if reason not in COUNTED:
+                    self._worker_losses += count
 
     def refuse(self, reason: str) -> None:
         """Count a record dropped at the logging call, before it reached the queue."""
@@ -95,6 +103,11 @@ class Stats:
     def worker_dropped(self) -> int:
         """Drops of records that had been queued."""
         return self._worker_drops
+
+    def worker_lost(self) -> int:
+        """Drops of records that had been queued, but for a :data:`COUNTED` reason: what
+        a flush compares (read without the lock, as :meth:`worker_dropped`)."""
+        return self._worker_losses
 
     def dropped_by_reason(self) -> dict[str, int]:
         """A copy of the drops so far, by reason."""
@@ -119,6 +132,7 @@ class Stats:
                 if count:
                     self._dropped[reason] += count
                     self._worker_drops += count
+                    self._worker_losses += count
                     final["dropped"][reason] = final["dropped"].get(reason, 0) + count
             final["records_dropped"] += left
             final["records_pending"] = 0

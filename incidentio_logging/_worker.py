@@ -21,7 +21,6 @@ and are the cooperative kind.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import math
@@ -37,7 +36,7 @@ from ._dispatch import Dispatcher, Timing
 from ._record import LIGHT_CHARS, RECORD_CHARGE, TRACEBACK_CHARGE, Captured
 from ._report import Reporter
 from ._schedule import Send
-from ._stats import Stats
+from ._stats import COUNTED, Stats
 from ._structured import normalize
 from ._wording import count_of
 
@@ -52,10 +51,9 @@ INLINE_THREADS: set[int] = set()
 #: else waits for them (logging.shutdown() no longer lists their handlers, and they are
 #: daemon threads), so :func:`finish_closing` does, at exit and on SIGTERM.
 CLOSING: set[Worker] = set()
-# finish_closing is registered with atexit once, by the first such close. From 3.12 on
-# threading._shutdown() runs before atexit but joins only non-daemon threads: a daemon
-# worker still runs during atexit, and can be joined there.
-_AT_EXIT: list[bool] = []
+# The handler module waits for them at exit (an atexit hook registered by the first such
+# close). From 3.12 on threading._shutdown() runs before atexit but joins only
+# non-daemon threads: a daemon worker still runs during atexit, and can be joined there.
 
 #: Why records are not delivered when shipping them on the caller's own thread would
 #: first need a DNS lookup, which no timeout bounds (see ``needs_lookup``).
@@ -412,17 +410,17 @@ class Worker:
             with self._start_lock():  # no worker starts while this thread delivers
                 if self._inline_needed():
                     return self._flush_inline(self._clock() + timeout)
-        marker = _Flush(self._stats.worker_dropped())
+        marker = _Flush(self._stats.worker_lost())
         self._put_marker(marker)
         if self._stopped or _holds_logging_lock():
             return False  # stopped meanwhile: no worker will reach the marker
         return marker
 
     def _flush_inline(self, deadline: float) -> bool:
-        dropped_before = self._stats.worker_dropped()
+        dropped_before = self._stats.worker_lost()
         self._ship_inline(deadline)
         # As _settle: a group held back (threshold, storm control) is not delivered.
-        return (self.pending() == 0 and self._stats.worker_dropped() == dropped_before
+        return (self.pending() == 0 and self._stats.worker_lost() == dropped_before
                 and not self._dispatcher.holds_back())
 
     def _nothing_pending(self) -> bool:
@@ -515,9 +513,6 @@ class Worker:
             # exit and SIGTERM wait for it (see CLOSING).
             self._closing_thread = thread
             CLOSING.add(self)
-            if not _AT_EXIT:
-                _AT_EXIT.append(True)
-                atexit.register(finish_closing)
             return
         thread.join(_bounded(self._stop_at - self._clock()))
         if thread.is_alive():
@@ -670,7 +665,7 @@ class Worker:
         # marker (a later refusal, a flood's overflow, a threshold): only the outcomes
         # of the events waiting now are this flush's business.
         marker.mark, marker.sends = dispatcher.mark(), sends
-        marker.clean_at_mark = (self._stats.worker_dropped() == marker.dropped_before
+        marker.clean_at_mark = (self._stats.worker_lost() == marker.dropped_before
                                 and not held)
         self._flushes.append(marker)
 
@@ -805,7 +800,7 @@ class Worker:
         """
         if held is None:
             held = self._dispatcher.holds_back()
-        marker.delivered_all = (self._stats.worker_dropped() == marker.dropped_before
+        marker.delivered_all = (self._stats.worker_lost() == marker.dropped_before
                                 and not held)
         marker.done.set()
 
@@ -856,10 +851,6 @@ class Worker:
         self._markers.popleft()
 
 
-#: Records counted, not sent, by design (a flood's overflow, what the body's budget left
-#: out): said on stderr as it happens and kept in stats(), but not something close()
-#: left undelivered, so neither its line nor ``closed_clean`` counts them.
-COUNTED = frozenset({"batch_full", "body_size"})
 
 #: What each reason close() can leave behind means, for its one line on stderr.
 _WHY = {

@@ -409,8 +409,9 @@ def import_dotted(option: str, path: str) -> object:
         target: object = importlib.import_module(module_name)
         for part in attr.split("."):
             target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"{option} {path!r} could not be imported: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a module failing as it runs is a config fault too
+        raise ValueError(f"{option} {path!r} could not be imported: "
+                         f"{type(exc).__name__}: {exc}") from None
     return target
 
 
@@ -418,12 +419,16 @@ def import_dotted(option: str, path: str) -> object:
 _TRANSPORT_METHODS = ("post", "reset", "close")
 
 
-def parse_transport(value: object) -> Transport | None:
+def parse_transport(value: object) -> tuple[Transport | None, bool]:
     """The ``transport`` option: None (HTTP), an object with callable ``post``, ``reset``
     and ``close``, or a dotted path (from dictConfig) to such an object, or to a class or
-    function that makes one when called with no arguments."""
+    function that makes one when called with no arguments.
+
+    Also whether the handler made it, so closes it: an instance given directly or by its
+    path is its owner's (a dictConfig re-run hands the same one to the new handler)."""
     if value is None:
-        return None
+        return None, True
+    made = False
     if isinstance(value, str):
         path, value = value, import_dotted("transport", value)
         if not _is_transport(value) and callable(value):
@@ -432,11 +437,12 @@ def parse_transport(value: object) -> Transport | None:
             except Exception as exc:  # noqa: BLE001 - any failure of it is a config fault
                 raise ValueError(f"transport {path!r} could not be made: "
                                  f"{type(exc).__name__}: {exc}") from None
+            made = True
     if not _is_transport(value):
         raise TypeError("transport must be an object with post(body, timeout), reset() and "
                         "close(), or a dotted path to one or to what makes one, not "
                         f"{type(value).__name__}")
-    return cast("Transport", value)
+    return cast("Transport", value), made
 
 
 def _is_transport(value: object) -> bool:

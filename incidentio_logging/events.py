@@ -91,7 +91,8 @@ class EventBuilder:
                   else value for name, value in template_fields(group).items()}
         title = _render(self._title, fields) or default_title(fields)
         if self._threshold is not None:
-            title = f"[≥{_within_window(group)} in {self._threshold.window:g}s] {title}"
+            window = self._threshold.window
+            title = f"[≥{_within_window(group, window)} in {window:g}s] {title}"
         title = _cut(title, MAX_TITLE)
         description = _cut(
             _render(self._description, fields)
@@ -132,9 +133,10 @@ class EventBuilder:
     def _summary(self, group: Group, included: int, omitted_size: int) -> dict[str, Any]:
         summary = _summary(group, included, omitted_size, self._scrub)
         if self._threshold is not None:
-            summary["threshold"] = {"records_within_window": _within_window(group),
+            window = self._threshold.window
+            summary["threshold"] = {"records_within_window": _within_window(group, window),
                                     "threshold": self._threshold.count,
-                                    "window_seconds": self._threshold.window}
+                                    "window_seconds": window}
         return summary
 
     def _key(self, group: Group, records: list[bytes]) -> str:
@@ -164,13 +166,19 @@ class EventBuilder:
         return body
 
 
-def _within_window(group: Group) -> int:
-    """How many of the problem's records are known to lie within the threshold window.
+def _within_window(group: Group, window: float) -> int:
+    """How many of the problem's records are known to lie within ``window`` s of its newest.
 
-    A lower bound: the records in this event are all within it (older held ones expired),
-    and so are the times the threshold keeps, at most ``threshold`` of them.
+    A lower bound. When the first kept record is that recent, every record of the event
+    is (those only counted came after it). Otherwise, as in a refresh that carries
+    minutes of records, only those whose own times are that recent count, among the
+    kept records and the times the threshold keeps.
     """
-    return max(group.total, len(group.times or ()))
+    newest = group.last_created
+    if group.records and newest - group.records[0].created <= window:
+        return group.total
+    kept = sum(1 for record in group.records if newest - record.created <= window)
+    return max(kept, sum(1 for created in group.times or () if newest - created <= window))
 
 
 def _redaction(token: str | None) -> tuple[bytes, bytes] | None:

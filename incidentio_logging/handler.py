@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -19,7 +20,7 @@ from ._report import Reporter
 from ._servers import after_uwsgi_fork, close_at_celery_child_exit, uwsgi_without_threads
 from ._stats import HandlerStats, Stats
 from ._structured import plain
-from ._worker import CLOSING, INLINE_THREADS, WORKER_THREADS, Worker
+from ._worker import CLOSING, INLINE_THREADS, WORKER_THREADS, Worker, finish_closing
 from .config import MAX_QUEUE_BYTES, Settings, parse_settings, parse_transport
 from .transport import HttpTransport, Transport
 
@@ -88,7 +89,9 @@ class IncidentIOHandler(logging.Handler):
             then hand over to the previous SIGTERM handler or default; False.
         transport: a :class:`~incidentio_logging.transport.Transport` to use instead of
             HTTP (callable ``post``, ``reset``, ``close``), or a dotted path to one, or to
-            a class or function that makes one when called with no arguments.
+            a class or function that makes one when called with no arguments. close()
+            closes only a transport the handler made (HTTP, or by such a call); one given
+            as an instance is left open for its owner.
     """
 
     def __init__(
@@ -143,11 +146,13 @@ class IncidentIOHandler(logging.Handler):
             threshold_window=threshold_window, capture_uncaught=capture_uncaught,
             flush_on_sigterm=flush_on_sigterm,
         )
+        # Before the base class lists this handler in logging's: a bad transport must
+        # not leave a half-built handler for logging.shutdown() to flush.
+        given, self._owns_transport = parse_transport(transport)
         super().__init__(settings.level)
         self._settings = settings
         self._predicate = settings.predicate
         self._rule = settings.rule
-        given = parse_transport(transport)
         self._transport: Transport = given if given is not None else HttpTransport(
             endpoint=settings.endpoint, source_id=settings.source_id,
             api_token=settings.api_token, ca_bundle=settings.ca_bundle,
@@ -176,12 +181,14 @@ class IncidentIOHandler(logging.Handler):
             _hooks.flush_on_sigterm(self, self._reporter)
 
     def _build_runtime(self) -> None:
-        """The per-process parts: rebuilt in a forked child, so it never shares them."""
-        self._pid = os.getpid()
+        """The per-process parts: rebuilt in a forked child, so it never shares them.
+
+        The pid is set last: until then, another thread finds the fork not yet handled
+        and waits on :data:`_FORK_LOCK` instead of using the parent's parts."""
         self._stats = Stats()
         self._reporter = Reporter(clock=time.monotonic, secret=self._settings.api_token)
         dispatcher = Dispatcher(self._settings, transport=self._transport, stats=self._stats,
-                                reporter=self._reporter)
+                                reporter=self._reporter, owns_transport=self._owns_transport)
         self._floods = dispatcher.window.floods
         self._group_key = dispatcher.group_key
         self._worker = Worker(
@@ -194,6 +201,7 @@ class IncidentIOHandler(logging.Handler):
             # The longest one step of a delivery may keep the worker from the queue.
             busy_grace=self._settings.timeout + self._settings.max_retry_time,
         )
+        self._pid = os.getpid()
 
     def _after_fork(self) -> None:
         # The parent's queue, window and connections stay the parent's: the child starts
@@ -373,6 +381,9 @@ class IncidentIOHandler(logging.Handler):
         try:
             _hooks.release_uncaught(self)
             self._worker.stop(budget, continued=left is not None, take_over=take_over)
+            if self._worker in CLOSING and not _AT_EXIT:
+                _AT_EXIT.append(True)
+                atexit.register(_finish_closing_at_exit)
         except Exception as exc:  # noqa: BLE001
             self._reporter.report("close", f"close failed: {type(exc).__name__}: {exc}")
         finally:
@@ -388,6 +399,7 @@ class IncidentIOHandler(logging.Handler):
         ``refreshes_forgotten`` (fired problems forgotten to bound refresh state).
 
         Also retries a failed worker start once its backoff has passed."""
+        self._check_fork()  # a child forked past Python's hooks: its own counts, not the parent's
         self._worker.retry_start()
         return self._stats.as_dict(self._worker.pending(), self._floods.total())
 
@@ -407,7 +419,10 @@ class IncidentIOHandler(logging.Handler):
     def _check_fork(self) -> None:
         # For forks that bypass os.register_at_fork (a C extension calling fork()).
         if self._pid != os.getpid():
-            self._after_fork()
+            # Two threads may find it at once: one rebuilds, the other then sees the pid.
+            with _FORK_LOCK:
+                if self._pid != os.getpid():
+                    self._after_fork()
 
 
 def _after_fork_in_child() -> None:
@@ -436,6 +451,33 @@ def _after_c_fork() -> None:
 def _close_at_multiprocessing_exit(_handlers: object) -> None:
     util = sys.modules["multiprocessing.util"]
     util.Finalize(None, _close_all, exitpriority=-100)
+
+
+#: Taken only on the path of a fork that bypassed Python's hooks (see ``_check_fork``).
+#: Reentrant: a rebuild may log, and so check again, on the same thread.
+_FORK_LOCK = threading.RLock()
+
+#: Whether :func:`_finish_closing_at_exit` is registered: once, by the first close that
+#: left its worker to finish on its own (see ``CLOSING``).
+_AT_EXIT: list[bool] = []
+
+
+def _finish_closing_at_exit() -> None:
+    """At exit, wait for the workers that closes under logging's lock (a dictConfig
+    re-run) left to finish, within the same one shutdown budget as the live handlers.
+
+    atexit runs this before logging.shutdown() (last registered, first run). Waiting
+    for those workers first and then giving each live handler its own shutdown_timeout
+    would make exit take two budgets; so the live handlers' shutdown starts now, their
+    workers set going at once, and logging.shutdown()'s flush and close continue it.
+    """
+    if not CLOSING:
+        return
+    live = [handler for handler in list(_HANDLERS) if not handler._closed]
+    for handler in live:
+        handler._begin_shutdown(ending=True)
+    _hooks.flush_all()  # meanwhile the closed handlers' workers finish on their own
+    finish_closing()
 
 
 def _close_all() -> None:

@@ -284,6 +284,9 @@ def test_group_by_none_refuses_fingerprint_dedup_naming_both_options() -> None:
 class NullTransport:
     """A transport for the dotted-path tests: answers nothing, sends nothing."""
 
+    def __init__(self) -> None:
+        self.closed = False
+
     def post(self, body: bytes, timeout: float) -> Any:
         raise AssertionError("not sent in these tests")
 
@@ -291,7 +294,7 @@ class NullTransport:
         pass
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
 #: A ready transport, for ``"tests.test_config:NULL_TRANSPORT"``.
@@ -342,6 +345,45 @@ def test_a_transport_may_be_a_dotted_path_to_what_makes_one(path: str) -> None:
     construction, and what it returns is the transport."""
     transport = build(transport=path)._transport
     assert type(transport) is NullTransport and transport is not NULL_TRANSPORT
+
+
+def test_a_refused_transport_leaves_no_half_built_handler_for_logging() -> None:
+    """A transport refused at construction is checked before logging lists the handler:
+    logging.shutdown() (and a dictConfig) flushes every handler still alive in its list,
+    and a half-built one raised AttributeError there. (Review r3a.)"""
+    with pytest.raises(TypeError) as caught:  # its traceback keeps the handler alive
+        build(transport=object())
+    listed = [ref() for ref in logging._handlerList]  # type: ignore[attr-defined]
+    assert not [h for h in listed if isinstance(h, IncidentIOHandler)
+                and not hasattr(h, "_pid")], caught
+
+
+def test_close_closes_only_a_transport_the_handler_made() -> None:
+    """README, Options: close() closes a transport the handler made (by calling the
+    factory a path names); one given as an instance, directly or by path, is its
+    owner's: a dictConfig re-run hands the same instance to the new handler.
+    (Review r3a.)"""
+    made = build(transport="tests.test_config:make_transport")
+    made.close()
+    assert made._transport.closed  # type: ignore[attr-defined]
+    NULL_TRANSPORT.closed = False
+    build(transport="tests.test_config:NULL_TRANSPORT").close()
+    mine = NullTransport()
+    build(transport=mine).close()
+    assert not NULL_TRANSPORT.closed and not mine.closed
+
+
+@pytest.mark.parametrize(("module", "source"), [
+    ("settings_not_ready", "raise RuntimeError('settings are not configured')\n"),
+    ("settings_typo", "def broken(:\n")])
+def test_a_module_failing_as_it_is_imported_is_a_config_fault(
+        module: str, source: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any failure importing a dotted path's module (not only ImportError) is refused
+    at construction as ValueError naming the option. (Review r3a.)"""
+    (tmp_path / f"{module}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match=f"transport '{module}:T' could not be imported"):
+        build(transport=f"{module}:T")
 
 
 @pytest.mark.parametrize("off", ["off", "OFF", " None ", "none", None])

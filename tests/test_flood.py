@@ -428,7 +428,7 @@ def test_an_fstring_error_loop_is_counted_on_the_callers_thread(
     assert handler._floods.open
     loop(1000)
     assert handler._worker.pending() == 0  # counted on this thread: nothing queued
-    assert not handler.flush(5)  # 1000 were only counted
+    assert handler.flush(5)  # 1000 were only counted: by design, not a failed delivery
     (event,) = receiver.events
     assert event.title == f"ERROR {logger.name}: Card declined for order A-1001 (+1004 more)"
     stats = handler.stats()
@@ -521,7 +521,7 @@ def test_two_error_loops_at_once_both_stay_on_the_fast_path(
     database(100)
     assert handler._floods.total() - counted == 300
     assert handler._worker.pending() == 0
-    assert not handler.flush(5)
+    assert handler.flush(5)  # what was only counted is no failed delivery
     titles = sorted(event.title for event in receiver.events)
     assert titles == [f"ERROR {logger.name}: Cannot reach db-1 (+104 more)",
                       f"ERROR {logger.name}: Card declined for order A-1001 (+204 more)"]

@@ -11,7 +11,10 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+import urllib.error
+import urllib.request
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +22,9 @@ from typing import Any
 import pytest
 
 from incidentio_logging import IncidentIOHandler
+from incidentio_logging import handler as handler_module
 from incidentio_logging.testing import LocalReceiver
+from incidentio_logging.transport import Reply
 
 from .conftest import MakeHandler, worker_threads
 
@@ -200,6 +205,42 @@ def test_fork_hook_is_registered() -> None:
     handler._pid = -1  # as if this process were a child created without the hook
     handler.flush(1)
     assert handler._worker is not old_worker
+
+
+def test_stats_in_a_child_forked_past_the_hooks_are_its_own(receiver: LocalReceiver) -> None:
+    """A child forked without Python's fork hooks (a C extension's fork()) shows its own
+    counts from its first stats(), not the parent's until its first record. (Review r3a.)"""
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
+    handler.handle(logging.makeLogRecord({"levelno": logging.ERROR, "msg": "in the parent"}))
+    assert handler.flush(5) and handler.stats()["records_accepted"] == 1
+    handler._pid = -1  # as if this process were a child created without the hook
+    assert handler.stats()["records_accepted"] == 0
+    handler.close()
+
+
+def test_a_late_fork_found_by_two_threads_at_once_is_rebuilt_before_either_uses_it(
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads of a child forked past the hooks find the fork at once: the one that
+    does not rebuild waits for the rebuild, and never reads the parent's parts (the pid
+    is set last, under a lock). (Review r3a.)"""
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
+    handler.handle(logging.makeLogRecord({"levelno": logging.ERROR, "msg": "in the parent"}))
+    assert handler.flush(5)
+    seen: list[int] = []
+    other = threading.Thread(target=lambda: seen.append(handler.stats()["records_accepted"]))
+    real_stats = handler_module.Stats
+
+    def stats_mid_rebuild() -> Any:
+        other.start()
+        other.join(0.2)  # the other thread finds the fork while this one rebuilds
+        return real_stats()
+
+    monkeypatch.setattr(handler_module, "Stats", stats_mid_rebuild)
+    handler._pid = -1
+    assert handler.stats()["records_accepted"] == 0
+    other.join(5)
+    assert seen == [0]
+    handler.close()
 
 
 MULTIPROCESSING_APP = """
@@ -492,3 +533,115 @@ def test_records_of_a_handler_closed_by_dictconfig_are_not_lost_silently_at_exit
     time.sleep(0.5)  # a request sent just before exit is recorded
     delivered = any("payment failed" in event.title for event in receiver.events)
     assert delivered or "undelivered" in done.stderr, (receiver.attempts, done.stderr)
+
+
+_RECONFIGURED_JUST_BEFORE_EXIT = r"""
+import logging, logging.config, sys, time
+from incidentio_logging import IncidentIOHandler
+
+config = {"version": 1, "disable_existing_loggers": False, "handlers": {"incident": {
+    "()": IncidentIOHandler, "api_token": "tok", "alert_source_config_id": "01TEST",
+    "endpoint": sys.argv[1], "flush_interval": 0.05, "shutdown_timeout": float(sys.argv[2])}},
+    "root": {"handlers": ["incident"], "level": "ERROR"}}
+logging.config.dictConfig(config)
+logging.getLogger("app").error("payment failed")
+# A settings reload right before the process ends: the old handler's close is handed to
+# its worker (dictConfig holds logging's lock); the new handler has a record of its own.
+logging.config.dictConfig(config)
+logging.getLogger("app").error("refund failed")
+print(time.monotonic(), flush=True)  # exit starts here
+"""
+
+
+@pytest.mark.timeout(30)
+def test_exit_after_a_dictconfig_rerun_stays_within_one_shutdown_timeout(
+        receiver: LocalReceiver, tmp_path: Any) -> None:
+    """README "Exit": pending events are delivered within ``shutdown_timeout``, "and exit
+    never waits longer, receiver down or not". With a receiver that never answers and a
+    dictConfig re-run just before exit, the atexit hook for dictConfig-closed workers
+    (finish_closing) waits out the old worker's whole budget first, and only then does
+    logging.shutdown() start the live handler's own shutdown_timeout: exit takes two
+    budgets (2 x 5 s by default: past Docker's 10 s grace before SIGKILL). With one
+    more re-run per budget it adds up further."""
+    budget = 1.5
+    # Run as a file, as applications are: under ``python -c`` the old worker happened to
+    # be done before exit, and the two budgets did not show.
+    script = tmp_path / "app.py"
+    script.write_text(_RECONFIGURED_JUST_BEFORE_EXIT)
+    receiver.hold()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, str(script), receiver.endpoint,
+             str(budget)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = child.communicate(timeout=25)
+        ended = time.monotonic()
+    finally:
+        receiver.release()
+    assert child.returncode == 0, err[-2000:]
+    exit_took = ended - float(out.split()[0])
+    # Both records are said as undelivered (nothing lost silently)...
+    assert err.count("undelivered") == 2, err
+    # ...but within one budget (plus interpreter teardown slack), not two.
+    assert exit_took < budget + 1.0, f"exit took {exit_took:.2f}s for shutdown_timeout={budget}"
+
+
+class ClientTransport:
+    """A user's transport around an HTTP client that, like httpx.Client, cannot send once
+    closed. Real HTTP (urllib) to the URL it is pointed at."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.token = ""
+        self.closed = False
+
+    def post(self, body: bytes, timeout: float) -> Reply:
+        if self.closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        request = urllib.request.Request(self.url, data=body, method="POST", headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as reply:
+                return Reply(reply.status, dict(reply.headers), reply.read())
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, dict(error.headers), error.read())
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+#: The module-level instance a dictConfig names: ``"tests.test_lifecycle:CLIENT"``.
+CLIENT = ClientTransport()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.usefixtures("restore_logging")
+def test_a_dictconfig_rerun_does_not_close_the_transport_the_new_handler_uses(
+        receiver: LocalReceiver) -> None:
+    """README, Options: ``transport`` may be "a dotted path to one" (an instance); and
+    README, Django: "Django runs dictConfig twice ... nothing leaks or hangs" (any
+    settings reload re-runs it too). Both handlers resolve the path to the same object;
+    the replaced handler's close() calls its close(), so the live handler is left with a
+    closed client and every later alert fails (internal_error here; with httpx,
+    RuntimeError on every post). The transport is not the handler's to close when it
+    was given by path to a shared object."""
+    CLIENT.url = receiver.webhook_url
+    CLIENT.token = receiver.api_token
+    CLIENT.closed = False
+    config = {"version": 1, "disable_existing_loggers": False, "handlers": {"incident": {
+        "()": IncidentIOHandler, **receiver.handler_options(), "flush_interval": 0.05,
+        "transport": "tests.test_lifecycle:CLIENT"}},
+        "root": {"handlers": ["incident"], "level": "ERROR"}}
+    logging.config.dictConfig(config)
+    logging.getLogger("app").error("first config")
+    logging.config.dictConfig(config)  # a settings reload: the old handler is closed
+    (live,) = [h for h in logging.getLogger().handlers if isinstance(h, IncidentIOHandler)]
+    receiver.wait_for(1)  # the replaced handler's worker delivers its record, then ends
+    deadline = time.monotonic() + 3.0
+    while not CLIENT.closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    logging.getLogger("app").error("payment failed after the reload")
+    assert live.flush(5.0), live.stats()
+    assert any("payment failed" in event.title for event in receiver.wait_for(2))

@@ -73,7 +73,7 @@ def test_a_full_queue_refuses(worker: Worker) -> None:
 def test_inline_delivery_releases_a_flush_that_was_waiting(worker: Worker) -> None:
     """A flush marker queued for a worker that has since died is settled by whoever
     delivers inline, instead of leaving its caller to sleep out the whole timeout."""
-    waiting = _Flush(worker._stats.worker_dropped())
+    waiting = _Flush(worker._stats.worker_lost())
     worker._put_marker(waiting)
     worker._thread = None  # the worker is gone; the next flush delivers inline
     assert worker.flush(1)
