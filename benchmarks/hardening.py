@@ -778,9 +778,9 @@ FLEET_ROWS: list[Row] = [
 ]
 
 
-#: Review r3a: dotted transports, the exit budget after a dictConfig re-run, threshold
+#: Across modules: dotted transports, the exit budget after a dictConfig re-run, threshold
 #: titles of refreshes, flush results, late-fork detection, dotted-path imports.
-REVIEW_R3A_ROWS: list[Row] = [
+CROSS_CUTTING_ROWS: list[Row] = [
     ("A dictConfig re-run closed a transport given by dotted path to a shared instance "
      "while the new handler used it",
      "every later alert failed (closed client) → delivered; only a transport the handler "
@@ -817,4 +817,4 @@ REVIEW_R3A_ROWS: list[Row] = [
 
 HARDENING: list[Row] = (WORKER_ROWS + SCRUB_ROWS + CONFIG_ROWS + STORM_ROWS
                         + STRUCTURED_ROWS + IDENTITY_ROWS + HOOKS_ROWS + RECEIVER_ROWS
-                        + PAGE_ROWS + ASGI_ROWS + FLEET_ROWS + REVIEW_R3A_ROWS)
+                        + PAGE_ROWS + ASGI_ROWS + FLEET_ROWS + CROSS_CUTTING_ROWS)

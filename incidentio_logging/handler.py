@@ -426,6 +426,8 @@ class IncidentIOHandler(logging.Handler):
 
 
 def _after_fork_in_child() -> None:
+    global _FORK_LOCK  # noqa: PLW0603 - a lock another thread held at the fork stays held
+    _FORK_LOCK = threading.RLock()
     WORKER_THREADS.clear()
     INLINE_THREADS.clear()
     CLOSING.clear()  # the parent's
