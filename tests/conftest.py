@@ -41,6 +41,19 @@ def make_handler(incidentio_receiver: Receiver) -> MakeHandler:
 
 
 @pytest.fixture
+def no_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker Thread.start() fails (a thread limit; on 3.12+, any start at exit):
+    flush() delivers on the caller's thread. Shared by test_worker and test_stall."""
+    original = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if self.name.startswith("incidentio-logging-worker"):
+            raise RuntimeError("can't start new thread")
+        original(self)
+    monkeypatch.setattr(threading.Thread, "start", start)
+
+
+@pytest.fixture
 def logger() -> Iterator[logging.Logger]:
     """A fresh logger that does not propagate, so tests do not see each other."""
     log = logging.getLogger(f"tests.app{next(_names)}")

@@ -13,6 +13,8 @@ import textwrap
 import threading
 import time
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,23 @@ from .test_lifecycle import HERE, receiver_env, run_script, skip_without
 from .test_worker import _clocked
 
 STALLED = "records have waited over"
+
+
+def stall_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The stall lines said on stderr since the last read."""
+    return [ln for ln in capsys.readouterr().err.splitlines() if STALLED in ln]
+
+
+@contextmanager
+def never_running(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Inside: every worker thread started exists but never runs its loop, as under
+    uWSGI without threads. On leaving, the held threads are let go before close()."""
+    never = threading.Event()
+    monkeypatch.setattr(Worker, "_run", lambda self: never.wait(10))
+    try:
+        yield
+    finally:
+        never.set()
 
 
 def fake_uwsgi(version: bytes, **options: object) -> dict[str, object]:
@@ -134,26 +153,21 @@ def test_records_waiting_for_a_worker_that_never_runs_are_said_once(
     """As under uWSGI without threads: the worker thread exists but never runs. Once
     records have waited MIN_STALL seconds (three flush_intervals are less here) the next one
     says so, once, naming the likely causes; later records add nothing."""
-    never = threading.Event()
-    monkeypatch.setattr(Worker, "_run", lambda self: never.wait(10))
     with _clocked(receiver, "tests.stall.never", flush_interval=0.05,
-                 shutdown_timeout=0.2) as (_, clock, log):
-        try:
-            log.error("first: starts a worker that never runs")
-            clock.now += MIN_STALL - 0.1
-            log.error("second: within the limit")
-            assert STALLED not in capsys.readouterr().err
-            clock.now += 0.2
-            for i in range(20):
-                log.error("waiting %s", i)
-            (line,) = [ln for ln in capsys.readouterr().err.splitlines() if STALLED in ln]
-            assert "was started but has not run yet" in line
-            assert "--enable-threads" in line and "forks" in line, line
-            clock.now += 60
-            log.error("still waiting")
-            assert STALLED not in capsys.readouterr().err
-        finally:
-            never.set()
+                  shutdown_timeout=0.2) as (_, clock, log), never_running(monkeypatch):
+        log.error("first: starts a worker that never runs")
+        clock.now += MIN_STALL - 0.1
+        log.error("second: within the limit")
+        assert STALLED not in capsys.readouterr().err
+        clock.now += 0.2
+        for i in range(20):
+            log.error("waiting %s", i)
+        (line,) = stall_lines(capsys)
+        assert "was started but has not run yet" in line
+        assert "--enable-threads" in line and "forks" in line, line
+        clock.now += 60
+        log.error("still waiting")
+        assert STALLED not in capsys.readouterr().err
 
 
 @pytest.mark.timeout(30)
@@ -166,23 +180,19 @@ def test_a_worker_started_after_one_that_failed_is_said_not_to_have_run(
         raise RuntimeError("worker fault")
 
     monkeypatch.setattr(Worker, "_loop", fail)
-    never = threading.Event()
     with _clocked(receiver, "tests.stall.second", flush_interval=0.05,
                   shutdown_timeout=0.1) as (handler, clock, log):
-        try:
-            log.error("dropped with the failed worker")
-            deadline = time.monotonic() + 5
-            while handler._worker._thread is not None:
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
-            monkeypatch.setattr(Worker, "_run", lambda self: never.wait(10))
+        log.error("dropped with the failed worker")
+        deadline = time.monotonic() + 5
+        while handler._worker._thread is not None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        with never_running(monkeypatch):
             log.error("starts a second worker, which never runs")
             clock.now += MIN_STALL + 0.1
             log.error("waits")
-            (line,) = [ln for ln in capsys.readouterr().err.splitlines() if STALLED in ln]
+            (line,) = stall_lines(capsys)
             assert "was started but has not run yet" in line
-        finally:
-            never.set()
 
 
 @pytest.mark.timeout(30)
@@ -191,37 +201,24 @@ def test_a_record_that_slips_in_after_close_gave_up_is_not_said_to_wait(
         capsys: pytest.CaptureFixture[str]) -> None:
     """close() gave up on a worker that never ran, and said so in its own line; a
     record that passed the handler's closed check just before adds no stall line."""
-    never = threading.Event()
-    monkeypatch.setattr(Worker, "_run", lambda self: never.wait(10))
     with _clocked(receiver, "tests.stall.closed", flush_interval=0.05,
-                  shutdown_timeout=0.1) as (handler, clock, log):
-        try:
-            log.error("given up by close()")
-            handler.close()
-            clock.now += 60
-            late = logging.getLogger("tests.stall.closed").makeRecord(
-                "tests.stall.closed", logging.ERROR, __file__, 1, "late", None, None)
-            assert handler._worker.submit(capture(late)) is None
-            err = capsys.readouterr().err
-            assert "close() left 1 record undelivered" in err and STALLED not in err
-        finally:
-            never.set()
+                  shutdown_timeout=0.1) as (handler, clock, log), never_running(monkeypatch):
+        log.error("given up by close()")
+        handler.close()
+        clock.now += 60
+        late = logging.getLogger("tests.stall.closed").makeRecord(
+            "tests.stall.closed", logging.ERROR, __file__, 1, "late", None, None)
+        assert handler._worker.submit(capture(late)) is None
+        err = capsys.readouterr().err
+        assert "close() left 1 record undelivered" in err and STALLED not in err
 
 
 @pytest.mark.timeout(30)
 def test_records_waiting_for_a_worker_that_cannot_start_are_said_once(
-        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch,
+        receiver: LocalReceiver, monkeypatch: pytest.MonkeyPatch, no_worker_thread: None,
         capsys: pytest.CaptureFixture[str]) -> None:
     """Every Thread.start() fails (a thread limit): the wait counts from the first
     attempt, not from each retry, and is said once; close() then delivers inline."""
-    original = threading.Thread.start
-
-    def refuse(thread: threading.Thread) -> None:
-        if thread.name.startswith("incidentio-logging-worker"):
-            raise RuntimeError("can't start new thread")
-        original(thread)
-
-    monkeypatch.setattr(threading.Thread, "start", refuse)
     with _clocked(receiver, "tests.stall.cannot_start", flush_interval=0.05) as (
             _, clock, log):
         log.error("first")
@@ -229,7 +226,7 @@ def test_records_waiting_for_a_worker_that_cannot_start_are_said_once(
         log.error("second")
         clock.now += 0.6  # 2.1 s after the first attempt, 0.6 s after the retry
         log.error("third")
-        (line,) = [ln for ln in capsys.readouterr().err.splitlines() if STALLED in ln]
+        (line,) = stall_lines(capsys)
         assert "could not be started" in line
         monkeypatch.undo()
     assert sorted(r["message"] for e in receiver.events for r in e.records) == [
@@ -279,7 +276,7 @@ def test_a_worker_stuck_in_one_delivery_is_said_only_past_that_deliverys_bound(
             assert STALLED not in capsys.readouterr().err
             clock.now += 14
             log.error("queued behind it, past the bound")
-            (line,) = [ln for ln in capsys.readouterr().err.splitlines() if STALLED in ln]
+            (line,) = stall_lines(capsys)
             assert "has stopped taking records" in line and "never returns" in line
             receiver.release()
             assert handler.flush(5)

@@ -536,19 +536,6 @@ def test_a_flush_pending_when_the_worker_fails_does_not_report_success(
     assert outcome == [False], stats
 
 
-@pytest.fixture
-def no_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every worker Thread.start() fails (a thread limit; on 3.12+, any start at exit):
-    flush() delivers on the caller's thread."""
-    original = threading.Thread.start
-
-    def start(self: threading.Thread) -> None:
-        if self.name.startswith("incidentio-logging-worker"):
-            raise RuntimeError("can't start new thread")
-        original(self)
-    monkeypatch.setattr(threading.Thread, "start", start)
-
-
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("options", [{"threshold": 3}, {"max_events_per_minute": 1}],
                          ids=["below_threshold", "storm_control"])
