@@ -133,6 +133,18 @@ class Rig:
         self.dispatcher.resolve_due(self.timing)
 
 
+def repeats_held_by_storm_control(receiver: LocalReceiver) -> Rig:
+    """A rig allowing 2 events a minute: alpha and beta spend them, and their repeats a
+    second later are held back."""
+    rig = Rig(receiver, max_events_per_minute=2, refresh_interval=None)
+    for _ in range(2):
+        rig.log("alpha failed %s")
+        rig.log("beta failed %s")
+        rig.ship()
+        rig.advance(1)
+    return rig
+
+
 def worker_threads() -> list[threading.Thread]:
     """The handler worker threads alive now."""
     return [t for t in threading.enumerate() if t.name.startswith("incidentio-logging-worker")]

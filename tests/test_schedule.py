@@ -14,7 +14,7 @@ from incidentio_logging._report import Reporter
 from incidentio_logging._schedule import KNOWN_PROBLEM, NEW_PROBLEM, RESOLVE, Schedule, Send
 from incidentio_logging.testing import LocalReceiver, Scripted
 
-from .conftest import MakeHandler, Rig
+from .conftest import MakeHandler, Rig, repeats_held_by_storm_control
 
 
 def problem(attempt_body: bytes) -> str:
@@ -58,15 +58,8 @@ def test_a_new_problem_overtakes_refreshes_held_by_storm_control(
         receiver: LocalReceiver) -> None:
     """Two problems spent the minute's budget and their repeats wait; when slots free,
     a new problem's first event takes the first one."""
-    rig = Rig(receiver, max_events_per_minute=2, refresh_interval=None)
-    rig.log("alpha failed %s")
-    rig.log("beta failed %s")
-    rig.ship()
-    rig.advance(1)
-    rig.log("alpha failed %s")
-    rig.log("beta failed %s")
-    rig.ship()  # over the budget: both held back
-    rig.advance(60)
+    rig = repeats_held_by_storm_control(receiver)
+    rig.advance(59)
     rig.log("gamma failed %s")
     rig.ship()
     assert [name for name, _ in attempts(receiver)] == ["alpha", "beta", "gamma", "alpha"]

@@ -20,7 +20,7 @@ from incidentio_logging.grouping import Window, fingerprint_key, key_function
 from incidentio_logging.serialize import Traceback
 from incidentio_logging.testing import LocalReceiver
 
-from .conftest import MakeHandler, Rig, exc_info_of
+from .conftest import MakeHandler, Rig, exc_info_of, repeats_held_by_storm_control
 
 
 def test_the_budget_allows_n_events_in_any_sixty_seconds() -> None:
@@ -253,15 +253,7 @@ def test_a_new_problem_held_by_storm_control_goes_before_older_held_repeats(
     budget". alpha and beta spend the minute's 2 events and their repeats are held back;
     then gamma, new, arrives while the budget is still spent. When 2 slots free, gamma's
     first event must take one of them, not wait a further minute behind the repeats."""
-    rig = Rig(receiver, max_events_per_minute=2, refresh_interval=None)
-    rig.log("alpha failed %s")
-    rig.log("beta failed %s")
-    rig.ship()
-    rig.advance(1)
-    rig.log("alpha failed %s")
-    rig.log("beta failed %s")
-    rig.ship()  # over the budget: both held back
-    rig.advance(1)
+    rig = repeats_held_by_storm_control(receiver)
     rig.log("gamma failed %s")
     rig.ship()  # still over the budget: gamma is held back too
     rig.advance(60)
