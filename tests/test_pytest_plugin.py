@@ -79,10 +79,16 @@ def test_a_missing_resolve_names_the_status(incidentio_receiver):
 '''
 
 
+def run_as_users_suite(pytester: pytest.Pytester, tests: str) -> pytest.RunResult:
+    """Run ``tests`` as a user's test file, in a pytest process of its own that finds the
+    plugin by its entry point."""
+    pytester.makepyfile(test_user=tests)
+    return pytester.runpytest_subprocess("-p", "no:logging", "-p", "no:cacheprovider")
+
+
 def test_the_fixture_works_in_a_users_suite(pytester: pytest.Pytester) -> None:
     """Registered by entry point: a plain test file can use it, with no conftest."""
-    pytester.makepyfile(test_user=USER_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:logging", "-p", "no:cacheprovider")
+    result = run_as_users_suite(pytester, USER_TESTS)
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines([
         "*expected a firing alert titled like '/checkout/'; received within 0.5s:*",
@@ -92,8 +98,7 @@ def test_the_fixture_works_in_a_users_suite(pytester: pytest.Pytester) -> None:
 
 def test_assert_alerted_waits_for_any_matching_event(pytester: pytest.Pytester) -> None:
     """Resolves and later events are waited for; a threshold title matches on its level."""
-    pytester.makepyfile(test_user=WAITING_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:logging", "-p", "no:cacheprovider")
+    result = run_as_users_suite(pytester, WAITING_TESTS)
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines([
         "*expected a resolved alert; received within 0.5s:*",
