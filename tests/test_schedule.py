@@ -9,12 +9,14 @@ import time
 
 import pytest
 
+from incidentio_logging import IncidentIOHandler
 from incidentio_logging._delivery import Attempts, RetryPolicy
 from incidentio_logging._report import Reporter
 from incidentio_logging._schedule import KNOWN_PROBLEM, NEW_PROBLEM, RESOLVE, Schedule, Send
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, Rig, repeats_held_by_storm_control
+from .test_worker import _wait_attempts
 
 
 def problem(attempt_body: bytes) -> str:
@@ -27,6 +29,17 @@ def problem(attempt_body: bytes) -> str:
 
 def attempts(receiver: LocalReceiver) -> list[tuple[str, int]]:
     return [(problem(a.body), a.status) for a in receiver.attempts]
+
+
+def alpha_attempted(make_handler: MakeHandler, receiver: LocalReceiver,
+                    logger: logging.Logger) -> IncidentIOHandler:
+    """A handler with a queue of 10 on ``logger``, whose first event, alpha, the receiver
+    has seen (and answered as scripted)."""
+    handler = make_handler(flush_interval=0.05, queue_size=10)
+    logger.addHandler(handler)
+    logger.error("alpha failed %s", 1)
+    _wait_attempts(receiver, 1)
+    return handler
 
 
 def test_the_most_urgent_due_send_goes_first_and_a_hold_stops_all() -> None:
@@ -112,12 +125,7 @@ def test_the_queue_keeps_draining_while_an_event_backs_off(
     problem arrive in bursts of 5 into a queue of 10: none is dropped as queue_full, they
     are windowed into a few events, and the first goes before the backoff ends."""
     receiver.script(Scripted(503, headers={"Retry-After": "1"}))
-    handler = make_handler(flush_interval=0.05, queue_size=10)
-    logger.addHandler(handler)
-    logger.error("alpha failed %s", 1)
-    deadline = time.monotonic() + 5
-    while not receiver.attempts and time.monotonic() < deadline:
-        time.sleep(0.01)
+    handler = alpha_attempted(make_handler, receiver, logger)
     for burst in range(5):
         for n in range(5):
             logger.error("beta failed %s", burst * 5 + n)
@@ -194,12 +202,7 @@ def test_a_flush_that_times_out_does_not_leave_the_worker_sleeping_through_a_bac
     alpha's 20 s backoff on its own: a different problem logged next must go within a
     few windows, as it does when nobody flushed, and the queue must keep draining."""
     receiver.script(Scripted(503, headers={"Retry-After": "20"}))
-    handler = make_handler(flush_interval=0.05, queue_size=10)
-    logger.addHandler(handler)
-    logger.error("alpha failed %s", 1)
-    deadline = time.monotonic() + 5
-    while not receiver.attempts and time.monotonic() < deadline:
-        time.sleep(0.01)
+    handler = alpha_attempted(make_handler, receiver, logger)
     started = time.monotonic()
     assert handler.flush(0.2) is False
     assert time.monotonic() - started < 1
@@ -226,9 +229,7 @@ def test_the_queue_is_drained_between_attempts_when_many_events_are_due(
     logger.addHandler(handler)
     for n in range(8):
         logger.error(f"problem {n} failed %s", n)
-    deadline = time.monotonic() + 5
-    while not receiver.attempts and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _wait_attempts(receiver, 1)
     for n in range(40):  # 2 s, 20 a second: one per 50 ms window
         logger.error("beta failed %s", n)
         time.sleep(0.05)
