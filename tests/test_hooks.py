@@ -501,19 +501,25 @@ def test_a_sigterm_while_the_logging_lock_is_held_delivers(receiver: LocalReceiv
     assert delivered(receiver, "pending at SIGTERM"), stderr
 
 
+# The start of a child with one record pending, whose close() waits out its 1.5 s
+# shutdown_timeout on a receiver that does not answer: the SIGTERM lands during it.
+PENDING_AT_CLOSE = """
+        import logging, os, signal, threading, time
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                                    shutdown_timeout=1.5, timeout=30)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("app").error("pending at close")
+"""
+
+
 @pytest.mark.timeout(30)
 def test_a_sigterm_during_close_does_not_cut_close_short(receiver: LocalReceiver) -> None:
     """A SIGTERM landing while close() waits on a slow receiver (docker stop during a
     normal exit's logging.shutdown()) waits for that close, which says what it left
     undelivered, then ends the process as SIGTERM does."""
     receiver.hold()
-    returncode, stderr = run_until_ready(receiver, """
-        import logging, os, signal, threading
-        from incidentio_logging import IncidentIOHandler
-        handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
-                                    shutdown_timeout=1.5, timeout=30)
-        logging.getLogger().addHandler(handler)
-        logging.getLogger("app").error("pending at close")
+    returncode, stderr = run_until_ready(receiver, PENDING_AT_CLOSE + """
         print("ready", flush=True)
         threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
         handler.close()
@@ -528,13 +534,7 @@ def test_a_sigterm_waits_for_a_close_on_another_thread(receiver: LocalReceiver) 
     SIGTERM lands: the SIGTERM waits for it within its budget, so close() says what it
     left, instead of the process ending at once, silently."""
     receiver.hold()
-    returncode, stderr = run_until_ready(receiver, """
-        import logging, os, signal, threading, time
-        from incidentio_logging import IncidentIOHandler
-        handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
-                                    shutdown_timeout=1.5, timeout=30)
-        logging.getLogger().addHandler(handler)
-        logging.getLogger("app").error("pending at close")
+    returncode, stderr = run_until_ready(receiver, PENDING_AT_CLOSE + """
         threading.Thread(target=handler.close).start()
         time.sleep(0.3)
         print("ready", flush=True)
