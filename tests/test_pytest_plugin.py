@@ -79,18 +79,20 @@ def test_a_missing_resolve_names_the_status(incidentio_receiver):
 '''
 
 
-def run_as_users_suite(pytester: pytest.Pytester, tests: str) -> pytest.RunResult:
+def run_as_users_suite(pytester: pytest.Pytester, tests: str, *, passed: int, failed: int,
+                       said: list[str]) -> None:
     """Run ``tests`` as a user's test file, in a pytest process of its own that finds the
-    plugin by its entry point."""
+    plugin by its entry point: so many pass and fail, and the output has lines like
+    ``said``, in that order."""
     pytester.makepyfile(test_user=tests)
-    return pytester.runpytest_subprocess("-p", "no:logging", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:logging", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=passed, failed=failed)
+    result.stdout.fnmatch_lines(said)
 
 
 def test_the_fixture_works_in_a_users_suite(pytester: pytest.Pytester) -> None:
     """Registered by entry point: a plain test file can use it, with no conftest."""
-    result = run_as_users_suite(pytester, USER_TESTS)
-    result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines([
+    run_as_users_suite(pytester, USER_TESTS, passed=2, failed=1, said=[
         "*expected a firing alert titled like '/checkout/'; received within 0.5s:*",
         "*firing: ERROR other: Something else broke*",
     ])
@@ -98,9 +100,7 @@ def test_the_fixture_works_in_a_users_suite(pytester: pytest.Pytester) -> None:
 
 def test_assert_alerted_waits_for_any_matching_event(pytester: pytest.Pytester) -> None:
     """Resolves and later events are waited for; a threshold title matches on its level."""
-    result = run_as_users_suite(pytester, WAITING_TESTS)
-    result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines([
+    run_as_users_suite(pytester, WAITING_TESTS, passed=3, failed=1, said=[
         "*expected a resolved alert; received within 0.5s:*",
         "*firing: ERROR stays: Still broken*",
     ])
