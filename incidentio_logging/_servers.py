@@ -13,9 +13,10 @@ The ``uwsgi`` module exists only inside a uWSGI process, with its options in
 
 **uWSGI forks its workers from C**, after loading the application in the master
 (unless ``--lazy-apps``): ``os.register_at_fork`` hooks run in a worker only with
-``--py-call-osafterfork``. Its Python plugin calls ``uwsgi.post_fork_hook``, if set, in
-each new worker, so the handlers' after-fork step is chained onto it, keeping a hook
-set before (``uwsgidecorators.postfork`` sets one).
+``--py-call-uwsgi-fork-hooks`` or ``--py-call-osafterfork`` (the latter aborts every
+worker at birth from Python 3.13, in uWSGI itself). Its Python plugin calls
+``uwsgi.post_fork_hook``, if set, in each new worker, so the handlers' after-fork step
+is chained onto it, keeping a hook set before (``uwsgidecorators.postfork`` sets one).
 
 **Celery prefork children** end through billiard's ``Worker._do_exit()``, which calls
 ``os._exit()``: no atexit, so no ``logging.shutdown()``, and none of multiprocessing's

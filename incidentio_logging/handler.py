@@ -445,7 +445,8 @@ def _after_fork_in_child() -> None:
 
 def _after_c_fork() -> None:
     # uWSGI's post-fork hook: it runs the os.register_at_fork hooks only with
-    # --py-call-osafterfork, and then this finds them already run.
+    # --py-call-uwsgi-fork-hooks or --py-call-osafterfork, and then this finds them
+    # already run.
     if any(handler._pid != os.getpid() for handler in list(_HANDLERS)):
         _after_fork_in_child()
 
