@@ -346,6 +346,20 @@ class Floods:
             self._publish([counter for counter in self._opened if counter not in closing])
         return self._closed(closing)
 
+    def renew(self, samples: int) -> list[FloodCounter]:
+        """Close every open counter, those that counted any renewed in their place (see
+        :meth:`FloodCounter.renewed`): those. The renewed ones are published before the
+        old ones close, so callers never find the key empty: a worker that loses the GIL
+        between the two steps would otherwise see the callers queue every record of a
+        flood for as long as it waits."""
+        old = self._opened
+        self._publish([counter.renewed(samples) for counter in old])
+        flooding = self._closed(list(old))
+        if len(flooding) < len(old):  # those that counted none are not flooding
+            self._publish([new for new, counter in zip(self._opened, old, strict=True)
+                           if counter in flooding])
+        return flooding
+
     def _publish(self, counters: list[FloodCounter]) -> None:
         # A new dict and tuple for the callers' threads, built before either is seen.
         by_key: dict[Hashable, list[FloodCounter]] = {}

@@ -73,6 +73,14 @@ STALL_INTERVALS = 3
 MIN_STALL = 2.0
 
 
+#: The shortest timed wait on a bell; shorter ones wait this long. Python 3.10's
+#: ``SimpleQueue.get(timeout=...)`` blocks for good when its deadline passes before its
+#: first look at the queue ends: it turns the spent deadline into -1 microseconds, which
+#: means no timeout (seen: a SIGTERM's second flush wait, given the few microseconds left
+#: of its budget, held the process until killed). A zero wait is a non-blocking get.
+MIN_BELL_WAIT = 0.001
+
+
 class _Bell:
     """The part of :class:`threading.Event` the worker uses, safe to set from anywhere.
 
@@ -97,7 +105,12 @@ class _Bell:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until rung, at most ``timeout`` seconds; True if it was. Stays rung."""
         try:
-            self._rings.get(timeout=None if timeout is None else _bounded(timeout))
+            if timeout is None:
+                self._rings.get()
+            elif timeout <= 0:
+                self._rings.get(block=False)
+            else:
+                self._rings.get(timeout=_bounded(max(timeout, MIN_BELL_WAIT)))
         except _queue.Empty:
             return False
         self._rings.put(None)

@@ -291,14 +291,11 @@ class Window:
     def take(self) -> list[Group]:
         """Close the window: its groups in order of first arrival. Those storm control
         holds back stay, for :meth:`due`."""
-        flooding = self.floods.stop()
-        self._fold(flooding)
+        self._fold(self.floods.renew(self._max))  # still flooding: counted afresh
         groups = list(self._groups.values())
         self._groups = {}
         for group in groups:
             if group.held:  # carried below a threshold: judged again now
                 self.held.let_go(group.size)
         self._number += 1
-        for counter in flooding:  # still flooding: renew it
-            self.floods.start(counter.renewed(self._max))
         return groups

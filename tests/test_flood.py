@@ -144,6 +144,28 @@ def test_a_flood_that_outlives_its_window_is_renewed() -> None:
     assert window.floods.total() == 2 and window.floods.strays == 0
 
 
+def test_a_renewed_flood_is_never_left_without_a_counter(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """take() publishes the renewed counter before it closes the old one: a worker that
+    lost the GIL in between left the callers no counter, and they queued every record
+    of the flood for as long as it waited (Python 3.10 CI: queue_full 12,579)."""
+    window = Window(fingerprint_key, 1)
+    window.add(capture(record()))
+    flood = only(window)
+    assert flood is not None and flood.count(record())
+    found = []
+    close = FloodCounter.close
+
+    def closing(counter: FloodCounter) -> int:
+        found.append(window.floods.open.get(counter.lookup))  # what a caller finds now
+        return close(counter)
+
+    monkeypatch.setattr(FloodCounter, "close", closing)
+    window.take()
+    renewed = only(window)
+    assert renewed is not None and found == [renewed]
+
+
 def test_records_counted_before_their_samples_are_grouped_are_not_lost() -> None:
     """If the window closes while the renewed counter's samples are still queued, what it
     counted has no group to fold into: a stray, for the dispatcher to drop, so the books

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import queue
 import signal
 import sys
 import threading
@@ -17,7 +18,7 @@ import pytest
 
 from incidentio_logging import IncidentIOHandler
 from incidentio_logging._record import capture
-from incidentio_logging._worker import Worker, _Flush
+from incidentio_logging._worker import MIN_BELL_WAIT, Worker, _Bell, _Flush
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import FakeClock, MakeHandler
@@ -554,3 +555,31 @@ def test_an_inline_flush_does_not_report_success_while_groups_are_held_back(
     stats = handler.stats()
     assert stats["records_delivered"] < 2 and stats["records_pending"] > 0, stats
     assert outcome is False, stats
+
+
+
+class _RecordingRings(queue.SimpleQueue[None]):
+    """A bell's queue that notes the timeout of every blocking get."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[float | None] = []
+
+    def get(self, block: bool = True, timeout: float | None = None) -> None:
+        if block:
+            self.timeouts.append(timeout)
+        return super().get(block, timeout)
+
+
+def test_a_bell_never_waits_with_a_deadline_that_can_pass_before_its_first_look() -> None:
+    """Python 3.10's SimpleQueue.get(timeout=t) waits for good when its deadline passes
+    before its first look at the queue ends (the spent deadline becomes -1 microseconds:
+    no timeout). A SIGTERM's last flush wait, handed the microseconds left of its budget,
+    held the process until it was killed (CI: "SIGTERM took 12.2 s for a 1 s budget");
+    alone, get(timeout=1e-9) in a loop hangs within about 100,000 calls. A bell waits at
+    least MIN_BELL_WAIT, and looks without blocking for a spent timeout."""
+    bell = _Bell()
+    rings = bell._rings = _RecordingRings()
+    assert [bell.wait(t) for t in (1e-9, 1e-4, 0.0, -1.0)] == [False] * 4
+    assert rings.timeouts == [MIN_BELL_WAIT, MIN_BELL_WAIT]
+    bell.set()
+    assert bell.wait(1e-9) and bell.wait(0.0)  # rung: found without waiting
