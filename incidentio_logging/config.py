@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import SplitResult, urlsplit
 
 from .rule import Rule, compile_rule
+from .rule import _level as level_number
 
 if TYPE_CHECKING:  # transport.py imports this module
     from .transport import Transport
@@ -380,11 +381,8 @@ def _level(value: int | str) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        if text.isascii() and text.isdigit():  # "²".isdigit() is True; int() refuses it
-            return int(text)
-        number = logging.getLevelName(text.upper())
-        if isinstance(number, int):
+        number = level_number(value.strip())  # the rule language reads levels the same way
+        if number is not None:
             return number
         raise ValueError(f"level {value!r} is not a known logging level")
     raise TypeError(f"level must be a level name or number, not {type(value).__name__}")
