@@ -152,18 +152,21 @@ class EventBuilder:
 
     def _assemble(self, head: dict[str, Any], summary: dict[str, Any],
                   records: list[bytes]) -> bytes:
-        meta = encode(json.dumps({**self._metadata, SUMMARY_KEY: summary},
-                                 ensure_ascii=False, separators=(",", ":")))
+        meta = _compact({**self._metadata, SUMMARY_KEY: summary})
         # The head is not scrubbed again: its strings already were, and a dedup key's
         # digits must never be taken for a card number.
         body = b"".join((
-            encode(json.dumps(head, ensure_ascii=False, separators=(",", ":")))[:-1],
-            b',"metadata":', meta[:-1], b',"data":[',
+            _compact(head)[:-1], b',"metadata":', meta[:-1], b',"data":[',
             b",".join(records), b"]}}",
         ))
         if self._redact is not None and self._redact[0] in body:
             body = body.replace(*self._redact)
         return body
+
+
+def _compact(value: dict[str, Any]) -> bytes:
+    """``value``, already JSON-ready and scrubbed, as compact UTF-8 JSON."""
+    return encode(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 def _within_window(group: Group, window: float) -> int:
