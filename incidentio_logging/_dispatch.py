@@ -116,7 +116,7 @@ class Dispatcher:
             self._stats.drop(held or reason, group.total)
         self._drop_window_counts()
         for send in self._schedule.take_all():
-            send.done(Outcome(False, send.attempts.retries, reason, None,
+            send.end(Outcome(False, send.attempts.retries, reason, None,
                               "discarded while waiting for its next attempt"))
 
     def _drop_window_counts(self) -> None:
@@ -252,7 +252,7 @@ class Dispatcher:
 
     def _add(self, send: Send, now: float) -> None:
         if not self._schedule.add(send, now):
-            send.done(Outcome(False, 0, "held_full", None, "the send schedule already "
+            send.end(Outcome(False, 0, "held_full", None, "the send schedule already "
                               f"holds {self._schedule.max_bytes // (1024 * 1024)} MiB of "
                               "events waiting for an attempt"))
 

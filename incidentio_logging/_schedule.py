@@ -38,7 +38,7 @@ class Send:
     priority: int
     body: bytes
     attempts: Attempts
-    #: Told how delivery ended, once.
+    #: Told how delivery ended, once, through :meth:`end` (which also keeps it).
     done: Callable[[Outcome], None]
     #: The records it carries: what close() counts as in flight during an attempt.
     records: int = 0
@@ -79,7 +79,7 @@ class Schedule:
             return False
         outcome = send.attempts.held_until(self.held_until, now)
         if outcome is not None:
-            send.done(outcome)
+            send.end(outcome)
             return True
         send.not_before = now
         send.order = next(self._order)
