@@ -103,8 +103,7 @@ class Attempts:
         remaining = min(self.give_up_at, stop_at()) - now()
         if remaining <= 0 or stop_at() - now() < floor():
             reason = "shutdown_timeout" if stop_at() < self.give_up_at else "send_failed"
-            return Outcome(False, retries, "unknown_outcome" if self._unknown else reason,
-                           None, "out of time before an attempt")
+            return self._ended(reason, None, "out of time before an attempt")
         reply: Reply | None = None
         try:
             reply = transport.post(body, min(policy.timeout, remaining))
@@ -132,7 +131,7 @@ class Attempts:
                 reason = "shutdown_timeout"
             else:
                 reason = "rate_limited" if self._status == 429 else "send_failed"
-            return self._ended(reason)
+            return self._ended(reason, self._status)
         return Retry(delay)
 
     def held_until(self, until: float, now: float) -> Outcome | None:
@@ -146,11 +145,13 @@ class Attempts:
 
     def cut_short(self) -> Outcome:
         """The deadline came before the next attempt could."""
-        return self._ended("shutdown_timeout")
+        return self._ended("shutdown_timeout", self._status)
 
-    def _ended(self, reason: str, status: int | None = None, detail: str = "") -> Outcome:
+    def _ended(self, reason: str, status: int | None, detail: str = "") -> Outcome:
+        # An attempt that was sent and got no reply may have been delivered: whatever
+        # ended the retries, that is what the outcome says.
         return Outcome(False, self.retries, "unknown_outcome" if self._unknown else reason,
-                       status or self._status, detail or self._detail)
+                       status, detail or self._detail)
 
 
 def deliver(
