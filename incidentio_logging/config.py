@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import SplitResult, urlsplit
 
-from .rule import Rule, compile_rule
-from .rule import _level as level_number
+from .rule import Rule, compile_rule, level_number
 
 if TYPE_CHECKING:  # transport.py imports this module
     from .transport import Transport

@@ -155,7 +155,7 @@ def _value_term(negated: bool, field: str, extra: tuple[str, ...], value: str, *
     if not quoted and comparison is not None:
         if field not in ("level", "m"):
             raise _error(at, f"a plain value for {field}: (comparisons are for level and m.)")
-        number = _level(value[len(comparison):]) if field == "level" else _number(
+        number = level_number(value[len(comparison):]) if field == "level" else _number(
             value[len(comparison):])
         if number is None:
             raise _error(at + len(comparison), f"a {'level' if field == 'level' else 'number'}"
@@ -168,7 +168,7 @@ def _value_term(negated: bool, field: str, extra: tuple[str, ...], value: str, *
             raise _error(at, "a range of two numbers, like 10..20 (or quote the text)")
         return Term(negated, field, "range", (low, high), extra)
     if field == "level":
-        level = _level(value)
+        level = level_number(value)
         if level is None:
             raise _error(at, f"a level name or number, not {value!r}")
         return Term(negated, field, "eq", level)
@@ -411,7 +411,8 @@ def _number(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _level(text: str) -> int | None:
+def level_number(text: str) -> int | None:
+    """A level name (any case) or number as an int; None when it names no level."""
     if text.isascii() and text.isdigit():  # "²".isdigit() is True, but int() refuses it
         return int(text)
     number = logging.getLevelName(text.upper())
