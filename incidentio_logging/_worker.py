@@ -432,9 +432,7 @@ class Worker:
     def _flush_inline(self, deadline: float) -> bool:
         dropped_before = self._stats.worker_lost()
         self._ship_inline(deadline)
-        # As _settle: a group held back (threshold, storm control) is not delivered.
-        return (self.pending() == 0 and self._stats.worker_lost() == dropped_before
-                and not self._dispatcher.holds_back())
+        return self.pending() == 0 and self._clean_since(dropped_before)
 
     def _nothing_pending(self) -> bool:
         """Nothing queued, in the worker's hands, in the window, scheduled or in flight:
@@ -678,8 +676,7 @@ class Worker:
         # marker (a later refusal, a flood's overflow, a threshold): only the outcomes
         # of the events waiting now are this flush's business.
         marker.mark, marker.sends = dispatcher.mark(), sends
-        marker.clean_at_mark = (self._stats.worker_lost() == marker.dropped_before
-                                and not held)
+        marker.clean_at_mark = self._clean_since(marker.dropped_before, held)
         self._flushes.append(marker)
 
     def _settle_flushes(self) -> None:
@@ -811,11 +808,16 @@ class Worker:
         taken between attempts, after the marker, are not its business. ``held``:
         whether groups were held back right after the ship, when it is settled later.
         """
+        marker.delivered_all = self._clean_since(marker.dropped_before, held)
+        marker.done.set()
+
+    def _clean_since(self, dropped_before: int, held: bool | None = None) -> bool:
+        """Nothing dropped since the drop count was ``dropped_before``, and no group
+        held back (storm control, thresholds: not delivered yet). ``held``: as read
+        right after the ship, when that was earlier; else read now."""
         if held is None:
             held = self._dispatcher.holds_back()
-        marker.delivered_all = (self._stats.worker_lost() == marker.dropped_before
-                                and not held)
-        marker.done.set()
+        return self._stats.worker_lost() == dropped_before and not held
 
     def _settle_close(self, *, give_up: bool = False) -> None:
         """Close is over: count what it gives up on, and say what was not delivered.
