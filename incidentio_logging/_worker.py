@@ -667,16 +667,15 @@ class Worker:
         worker: it goes on draining and closing windows, and settles it then."""
         dispatcher = self._dispatcher
         dispatcher.ship(self._timing(), flush=True)
-        held = dispatcher.holds_back()
         sends = dispatcher.scheduled()
         if not sends:
-            self._settle(marker, held)
+            self._settle(marker)
             return
         # From now on the global drop count also moves for records logged after the
         # marker (a later refusal, a flood's overflow, a threshold): only the outcomes
         # of the events waiting now are this flush's business.
         marker.mark, marker.sends = dispatcher.mark(), sends
-        marker.clean_at_mark = self._clean_since(marker.dropped_before, held)
+        marker.clean_at_mark = self._clean_since(marker.dropped_before)
         self._flushes.append(marker)
 
     def _settle_flushes(self) -> None:
@@ -801,23 +800,20 @@ class Worker:
         ``deadline``: no request has got through yet, and the deadline is short."""
         return deadline - self._clock() < SLOW_LOOKUP and self._needs_lookup()
 
-    def _settle(self, marker: _Flush, held: bool | None = None) -> None:
+    def _settle(self, marker: _Flush) -> None:
         """Everything queued before ``marker`` is shipped: tell its caller how it went.
 
-        Groups held back (storm control, thresholds) are not delivered yet; records
-        taken between attempts, after the marker, are not its business. ``held``:
-        whether groups were held back right after the ship, when it is settled later.
+        Records taken between attempts, after the marker, are not its business.
         """
-        marker.delivered_all = self._clean_since(marker.dropped_before, held)
+        marker.delivered_all = self._clean_since(marker.dropped_before)
         marker.done.set()
 
-    def _clean_since(self, dropped_before: int, held: bool | None = None) -> bool:
+    def _clean_since(self, dropped_before: int) -> bool:
         """Nothing dropped since the drop count was ``dropped_before``, and no group
-        held back (storm control, thresholds: not delivered yet). ``held``: as read
-        right after the ship, when that was earlier; else read now."""
-        if held is None:
-            held = self._dispatcher.holds_back()
-        return self._stats.worker_lost() == dropped_before and not held
+        held back (storm control, thresholds: not delivered yet). Read right after a
+        ship, before anything else is taken into the window."""
+        return (self._stats.worker_lost() == dropped_before
+                and not self._dispatcher.holds_back())
 
     def _settle_close(self, *, give_up: bool = False) -> None:
         """Close is over: count what it gives up on, and say what was not delivered.
