@@ -862,7 +862,6 @@ class Worker:
         self._markers.popleft()
 
 
-
 #: What each reason close() can leave behind means, for its one line on stderr.
 _WHY = {
     "shutdown_timeout": "shutdown_timeout ran out first",
