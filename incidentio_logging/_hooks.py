@@ -215,7 +215,6 @@ def release_sigterm(handler: IncidentIOHandler) -> None:
             pass
 
 
-
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     global _term_running, _term_deferred  # noqa: PLW0603
     # A second SIGTERM while the first one flushes (or waits for a close): whoever sent

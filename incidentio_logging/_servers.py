@@ -40,8 +40,6 @@ UWSGI_THREADS_BY_DEFAULT = (2, 0, 27)
 #: Names the receiver to Celery, which then connects it once however often it is asked.
 CELERY_DISPATCH_UID = "incidentio_logging.close_at_child_exit"
 
-# One line per process, however many handlers it builds: a forked child inherits it.
-
 
 def uwsgi_without_threads(modules: Mapping[str, Any] | None = None) -> str | None:
     """The line to say when this process is a uWSGI one whose threads never run; or None.
@@ -66,7 +64,6 @@ def uwsgi_without_threads(modules: Mapping[str, Any] | None = None) -> str | Non
             "only runs while a request is being handled, so alerts wait for the next "
             "request and may be lost at exit. Add --enable-threads (enable-threads = true "
             "in the ini file), or use uWSGI 2.0.27 or later, where it is the default")
-
 
 
 def after_uwsgi_fork(hook: Callable[[], None],

@@ -130,9 +130,7 @@ class Stats:
             for reason, count in (("unknown_outcome", unknown),
                                   ("shutdown_timeout", left - unknown)):
                 if count:
-                    self._dropped[reason] += count
-                    self._worker_drops += count
-                    self._worker_losses += count
+                    self.drop(reason, count)  # the lock is reentrant
                     final["dropped"][reason] = final["dropped"].get(reason, 0) + count
             final["records_dropped"] += left
             final["records_pending"] = 0

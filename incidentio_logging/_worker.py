@@ -432,9 +432,7 @@ class Worker:
     def _flush_inline(self, deadline: float) -> bool:
         dropped_before = self._stats.worker_lost()
         self._ship_inline(deadline)
-        # As _settle: a group held back (threshold, storm control) is not delivered.
-        return (self.pending() == 0 and self._stats.worker_lost() == dropped_before
-                and not self._dispatcher.holds_back())
+        return self.pending() == 0 and self._clean_since(dropped_before)
 
     def _nothing_pending(self) -> bool:
         """Nothing queued, in the worker's hands, in the window, scheduled or in flight:
@@ -669,17 +667,15 @@ class Worker:
         worker: it goes on draining and closing windows, and settles it then."""
         dispatcher = self._dispatcher
         dispatcher.ship(self._timing(), flush=True)
-        held = dispatcher.holds_back()
         sends = dispatcher.scheduled()
         if not sends:
-            self._settle(marker, held)
+            self._settle(marker)
             return
         # From now on the global drop count also moves for records logged after the
         # marker (a later refusal, a flood's overflow, a threshold): only the outcomes
         # of the events waiting now are this flush's business.
         marker.mark, marker.sends = dispatcher.mark(), sends
-        marker.clean_at_mark = (self._stats.worker_lost() == marker.dropped_before
-                                and not held)
+        marker.clean_at_mark = self._clean_since(marker.dropped_before)
         self._flushes.append(marker)
 
     def _settle_flushes(self) -> None:
@@ -804,18 +800,20 @@ class Worker:
         ``deadline``: no request has got through yet, and the deadline is short."""
         return deadline - self._clock() < SLOW_LOOKUP and self._needs_lookup()
 
-    def _settle(self, marker: _Flush, held: bool | None = None) -> None:
+    def _settle(self, marker: _Flush) -> None:
         """Everything queued before ``marker`` is shipped: tell its caller how it went.
 
-        Groups held back (storm control, thresholds) are not delivered yet; records
-        taken between attempts, after the marker, are not its business. ``held``:
-        whether groups were held back right after the ship, when it is settled later.
+        Records taken between attempts, after the marker, are not its business.
         """
-        if held is None:
-            held = self._dispatcher.holds_back()
-        marker.delivered_all = (self._stats.worker_lost() == marker.dropped_before
-                                and not held)
+        marker.delivered_all = self._clean_since(marker.dropped_before)
         marker.done.set()
+
+    def _clean_since(self, dropped_before: int) -> bool:
+        """Nothing dropped since the drop count was ``dropped_before``, and no group
+        held back (storm control, thresholds: not delivered yet). Read right after a
+        ship, before anything else is taken into the window."""
+        return (self._stats.worker_lost() == dropped_before
+                and not self._dispatcher.holds_back())
 
     def _settle_close(self, *, give_up: bool = False) -> None:
         """Close is over: count what it gives up on, and say what was not delivered.
@@ -862,7 +860,6 @@ class Worker:
 
     def _marker_taken(self) -> None:
         self._markers.popleft()
-
 
 
 #: What each reason close() can leave behind means, for its one line on stderr.
