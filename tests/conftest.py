@@ -178,6 +178,15 @@ def free_port(family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.
     return port
 
 
+def ipv6_loopback() -> bool:
+    """Whether this machine can listen on ::1 (some containers have no IPv6)."""
+    try:
+        free_port(socket.AF_INET6, "::1")
+    except OSError:
+        return False
+    return True
+
+
 class Kept(logging.Handler):
     """Keeps the records it is handed, unformatted, as the application made them."""
 

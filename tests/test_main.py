@@ -25,7 +25,7 @@ from incidentio_logging._receiver_views import Background
 from incidentio_logging.config import SOURCE_ENV, TOKEN_ENV
 from incidentio_logging.testing import DEFAULT_TOKEN
 
-from .conftest import free_port
+from .conftest import free_port, ipv6_loopback
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -129,14 +129,6 @@ def test_keeping_the_apps_variables_is_advised_only_where_it_works(kept: str) ->
             assert handler.stats()["records_delivered"] == 1
         finally:
             handler.close()
-
-
-def ipv6_loopback() -> bool:
-    try:
-        free_port(socket.AF_INET6, "::1")
-    except OSError:
-        return False
-    return True
 
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")

@@ -18,6 +18,7 @@ import requests
 
 from incidentio_logging.testing import DEFAULT_SOURCE, DEFAULT_TOKEN, LocalReceiver, Scripted
 
+from .conftest import ipv6_loopback
 from .harness import ROOT
 
 
@@ -221,15 +222,6 @@ def test_the_receiver_refuses_a_host_beyond_loopback() -> None:
     """0.0.0.0 would put the page, which has no authentication, on the network."""
     with pytest.raises(ValueError, match="not a loopback address"):
         LocalReceiver(host="0.0.0.0")
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
