@@ -179,6 +179,7 @@ def raw_post(receiver: LocalReceiver, content_length: str) -> http.client.HTTPRe
 
 
 def receiver_port(receiver: LocalReceiver) -> int:
+    """The port the receiver listens on, for a connection made by hand."""
     return int(receiver.endpoint.rsplit(":", 1)[1])
 
 
@@ -273,13 +274,9 @@ def test_the_receiver_keeps_its_own_token_whatever_the_environment(
         assert (receiver.api_token, receiver.source_id) == (DEFAULT_TOKEN, DEFAULT_SOURCE)
 
 
-def port_of(receiver: LocalReceiver) -> int:
-    return int(receiver.endpoint.rsplit(":", 1)[1])
-
-
 def raw_exchange(receiver: LocalReceiver, request: bytes) -> bytes:
     """Send ``request`` on one connection and read every byte the receiver answers."""
-    with socket.create_connection(("127.0.0.1", port_of(receiver)), timeout=5) as raw:
+    with socket.create_connection(("127.0.0.1", receiver_port(receiver)), timeout=5) as raw:
         raw.sendall(request)
         raw.shutdown(socket.SHUT_WR)
         chunks = []
