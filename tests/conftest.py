@@ -64,6 +64,18 @@ def logger() -> Iterator[logging.Logger]:
         log.removeHandler(handler)
 
 
+@pytest.fixture
+def payments() -> Iterator[logging.Logger]:
+    """The stdlib logger ``shop.payments`` the README's examples name, not propagating;
+    its handlers removed after."""
+    log = logging.getLogger("shop.payments")
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    yield log
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+
+
 class FakeClock:
     """Time that moves only when a test moves it, or when the code under test waits."""
 
