@@ -359,8 +359,8 @@ class LocalReceiver:
                length: int) -> tuple[int, dict[str, Any], dict[str, Any] | None]:
         """The status and reply for one request, and its payload if it is a valid event.
 
-        A scripted status overrides incident.io's answer; another fault mode (a rate
-        limit, say) would decide its status here the same way.
+        A fault's status (scripted, or the rate limit's 429) overrides incident.io's
+        answer; the request is still validated, so only a valid event is stored.
         """
         status, reply, payload = self._validate(path, headers, body, length)
         if fault.status is not None:
