@@ -141,8 +141,10 @@ def test_the_receiver_command_serves_on_ipv6() -> None:
 
 
 def cannot_start(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """Run the receiver command in-process; it must exit 2 with one line on stderr."""
+    """Run the receiver command in-process; it must exit 2 with one line on stderr, and
+    leave no thread of its own behind."""
     assert main(["receiver", *args]) == 2
+    assert "printing events" not in [t.name for t in threading.enumerate()]
     captured = capsys.readouterr()
     assert captured.out == ""
     (line,) = captured.err.splitlines()
