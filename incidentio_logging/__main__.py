@@ -79,7 +79,6 @@ def receiver(host: str, port_text: str, jsonl: str | None, *, token: str | None 
     advised only when both came from them. Events are printed on a thread
     of their own, so a terminal that is slow (or paused) never holds up a reply.
     """
-    printer = Background("printing events")
     try:
         port = _port(port_text)
         token = token if token is not None else os.environ.get(TOKEN_ENV) or None
@@ -103,6 +102,9 @@ def receiver(host: str, port_text: str, jsonl: str | None, *, token: str | None 
     # An app keeping its own variables is accepted only if the receiver took both of them.
     keep = (f'or keep the app\'s variables and pass endpoint="{local.endpoint}".\n'
             if token is not None and source is not None else "")
+    # Made once the receiver can start, so a refusal leaves no thread behind; no event
+    # arrives before it serves, below.
+    printer = Background("printing events")
     # Ctrl-C may come while the banner is still being written: it stops the receiver too.
     with local, contextlib.suppress(KeyboardInterrupt):
         print(f"Listening on {local.endpoint}; alerts at {local.endpoint}/\n"

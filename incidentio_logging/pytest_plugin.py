@@ -81,15 +81,13 @@ class Receiver:
         wanted = f"expected a {status} alert{_wanted(title, level)}"
         if not events:
             pytest.fail(f"{wanted}, but none arrived within {timeout:g}s")
-        seen = "\n  ".join(f"{e.status}: {e.title}" for e in events)
-        pytest.fail(f"{wanted}; received within {timeout:g}s:\n  {seen}")
+        pytest.fail(f"{wanted}; received within {timeout:g}s:{_listed(events)}")
 
     def assert_not_alerted(self) -> None:
         """Fail if any event arrived."""
         events = self.events
         if events:
-            seen = "\n  ".join(f"{e.status}: {e.title}" for e in events)
-            pytest.fail(f"expected no alert; received:\n  {seen}")
+            pytest.fail(f"expected no alert; received:{_listed(events)}")
 
     def _flush(self, deadline: float) -> None:
         # The handlers share what is left of the caller's time: a held receiver must not
@@ -115,6 +113,11 @@ def _matching(events: list[ReceivedEvent], title: str | None, level: str | None,
                 and (level is None
                      or str(levels.get(event.deduplication_key)).upper() == level.upper())):
             yield event
+
+
+def _listed(events: list[ReceivedEvent]) -> str:
+    """The events' statuses and titles, one an indented line, for a failure message."""
+    return "".join(f"\n  {e.status}: {e.title}" for e in events)
 
 
 def _wanted(title: str | None, level: str | None) -> str:

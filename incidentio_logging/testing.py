@@ -359,8 +359,8 @@ class LocalReceiver:
                length: int) -> tuple[int, dict[str, Any], dict[str, Any] | None]:
         """The status and reply for one request, and its payload if it is a valid event.
 
-        A scripted status overrides incident.io's answer; another fault mode (a rate
-        limit, say) would decide its status here the same way.
+        A fault's status (scripted, or the rate limit's 429) overrides incident.io's
+        answer; the request is still validated, so only a valid event is stored.
         """
         status, reply, payload = self._validate(path, headers, body, length)
         if fault.status is not None:
@@ -372,8 +372,7 @@ class LocalReceiver:
     def _limited(limiter: SlidingWindowLimiter, headers: dict[str, str],
                  fault: Scripted) -> Scripted:
         # Keyed by the Authorization header: incident.io's limit is per API key.
-        token = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        wait = limiter.admit(token)
+        wait = limiter.admit(_authorization(headers))
         if wait is None:
             return fault
         after, rate_limit = retry_after(limiter, wait, dt.datetime.now(dt.timezone.utc))
@@ -386,8 +385,7 @@ class LocalReceiver:
                   length: int) -> tuple[int, dict[str, Any], dict[str, Any] | None]:
         if not path.startswith(ALERT_EVENTS_PATH):
             return 404, _error("not_found", 404, "no such route"), None
-        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        if auth != f"Bearer {self.api_token}":
+        if _authorization(headers) != f"Bearer {self.api_token}":
             return 401, _error("authentication_error", 401,
                                "The API key you've provided is invalid"), None
         if path[len(ALERT_EVENTS_PATH):] != self.source_id:
@@ -584,6 +582,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the receiver's own access log is of no use to a test."""
+
+
+def _authorization(headers: dict[str, str]) -> str:
+    """The Authorization header, whatever its case ("" without one)."""
+    return next((v for k, v in headers.items() if k.lower() == "authorization"), "")
 
 
 def _reject_constant(name: str) -> None:

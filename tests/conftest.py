@@ -64,6 +64,18 @@ def logger() -> Iterator[logging.Logger]:
         log.removeHandler(handler)
 
 
+@pytest.fixture
+def payments() -> Iterator[logging.Logger]:
+    """The stdlib logger ``shop.payments`` the README's examples name, not propagating;
+    its handlers removed after."""
+    log = logging.getLogger("shop.payments")
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    yield log
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+
+
 class FakeClock:
     """Time that moves only when a test moves it, or when the code under test waits."""
 
@@ -176,6 +188,15 @@ def free_port(family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+def ipv6_loopback() -> bool:
+    """Whether this machine can listen on ::1 (some containers have no IPv6)."""
+    try:
+        free_port(socket.AF_INET6, "::1")
+    except OSError:
+        return False
+    return True
 
 
 class Kept(logging.Handler):

@@ -51,27 +51,10 @@ def _restore_sigusr1() -> Iterator[None]:
         signal.signal(signal.SIGUSR1, _RESTORE.pop())
 
 
-@pytest.fixture
-def failing_thread_start() -> Iterator[None]:
-    """Every worker Thread.start() fails, as under a thread limit or uWSGI without threads."""
-    original = threading.Thread.start
-
-    def start(self: threading.Thread) -> None:
-        if self.name.startswith("incidentio-logging-worker"):
-            raise RuntimeError("can't start new thread")
-        original(self)
-
-    threading.Thread.start = start  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        threading.Thread.start = original  # type: ignore[method-assign]
-
-
 @pytest.mark.timeout(30)
 def test_a_record_logged_by_a_signal_handler_during_inline_delivery_is_counted(
         receiver: LocalReceiver, make_handler: MakeHandler, logger: logging.Logger,
-        failing_thread_start: None) -> None:
+        no_worker_thread: None) -> None:
     """RELIABILITY/README: every record is delivered or counted as dropped with a reason.
 
     With no worker thread (a failed Thread.start(), uWSGI without threads, exit on 3.12),

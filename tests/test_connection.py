@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -13,6 +12,8 @@ import pytest
 from incidentio_logging import connection
 from incidentio_logging.connection import TEST_KEY, TEST_TITLE, check
 from incidentio_logging.testing import LocalReceiver, Scripted
+
+from .conftest import free_port
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -77,9 +78,7 @@ def test_a_429_says_when_to_retry(receiver: LocalReceiver) -> None:
 
 def test_a_network_failure_names_the_host_and_why() -> None:
     """Nothing listening: exit 7, the host, and the reason."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     verdict = check(api_token="tok-abcdefghijklmnop", alert_source_config_id="S1",
                     endpoint=f"http://127.0.0.1:{port}")
     assert verdict.code == connection.UNREACHABLE

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from incidentio_logging import IncidentIOHandler
 from incidentio_logging.contrib.flask import RequestSummaryFilter
 from incidentio_logging.testing import LocalReceiver
 
@@ -26,13 +27,19 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRETS = ("QUERY-S3CRET", "COOKIE-S3CRET", "HEADER-S3CRET", "PASSWORD-S3CRET")
 
 
+def summarising(app: Any, make_handler: MakeHandler) -> IncidentIOHandler:
+    """A handler on ``app.logger`` with the summary filter; the caller removes it."""
+    handler = make_handler()
+    handler.addFilter(RequestSummaryFilter())
+    app.logger.addHandler(handler)
+    return handler
+
+
 @pytest.fixture
 def app(make_handler: MakeHandler) -> Iterator[tuple[Any, Any]]:
     """A Flask app with a failing view, and its handler with the summary filter."""
     app = flask.Flask("storefront")
-    handler = make_handler()
-    handler.addFilter(RequestSummaryFilter())
-    app.logger.addHandler(handler)
+    handler = summarising(app, make_handler)
 
     @app.route("/checkout", methods=["GET", "POST"])
     def checkout() -> str:
@@ -121,9 +128,7 @@ def login_app(make_handler: MakeHandler, *, loader_logs: bool) -> tuple[Any, Any
     def account() -> str:
         return str({}[flask_login.current_user.get_id()])
 
-    handler = make_handler()
-    handler.addFilter(RequestSummaryFilter())
-    app.logger.addHandler(handler)
+    handler = summarising(app, make_handler)
     return app, handler, loads
 
 
@@ -196,9 +201,7 @@ def test_the_flask_filter_does_not_query_the_database_for_a_loaded_users_id(
     login = flask_login.LoginManager(app)
     users = {"7": User("7")}
     login.user_loader(users.get)
-    handler = make_handler()
-    handler.addFilter(RequestSummaryFilter())
-    app.logger.addHandler(handler)
+    handler = summarising(app, make_handler)
 
     @app.route("/login")
     def log_in() -> str:
@@ -242,9 +245,7 @@ def test_the_filter_neither_opens_nor_marks_the_session(make_handler: MakeHandle
     app = flask.Flask("store")
     app.secret_key = "test-only-secret"
     app.session_interface = Store()
-    handler = make_handler()
-    handler.addFilter(RequestSummaryFilter())
-    app.logger.addHandler(handler)
+    handler = summarising(app, make_handler)
 
     @app.route("/report")
     def report() -> str:

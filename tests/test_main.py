@@ -25,7 +25,7 @@ from incidentio_logging._receiver_views import Background
 from incidentio_logging.config import SOURCE_ENV, TOKEN_ENV
 from incidentio_logging.testing import DEFAULT_TOKEN
 
-from .conftest import free_port
+from .conftest import free_port, ipv6_loopback
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -131,14 +131,6 @@ def test_keeping_the_apps_variables_is_advised_only_where_it_works(kept: str) ->
             handler.close()
 
 
-def ipv6_loopback() -> bool:
-    try:
-        free_port(socket.AF_INET6, "::1")
-    except OSError:
-        return False
-    return True
-
-
 @pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
 def test_the_receiver_command_serves_on_ipv6() -> None:
     """`--host ::1` crashed with a gaierror; it serves at http://[::1]:port."""
@@ -149,8 +141,10 @@ def test_the_receiver_command_serves_on_ipv6() -> None:
 
 
 def cannot_start(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """Run the receiver command in-process; it must exit 2 with one line on stderr."""
+    """Run the receiver command in-process; it must exit 2 with one line on stderr, and
+    leave no thread of its own behind."""
     assert main(["receiver", *args]) == 2
+    assert "printing events" not in [t.name for t in threading.enumerate()]
     captured = capsys.readouterr()
     assert captured.out == ""
     (line,) = captured.err.splitlines()

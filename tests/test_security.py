@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import random
-import socket
 import string
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,7 +20,7 @@ from incidentio_logging.grouping import Group, Window, fingerprint_key
 from incidentio_logging.serialize import to_jsonable
 from incidentio_logging.testing import LocalReceiver, Scripted
 
-from .conftest import MakeHandler, exc_info_of
+from .conftest import MakeHandler, exc_info_of, free_port
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 CERT = os.path.join(DATA, "localhost.pem")
@@ -63,9 +62,7 @@ def test_a_ca_bundle_makes_a_private_certificate_trusted(tls_receiver: LocalRece
 
 
 def refused_endpoint() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"  # closed again: refused
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens there: refused
 
 
 def _wrong_token(receiver: LocalReceiver) -> dict[str, Any]:

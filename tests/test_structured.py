@@ -22,17 +22,6 @@ SECRET = "hunter2"  # what must never leave
 Processor = Callable[..., Any]
 
 
-@pytest.fixture
-def payments() -> Iterator[logging.Logger]:
-    """The stdlib logger ``shop.payments``, not propagating; its handlers removed after."""
-    log = logging.getLogger("shop.payments")
-    log.propagate = False
-    log.setLevel(logging.DEBUG)
-    yield log
-    for handler in list(log.handlers):
-        log.removeHandler(handler)
-
-
 def through_stdlib(std: logging.Logger, last: Processor) -> Any:
     """A structlog logger over ``std``, configured as structlog's stdlib docs show."""
     return structlog.wrap_logger(std, wrapper_class=structlog.stdlib.BoundLogger, processors=[

@@ -6,7 +6,6 @@ import ast
 import datetime
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -251,16 +250,6 @@ def readme_example(heading: str) -> dict[str, Any]:
     options = ast.literal_eval("{" + block.group(1) + "}")["incident_io"]
     del options["class"]
     return dict(options)
-
-
-@pytest.fixture
-def payments() -> Iterator[logging.Logger]:
-    """The logger the README's example names, detached from the root."""
-    log = logging.getLogger("shop.payments")
-    log.propagate, log.level = False, logging.DEBUG
-    yield log
-    for handler in list(log.handlers):
-        log.removeHandler(handler)
 
 
 def test_the_readme_threshold_example_ignores_info_lines(

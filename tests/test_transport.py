@@ -12,6 +12,8 @@ import pytest
 from incidentio_logging.testing import LocalReceiver
 from incidentio_logging.transport import HttpTransport, TransportError
 
+from .conftest import free_port
+
 BODY = json.dumps({"title": "t", "status": "firing", "deduplication_key": "k"}).encode()
 
 
@@ -55,9 +57,7 @@ def test_a_silent_server_times_out_as_a_transport_error(silent_port: int) -> Non
 
 def test_a_refused_connection_is_a_transport_error() -> None:
     """Nothing listening: TransportError saying the connection failed."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     transport = HttpTransport(endpoint=f"http://127.0.0.1:{port}", source_id="S1",
                               api_token="tok-secret-abcdefgh")
     with pytest.raises(TransportError, match="connection failed") as caught:

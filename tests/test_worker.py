@@ -194,17 +194,25 @@ def interrupt_the_request(receiver: LocalReceiver, handled: threading.Event,
     return helper
 
 
+def _inline_handler(receiver: LocalReceiver, name: str
+                    ) -> tuple[IncidentIOHandler, logging.Logger]:
+    """A handler that delivers inline, as when no worker thread can start, on its own
+    logger; the caller removes and closes it."""
+    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=60)
+    handler._worker._cannot_start = True
+    log = logging.getLogger(name)
+    log.propagate = False
+    log.addHandler(handler)
+    return handler, log
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1")
 def test_a_flush_from_a_signal_handler_during_inline_delivery_returns_at_once(
         receiver: LocalReceiver) -> None:
     """While this thread delivers inline (no worker thread) and its request is in flight,
     a signal handler's flush() cannot enter that delivery again: it returns False at
     once, and the record is delivered exactly once, by the outer flush."""
-    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=60)
-    handler._worker._cannot_start = True  # as when no thread can start: deliver inline
-    log = logging.getLogger("tests.signals.inline")
-    log.propagate = False
-    log.addHandler(handler)
+    handler, log = _inline_handler(receiver, "tests.signals.inline")
     log.error("delivered once")
     nested: list[bool] = []
     handled = threading.Event()
@@ -239,11 +247,7 @@ def test_a_close_on_top_of_an_inline_delivery_counts_and_says_what_it_leaves(
     and the second record was lost with nothing saying so. Now it counts the one in
     flight as unknown_outcome and the other as shutdown_timeout, and says so; whether
     or not the handler exits, nothing is sent after it gave up, and nothing twice."""
-    handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=60)
-    handler._worker._cannot_start = True  # as when no thread can start: deliver inline
-    log = logging.getLogger("tests.signals.close_inline")
-    log.propagate = False
-    log.addHandler(handler)
+    handler, log = _inline_handler(receiver, "tests.signals.close_inline")
     log.error("Card declined for order A-1")
     log.error("Disk full on /var")
     handled = threading.Event()

@@ -108,23 +108,26 @@ class ExceptionLoggingMiddleware:
                 status = message.get("status")
             await send(message)
 
-        token = _LOGGED.set([]) if _LOGGED.get() is None else None
+        logged = _LOGGED.get()
+        token = None
+        if logged is None:  # the outermost layer: the list is this connection's
+            logged = []
+            token = _LOGGED.set(logged)
         try:
             await self.app(scope, receive, noting_status if kind == "http" else send)
         except Exception as exc:
-            self._log(scope, exc, status)
+            self._log(scope, exc, status, logged)
             raise
         finally:
             if token is not None:
                 _LOGGED.reset(token)
 
-    def _log(self, scope: Scope, exc: Exception, status: object) -> None:
+    def _log(self, scope: Scope, exc: Exception, status: object,
+             logged: list[Exception]) -> None:
         shown = single_exception(exc)
-        logged = _LOGGED.get()
-        if _is_disconnect(shown) or any(seen is exc for seen in logged or ()):
+        if _is_disconnect(shown) or any(seen is exc for seen in logged):
             return
-        if logged is not None:
-            logged.append(exc)
+        logged.append(exc)
         try:
             summary = request_summary(scope, status)
             self.logger.error("%s on %s [%s]", type(shown).__name__,
