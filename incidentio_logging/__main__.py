@@ -17,9 +17,9 @@ import time
 from collections.abc import Sequence
 
 from . import __version__
+from ._config import SOURCE_ENV, TOKEN_ENV, parse_source, parse_token
+from ._connection import check
 from ._receiver_views import Background, show
-from .config import SOURCE_ENV, TOKEN_ENV, parse_source, parse_token
-from .connection import check
 from .handler import IncidentIOHandler
 from .testing import DEFAULT_SOURCE, DEFAULT_TOKEN, LocalReceiver
 

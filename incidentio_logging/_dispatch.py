@@ -14,18 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._budget import EventBudget
+from ._config import Settings
 from ._delivery import Attempts, Outcome, RetryPolicy
+from ._events import AlertEvent, EventBuilder
+from ._grouping import REFRESH, Group, Window, key_function
 from ._refreshing import Refreshes
 from ._report import Reporter
+from ._resolving import Fired, ResolveTimers
 from ._schedule import KNOWN_PROBLEM, NEW_PROBLEM, RESOLVE, Schedule, Send
+from ._serialize import secret_key_pattern
 from ._stats import Stats
+from ._threshold import Threshold
 from ._wording import count_of, were
-from .config import Settings
-from .events import AlertEvent, EventBuilder
-from .grouping import REFRESH, Group, Window, key_function
-from .resolving import Fired, ResolveTimers
-from .serialize import secret_key_pattern
-from .threshold import Threshold
 from .transport import Transport
 
 #: What to check, by status, when incident.io refuses an event.

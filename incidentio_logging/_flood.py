@@ -53,7 +53,7 @@ from collections.abc import Hashable, Sequence
 from types import CodeType
 
 from ._identity import MAX_SCANNED, is_group, mask
-from .serialize import Traceback, traceback_codes
+from ._serialize import Traceback, traceback_codes
 
 
 class FloodCounter:

@@ -34,8 +34,8 @@ from typing import Any, Protocol, cast
 
 from ._record import Captured, safe_repr, safe_str
 from ._scrub import SECRET_KEY
+from ._serialize import encode
 from ._structured import plain
-from .serialize import encode
 
 #: Characters of a message that are scanned; the rest takes no part in its fingerprint.
 MAX_SCANNED = 1_000

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable
 
-from .resolving import MAX_FIRED
+from ._resolving import MAX_FIRED
 
 #: Problems followed at once; past it the one sent longest ago is forgotten.
 MAX_FOLLOWED = MAX_FIRED

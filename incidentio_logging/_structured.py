@@ -34,7 +34,7 @@ from typing import Any
 
 from ._record import Captured, capture, message_key, safe_str
 from ._scrub import strip_escapes
-from .serialize import _RENAMES
+from ._serialize import _RENAMES
 
 #: Where an event dict's or an extra's colliding keys go, so both values are kept.
 NESTED = "extra"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import _hooks
+from ._config import MAX_QUEUE_BYTES, Settings, parse_settings, parse_transport
 from ._dispatch import Dispatcher
 from ._identity import deduplication_key
 from ._record import capture
@@ -21,7 +22,6 @@ from ._servers import after_uwsgi_fork, close_at_celery_child_exit, uwsgi_withou
 from ._stats import HandlerStats, Stats
 from ._structured import plain
 from ._worker import CLOSING, INLINE_THREADS, WORKER_THREADS, Worker, finish_closing
-from .config import MAX_QUEUE_BYTES, Settings, parse_settings, parse_transport
 from .transport import HttpTransport, Transport
 
 _HANDLERS: weakref.WeakSet[IncidentIOHandler] = weakref.WeakSet()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from .events import SUMMARY_KEY
+from ._events import SUMMARY_KEY
 from .handler import IncidentIOHandler
 from .testing import HandlerOptions, LocalReceiver, ReceivedEvent
 

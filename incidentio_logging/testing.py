@@ -28,9 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypedDict
 
 from . import _receiver_views as views
+from ._config import ALERT_EVENTS_PATH, is_loopback
+from ._events import BODY_LIMIT
 from ._rate_limit import SlidingWindowLimiter, retry_after
-from .config import ALERT_EVENTS_PATH, is_loopback
-from .events import BODY_LIMIT
 
 DEFAULT_TOKEN = "local-receiver-token-0123456789"  # noqa: S105 - loopback test token
 DEFAULT_SOURCE = "01LOCALRECEIVERSOURCE00000"

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
-from .config import ALERT_EVENTS_PATH, is_loopback
+from ._config import ALERT_EVENTS_PATH, is_loopback
 
 #: More of a reply than this is never read: an error body is a few hundred bytes.
 MAX_REPLY_BYTES = 64 * 1024

@@ -203,7 +203,7 @@ def test_an_exception_logged_as_an_argument_does_not_keep_its_frames_while_held(
 def test_a_record_with_a_bad_created_time_does_not_sink_its_groups_alert(
         receiver: LocalReceiver, make_handler: MakeHandler, logger: logging.Logger,
         created: float) -> None:
-    """Issue 12: a hand-made record is counted right; serialize.py: "one bad record must
+    """Issue 12: a hand-made record is counted right; _serialize.py: "one bad record must
     not sink the event"; RELIABILITY: hostile log calls leave their neighbours delivered.
 
     grouping._created() is applied only when ``type(created) is not float``, so a float

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from incidentio_logging import IncidentIOHandler
-from incidentio_logging.config import MAX_TOKEN_LENGTH, parse_metadata
+from incidentio_logging._config import MAX_TOKEN_LENGTH, parse_metadata
 
 TOKEN = "sekrit-token-value-1234567890"
 SOURCE = "01GW2G3V0S59R238FAHPDS1R66"

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from incidentio_logging import connection
-from incidentio_logging.connection import TEST_KEY, TEST_TITLE, check
+from incidentio_logging import _connection as connection
+from incidentio_logging._connection import TEST_KEY, TEST_TITLE, check
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import free_port

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from incidentio_logging._events import BODY_BUDGET, EventBuilder
+from incidentio_logging._grouping import Group, Window, fingerprint_key
 from incidentio_logging._record import capture
-from incidentio_logging.events import BODY_BUDGET, EventBuilder
-from incidentio_logging.grouping import Group, Window, fingerprint_key
 from incidentio_logging.testing import LocalReceiver
 
 from .conftest import exc_info_of, strict_json

@@ -13,9 +13,9 @@ from collections.abc import Callable
 import pytest
 
 from incidentio_logging._flood import _PROBES, _VALUE, MAX_OPEN, MAX_PER_KEY, FloodCounter
+from incidentio_logging._grouping import Window, fingerprint_key, key_function
 from incidentio_logging._identity import mask
 from incidentio_logging._record import capture
-from incidentio_logging.grouping import Window, fingerprint_key, key_function
 from incidentio_logging.handler import IncidentIOHandler
 from incidentio_logging.testing import LocalReceiver
 

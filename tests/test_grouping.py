@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from incidentio_logging._grouping import Window, fingerprint_key, key_function
 from incidentio_logging._record import capture
-from incidentio_logging.grouping import Window, fingerprint_key, key_function
 
 from .conftest import exc_info_of
 

@@ -13,7 +13,7 @@ import pytest
 
 from incidentio_logging import IncidentIOHandler, Reply
 from incidentio_logging._dispatch import Timing
-from incidentio_logging.serialize import RecordSerializer
+from incidentio_logging._serialize import RecordSerializer
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, worker_threads

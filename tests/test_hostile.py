@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incidentio_logging import IncidentIOHandler
-from incidentio_logging.events import BODY_LIMIT
+from incidentio_logging._events import BODY_LIMIT
 from incidentio_logging.testing import LocalReceiver
 
 from .conftest import strict_json

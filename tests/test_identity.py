@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from incidentio_logging import fingerprint
+from incidentio_logging._grouping import Window, key_function
 from incidentio_logging._identity import MAX_SCANNED, Fingerprinter, mask
 from incidentio_logging._record import capture
 from incidentio_logging._structured import plain
-from incidentio_logging.grouping import Window, key_function
 from incidentio_logging.testing import LocalReceiver
 
 from .conftest import Kept, MakeHandler, exc_info_of

@@ -21,8 +21,8 @@ import requests
 
 from incidentio_logging import IncidentIOHandler, __version__
 from incidentio_logging.__main__ import main
+from incidentio_logging._config import SOURCE_ENV, TOKEN_ENV
 from incidentio_logging._receiver_views import Background
-from incidentio_logging.config import SOURCE_ENV, TOKEN_ENV
 from incidentio_logging.testing import DEFAULT_TOKEN
 
 from .conftest import free_port, ipv6_loopback

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from incidentio_logging.resolving import ResolveTimers
+from incidentio_logging._resolving import ResolveTimers
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, Rig

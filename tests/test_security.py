@@ -14,10 +14,10 @@ import pytest
 import requests
 
 from incidentio_logging import IncidentIOHandler
+from incidentio_logging._events import EventBuilder
+from incidentio_logging._grouping import Group, Window, fingerprint_key
 from incidentio_logging._record import capture
-from incidentio_logging.events import EventBuilder
-from incidentio_logging.grouping import Group, Window, fingerprint_key
-from incidentio_logging.serialize import to_jsonable
+from incidentio_logging._serialize import to_jsonable
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, exc_info_of, free_port

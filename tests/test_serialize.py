@@ -16,7 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 import pytest
 
 from incidentio_logging._record import capture, restore
-from incidentio_logging.serialize import (
+from incidentio_logging._serialize import (
     BUDGET_NOTE,
     CUT,
     MAX_NODES,

@@ -15,9 +15,9 @@ from incidentio_logging._budget import (
     EventBudget,
     HeldBudget,
 )
+from incidentio_logging._grouping import Window, fingerprint_key, key_function
 from incidentio_logging._record import capture
-from incidentio_logging.grouping import Window, fingerprint_key, key_function
-from incidentio_logging.serialize import Traceback
+from incidentio_logging._serialize import Traceback
 from incidentio_logging.testing import LocalReceiver
 
 from .conftest import MakeHandler, Rig, exc_info_of, repeats_held_by_storm_control

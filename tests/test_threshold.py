@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from incidentio_logging._threshold import MAX_GROUPS
 from incidentio_logging.testing import LocalReceiver
-from incidentio_logging.threshold import MAX_GROUPS
 
 from .conftest import MakeHandler, Rig
 

@@ -47,7 +47,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from .. import flush_all
-from ..serialize import _GROUP_TYPES
+from .._serialize import _GROUP_TYPES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

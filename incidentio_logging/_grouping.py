@@ -26,7 +26,7 @@ from ._budget import RECORD_OVERHEAD, HeldBudget
 from ._flood import FloodCounter, Floods
 from ._identity import Fingerprinter, fingerprint_key, label
 from ._record import Captured, restore
-from .serialize import ExcInfo, RecordSerializer, Traceback
+from ._serialize import ExcInfo, RecordSerializer, Traceback
 
 KeyFunc = Callable[[Captured], Hashable]
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import __version__
+from ._config import parse_connection
 from ._delivery import error_message, retry_after
 from ._scrub import Scrubber
+from ._serialize import dumps, encode
 from ._wording import count_of
-from .config import parse_connection
-from .serialize import dumps, encode
 from .transport import HttpTransport, TransportError
 
 TEST_KEY = "incidentio-logging-connection-test"

@@ -15,11 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._grouping import Group
 from ._identity import deduplication_key, sha256
 from ._record import safe_str
-from ._wording import count_of
-from .grouping import Group
-from .serialize import (
+from ._serialize import (
     SECRET_KEY,
     ExcInfo,
     RecordSerializer,
@@ -29,7 +28,8 @@ from .serialize import (
     encode,
     to_jsonable,
 )
-from .threshold import Threshold
+from ._threshold import Threshold
+from ._wording import count_of
 
 #: incident.io's only published size figure is 512 KiB per body; stay well below it.
 BODY_LIMIT = 512 * 1024

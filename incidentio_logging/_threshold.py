@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Iterable
 
-from .grouping import STORM_CONTROL, Group, record_size
+from ._grouping import STORM_CONTROL, Group, record_size
 
 #: Problems followed at once; past it the least recently seen is forgotten.
 MAX_GROUPS = 1_000
