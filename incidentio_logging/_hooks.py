@@ -1,4 +1,5 @@
-"""Process-wide hooks: uncaught exceptions and SIGTERM as alerts, and ``flush_all``.
+"""Process-wide hooks: uncaught exceptions and SIGTERM as alerts; ``flush_all``; and
+``shut_down``, the one shutdown path of the SIGTERM hook and the exit hook.
 
 Each is off by default and installed only for the handlers that ask (``capture_uncaught``,
 ``flush_on_sigterm``): they change state the whole process shares. However many handlers
