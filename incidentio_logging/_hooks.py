@@ -1,4 +1,5 @@
-"""Process-wide hooks: uncaught exceptions and SIGTERM as alerts, and ``flush_all``.
+"""Process-wide hooks: uncaught exceptions and SIGTERM as alerts; ``flush_all``; and
+``shut_down``, the one shutdown path of the SIGTERM hook and the exit hook.
 
 Each is off by default and installed only for the handlers that ask (``capture_uncaught``,
 ``flush_on_sigterm``): they change state the whole process shares. However many handlers
@@ -15,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -233,58 +234,49 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _deliver_before_hand_over() -> bool:
-    """Deliver what is pending within the longest ``shutdown_timeout`` among the
+    """Shut the live handlers down within the longest ``shutdown_timeout`` among the
     handlers that asked; True when the hand-over must wait for a close() under way
     beneath this handler, on this thread.
 
     The budget starts now, as a bare flush starts it, so that what runs after the
     hand-over (``sys.exit()`` in the previous handler, then ``logging.shutdown()``)
-    gets only what is left. When the default disposition is to end the process, the
-    handlers are closed with what is left, so what could not be delivered is counted
-    and said, as close() says it at exit.
+    gets only what is left.
     """
-    from .handler import _HANDLERS  # noqa: PLC0415 - the handler module imports this one
-
-    me = threading.get_ident()
-    handlers = list(_HANDLERS)
-    if any(handler._closing_on == me for handler in handlers):
+    if _closing_here():
         return True  # it cannot be waited for here: it hands over when it ends
-    budget = max((h.settings.shutdown_timeout for h in _flushing_on_term), default=0.0)
-    deadline = time.monotonic() + budget
-    previous = _previous_term
-    ending = previous != signal.SIG_IGN  # a Python handler may end it (sys.exit)
-    kills = ending and not callable(previous)
-    live = [handler for handler in handlers if not handler._closed]
-    for handler in live:
-        handler._begin_shutdown(ending=ending)
-    _flush(live, deadline)
-    # A close() on another thread (logging.shutdown() in a thread, dictConfig) delivers
-    # what flush_all leaves out: wait for it within the same budget.
-    while (any(handler._closing_on is not None for handler in handlers)
-           and time.monotonic() < deadline):
-        time.sleep(CLOSE_POLL)
-    if kills:
-        # Each close gets what is left of this budget, not its own shutdown_timeout: a
-        # handler that did not ask must not keep the process past what was asked.
-        for handler in live:
-            handler._close(take_over=True, deadline=deadline)
-        # Handlers a dictConfig re-run closed earlier, whose workers still finish.
-        finish_closing(deadline)
+    deadline = time.monotonic() + longest_budget(_flushing_on_term)
+    shut_down(deadline, after=after_sigterm(_previous_term))
     return False
+
+
+def after_sigterm(previous: object) -> After:
+    """What follows a SIGTERM's shutdown, given the disposition it hands over to (see
+    :func:`_hand_over`)."""
+    if callable(previous):
+        return "handler"
+    if previous == signal.SIG_IGN:
+        return "ignored"
+    return "killed"
 
 
 def after_close() -> None:
     """A close() ended: hand over a SIGTERM that landed on top of it, if none is left
     under way on this thread."""
     global _term_deferred  # noqa: PLW0603
-    from .handler import _HANDLERS  # noqa: PLC0415 - the handler module imports this one
 
     deferred = _term_deferred
-    me = threading.get_ident()
-    if deferred is None or any(h._closing_on == me for h in list(_HANDLERS)):
+    if deferred is None or _closing_here():
         return
     _term_deferred = None
     _hand_over(*deferred)
+
+
+def _closing_here() -> bool:
+    """A close() is under way on this thread (beneath a signal handler)."""
+    from .handler import _HANDLERS  # noqa: PLC0415 - the handler module imports this one
+
+    me = threading.get_ident()
+    return any(handler._closing_on == me for handler in list(_HANDLERS))
 
 
 def _hand_over(signum: int, frame: FrameType | None) -> None:
@@ -338,7 +330,73 @@ def quiet_client_loggers() -> None:
             logger.addFilter(_client_filter)
 
 
-# flush_all ----------------------------------------------------------------------------
+# Shutdown and flush_all ----------------------------------------------------------------
+
+#: What runs after :func:`shut_down`: ``exit``, ``logging.shutdown()`` at exit (the exit
+#: hook); ``handler``, a Python SIGTERM handler installed before ours, which may end the
+#: process (``sys.exit()``) and so reach that exit; ``ignored``, nothing (an ignored
+#: SIGTERM: the process goes on); ``killed``, the end of the process, with no atexit (the
+#: default SIGTERM disposition).
+After = Literal["exit", "handler", "ignored", "killed"]
+
+
+def shut_down(deadline: float, *, after: After) -> None:
+    """Shut every live handler down by ``deadline`` (``time.monotonic()``), the one path
+    of the SIGTERM hook and the exit hook; each caller sizes its own budget.
+
+    Each handler's shutdown budget starts now, and unless the process goes on, what
+    runs after (``logging.shutdown()``'s bare flush and close) continues it instead of
+    starting another. Every worker is set going at once and all are waited for together,
+    as by :func:`flush_all`. Then, by ``after``:
+
+    - ``exit``: the workers that closes under logging's lock left to finish on their own
+      (a dictConfig re-run; see ``CLOSING``) are waited for, each by its own deadline
+      (they run meanwhile), and given up on then, counted and said; the live handlers
+      are left to ``logging.shutdown()``, which comes next.
+    - otherwise (a SIGTERM), a close() under way on another thread (logging.shutdown()
+      in a thread, dictConfig) delivers what the flush leaves out: it is waited for by
+      ``deadline``. With ``killed``, nothing runs after this, so the live handlers are
+      closed with what is left of the budget (not each its own ``shutdown_timeout``: a
+      handler that did not ask must not keep the process past what was asked), and the
+      workers left to finish on their own are waited for by ``deadline`` too: what was
+      not delivered is counted and said, as close() says it at exit.
+    """
+    from .handler import _HANDLERS  # noqa: PLC0415 - the handler module imports this one
+
+    handlers = list(_HANDLERS)
+    live = [handler for handler in handlers if not handler._closed]
+    for handler in live:
+        handler._begin_shutdown(ending=after != "ignored")
+    _flush(live, deadline)
+    if after == "exit":
+        finish_closing()
+        return
+    _wait_for_closes(handlers, deadline)
+    if after == "killed":
+        for handler in live:
+            handler._close(take_over=True, deadline=deadline)
+        finish_closing(deadline)
+
+
+def _wait_for_closes(handlers: list[IncidentIOHandler], deadline: float) -> None:
+    """Wait until no close() of ``handlers`` is under way (on another thread), or the
+    deadline."""
+    while (any(handler._closing_on is not None for handler in handlers)
+           and time.monotonic() < deadline):
+        time.sleep(CLOSE_POLL)
+
+
+def live_handlers() -> list[IncidentIOHandler]:
+    """Every handler in this process that is not closed (close() delivered the others')."""
+    from .handler import _HANDLERS  # noqa: PLC0415 - the handler module imports this one
+
+    return [handler for handler in list(_HANDLERS) if not handler._closed]
+
+
+def longest_budget(handlers: Iterable[IncidentIOHandler]) -> float:
+    """The longest ``shutdown_timeout`` among ``handlers``; 0 when there are none."""
+    return max((handler.settings.shutdown_timeout for handler in handlers), default=0.0)
+
 
 def flush_all(timeout: float | None = None) -> bool:
     """Deliver what every live handler in this process has pending.
@@ -350,11 +408,9 @@ def flush_all(timeout: float | None = None) -> bool:
     on a platform that freezes or kills the process without exit (AWS Lambda, Cloud Run
     jobs).
     """
-    from .handler import _HANDLERS  # noqa: PLC0415 - the handler module imports this one
-
-    handlers = [handler for handler in list(_HANDLERS) if not handler._closed]
+    handlers = live_handlers()
     if timeout is None:
-        timeout = max((h.settings.shutdown_timeout for h in handlers), default=0.0)
+        timeout = longest_budget(handlers)
     return _flush(handlers, time.monotonic() + max(0.0, timeout))
 
 

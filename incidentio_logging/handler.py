@@ -21,7 +21,7 @@ from ._report import Reporter
 from ._servers import after_uwsgi_fork, close_at_celery_child_exit, uwsgi_without_threads
 from ._stats import HandlerStats, Stats
 from ._structured import plain
-from ._worker import CLOSING, INLINE_THREADS, WORKER_THREADS, Worker, finish_closing
+from ._worker import CLOSING, INLINE_THREADS, WORKER_THREADS, Worker
 from .transport import HttpTransport, Transport
 
 _HANDLERS: weakref.WeakSet[IncidentIOHandler] = weakref.WeakSet()
@@ -471,16 +471,14 @@ def _finish_closing_at_exit() -> None:
 
     atexit runs this before logging.shutdown() (last registered, first run). Waiting
     for those workers first and then giving each live handler its own shutdown_timeout
-    would make exit take two budgets; so the live handlers' shutdown starts now, their
-    workers set going at once, and logging.shutdown()'s flush and close continue it.
+    would make exit take two budgets; so the live handlers' shutdown starts now, within
+    the longest of their shutdown_timeouts, their workers set going at once, and
+    logging.shutdown()'s flush and close continue it.
     """
     if not CLOSING:
         return
-    live = [handler for handler in list(_HANDLERS) if not handler._closed]
-    for handler in live:
-        handler._begin_shutdown(ending=True)
-    _hooks.flush_all()  # meanwhile the closed handlers' workers finish on their own
-    finish_closing()
+    budget = _hooks.longest_budget(_hooks.live_handlers())
+    _hooks.shut_down(time.monotonic() + budget, after="exit")
 
 
 def _close_all() -> None:

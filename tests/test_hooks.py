@@ -300,6 +300,16 @@ def test_sigterm_plan() -> None:
     assert plan(signal.SIG_DFL, main_thread=False, in_chain=True) == "installed"
 
 
+def test_what_follows_a_sigterms_shutdown_is_what_it_hands_over_to() -> None:
+    """The shutdown closes the handlers only when the hand-over ends the process with
+    no atexit (the default), and starts a budget that exit continues unless SIGTERM is
+    ignored: the same three cases the hand-over tells apart."""
+    after = _hooks.after_sigterm
+    assert after(Recorder()) == "handler"
+    assert after(signal.SIG_IGN) == "ignored"
+    assert after(signal.SIG_DFL) == "killed"
+
+
 def test_a_handler_built_off_the_main_thread_says_once_it_could_not_install(
         receiver: LocalReceiver) -> None:
     result = run_script("""
