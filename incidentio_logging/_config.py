@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import SplitResult, urlsplit
 
+from ._events import TEMPLATE_FIELDS
 from .rule import Rule, compile_rule, level_number
 
 if TYPE_CHECKING:  # transport.py imports this module
@@ -32,11 +33,6 @@ ALERT_EVENTS_PATH = "/v2/alert_events/http/"
 
 GroupKey = Callable[[logging.LogRecord], object]
 DedupMode = Literal["batch", "fingerprint"]
-
-#: Fields a ``title`` or ``description`` template may use.
-TEMPLATE_FIELDS = frozenset(
-    {"level", "logger", "message", "count", "more", "exc_type", "exc_message"}
-)
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 #: ``max_queue_bytes``: the default, and the least accepted.

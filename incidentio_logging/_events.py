@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from ._grouping import Group
 from ._identity import deduplication_key, sha256
@@ -192,8 +192,24 @@ def _redaction(token: str | None) -> tuple[bytes, bytes] | None:
     return token.encode(), mask
 
 
-def template_fields(group: Group) -> dict[str, Any]:
+class TemplateFields(TypedDict):
     """The named fields a ``title`` or ``description`` template can use."""
+
+    level: str
+    logger: str
+    message: str
+    count: int
+    more: int
+    exc_type: str
+    exc_message: str
+
+
+#: The names a template may use: the configuration checks templates against these.
+TEMPLATE_FIELDS = frozenset(TemplateFields.__required_keys__)
+
+
+def template_fields(group: Group) -> TemplateFields:
+    """The fields of :class:`TemplateFields` for ``group``, from its first record."""
     first = group.records[0]
     exc_type, exc_message = describe_exception(first.exc_info) if first.exc_info else ("", "")
     return {

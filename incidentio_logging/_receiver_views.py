@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._receiver_page import PAGE
+from ._serialize import RECORD_FIELDS
 from ._wording import count_of
 
 if TYPE_CHECKING:
@@ -181,5 +182,6 @@ def _record_lines(record: object) -> list[str]:
     return lines
 
 
-_STANDARD = {"timestamp", "level", "logger", "message", "module", "function", "line", "path",
-             "process", "thread", "exc_info", "stack_info", "taskName"}
+#: What the console shows apart from a record's extras: the serializer's own fields, and
+#: ``taskName``, Python 3.12's record attribute, which another sender's formatter may write.
+_STANDARD = RECORD_FIELDS | {"taskName"}

@@ -52,7 +52,7 @@ from ._record import safe_repr, safe_str
 from ._scrub import MARGIN, SCRUBBED, SECRET_KEY, Scrubber, secret_key_pattern
 
 __all__ = ["BUDGET_NOTE", "CUT", "MAX_CHARS", "MAX_DEPTH", "MAX_ITEMS", "MAX_NODES",
-           "MAX_RECORD_BYTES", "MAX_STRING", "NOTE_KEY", "SCRUBBED", "SECRET_KEY",
+           "MAX_RECORD_BYTES", "MAX_STRING", "NOTE_KEY", "RECORD_FIELDS", "SCRUBBED", "SECRET_KEY",
            "RecordSerializer", "Scrubber", "dumps", "encode", "secret_key_pattern",
            "to_jsonable", "traceback_signature"]
 
@@ -83,6 +83,10 @@ _FIELDS = ["levelname", "name", "message", "module", "funcName", "lineno", "path
            "process", "threadName"]
 _RENAMES = {"levelname": "level", "name": "logger", "funcName": "function", "lineno": "line",
             "pathname": "path", "threadName": "thread"}
+#: The keys a serialized record takes from the record itself; any other key is an extra
+#: (or the note on a cut record). python-json-logger adds ``exc_info`` and ``stack_info``.
+RECORD_FIELDS = frozenset({"timestamp", *(_RENAMES.get(name, name) for name in _FIELDS),
+                           "exc_info", "stack_info"})
 
 
 def to_jsonable(value: object, scrubber: Scrubber = _DEFAULT) -> Any:

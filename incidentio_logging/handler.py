@@ -24,6 +24,8 @@ from ._structured import plain
 from ._worker import CLOSING, INLINE_THREADS, WORKER_THREADS, Worker
 from .transport import HttpTransport, Transport
 
+__all__ = ["IncidentIOHandler"]
+
 _HANDLERS: weakref.WeakSet[IncidentIOHandler] = weakref.WeakSet()
 _get_ident = threading.get_ident  # bound once: handle() runs on every logging call
 

@@ -22,6 +22,8 @@ from ._events import SUMMARY_KEY
 from .handler import IncidentIOHandler
 from .testing import HandlerOptions, LocalReceiver, ReceivedEvent
 
+__all__ = ["Receiver", "incidentio_receiver"]
+
 
 class Receiver:
     """What the fixture hands a test: the receiver, handlers aimed at it, and checks."""

@@ -53,6 +53,8 @@ from typing import Any
 
 from ._report import Reporter
 
+__all__ = ["MAX_REGEX_TEXT"]
+
 FIELDS = ("logger", "level", "message", "module", "function")
 _ATTRIBUTES = {"logger": "name", "module": "module", "function": "funcName"}
 _COMPARISONS = (">=", "<=", ">", "<")

@@ -32,6 +32,16 @@ from ._config import ALERT_EVENTS_PATH, is_loopback
 from ._events import BODY_LIMIT
 from ._rate_limit import SlidingWindowLimiter, retry_after
 
+__all__ = [
+    "DEFAULT_SOURCE",
+    "DEFAULT_TOKEN",
+    "Attempt",
+    "HandlerOptions",
+    "LocalReceiver",
+    "ReceivedEvent",
+    "Scripted",
+]
+
 DEFAULT_TOKEN = "local-receiver-token-0123456789"  # noqa: S105 - loopback test token
 DEFAULT_SOURCE = "01LOCALRECEIVERSOURCE00000"
 #: Deepest JSON nesting accepted in a body. Python's parser gives up near 1,000 levels and

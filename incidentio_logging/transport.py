@@ -19,6 +19,8 @@ from requests.auth import AuthBase
 
 from ._config import ALERT_EVENTS_PATH, is_loopback
 
+__all__ = ["HttpTransport", "Reply", "Transport", "TransportError"]
+
 #: More of a reply than this is never read: an error body is a few hundred bytes.
 MAX_REPLY_BYTES = 64 * 1024
 CONNECT_TIMEOUT = 3.05

@@ -99,6 +99,17 @@ def test_outside_a_request_records_pass_unchanged() -> None:
     assert not hasattr(record, "request_summary")
 
 
+def test_in_a_request_the_summary_is_added_once_and_a_callers_own_is_kept() -> None:
+    app = flask.Flask("storefront")
+    with app.test_request_context("/checkout?card=1", method="POST"):
+        record = logging.makeLogRecord({"msg": "declined"})
+        assert RequestSummaryFilter().filter(record)
+        assert record.request_summary == {"method": "POST", "path": "/checkout"}
+        mine = logging.makeLogRecord({"msg": "declined", "request_summary": "the caller's"})
+        assert RequestSummaryFilter().filter(mine)
+        assert mine.request_summary == "the caller's"
+
+
 def login_app(make_handler: MakeHandler, *, loader_logs: bool) -> tuple[Any, Any, list[str]]:
     """An app with Flask-Login whose user_loader counts its calls (and may log an error,
     as one that meets a slow database would); /checkout never touches the user,

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from incidentio_logging._events import BODY_BUDGET, EventBuilder
+from incidentio_logging import IncidentIOHandler
+from incidentio_logging._events import (
+    BODY_BUDGET,
+    TEMPLATE_FIELDS,
+    EventBuilder,
+    template_fields,
+)
 from incidentio_logging._grouping import Group, Window, fingerprint_key
 from incidentio_logging._record import capture
 from incidentio_logging.testing import LocalReceiver
@@ -53,6 +59,20 @@ def test_a_title_template_with_named_fields() -> None:
     event = builder(title="[{count}] {exc_type} in {logger}: {message}").build(
         group("lookup failed", "lookup failed", exc=True))
     assert event.title == "[2] KeyError in shop.payments: lookup failed"
+
+
+def test_a_template_may_use_exactly_the_fields_the_builder_fills() -> None:
+    """One declaration: the configuration's list of fields is the event builder's."""
+    assert set(template_fields(group("lookup failed", exc=True))) == TEMPLATE_FIELDS
+    every = " ".join(f"{{{name}}}" for name in sorted(TEMPLATE_FIELDS))
+    event = builder(title=every).build(group("lookup failed", "lookup failed", exc=True))
+    assert event.title == "2 'sku-9' KeyError ERROR shop.payments lookup failed 1"
+
+
+def test_an_unknown_template_field_is_refused_listing_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"^title uses unknown field \{nope\}; known fields: "
+                       r"count, exc_message, exc_type, level, logger, message, more$"):
+        IncidentIOHandler(api_token="t" * 20, alert_source_config_id="01ABC", title="{nope}")
 
 
 def test_the_body_is_a_firing_event_with_records_in_metadata_data() -> None:

@@ -504,3 +504,17 @@ def test_a_leading_anything_is_dropped_from_a_search(pattern: str, runs_as: str)
     for text in ("k=v", "a b x", "nothing", "ax", "x", "=", "a\nb"):
         assert bool(term.value.search(text)) is bool(re.search(
             pattern.replace("\\\\", "\\"), text))
+
+
+@pytest.mark.parametrize("text", ["error", "Warning", "15", "0", "CRITICAL", "²", "-5", "loud"])
+def test_the_level_option_and_a_level_term_read_a_level_alike(
+        make_handler: MakeHandler, text: str) -> None:
+    """One parser for both: the level option takes what ``level:`` takes, as the same
+    number, and refuses what it refuses."""
+    try:
+        term = parse(f"level:{text}")[0]
+    except ValueError:
+        with pytest.raises(ValueError, match="is not a known logging level"):
+            make_handler(level=text)
+        return
+    assert make_handler(level=text).level == term.value

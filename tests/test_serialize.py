@@ -23,6 +23,7 @@ from incidentio_logging._serialize import (
     MAX_RECORD_BYTES,
     MAX_STRING,
     NOTE_KEY,
+    RECORD_FIELDS,
     RecordSerializer,
     to_jsonable,
     traceback_signature,
@@ -50,6 +51,16 @@ def test_standard_fields_and_extras() -> None:
     assert (data["function"], data["line"], data["path"]) == ("pay", 42, "/app/pay.py")
     assert data["timestamp"].endswith("+00:00")
     assert (data["order_id"], data["amount"]) == ("A-1", 42.5)
+
+
+def test_record_fields_name_every_key_a_record_gives_beside_its_extras() -> None:
+    """With a traceback and a stack too: the receiver's console tells extras apart by it."""
+    record = logging.getLogger("shop").makeRecord(
+        "shop.payments", logging.ERROR, "/app/pay.py", 42, "boom", None,
+        exc_info_of(KeyError("sku-9")), func="pay", extra={"order_id": "A-1"},
+        sinfo="Stack (most recent call last):\n  here")
+    data = strict_json(RecordSerializer().serialize(restore(capture(record))))
+    assert set(data) == RECORD_FIELDS | {"order_id"}
 
 
 def test_the_traceback_is_formatted_into_exc_info() -> None:

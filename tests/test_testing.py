@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import logging
 import os
 import socket
 import stat
@@ -142,6 +143,32 @@ def test_odd_metadata_is_accepted_and_shown_as_it_is(receiver: LocalReceiver,
     out = capsys.readouterr().out
     assert 'metadata: {"data": 5}' in out
     assert "records:  2\n      1\n      2" in out
+
+
+def test_the_console_shows_a_records_extras_beside_its_message(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """What the serializer takes from the record itself is not repeated as an extra."""
+    from incidentio_logging import IncidentIOHandler
+    from incidentio_logging._receiver_views import show
+
+    with LocalReceiver() as receiver:
+        handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=0.05)
+        try:
+            logger = logging.getLogger("shop.console")
+            logger.addHandler(handler)
+            try:
+                {}["sku-9"]
+            except KeyError:
+                logger.error("Stock lookup failed", exc_info=True, stack_info=True,
+                             extra={"order_id": "A-1"})
+            finally:
+                logger.removeHandler(handler)
+            (event,) = receiver.wait_for(1, 5.0)
+        finally:
+            handler.close()
+    show(event)
+    out = capsys.readouterr().out
+    assert 'ERROR shop.console: Stock lookup failed  {"order_id": "A-1"}\n' in out
 
 
 def test_a_failing_on_event_still_gets_its_answer() -> None:

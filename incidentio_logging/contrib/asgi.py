@@ -48,6 +48,9 @@ from typing import Any
 
 from .. import flush_all
 from .._serialize import _GROUP_TYPES
+from ._summary import SUMMARY_ATTRIBUTE
+
+__all__ = ["LOGGER_NAME", "ExceptionLoggingMiddleware"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,7 +58,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-SUMMARY_ATTRIBUTE = "request_summary"
 #: The longest path the message shows; the request summary keeps all of it.
 TITLE_PATH_LENGTH = 120
 #: The logger used unless one is given: under the library's name, so it propagates to the

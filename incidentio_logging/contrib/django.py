@@ -21,23 +21,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-SUMMARY_ATTRIBUTE = "request_summary"
+from ._summary import SummaryFilter
+
+__all__ = ["RequestSummaryFilter"]
 
 
-class RequestSummaryFilter(logging.Filter):
+class RequestSummaryFilter(SummaryFilter):
     """Adds ``record.request_summary``; never rejects a record and never raises."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Attach the summary when the record carries a Django request."""
+    def summarize(self, record: logging.LogRecord) -> dict[str, Any] | None:
+        """The summary of the Django request the record carries, if it carries one."""
         request = getattr(record, "request", None)
-        if request is not None and SUMMARY_ATTRIBUTE not in record.__dict__:
-            try:
-                summary = request_summary(request, getattr(record, "status_code", None))
-            except Exception:  # noqa: BLE001 - a summary is a nicety; the record matters
-                summary = None
-            if summary is not None:
-                setattr(record, SUMMARY_ATTRIBUTE, summary)
-        return True
+        if request is None:
+            return None
+        return request_summary(request, getattr(record, "status_code", None))
 
 
 def request_summary(request: object, status_code: object = None) -> dict[str, Any] | None:

@@ -19,22 +19,17 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-SUMMARY_ATTRIBUTE = "request_summary"
+from ._summary import SummaryFilter
+
+__all__ = ["RequestSummaryFilter"]
 
 
-class RequestSummaryFilter(logging.Filter):
+class RequestSummaryFilter(SummaryFilter):
     """Adds ``record.request_summary``; never rejects a record and never raises."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Attach the summary when the record is logged during a request."""
-        if SUMMARY_ATTRIBUTE not in record.__dict__:
-            try:
-                summary = request_summary()
-            except Exception:  # noqa: BLE001 - a summary is a nicety; the record matters
-                summary = None
-            if summary is not None:
-                setattr(record, SUMMARY_ATTRIBUTE, summary)
-        return True
+    def summarize(self, record: logging.LogRecord) -> dict[str, Any] | None:
+        """The summary of the current request, when the record is logged during one."""
+        return request_summary()
 
 
 def request_summary() -> dict[str, Any] | None:
