@@ -137,8 +137,9 @@ class Option:
 def parse_settings(**options: object) -> Settings:
     """Validate every option, filling in environment fallbacks and defaults.
 
-    Takes the handler's keyword options, any of them left out; what is left out takes
-    its declared default, as it would from ``IncidentIOHandler``.
+    Takes the handler's keyword options (but ``transport``), any of them left out:
+    such an option takes its declared default, as it does in ``IncidentIOHandler``.
+    So a test gets the handler's settings without building a handler.
     """
     unknown = sorted(options.keys() - set(OPTION_NAMES))
     if unknown:
@@ -204,13 +205,13 @@ def _dedup_option(_name: str, value: object, reading: Reading) -> DedupMode:
     return _dedup(value, reading.parsed["group_by"])
 
 
-def _threshold_window(_name: str, value: object, reading: Reading) -> float:
+def _threshold_window(name: str, value: object, reading: Reading) -> float:
     if value is None:
         return DEFAULT_THRESHOLD_WINDOW
     if _off(reading.given["threshold"]):
         raise ValueError("threshold_window needs threshold: the records that must arrive "
                          "within it for a group to fire")
-    return _number("threshold_window", value, low=0.001, high=86_400)
+    return _number(name, value, low=0.001, high=86_400)
 
 
 def _boolean(option: str, value: object) -> bool:
@@ -640,7 +641,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("resolve_on_close", False, _named(_boolean),
            "resolve every fired alert still open at close()"),
     Option("threshold", None, _unless_off(_whole(1, MAX_THRESHOLD)),
-           "records of a group needed within threshold_window to fire; None: one"),
+           "records of a group needed within threshold_window to fire; None: off"),
     Option("threshold_window", None, _threshold_window,
            f"seconds a threshold counts over; {DEFAULT_THRESHOLD_WINDOW:g}"),
     Option("capture_uncaught", False, _named(_boolean),

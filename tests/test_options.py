@@ -97,9 +97,12 @@ def test_the_handler_takes_every_declared_option_with_its_declared_default() -> 
 
 
 def test_settings_has_one_field_per_declared_option() -> None:
-    """Each declared option fills one Settings field, and each field comes from one."""
+    """Each declared option fills one Settings field, and each field comes from one;
+    the Settings docstring gives each its option's line."""
     fields = [field.name for field in dataclasses.fields(Settings)]
     assert sorted(option.setting for option in OPTIONS) == sorted(fields)
+    for option in OPTIONS:  # help(Settings) says what each one is
+        assert f"    {option.setting}: {option.doc}." in (Settings.__doc__ or "")
 
 
 def test_the_docstring_and_the_readme_list_the_options_in_the_signature_s_order() -> None:
