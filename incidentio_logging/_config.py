@@ -35,13 +35,24 @@ GroupKey = Callable[[logging.LogRecord], object]
 DedupMode = Literal["batch", "fingerprint"]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-#: ``max_queue_bytes``: the default, and the least accepted.
+_URL_ID_RE = re.compile(re.escape(ALERT_EVENTS_PATH) + r"([^/?#]+)/?$")
 #: incident.io's tokens are far shorter; a longer one is something else pasted (a file, a
 #: whole header dump), and every string the scrubber cuts is read the token's length more.
 MAX_TOKEN_LENGTH = 1024
+#: ``max_queue_bytes``: the default, and the least accepted.
 MAX_QUEUE_BYTES = 32 * 1024 * 1024
 MIN_QUEUE_BYTES = 1024 * 1024
-_URL_ID_RE = re.compile(re.escape(ALERT_EVENTS_PATH) + r"([^/?#]+)/?$")
+#: incident.io's public API allows 1,200 requests a minute per key; one handler never needs more.
+MAX_EVENTS_PER_MINUTE = 1_200
+#: Records a threshold may count; held timestamps are bounded by it per group.
+MAX_THRESHOLD = 10_000
+#: Seconds a threshold counts over when ``threshold_window`` is not given.
+DEFAULT_THRESHOLD_WINDOW = 60.0
+#: The defaults of ``timeout``, ``max_retries`` and ``max_retry_time``, which are
+#: :class:`~incidentio_logging._delivery.RetryPolicy`'s too.
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_MAX_RETRY_TIME = 30.0
 
 
 @dataclass(frozen=True)
@@ -83,106 +94,120 @@ class Settings:
     flush_on_sigterm: bool = False
 
 
-def parse_settings(
-    *,
-    api_token: str | None,
-    alert_source_config_id: str | None,
-    metadata: object,
-    level: int | str | None,
-    predicate: object,
-    rule: str | None,
-    title: str | None,
-    description: str | None,
-    source_url: str | None,
-    group_by: object,
-    in_app: object,
-    dedup: str | None,
-    flush_interval: object,
-    max_batch_size: object,
-    queue_size: object,
-    max_queue_bytes: object,
-    timeout: object,
-    shutdown_timeout: object,
-    endpoint: str | None,
-    max_retries: object,
-    max_retry_time: object,
-    ca_bundle: str | None,
-    max_events_per_minute: object,
-    scrub_keys: object,
-    resolve_after: object,
-    refresh_interval: object,
-    resolve_on_close: object,
-    threshold: object,
-    threshold_window: object,
-    capture_uncaught: object = False,
-    flush_on_sigterm: object = False,
-) -> Settings:
-    """Validate every option, filling in environment fallbacks and defaults."""
-    token, source_id, resolved_endpoint = parse_connection(
-        api_token, alert_source_config_id, endpoint)
-    selector = _callable_option("predicate", predicate) if predicate else None
-    compiled = compile_rule(rule) if rule is not None else None
-    if level is None:
+@dataclass(frozen=True)
+class Reading:
+    """What a parser may read besides its own value, for options that depend on others."""
+
+    #: Every option as given, its declared default where it was not.
+    given: Mapping[str, Any]
+    #: The settings parsed so far (the options declared before this one), by field.
+    parsed: Mapping[str, Any]
+
+
+#: ``(option name, value, reading) -> setting``; raises ValueError/TypeError naming it.
+Parse = Callable[[str, Any, Reading], object]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One handler option, declared once: its name, default, parser and meaning.
+
+    ``IncidentIOHandler``'s signature and docstring, :class:`Settings` and the README's
+    options table repeat the names and defaults for their readers;
+    tests/test_options.py fails when one of them disagrees with :data:`OPTIONS`.
+    """
+
+    name: str
+    default: object
+    parse: Parse
+    doc: str
+    #: The :class:`Settings` field it fills, when that is not ``name``.
+    field_name: str = ""
+
+    @property
+    def setting(self) -> str:
+        """The :class:`Settings` field this option fills."""
+        return self.field_name or self.name
+
+
+def parse_settings(**options: object) -> Settings:
+    """Validate every option, filling in environment fallbacks and defaults.
+
+    Takes the handler's keyword options (but ``transport``), any of them left out:
+    such an option takes its declared default, as it does in ``IncidentIOHandler``.
+    So a test gets the handler's settings without building a handler.
+    """
+    unknown = sorted(options.keys() - set(OPTION_NAMES))
+    if unknown:
+        raise TypeError(f"unknown option {unknown[0]!r}")
+    given = {option.name: options.get(option.name, option.default) for option in OPTIONS}
+    parsed: dict[str, Any] = {}
+    reading = Reading(given, parsed)
+    for option in OPTIONS:
+        parsed[option.setting] = option.parse(option.name, given[option.name], reading)
+    return Settings(**parsed)
+
+
+def _plain(parse: Callable[[Any], object]) -> Parse:
+    """A parser of the value alone, whose messages already name its option."""
+    return lambda _name, value, _reading: parse(value)
+
+
+def _named(parse: Callable[[str, Any], object]) -> Parse:
+    """A parser of the value alone, told the option's name for its messages."""
+    return lambda name, value, _reading: parse(name, value)
+
+
+def _between(low: float, high: float) -> Parse:
+    """A number of seconds (or other unit) within [low, high]."""
+    return lambda name, value, _reading: _number(name, value, low=low, high=high)
+
+
+def _whole(low: int, high: int) -> Parse:
+    """A whole number within [low, high]."""
+    return lambda name, value, _reading: _integer(name, value, low=low, high=high)
+
+
+def _unless_off(parse: Parse) -> Parse:
+    """``parse``, or None when the option is off (see :func:`_off`)."""
+    return lambda name, value, reading: None if _off(value) else parse(name, value, reading)
+
+
+def _source_id(_name: str, value: str | None, _reading: Reading) -> str:
+    return parse_source(value)[0]
+
+
+def _endpoint_option(_name: str, value: str | None, reading: Reading) -> str:
+    return parse_endpoint(value, reading.given["alert_source_config_id"])
+
+
+def _predicate(name: str, value: object, _reading: Reading) -> Callable[..., object] | None:
+    return _callable_option(name, value) if value else None
+
+
+def _rule(_name: str, value: str | None, _reading: Reading) -> Rule | None:
+    return compile_rule(value) if value is not None else None
+
+
+def _level_option(_name: str, value: int | str | None, reading: Reading) -> int:
+    if value is None:
         # With a predicate or a rule and no explicit level, they alone decide.
-        level = logging.NOTSET if selector or compiled else logging.ERROR
-    grouping = _group_by(group_by)
-    return Settings(
-        api_token=token,
-        source_id=source_id,
-        endpoint=resolved_endpoint,
-        metadata=parse_metadata(metadata),
-        level=_level(level),
-        predicate=selector,
-        rule=compiled,
-        title=_template("title", title),
-        description=_template("description", description),
-        source_url=_source_url(source_url),
-        group_by=grouping,
-        in_app=_in_app(in_app),
-        dedup=_dedup(dedup, grouping),
-        flush_interval=_number("flush_interval", flush_interval, low=0.001, high=3600),
-        max_batch_size=_integer("max_batch_size", max_batch_size, low=1, high=10_000),
-        queue_size=_integer("queue_size", queue_size, low=1, high=10_000_000),
-        # At least room for one record cut to its longest, with a traceback.
-        max_queue_bytes=_integer("max_queue_bytes", max_queue_bytes, low=MIN_QUEUE_BYTES,
-                                 high=2**40),
-        timeout=_number("timeout", timeout, low=0.001, high=600),
-        shutdown_timeout=_number("shutdown_timeout", shutdown_timeout, low=0, high=600),
-        max_retries=_integer("max_retries", max_retries, low=0, high=100),
-        max_retry_time=_number("max_retry_time", max_retry_time, low=0, high=86_400),
-        ca_bundle=_ca_bundle(ca_bundle),
-        max_events_per_minute=_integer("max_events_per_minute", max_events_per_minute,
-                                       low=1, high=MAX_EVENTS_PER_MINUTE),
-        scrub_keys=_words("scrub_keys", scrub_keys),
-        resolve_after=None if _off(resolve_after) else _number(
-            "resolve_after", resolve_after, low=0.001, high=7 * 86_400),
-        refresh_interval=_refresh_interval(refresh_interval),
-        resolve_on_close=_boolean("resolve_on_close", resolve_on_close),
-        threshold=None if _off(threshold) else _integer(
-            "threshold", threshold, low=1, high=MAX_THRESHOLD),
-        threshold_window=_threshold_window(threshold, threshold_window),
-        capture_uncaught=_boolean("capture_uncaught", capture_uncaught),
-        flush_on_sigterm=_boolean("flush_on_sigterm", flush_on_sigterm),
-    )
+        selects = reading.parsed["predicate"] or reading.parsed["rule"]
+        return logging.NOTSET if selects else logging.ERROR
+    return _level(value)
 
 
-#: incident.io's public API allows 1,200 requests a minute per key; one handler never needs more.
-MAX_EVENTS_PER_MINUTE = 1_200
-#: Records a threshold may count; held timestamps are bounded by it per group.
-MAX_THRESHOLD = 10_000
+def _dedup_option(_name: str, value: object, reading: Reading) -> DedupMode:
+    return _dedup(value, reading.parsed["group_by"])
 
 
-#: Seconds a threshold counts over when ``threshold_window`` is not given.
-DEFAULT_THRESHOLD_WINDOW = 60.0
-
-
-def _threshold_window(threshold: object, value: object) -> float:
+def _threshold_window(name: str, value: object, reading: Reading) -> float:
     if value is None:
         return DEFAULT_THRESHOLD_WINDOW
-    if _off(threshold):
+    if _off(reading.given["threshold"]):
         raise ValueError("threshold_window needs threshold: the records that must arrive "
                          "within it for a group to fire")
-    return _number("threshold_window", value, low=0.001, high=86_400)
+    return _number(name, value, low=0.001, high=86_400)
 
 
 def _boolean(option: str, value: object) -> bool:
@@ -220,8 +245,16 @@ def parse_connection(api_token: str | None, alert_source_config_id: str | None,
                      endpoint: str | None) -> tuple[str, str, str]:
     """Token, source id and endpoint, with the same fallbacks and checks as the handler."""
     token = parse_token(api_token)
-    source_id, url_endpoint = parse_source(alert_source_config_id)
-    return token, source_id, _endpoint(endpoint if endpoint is not None else url_endpoint)
+    source_id = parse_source(alert_source_config_id)[0]
+    return token, source_id, parse_endpoint(endpoint, alert_source_config_id)
+
+
+def parse_endpoint(value: str | None, alert_source_config_id: str | None) -> str:
+    """The endpoint given, or else the one a webhook URL given as the source names.
+
+    Reads the source as :func:`parse_source` does: call that first for its errors.
+    """
+    return _endpoint(value if value is not None else parse_source(alert_source_config_id)[1])
 
 
 def parse_token(value: str | None) -> str:
@@ -553,3 +586,68 @@ def _ca_bundle(value: str | None) -> str | None:
     if not isinstance(value, str) or not os.path.isfile(value):
         raise ValueError(f"ca_bundle must be the path of a CA bundle file; {value!r} is not one")
     return value
+
+
+#: Every option but ``transport`` (an object, not a setting: the handler takes it
+#: itself, see :func:`parse_transport`), in the order they are validated: an option
+#: another one reads comes before it, and the first bad one is the one reported.
+OPTIONS: tuple[Option, ...] = (
+    Option("api_token", None, _plain(parse_token),
+           f"the alert source's token; ${TOKEN_ENV} when not given"),
+    Option("alert_source_config_id", None, _source_id,
+           f"the alert source's id, given alone or in its webhook URL; ${SOURCE_ENV} "
+           "when not given",
+           field_name="source_id"),
+    Option("endpoint", None, _endpoint_option,
+           "base URL of incident.io's API; the webhook URL's, or " + DEFAULT_ENDPOINT),
+    Option("predicate", None, _predicate, "a callable (or its dotted path) selecting records"),
+    Option("rule", None, _rule, "a query selecting records, such as 'level:>=error'"),
+    Option("group_by", "fingerprint", _plain(_group_by),
+           "'fingerprint', 'none', or a callable (or its dotted path) returning a key"),
+    Option("metadata", None, _plain(parse_metadata), "added to every event's metadata"),
+    Option("level", None, _level_option,
+           "the handler level; ERROR, or NOTSET with a predicate or rule alone"),
+    Option("title", None, _named(_template), "a template for the event's title"),
+    Option("description", None, _named(_template), "a template for the event's description"),
+    Option("source_url", None, _plain(_source_url), "a link back to where the alert came from"),
+    Option("in_app", (), _plain(_in_app), "module prefixes that count as the application's"),
+    Option("dedup", None, _dedup_option,
+           "'fingerprint' (one alert per problem) or 'batch' (one per event)"),
+    Option("flush_interval", 1.0, _between(0.001, 3600), "seconds a window stays open"),
+    Option("max_batch_size", 250, _whole(1, 10_000), "records per event"),
+    Option("queue_size", 10_000, _whole(1, 10_000_000), "records that may wait for the worker"),
+    # At least room for one record cut to its longest, with a traceback.
+    Option("max_queue_bytes", MAX_QUEUE_BYTES, _whole(MIN_QUEUE_BYTES, 2**40),
+           "the estimated bytes that may wait for the worker"),
+    Option("timeout", DEFAULT_TIMEOUT, _between(0.001, 600), "seconds for one HTTP attempt"),
+    Option("shutdown_timeout", 5.0, _between(0, 600),
+           "seconds close() and a bare flush() may take"),
+    Option("max_retries", DEFAULT_MAX_RETRIES, _whole(0, 100),
+           "retries of one event after its first attempt"),
+    Option("max_retry_time", DEFAULT_MAX_RETRY_TIME, _between(0, 86_400),
+           "seconds one event may spend in retries"),
+    Option("ca_bundle", None, _plain(_ca_bundle), "a CA bundle file for TLS verification"),
+    Option("max_events_per_minute", 60, _whole(1, MAX_EVENTS_PER_MINUTE),
+           "storm control: events in any 60 s, resolves included"),
+    Option("scrub_keys", (), _named(_words), "more key words whose values are scrubbed"),
+    Option("resolve_after", None, _unless_off(_between(0.001, 7 * 86_400)),
+           "seconds of quiet after which a fired alert is resolved; None: never"),
+    Option("refresh_interval", 60.0, _plain(_refresh_interval),
+           "seconds between two events of a problem still firing; None: every window"),
+    Option("resolve_on_close", False, _named(_boolean),
+           "resolve every fired alert still open at close()"),
+    Option("threshold", None, _unless_off(_whole(1, MAX_THRESHOLD)),
+           "records of a group needed within threshold_window to fire; None: off"),
+    Option("threshold_window", None, _threshold_window,
+           f"seconds a threshold counts over; {DEFAULT_THRESHOLD_WINDOW:g}"),
+    Option("capture_uncaught", False, _named(_boolean),
+           "send exceptions no code caught as alerts"),
+    Option("flush_on_sigterm", False, _named(_boolean),
+           "on SIGTERM, flush every live handler before the previous handler runs"),
+)
+#: The declared options' names, in validation order.
+OPTION_NAMES = tuple(option.name for option in OPTIONS)
+Settings.__doc__ = "\n".join([
+    f"{Settings.__doc__}\n\nAttributes:",
+    *(f"    {option.setting}: {option.doc}." for option in OPTIONS),
+])

@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ._config import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_TIME, DEFAULT_TIMEOUT
 from .transport import Reply, Transport, TransportError
 
 #: Worth another attempt: timeouts, rate limits, server faults.
@@ -29,9 +30,9 @@ MIN_ATTEMPT = 0.5
 class RetryPolicy:
     """How hard to try: attempts, total time, and the backoff curve."""
 
-    max_retries: int = 5
-    max_time: float = 30.0
-    timeout: float = 5.0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    max_time: float = DEFAULT_MAX_RETRY_TIME
+    timeout: float = DEFAULT_TIMEOUT
     base_delay: float = 0.5
     max_delay: float = 15.0
 

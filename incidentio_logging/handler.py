@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import _hooks
-from ._config import MAX_QUEUE_BYTES, Settings, parse_settings, parse_transport
+from ._config import MAX_QUEUE_BYTES, OPTION_NAMES, Settings, parse_settings, parse_transport
 from ._dispatch import Dispatcher
 from ._identity import deduplication_key
 from ._record import capture
@@ -39,61 +39,75 @@ class IncidentIOHandler(logging.Handler):
     ``logging.config.dictConfig``; see the README for the full table.
 
     Args:
-        api_token: the alert source's token; defaults to ``$INCIDENT_IO_API_TOKEN``.
-        alert_source_config_id: the source's id or its whole webhook URL; defaults to
-            ``$INCIDENT_IO_ALERT_SOURCE_CONFIG_ID``.
+        api_token: the alert source's token. Default: $INCIDENT_IO_API_TOKEN.
+        alert_source_config_id: the source's id or its whole webhook URL.
+            Default: $INCIDENT_IO_ALERT_SOURCE_CONFIG_ID.
         metadata: a dict, a JSON object string or ``"key=value,key=value"``, merged into
-            every event's ``metadata``; ``data`` is always the records.
-        level: the handler level; ERROR, or NOTSET with a ``predicate`` or a ``rule`` and
-            no level (they alone decide).
+            every event's ``metadata``; ``data`` is always the records. Default: none.
+        level: the handler level; NOTSET with a ``predicate`` or a ``rule`` and no level
+            (they alone decide). Default: ERROR.
         predicate: ``(LogRecord) -> bool`` or a dotted path to one; selects records.
+            Default: none.
         rule: a query string such as ``"logger:shop.* level:>=error -timeout"``; see
             :mod:`incidentio_logging.rule`. With a predicate, both must match.
-        title, description: templates over ``{level} {logger} {message} {count} {more}
-            {exc_type} {exc_message}``; the defaults name the problem.
-        source_url: a link back to where the alert came from.
+            Default: none.
+        title: a template over ``{level} {logger} {message} {count} {more} {exc_type}
+            {exc_message}``. Default: none, a title naming the problem.
+        description: a template over the same fields. Default: none, a description
+            naming the problem.
+        source_url: a link back to where the alert came from. Default: none.
         group_by: ``"fingerprint"``, ``"none"``, or a callable/dotted path returning a key.
+            Default: "fingerprint".
         in_app: module prefixes (a list or ``"shop,billing"``) whose frames count as your
             application's code even when installed in site-packages; they decide where
-            an exception was raised, for its fingerprint.
-        dedup: ``"fingerprint"`` (one alert per problem; the default) or ``"batch"`` (the
-            reference's key: every event its own alert; the default, and the only
-            choice, with ``group_by="none"``).
-        flush_interval: seconds a window stays open; 1.0.
-        max_batch_size: records per event; more in a window are counted, not sent; 250.
-        queue_size: records that may wait for the worker; more are dropped and counted;
-            10,000.
+            an exception was raised, for its fingerprint. Default: none.
+        dedup: ``"fingerprint"`` (one alert per problem) or ``"batch"`` (the reference's
+            key: every event its own alert; the default, and the only choice, with
+            ``group_by="none"``). Default: "fingerprint".
+        flush_interval: seconds a window stays open. Default: 1.0.
+        max_batch_size: records per event; more in a window are counted, not sent.
+            Default: 250.
+        queue_size: records that may wait for the worker; more are dropped and counted.
+            Default: 10000.
         max_queue_bytes: the queue's estimated size limit (messages plus a fixed charge
-            per record and per traceback); more are dropped and counted; 32 MiB.
-        timeout: seconds for one HTTP attempt; 5.
-        shutdown_timeout: seconds ``close()`` and a bare ``flush()`` may take; 5.
+            per record and per traceback); more are dropped and counted.
+            Default: 33554432 (32 MiB).
+        timeout: seconds for one HTTP attempt. Default: 5.0.
+        shutdown_timeout: seconds ``close()`` and a bare ``flush()`` may take.
+            Default: 5.0.
         endpoint: base URL; https, or http only on loopback.
-        max_retries, max_retry_time: how often (5) and how many seconds (30) one event is
-            retried.
+            Default: https://api.incident.io, or the webhook URL's.
+        max_retries: how often one event is retried. Default: 5.
+        max_retry_time: how many seconds one event may spend in retries. Default: 30.0.
         ca_bundle: a CA bundle file for TLS verification (verification is always on).
+            Default: none, the system's.
         max_events_per_minute: storm control: alert events in any 60 s, resolves
-            included; 60. Held-back groups are folded into their next event.
+            included. Held-back groups are folded into their next event. Default: 60.
         scrub_keys: more key words whose values are scrubbed, on top of the built-in
             ones (password, secret, token, api_key, authorization, cookie, session...).
-        resolve_after: seconds of quiet after which a fired alert is resolved; off
-            (None, or ``"off"``).
+            Default: none.
+        resolve_after: seconds of quiet after which a fired alert is resolved; None or
+            ``"off"``: off. Default: off.
         refresh_interval: with ``dedup="fingerprint"``, a problem this process fired and
             has not resolved sends at most one event per this many seconds, carrying the
             records since the last; a flush sends them at once; None, 0 or ``"off"``:
-            off; 60.
+            off. Default: 60.
         resolve_on_close: resolve every fired alert still open at ``close()``, with or
-            without ``resolve_after``; False.
-        threshold, threshold_window: fire a group only once ``threshold`` records
-            arrived within ``threshold_window`` seconds (60); off (None, or ``"off"``).
+            without ``resolve_after``. Default: False.
+        threshold: fire a group only once this many records arrived within
+            ``threshold_window`` seconds; None or ``"off"``: off. Default: off.
+        threshold_window: seconds a threshold counts over; needs ``threshold``.
+            Default: 60.
         capture_uncaught: send exceptions no code caught, on any thread, as alerts
-            (on the ``uncaught`` logger, at CRITICAL); the previous hooks still run; False.
+            (on the ``uncaught`` logger, at CRITICAL); the previous hooks still run.
+            Default: False.
         flush_on_sigterm: on SIGTERM, flush every live handler within ``shutdown_timeout``,
-            then hand over to the previous SIGTERM handler or default; False.
+            then hand over to the previous SIGTERM handler or default. Default: False.
         transport: a :class:`~incidentio_logging.transport.Transport` to use instead of
             HTTP (callable ``post``, ``reset``, ``close``), or a dotted path to one, or to
             a class or function that makes one when called with no arguments. close()
             closes only a transport the handler made (HTTP, or by such a call); one given
-            as an instance is left open for its owner.
+            as an instance is left open for its owner. Default: HTTP.
     """
 
     def __init__(
@@ -132,22 +146,10 @@ class IncidentIOHandler(logging.Handler):
         flush_on_sigterm: bool | str = False,
         transport: Transport | str | None = None,
     ) -> None:
-        settings = parse_settings(
-            api_token=api_token, alert_source_config_id=alert_source_config_id,
-            metadata=metadata, level=level, predicate=predicate, rule=rule, title=title,
-            description=description, source_url=source_url, group_by=group_by, in_app=in_app,
-            dedup=dedup,
-            flush_interval=flush_interval, max_batch_size=max_batch_size,
-            queue_size=queue_size, max_queue_bytes=max_queue_bytes, timeout=timeout,
-            shutdown_timeout=shutdown_timeout,
-            endpoint=endpoint, max_retries=max_retries, max_retry_time=max_retry_time,
-            ca_bundle=ca_bundle, max_events_per_minute=max_events_per_minute,
-            scrub_keys=scrub_keys, resolve_after=resolve_after,
-            refresh_interval=refresh_interval,
-            resolve_on_close=resolve_on_close, threshold=threshold,
-            threshold_window=threshold_window, capture_uncaught=capture_uncaught,
-            flush_on_sigterm=flush_on_sigterm,
-        )
+        # Every keyword but transport is a declared option (tests/test_options.py checks
+        # the signature against the declarations), so all of them are handed on by name.
+        passed = locals()
+        settings = parse_settings(**{name: passed[name] for name in OPTION_NAMES})
         # Before the base class lists this handler in logging's: a bad transport must
         # not leave a half-built handler for logging.shutdown() to flush.
         given, self._owns_transport = parse_transport(transport)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from incidentio_logging import IncidentIOHandler
+from incidentio_logging._config import parse_settings
 from incidentio_logging._dispatch import Dispatcher, Timing
 from incidentio_logging._record import capture
 from incidentio_logging._report import Reporter
@@ -101,9 +102,7 @@ class Rig:
     def __init__(self, receiver: LocalReceiver, **options: Any) -> None:
         self.clock = FakeClock()
         self.wall = FakeClock(1_790_000_000.0)
-        handler = IncidentIOHandler(**{**receiver.handler_options(), **options})
-        handler.close()
-        settings = handler.settings
+        settings = parse_settings(**{**receiver.handler_options(), **options})
         self.stats = Stats()
         self.transport = HttpTransport(endpoint=settings.endpoint, source_id=settings.source_id,
                                        api_token=settings.api_token)
