@@ -71,6 +71,8 @@ START_RETRY_MAX = 60.0
 #: loaded machine's scheduling and collector pauses, so a busy CI box stays quiet.
 STALL_INTERVALS = 3
 MIN_STALL = 2.0
+#: How often :meth:`Worker.wait_idle` looks again.
+IDLE_POLL = 0.0002
 
 
 #: The shortest timed wait on a bell; shorter ones wait this long. Python 3.10's
@@ -258,6 +260,43 @@ class Worker:
     def queued_bytes(self) -> int:
         """The estimated bytes of the heavy records queued (see :meth:`submit`)."""
         return max(0, self._bytes_in - self._bytes_out)
+
+    # Seams for this package's tests and benchmarks: they see and nudge the worker, and
+    # change nothing it does.
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The worker thread: None until a record starts one, after it has ended, and
+        while a failed start waits for its retry."""
+        return self._thread
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """What the worker groups records in and delivers events through."""
+        return self._dispatcher
+
+    def wake(self) -> None:
+        """Have the worker take what is queued now rather than at its next wake-up (the
+        window's end, the high-water mark). Never blocks; nothing is shipped early."""
+        self._wake.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds (real time, whatever the worker's clock) for
+        the worker to have taken every queued record into its window and gone back to
+        waiting for work; True if it has.
+
+        Unlike a flush, the window stays open and nothing is sent early. The worker
+        takes queued records when it wakes: call :meth:`wake` first not to wait for the
+        window's end. Polls: the worker does nothing for it.
+        """
+        deadline = time.monotonic() + timeout
+        # The queue first: the worker marks records in hand before it takes them, and
+        # holds the consuming lock from its wake-up until it waits again.
+        while self._queue or self._in_hand or self._consuming.locked():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(IDLE_POLL)
+        return True
 
     def _put_marker(self, marker: _Flush | _Stop) -> None:
         self._markers.append(marker)
