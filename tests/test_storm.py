@@ -92,7 +92,7 @@ def test_a_held_back_flood_is_still_counted_on_the_callers_thread(
         logger.error("flood %s", number)
     handler.flush(5)  # the flood's group is full and held back
     assert floods(handler).open
-    taken = handler._stats.taken  # the worker's own count: no seam, and none is needed
+    taken = handler._stats.taken  # the worker's intake, which stats() does not show
     for number in range(1000):
         logger.error("flood %s", number)
     assert handler._stats.taken == taken  # none of them reached the worker

@@ -1,4 +1,9 @@
-"""The queue's wake-up rules, checked directly on the worker."""
+"""The queue's wake-up rules, checked directly on the worker.
+
+White-box where a test checks the worker's own rules (its bell, its high-water mark, its
+markers, its consumer side): those set and read its private state. Elsewhere, tests
+reach it through its seams: ``handler.worker``, ``thread``, ``wake()``, ``wait_idle()``.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +36,7 @@ def item() -> dict[str, object]:
 
 @pytest.fixture
 def worker() -> Iterator[Worker]:
-    """A worker whose thread counts as started but does nothing: the caller's side alone.
-
-    These tests check the worker's own wake-up rules, so they set and read its private
-    state (the thread, the queue, the bell, the high-water mark) directly."""
+    """A worker whose thread counts as started but does nothing: the caller's side alone."""
     handler = IncidentIOHandler(api_token="t" * 20, alert_source_config_id="S1",
                                 endpoint="http://127.0.0.1:9", queue_size=100)
     worker = handler.worker
