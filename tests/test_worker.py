@@ -23,7 +23,8 @@ import pytest
 
 from incidentio_logging import IncidentIOHandler
 from incidentio_logging._record import capture
-from incidentio_logging._worker import MIN_BELL_WAIT, Worker, _Bell, _Flush
+from incidentio_logging._waiting import MIN_BELL_WAIT, Bell
+from incidentio_logging._worker import Worker, _Flush
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import FakeClock, MakeHandler
@@ -605,7 +606,7 @@ def test_a_bell_never_waits_with_a_deadline_that_can_pass_before_its_first_look(
     held the process until it was killed (CI: "SIGTERM took 12.2 s for a 1 s budget");
     alone, get(timeout=1e-9) in a loop hangs within about 100,000 calls. A bell waits at
     least MIN_BELL_WAIT, and looks without blocking for a spent timeout."""
-    bell = _Bell()
+    bell = Bell()
     rings = bell._rings = _RecordingRings()
     assert [bell.wait(t) for t in (1e-9, 1e-4, 0.0, -1.0)] == [False] * 4
     assert rings.timeouts == [MIN_BELL_WAIT, MIN_BELL_WAIT]
