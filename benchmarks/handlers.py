@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import queue
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -31,14 +30,14 @@ class Subject:
 
 def _ours_drain(handler: IncidentIOHandler) -> Callable[[], None]:
     # Our worker groups records as they come and serializes only when a window closes,
-    # once a flush_interval; draining here charges the per-record part. The benchmark
-    # reaches into the worker because the public flush() would also close the window.
-    worker = handler._worker
+    # once a flush_interval; draining here charges the per-record part. Through the
+    # worker's test seam, because the public flush() would also close the window.
+    worker = handler.worker
 
     def drain() -> None:
-        worker._wake.set()
-        while worker.pending():
-            time.sleep(0.0002)
+        worker.wake()
+        if not worker.wait_idle(60):
+            raise RuntimeError("the worker did not take the block's records within 60 s")
 
     return drain
 

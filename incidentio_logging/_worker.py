@@ -6,8 +6,8 @@ that ``dictConfig`` builds and throws away leaves no thread behind.
 
 Nothing on a caller's path takes a plain lock: a signal handler runs on top of whatever
 its thread was doing, and may log, flush, read stats or close while that thread is in
-the middle of the same call. Wake-ups go through :class:`_Bell`, whose ``set()`` is a
-reentrant C-level queue put, and the count of markers is kept lock-free.
+the middle of the same call. Wake-ups go through a :class:`~._waiting.Bell`, whose
+``set()`` is a reentrant C-level queue put, and the count of markers is kept lock-free.
 
 Every primitive something waits on is made when its waiter begins (the worker's start,
 a flush, an inline delivery, the start lock's first use), never at construction: gunicorn
@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import queue as _queue
 import sys
 import threading
 import time
@@ -38,6 +37,7 @@ from ._report import Reporter
 from ._schedule import Send
 from ._stats import COUNTED, Stats
 from ._structured import normalize
+from ._waiting import Bell, bounded
 from ._wording import count_of
 
 #: Threads whose own log records must never enter any of our handlers: every worker,
@@ -71,63 +71,15 @@ START_RETRY_MAX = 60.0
 #: loaded machine's scheduling and collector pauses, so a busy CI box stays quiet.
 STALL_INTERVALS = 3
 MIN_STALL = 2.0
-
-
-#: The shortest timed wait on a bell; shorter ones wait this long. Python 3.10's
-#: ``SimpleQueue.get(timeout=...)`` blocks for good when its deadline passes before its
-#: first look at the queue ends: it turns the spent deadline into -1 microseconds, which
-#: means no timeout (seen: a SIGTERM's second flush wait, given the few microseconds left
-#: of its budget, held the process until killed). A zero wait is a non-blocking get.
-MIN_BELL_WAIT = 0.001
-
-
-class _Bell:
-    """The part of :class:`threading.Event` the worker uses, safe to set from anywhere.
-
-    ``threading.Event.set()`` takes a plain lock: a signal handler that sets it again
-    while its thread is inside ``set()`` deadlocks. ``SimpleQueue.put()`` is reentrant.
-    Waiting is for one thread at a time (the worker, or one flush's caller), and the
-    bell is made when that waiter begins, so its kind suits it (see the module's
-    docstring).
-    """
-
-    def __init__(self) -> None:
-        self._rings: _queue.SimpleQueue[None] = _queue.SimpleQueue()
-
-    def set(self) -> None:
-        """Ring; never blocks."""
-        self._rings.put(None)
-
-    def is_set(self) -> bool:
-        """Rung and not cleared since."""
-        return not self._rings.empty()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait until rung, at most ``timeout`` seconds; True if it was. Stays rung."""
-        try:
-            if timeout is None:
-                self._rings.get()
-            elif timeout <= 0:
-                self._rings.get(block=False)
-            else:
-                self._rings.get(timeout=_bounded(max(timeout, MIN_BELL_WAIT)))
-        except _queue.Empty:
-            return False
-        self._rings.put(None)
-        return True
-
-    def clear(self) -> None:
-        """Forget every ring so far."""
-        with contextlib.suppress(_queue.Empty):
-            while True:
-                self._rings.get_nowait()
+#: How often :meth:`Worker.wait_idle` looks again.
+IDLE_POLL = 0.0002
 
 
 class _Flush:
     """A marker in the queue: everything before it has been shipped once it is reached."""
 
     def __init__(self, dropped_before: int) -> None:
-        self.done = _Bell()
+        self.done = Bell()
         self.dropped_before = dropped_before
         self.delivered_all = False
         # Once shipped with events still waiting in the send schedule: the schedule's
@@ -180,8 +132,8 @@ class Worker:
         # The flush/stop markers in the queue, so pending() counts records: appended
         # before the queue and taken after it, so pending() may briefly read one low.
         self._markers: deque[_Flush | _Stop] = deque()
-        self._wake = _Bell()  # made again by each waiter: _new_bells()
-        self._interrupt = _Bell()
+        self._wake = Bell()  # made again by each waiter: _new_bells()
+        self._interrupt = Bell()
         # The start lock, made at first use (see _start_lock()).
         self._locks: dict[str, threading.RLock] = {}
         self._thread: threading.Thread | None = None
@@ -259,6 +211,43 @@ class Worker:
         """The estimated bytes of the heavy records queued (see :meth:`submit`)."""
         return max(0, self._bytes_in - self._bytes_out)
 
+    # Seams for this package's tests and benchmarks: they see and nudge the worker, and
+    # change nothing it does.
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The worker thread: None until a record starts one, after it has ended, and
+        while a failed start waits for its retry."""
+        return self._thread
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """What the worker groups records in and delivers events through."""
+        return self._dispatcher
+
+    def wake(self) -> None:
+        """Have the worker take what is queued now rather than at its next wake-up (the
+        window's end, the high-water mark). Never blocks; nothing is shipped early."""
+        self._wake.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds (real time, whatever the worker's clock) for
+        the worker to have taken every queued record into its window and gone back to
+        waiting for work; True if it has.
+
+        Unlike a flush, the window stays open and nothing is sent early. The worker
+        takes queued records when it wakes: call :meth:`wake` first not to wait for the
+        window's end. Polls: the worker does nothing for it.
+        """
+        deadline = time.monotonic() + timeout
+        # The queue first: the worker marks records in hand before it takes them, and
+        # holds the consuming lock from its wake-up until it waits again.
+        while self._queue or self._in_hand or self._consuming.locked():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(IDLE_POLL)
+        return True
+
     def _put_marker(self, marker: _Flush | _Stop) -> None:
         self._markers.append(marker)
         self._queue.append(marker)
@@ -308,8 +297,8 @@ class Worker:
         # so they are made from the queue module as it is now. A ring on the
         # old bell is not lost: it was for what is queued already, which the new waiter
         # drains before it first waits.
-        self._wake = _Bell()
-        self._interrupt = _Bell()
+        self._wake = Bell()
+        self._interrupt = Bell()
 
     def _start_thread(self) -> None:
         # A thread limit is often reached for a moment (a burst of short-lived threads),
@@ -455,7 +444,7 @@ class Worker:
         instead, once the worker waits for work. A worker mid-request keeps it.
         """
         consuming = self._consuming
-        held = consuming.acquire(timeout=_bounded(timeout))
+        held = consuming.acquire(timeout=bounded(timeout))
         try:
             yield held
         finally:
@@ -525,7 +514,7 @@ class Worker:
             self._closing_thread = thread
             CLOSING.add(self)
             return
-        thread.join(_bounded(self._stop_at - self._clock()))
+        thread.join(bounded(self._stop_at - self._clock()))
         if thread.is_alive():
             # A request still in flight, a receiver that never answers, or a worker
             # that never ran (uWSGI without threads): give up on what it holds now.
@@ -538,7 +527,7 @@ class Worker:
         thread = self._closing_thread
         if thread is not None and thread is not threading.current_thread():
             left = min(self._stop_at - self._clock(), deadline - time.monotonic())
-            thread.join(_bounded(left))
+            thread.join(bounded(left))
         # A worker that ended settled already, and this changes nothing; one that
         # failed on its way did not.
         self._settle_close(give_up=True)
@@ -919,12 +908,6 @@ def _green_threads() -> bool:
                     or (eventlet is not None and eventlet.is_monkey_patched("thread")))
     except Exception:  # noqa: BLE001 - their private state; assume real threads
         return False
-
-
-def _bounded(seconds: float) -> float:
-    """``seconds`` as a blocking call accepts it: not negative, at most TIMEOUT_MAX
-    (``math.inf`` means as long as it takes; past about 9e9 s they raise)."""
-    return min(max(0.0, seconds), threading.TIMEOUT_MAX)
 
 
 def _holds_logging_lock() -> bool:

@@ -420,6 +420,13 @@ class IncidentIOHandler(logging.Handler):
         """The validated options (the token is left out of its repr)."""
         return self._settings
 
+    @property
+    def worker(self) -> Worker:
+        """The background worker: a seam for this package's tests and benchmarks (see
+        :meth:`Worker.wake` and :meth:`Worker.wait_idle`). Not public API: it may change
+        in any release."""
+        return self._worker
+
     def _check_fork(self) -> None:
         # For forks that bypass os.register_at_fork (a C extension calling fork()).
         if self._pid != os.getpid():

@@ -17,6 +17,7 @@ import pytest
 from incidentio_logging import IncidentIOHandler
 from incidentio_logging._config import parse_settings
 from incidentio_logging._dispatch import Dispatcher, Timing
+from incidentio_logging._flood import Floods
 from incidentio_logging._record import capture
 from incidentio_logging._report import Reporter
 from incidentio_logging._stats import Stats
@@ -159,6 +160,12 @@ def repeats_held_by_storm_control(receiver: LocalReceiver) -> Rig:
 def worker_threads() -> list[threading.Thread]:
     """The handler worker threads alive now."""
     return [t for t in threading.enumerate() if t.name.startswith("incidentio-logging-worker")]
+
+
+def floods(handler: IncidentIOHandler) -> Floods:
+    """The handler's flood counters: a full group's further records are counted by them
+    on the caller's thread."""
+    return handler.worker.dispatcher.window.floods
 
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType]

@@ -7,7 +7,6 @@ import logging
 import random
 import sys
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -19,7 +18,7 @@ from incidentio_logging._record import capture
 from incidentio_logging.handler import IncidentIOHandler
 from incidentio_logging.testing import LocalReceiver
 
-from .conftest import MakeHandler, Rig
+from .conftest import MakeHandler, Rig, floods
 from .test_grouping import record
 
 
@@ -443,13 +442,11 @@ def test_an_fstring_error_loop_is_counted_on_the_callers_thread(
             logger.error(f"Card declined for order {order}")
 
     loop(5)
-    handler._worker._wake.set()  # group the samples now rather than at the window's end
-    deadline = time.monotonic() + 5
-    while not handler._floods.open and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert handler._floods.open
+    handler.worker.wake()  # group the samples now rather than at the window's end
+    assert handler.worker.wait_idle(5)
+    assert floods(handler).open
     loop(1000)
-    assert handler._worker.pending() == 0  # counted on this thread: nothing queued
+    assert handler.worker.pending() == 0  # counted on this thread: nothing queued
     assert handler.flush(5)  # 1000 were only counted: by design, not a failed delivery
     (event,) = receiver.events
     assert event.title == f"ERROR {logger.name}: Card declined for order A-1001 (+1004 more)"
@@ -463,11 +460,9 @@ def flood_then(handler: IncidentIOHandler, call: Callable[[], None]) -> None:
     50 more calls: counted on this thread."""
     for _ in range(5):
         call()
-    handler._worker._wake.set()
-    deadline = time.monotonic() + 5
-    while not handler._floods.open and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert handler._floods.open
+    handler.worker.wake()
+    assert handler.worker.wait_idle(5)
+    assert floods(handler).open
     for _ in range(50):
         call()
 
@@ -505,15 +500,12 @@ def test_the_same_exception_type_raised_elsewhere_is_never_counted_under_a_flood
 
 
 def _wait_for_counter(handler: IncidentIOHandler, words: str) -> None:
-    """Until the worker has grouped the samples and opened a counter whose text has
-    ``words``."""
-    deadline = time.monotonic() + 5
-    handler._worker._wake.set()
-    while time.monotonic() < deadline:
-        if any(words in (c.head or "") for c in handler._floods.open.values()):
-            return
-        time.sleep(0.001)
-    raise AssertionError(f"no flood counter opened for {words!r}")
+    """Have the worker group the samples now; it must have opened a counter whose text
+    has ``words``."""
+    handler.worker.wake()
+    assert handler.worker.wait_idle(5)
+    if not any(words in (c.head or "") for c in floods(handler).open.values()):
+        raise AssertionError(f"no flood counter opened for {words!r}")
 
 
 def test_two_error_loops_at_once_both_stay_on_the_fast_path(
@@ -538,11 +530,11 @@ def test_two_error_loops_at_once_both_stay_on_the_fast_path(
     _wait_for_counter(handler, "Card")
     database(5)
     _wait_for_counter(handler, "reach")
-    counted = handler._floods.total()
+    counted = floods(handler).total()
     card(200)  # the first loop goes on
     database(100)
-    assert handler._floods.total() - counted == 300
-    assert handler._worker.pending() == 0
+    assert floods(handler).total() - counted == 300
+    assert handler.worker.pending() == 0
     assert handler.flush(5)  # what was only counted is no failed delivery
     titles = sorted(event.title for event in receiver.events)
     assert titles == [f"ERROR {logger.name}: Cannot reach db-1 (+104 more)",

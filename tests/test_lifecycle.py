@@ -201,10 +201,10 @@ def test_a_handler_that_never_logged_closes_instantly(make_handler: MakeHandler)
 def test_fork_hook_is_registered() -> None:
     """The child re-initialises through os.register_at_fork, also for new handlers."""
     handler = IncidentIOHandler(api_token="t" * 20, alert_source_config_id="S1")
-    old_worker = handler._worker
+    old_worker = handler.worker
     handler._pid = -1  # as if this process were a child created without the hook
     handler.flush(1)
-    assert handler._worker is not old_worker
+    assert handler.worker is not old_worker
 
 
 def test_stats_in_a_child_forked_past_the_hooks_are_its_own(receiver: LocalReceiver) -> None:

@@ -107,7 +107,7 @@ def test_flush_and_close_send_folded_records_through_the_worker(
         "disk full on db-1", "disk full on db-2", "disk full on db-3"]
     stats = handler.stats()
     assert stats["records_delivered"] == 3 and stats["records_dropped"] == 0, stats
-    assert handler._worker.closed_clean
+    assert handler.worker.closed_clean
 
 
 def test_the_state_is_bounded_and_what_it_gives_up_is_reported_once(

@@ -184,7 +184,7 @@ def test_a_worker_started_after_one_that_failed_is_said_not_to_have_run(
                   shutdown_timeout=0.1) as (handler, clock, log):
         log.error("dropped with the failed worker")
         deadline = time.monotonic() + 5
-        while handler._worker._thread is not None:
+        while handler.worker.thread is not None:
             assert time.monotonic() < deadline
             time.sleep(0.01)
         with never_running(monkeypatch):
@@ -208,7 +208,7 @@ def test_a_record_that_slips_in_after_close_gave_up_is_not_said_to_wait(
         clock.now += 60
         late = logging.getLogger("tests.stall.closed").makeRecord(
             "tests.stall.closed", logging.ERROR, __file__, 1, "late", None, None)
-        assert handler._worker.submit(capture(late)) is None
+        assert handler.worker.submit(capture(late)) is None
         err = capsys.readouterr().err
         assert "close() left 1 record undelivered" in err and STALLED not in err
 
@@ -241,10 +241,7 @@ def test_a_worker_that_runs_is_never_taken_for_a_stalled_one(
     with _clocked(receiver, "tests.stall.idle", flush_interval=0.05) as (handler, clock, log):
         log.error("before the quiet spell")
         assert handler.flush(5)
-        deadline = time.monotonic() + 5
-        while not handler._worker._idle:  # the worker has gone back to sleep
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        assert handler.worker.wait_idle(5)  # the worker has gone back to sleep
         clock.now += 3600
         for i in range(5):
             log.error("after it %s", i)
@@ -264,13 +261,8 @@ def test_a_worker_stuck_in_one_delivery_is_said_only_past_that_deliverys_bound(
         with _clocked(receiver, "tests.stall.busy", flush_interval=0.05, timeout=4,
                      max_retry_time=10) as (handler, clock, log):
             log.error("held by the receiver")
-            worker = handler._worker
             threading.Thread(target=handler.flush, args=(0.5,), daemon=True).start()
-            busy_until = clock.now + MIN_STALL + 4 + 10
-            deadline = time.monotonic() + 5
-            while worker._stall_at < busy_until:  # it has begun the attempt
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
+            receiver.wait_in_flight(1, timeout=5)  # it has begun the attempt
             clock.now += MIN_STALL + 1
             log.error("queued behind it, within the bound")
             assert STALLED not in capsys.readouterr().err

@@ -1,4 +1,9 @@
-"""The queue's wake-up rules, checked directly on the worker."""
+"""The queue's wake-up rules, checked directly on the worker.
+
+White-box where a test checks the worker's own rules (its bell, its high-water mark, its
+markers, its consumer side): those set and read its private state. Elsewhere, tests
+reach it through its seams: ``handler.worker``, ``thread``, ``wake()``, ``wait_idle()``.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ import pytest
 
 from incidentio_logging import IncidentIOHandler
 from incidentio_logging._record import capture
-from incidentio_logging._worker import MIN_BELL_WAIT, Worker, _Bell, _Flush
+from incidentio_logging._waiting import MIN_BELL_WAIT, Bell
+from incidentio_logging._worker import Worker, _Flush
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import FakeClock, MakeHandler
@@ -34,7 +40,7 @@ def worker() -> Iterator[Worker]:
     """A worker whose thread counts as started but does nothing: the caller's side alone."""
     handler = IncidentIOHandler(api_token="t" * 20, alert_source_config_id="S1",
                                 endpoint="http://127.0.0.1:9", queue_size=100)
-    worker = handler._worker
+    worker = handler.worker
     worker._thread = threading.current_thread()
     yield worker
     worker._queue.clear()
@@ -71,6 +77,24 @@ def test_a_full_queue_refuses(worker: Worker) -> None:
     assert worker.pending() == 100
 
 
+def test_wait_idle_waits_for_queued_records_to_be_taken_and_sends_nothing(
+        make_handler: MakeHandler, receiver: LocalReceiver, logger: logging.Logger) -> None:
+    """The tests' seam: while the worker sleeps out its window, a queued record keeps it
+    from idle; wake() has it taken, and wait_idle() then says so. Nothing is sent early."""
+    handler = make_handler(flush_interval=30)
+    logger.addHandler(handler)
+    worker = handler.worker
+    logger.error("starts the worker")
+    assert worker.wait_idle(5) and worker.thread is not None
+    logger.error("waits for the window's end")
+    assert not worker.wait_idle(0.05)
+    assert worker.pending() == 1
+    worker.wake()
+    assert worker.wait_idle(5)
+    assert worker.pending() == 0 and handler.stats()["records_pending"] == 2
+    assert receiver.attempts == []
+
+
 def test_inline_delivery_releases_a_flush_that_was_waiting(worker: Worker) -> None:
     """A flush marker queued for a worker that has since died is settled by whoever
     delivers inline, instead of leaving its caller to sleep out the whole timeout."""
@@ -87,7 +111,7 @@ def test_no_worker_starts_while_another_thread_delivers_inline() -> None:
     record is queued without waiting and without starting a second consumer of the queue."""
     handler = IncidentIOHandler(api_token="t" * 20, alert_source_config_id="S1",
                                 endpoint="http://127.0.0.1:9", flush_interval=60)
-    worker = handler._worker
+    worker = handler.worker
     holder_has_it, release = threading.Event(), threading.Event()
 
     def deliver_inline() -> None:
@@ -100,7 +124,7 @@ def test_no_worker_starts_while_another_thread_delivers_inline() -> None:
     holder_has_it.wait(10)
     try:
         assert worker.submit(item()) is None
-        assert worker._thread is None and worker.pending() == 1
+        assert worker.thread is None and worker.pending() == 1
     finally:
         release.set()
         holder.join(10)
@@ -162,7 +186,7 @@ def test_a_signal_handler_can_log_flush_and_read_stats_inside_any_call(
                 sys.setprofile(None)
             handler.close()
             log.removeHandler(handler)
-            worker = handler._worker._thread
+            worker = handler.worker.thread
             if worker is not None:
                 # A close() under logging's lock (isEnabledFor holds it) leaves the last
                 # delivery to the worker, as with dictConfig: it ends within the budget.
@@ -199,7 +223,7 @@ def _inline_handler(receiver: LocalReceiver, name: str
     """A handler that delivers inline, as when no worker thread can start, on its own
     logger; the caller removes and closes it."""
     handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=60)
-    handler._worker._cannot_start = True
+    handler.worker._cannot_start = True  # no seam forces inline delivery
     log = logging.getLogger(name)
     log.propagate = False
     log.addHandler(handler)
@@ -296,10 +320,10 @@ def test_a_failed_thread_start_is_reported_and_retried_after_a_backoff(
         log.error("first: the start fails")
         assert "could not start the worker thread" in capsys.readouterr().err
         log.error("second: within the backoff, no new attempt")
-        assert handler._worker._thread is None
+        assert handler.worker.thread is None
         clock.now += 1.0
         log.error("third: starts the worker")
-        assert handler._worker._thread is not None
+        assert handler.worker.thread is not None
         assert handler.flush(5)
     delivered = sorted(r["message"] for e in receiver.events for r in e.records)
     assert [m.split(":")[0] for m in delivered] == ["first", "second", "third"]
@@ -312,7 +336,7 @@ def _clocked(receiver: LocalReceiver, name: str, *, flush_interval: float, **opt
     handler = IncidentIOHandler(**receiver.handler_options(), flush_interval=flush_interval,
                                 **options)
     clock = FakeClock()
-    handler._worker._clock = clock
+    handler.worker._clock = clock  # the handler takes no clock: injected here
     log = logging.getLogger(name)
     log.propagate = False
     log.addHandler(handler)
@@ -369,10 +393,10 @@ def test_stats_retries_a_failed_thread_start_after_the_backoff(
             handler, clock, log):
         log.error("Database connection pool exhausted")
         handler.stats()
-        assert handler._worker._thread is None  # within the backoff: no attempt
+        assert handler.worker.thread is None  # within the backoff: no attempt
         clock.now += 1.0
         assert handler.stats()["records_pending"] == 1
-        assert handler._worker._thread is not None  # started by stats()
+        assert handler.worker.thread is not None  # started by stats()
         assert handler.flush(5)  # through the worker (the clock is fake: no window ends)
         assert len(receiver.events) == 1
 
@@ -392,7 +416,7 @@ def test_stats_from_a_signal_handler_does_not_start_a_worker_beside_an_inline_de
 
         def on_signal(*_: object) -> None:
             handler.stats()
-            started.append(handler._worker._thread is not None)
+            started.append(handler.worker.thread is not None)
             handled.set()
 
         previous = signal.signal(signal.SIGUSR1, on_signal)
@@ -450,7 +474,7 @@ def test_the_byte_budget_is_given_back_once_the_queue_is_drained(worker: Worker)
     assert worker.submit(capture(record)) is None
     assert worker.submit({"message": "light", "exc_info": None}) is None
     assert worker.queued_bytes() < 70 * 1024  # the light one is not charged
-    worker._dispatcher.window.take()
+    worker.dispatcher.window.take()
 
 
 @pytest.mark.timeout(30)
@@ -500,7 +524,8 @@ def test_a_flush_is_not_failed_by_a_later_record_rejected_while_it_waits(
     flusher = threading.Thread(target=lambda: outcome.append(handler.flush(10)))
     flusher.start()
     deadline = time.monotonic() + 5
-    while not handler._worker._flushes and time.monotonic() < deadline:
+    # The worker's own state: no seam shows a flush parked on the send schedule.
+    while not handler.worker._flushes and time.monotonic() < deadline:
         time.sleep(0.005)  # the flush waits on alpha
     logger.error("beta failed %s", 1)
     flusher.join(15)
@@ -526,7 +551,7 @@ def test_a_flush_pending_when_the_worker_fails_does_not_report_success(
     flusher.start()
     _wait_attempts(receiver, 1)
     time.sleep(0.1)  # the flush marker is taken, and waits on alpha in the schedule
-    dispatcher = handler._worker._dispatcher
+    dispatcher = handler.worker.dispatcher
 
     def broken(now: float) -> float | None:
         raise RuntimeError("injected")
@@ -581,7 +606,7 @@ def test_a_bell_never_waits_with_a_deadline_that_can_pass_before_its_first_look(
     held the process until it was killed (CI: "SIGTERM took 12.2 s for a 1 s budget");
     alone, get(timeout=1e-9) in a loop hangs within about 100,000 calls. A bell waits at
     least MIN_BELL_WAIT, and looks without blocking for a spent timeout."""
-    bell = _Bell()
+    bell = Bell()
     rings = bell._rings = _RecordingRings()
     assert [bell.wait(t) for t in (1e-9, 1e-4, 0.0, -1.0)] == [False] * 4
     assert rings.timeouts == [MIN_BELL_WAIT, MIN_BELL_WAIT]
