@@ -116,8 +116,8 @@ class Dispatcher:
             self._stats.drop(held or reason, group.total)
         self._drop_window_counts()
         for send in self._schedule.take_all():
-            send.end(Outcome(False, send.attempts.retries, reason, None,
-                              "discarded while waiting for its next attempt"))
+            send.end(send.attempts.abandon(reason, "discarded while waiting for its next "
+                                           "attempt"))
 
     def _drop_window_counts(self) -> None:
         window = self.window
@@ -252,9 +252,10 @@ class Dispatcher:
 
     def _add(self, send: Send, now: float) -> None:
         if not self._schedule.add(send, now):
-            send.end(Outcome(False, 0, "held_full", None, "the send schedule already "
-                              f"holds {self._schedule.max_bytes // (1024 * 1024)} MiB of "
-                              "events waiting for an attempt"))
+            send.end(send.attempts.abandon(
+                "held_full", "the send schedule already holds "
+                f"{self._schedule.max_bytes // (1024 * 1024)} MiB of events waiting for an "
+                "attempt"))
 
     # The send schedule ----------------------------------------------------------------
 
@@ -292,8 +293,8 @@ class Dispatcher:
                                                stop_at=timing.stop_at, rng=self._rng,
                                                floor=timing.floor)
             except Exception as exc:  # noqa: BLE001 - e.g. a user transport raising its own
-                result = Outcome(False, send.attempts.retries, "internal_error", None,
-                                 f"the transport raised {type(exc).__name__}: {exc}")
+                result = send.attempts.abandon(
+                    "internal_error", f"the transport raised {type(exc).__name__}: {exc}")
             finally:
                 self.in_flight = 0
             limited_for = send.attempts.limited_for

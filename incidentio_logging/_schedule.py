@@ -77,7 +77,7 @@ class Schedule:
         schedule past its retry budget."""
         if self._bytes + len(send.body) > self.max_bytes:
             return False
-        outcome = send.attempts.held_until(self.held_until, now)
+        outcome = send.attempts.rate_limited_past_budget(self.held_until, now)
         if outcome is not None:
             send.end(outcome)
             return True
@@ -149,7 +149,7 @@ class Schedule:
         are taken off the schedule, each told how it ended."""
         self.held_until = max(self.held_until, until)
         for send in list(self._sends):
-            outcome = send.attempts.held_until(self.held_until, now)
+            outcome = send.attempts.rate_limited_past_budget(self.held_until, now)
             if outcome is not None:
                 self._take(send)
                 send.end(outcome)
