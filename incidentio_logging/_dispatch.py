@@ -112,8 +112,8 @@ class Dispatcher:
         """
         window = self.window
         for group in [*window.take(), *window.due(lambda: True)]:
-            held = group.held if group.held != REFRESH else ""
-            self._stats.drop(held or reason, group.total)
+            own = group.hold_reason if group.hold_reason != REFRESH else ""
+            self._stats.drop(own or reason, group.total)
         self._drop_window_counts()
         for send in self._schedule.take_all():
             send.end(send.attempts.abandon(reason, "discarded while waiting for its next "
@@ -158,17 +158,18 @@ class Dispatcher:
         known: list[Group] = []
         for group in groups:
             (fresh if self._refreshes.is_new(group.key) else known).append(group)
-        held = self._judge(fresh, timing, flush, 0)
+        carried = self._judge(fresh, timing, flush, 0)
         for group in window.due(lambda: self._budget.take(timing.now())):
             self._deliver(group, timing)
         self._drop_window_counts()
-        self._judge(known, timing, flush, held)
+        self._judge(known, timing, flush, carried)
         if self._threshold is not None:
             self._threshold.forget_quiet(self._wall_clock())
         self.send_due(timing)
 
-    def _judge(self, groups: list[Group], timing: Timing, flush: bool, held: int) -> int:
-        """Deliver, carry or hold back each group; the groups held below the threshold."""
+    def _judge(self, groups: list[Group], timing: Timing, flush: bool, carried: int) -> int:
+        """Deliver, carry or hold back each group; ``carried`` and then the groups carried
+        below the threshold."""
         threshold, window = self._threshold, self.window
         for group in groups:
             below = False
@@ -176,10 +177,10 @@ class Dispatcher:
                 if threshold.crossed(group):
                     group.passed, group.passed_total = len(group.records), group.total
                 else:
-                    self._stats.drop("below_threshold",
-                                     threshold.hold(group, self._wall_clock(), held))
+                    self._stats.drop("below_threshold", threshold.drop_stale(
+                        group, self._wall_clock(), carried))
                     if not group.passed_total:
-                        held = self._hold_below(group, held)
+                        carried = self._carry_below(group, carried)
                         continue
                     # A fired problem's records that crossed wait for its refresh; those
                     # that joined them since, below the threshold, are held apart at it.
@@ -192,21 +193,21 @@ class Dispatcher:
                     self._held_full(group.total)
                 continue
             if below and threshold is not None:
-                held = self._hold_below(threshold.split(group), held)
+                carried = self._carry_below(threshold.split(group), carried)
             if not self._budget.take(timing.now()):
                 self._hold_back(group)
                 continue
             self._deliver(group, timing)
-        return held
+        return carried
 
-    def _hold_below(self, group: Group, held: int) -> int:
-        # Carry a group below its threshold into the next window; the groups held so.
+    def _carry_below(self, group: Group, carried: int) -> int:
+        # Carry a group below its threshold into the next window; the groups carried so.
         if not group.total:
-            return held
+            return carried
         if not self.window.carry(group, "below_threshold"):
             self._held_full(group.total)
-            return held
-        return held + 1
+            return carried
+        return carried + 1
 
     def _deliver(self, group: Group, timing: Timing) -> None:
         try:
@@ -276,7 +277,7 @@ class Dispatcher:
         return self._schedule.waiting_before(mark)
 
     def send_due(self, timing: Timing) -> None:
-        """Make every attempt that is due, most urgent first; a 429 holds the rest.
+        """Make every attempt that is due, most urgent first; a 429 pauses the rest.
 
         :attr:`between` runs before each attempt after the first: the worker drains its
         queue there, so records logged meanwhile do not wait for the whole run.
@@ -304,7 +305,7 @@ class Dispatcher:
                 schedule.retry(send, timing.now() + result.delay)
             if limited_for is not None:
                 # The limit is the API key's, whether or not this event gives up on it.
-                schedule.hold(timing.now() + limited_for, timing.now())
+                schedule.pause(timing.now() + limited_for, timing.now())
 
     def settle(self, timing: Timing) -> None:
         """Deliver or give up every event scheduled, waiting out backoffs (a flush, a
@@ -331,7 +332,7 @@ class Dispatcher:
                 "sent at once, as a new problem (stats: refreshes_forgotten)", once=True)
 
     def _hold_back(self, group: Group) -> None:
-        if not self.window.hold(group, first=self._refreshes.is_new(group.key)):
+        if not self.window.hold_back(group, first=self._refreshes.is_new(group.key)):
             self._held_full(group.total)
             return
         self._reporter.report(
@@ -342,10 +343,10 @@ class Dispatcher:
 
     def _held_full(self, records: int) -> None:
         self._stats.drop("held_full", records)
-        held = self.window.held
+        budget = self.window.held_budget
         self._reporter.report(
-            "held_full", f"more held back than {held.max_groups} groups or "
-            f"{held.max_bytes // (1024 * 1024)} MiB of records allow (storm control, "
+            "held_full", f"more held back than {budget.max_groups} groups or "
+            f"{budget.max_bytes // (1024 * 1024)} MiB of records allow (storm control, "
             "thresholds); the rest are dropped and counted as held_full")
 
     # Resolving ----------------------------------------------------------------------
@@ -360,7 +361,7 @@ class Dispatcher:
         """Resolve the alerts quiet for ``resolve_after`` seconds, as storm control allows."""
         if self._timers is None:
             return
-        for fired in self._timers.due(timing.now(), self.window.holds):
+        for fired in self._timers.due(timing.now(), self.window.has_records_of):
             if not self._budget.take(timing.now()):
                 break
             self._resolve(self._timers, fired, "quiet for resolve_after seconds", timing)

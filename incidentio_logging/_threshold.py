@@ -4,7 +4,8 @@ The window is measured between the records' own times (their ``created``), never
 when the worker ships a window: windows close every ``flush_interval``, and a count taken
 back from each closing would cut up to that much off the configured window.
 
-Pure: the caller passes the wall-clock time, used only to let held records age out.
+Pure: the caller passes the wall-clock time, used only to let the records waiting below
+the threshold age out.
 Each problem keeps the times of at most ``count`` recent records (that is all a sliding
 count needs), and at most :data:`MAX_GROUPS` problems are followed at once, so memory
 stays bounded however many distinct problems an application logs.
@@ -55,7 +56,7 @@ class Threshold:
     def __init__(self, count: int, window: float, max_groups: int = MAX_GROUPS) -> None:
         self.count = count
         self.window = window
-        #: Problems followed, and groups held, at once.
+        #: Problems followed, and groups carried below the threshold, at once.
         self.max_groups = max_groups
         self._times: OrderedDict[Hashable, RecentTimes] = OrderedDict()
 
@@ -80,22 +81,24 @@ class Threshold:
         the records that joined it since are judged like any others.
         """
         times = group.times
-        if not isinstance(times, RecentTimes) or group.held == STORM_CONTROL:
+        if not isinstance(times, RecentTimes) or group.hold_reason == STORM_CONTROL:
             return True
         crossing, times.crossing = times.crossing, False
         return crossing
 
-    def hold(self, group: Group, now: float, held: int) -> int:
-        """Ready ``group``, below the threshold, to wait for more; how many records it lost.
+    def drop_stale(self, group: Group, now: float, carried: int) -> int:
+        """Drop from ``group``, below the threshold, the records that may not wait for
+        more; how many records it dropped.
 
         Only its records that have not crossed the threshold are judged (the first
         ``passed`` of a group waiting for its refresh did). Those older than the window
         go. Records that were only counted (past ``max_batch_size``) have no times of
-        their own: they go with the last kept record, or when none is left. With ``held``
-        groups already waiting, at most ``max_groups``, it loses them all.
+        their own: they go with the last kept record, or when none is left. With
+        ``carried`` groups already waiting below the threshold, at most ``max_groups``,
+        they all go.
         """
         waiting = group.records[group.passed:]
-        if held >= self.max_groups:
+        if carried >= self.max_groups:
             kept = []
         else:
             cutoff = now - self.window
