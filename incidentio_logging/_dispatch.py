@@ -175,11 +175,11 @@ class Dispatcher:
             below = False
             if threshold is not None:
                 if threshold.crossed(group):
-                    group.passed, group.passed_total = len(group.records), group.total
+                    group.crossed_kept, group.crossed_total = len(group.records), group.total
                 else:
                     self._stats.drop("below_threshold", threshold.drop_stale(
                         group, self._wall_clock(), carried))
-                    if not group.passed_total:
+                    if not group.crossed_total:
                         carried = self._carry_below(group, carried)
                         continue
                     # A fired problem's records that crossed wait for its refresh; those

@@ -84,8 +84,8 @@ class Group:
     times: deque[float] | None = None
     #: Carried for its refresh: how many of ``records``, and of ``total``, crossed the
     #: threshold already (the first ones); those that joined since are judged again.
-    passed: int = 0
-    passed_total: int = 0
+    crossed_kept: int = 0
+    crossed_total: int = 0
 
     @property
     def omitted(self) -> int:

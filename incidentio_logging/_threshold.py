@@ -91,33 +91,33 @@ class Threshold:
         more; how many records it dropped.
 
         Only its records that have not crossed the threshold are judged (the first
-        ``passed`` of a group waiting for its refresh did). Those older than the window
-        go. Records that were only counted (past ``max_batch_size``) have no times of
-        their own: they go with the last kept record, or when none is left. With
+        ``crossed_kept`` of a group waiting for its refresh did). Those older than the
+        window go. Records that were only counted (past ``max_batch_size``) have no times
+        of their own: they go with the last kept record, or when none is left. With
         ``carried`` groups already waiting below the threshold, at most ``max_groups``,
         they all go.
         """
-        waiting = group.records[group.passed:]
+        waiting = group.records[group.crossed_kept:]
         if carried >= self.max_groups:
             kept = []
         else:
             cutoff = now - self.window
             kept = [record for record in waiting if record.created >= cutoff]
-        lost = group.total - group.passed_total if not kept else len(waiting) - len(kept)
-        group.total -= lost
-        group.records = group.records[:group.passed] + kept
+        dropped = group.total - group.crossed_total if not kept else len(waiting) - len(kept)
+        group.total -= dropped
+        group.records = group.records[:group.crossed_kept] + kept
         group.size = sum(record_size(record.__dict__) for record in group.records)
-        return lost
+        return dropped
 
     def split(self, group: Group) -> Group:
         """Take out of ``group`` its records that have not crossed the threshold, as a
         group of their own (maybe empty); ``group`` keeps those that did, to be sent."""
-        rest = Group(group.key, group.records[group.passed:],
-                     group.total - group.passed_total, group.last_created, times=group.times)
+        rest = Group(group.key, group.records[group.crossed_kept:],
+                     group.total - group.crossed_total, group.last_created, times=group.times)
         rest.size = sum(record_size(record.__dict__) for record in rest.records)
-        group.records, group.total = group.records[:group.passed], group.passed_total
+        group.records, group.total = group.records[:group.crossed_kept], group.crossed_total
         group.size -= rest.size
-        group.passed = group.passed_total = 0
+        group.crossed_kept = group.crossed_total = 0
         return rest
 
     def forget_quiet(self, now: float) -> None:
