@@ -170,35 +170,44 @@ class Dispatcher:
     def _judge(self, groups: list[Group], timing: Timing, flush: bool, carried: int) -> int:
         """Deliver, carry or hold back each group; ``carried`` and then the groups carried
         below the threshold."""
-        threshold, window = self._threshold, self.window
+        threshold = self._threshold
         for group in groups:
-            below = False
-            if threshold is not None:
-                if threshold.crossed(group):
-                    group.crossed_kept, group.crossed_total = len(group.records), group.total
-                else:
-                    self._stats.drop("below_threshold", threshold.drop_stale(
-                        group, self._wall_clock(), carried))
-                    if not group.crossed_total:
-                        carried = self._carry_below(group, carried)
-                        continue
-                    # A fired problem's records that crossed wait for its refresh; those
-                    # that joined them since, below the threshold, are held apart at it.
-                    below = True
-            # While an event of the problem still waits for its attempt (a 429, a
-            # backoff), its records fold too: one refresh at a time, not a pile.
-            if not flush and (self._refreshes.folds(group.key, timing.now())
-                              or self._schedule.waiting(group.key)):
-                if not window.carry(group, REFRESH):
-                    self._held_full(group.total)
+            below = threshold is not None and self._below(group, threshold, carried)
+            if below and not group.crossed_total:
+                carried = self._carry_below(group, carried)
+                continue
+            if self._waits_for_refresh(group, timing, flush):
                 continue
             if below and threshold is not None:
+                # A fired problem's records that crossed go with its refresh; those that
+                # joined them since, below the threshold, are held apart at it.
                 carried = self._carry_below(threshold.split(group), carried)
             if not self._budget.take(timing.now()):
                 self._hold_back(group)
                 continue
             self._deliver(group, timing)
         return carried
+
+    def _below(self, group: Group, threshold: Threshold, carried: int) -> bool:
+        # True when the group has not crossed its threshold this window: what of it may
+        # not wait is dropped. A group that has crossed is marked so, all of it.
+        if threshold.crossed(group):
+            group.crossed_kept, group.crossed_total = len(group.records), group.total
+            return False
+        self._stats.drop("below_threshold",
+                         threshold.drop_stale(group, self._wall_clock(), carried))
+        return True
+
+    def _waits_for_refresh(self, group: Group, timing: Timing, flush: bool) -> bool:
+        # A fired problem's group is carried until its next refresh (not on a flush).
+        # While an event of the problem still waits for its attempt (a 429, a backoff),
+        # its records fold too: one refresh at a time, not a pile.
+        if flush or not (self._refreshes.folds(group.key, timing.now())
+                         or self._schedule.waiting(group.key)):
+            return False
+        if not self.window.carry(group, REFRESH):
+            self._held_full(group.total)
+        return True
 
     def _carry_below(self, group: Group, carried: int) -> int:
         # Carry a group below its threshold into the next window; the groups carried so.

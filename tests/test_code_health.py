@@ -1,8 +1,9 @@
-"""Code health: the retry loop stays simple enough to read in one go.
+"""Code health: the delivery code stays simple enough to read a function at a time.
 
 Delivery decides when and why an event is given up; it once grew one function of
-cyclomatic complexity 19 that decided it in three places. radon measures it here, so the
-next branch added shows up as a failing test, not in review.
+cyclomatic complexity 19 that decided it in three places. radon measures the delivery,
+the send schedule and the dispatcher that drives them here, so the next branch added
+shows up as a failing test, not in review.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import incidentio_logging
 #: The most branches, as radon counts them, one function may have.
 MAX_COMPLEXITY = 10
 #: The modules held to it.
-CHECKED = ("_delivery.py",)
+CHECKED = ("_delivery.py", "_schedule.py", "_dispatch.py")
 
 
 def test_no_function_in_the_delivery_code_is_too_complex() -> None:
