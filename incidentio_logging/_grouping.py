@@ -70,7 +70,7 @@ class Group:
     records: list[logging.LogRecord] = field(default_factory=list)
     total: int = 0
     last_created: float = 0.0
-    #: Why the group is held back into a later window instead of being sent:
+    #: Why the group is held back for a later window instead of being sent:
     #: ``storm_control``, ``below_threshold`` or ``refresh``; empty for a group of this
     #: window only.
     hold_reason: str = ""
