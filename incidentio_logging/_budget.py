@@ -42,12 +42,12 @@ class EventBudget:
         return self._sent[0] + MINUTE
 
 
-#: Groups held back at once, by storm control or below a threshold. Past it, a group that
-#: would be held is dropped as ``held_full``.
+#: Groups held back at once (by storm control, below a threshold, or for a refresh). Past
+#: it, a group that would be held back is dropped as ``held_full``.
 MAX_HELD_GROUPS = 1_000
 #: The records those groups keep, in bytes as estimated by the window: their message and
-#: traceback text plus :data:`RECORD_OVERHEAD` each. Past it, a group that would be held,
-#: or a record that would join a held group, is dropped as ``held_full``.
+#: traceback text plus :data:`RECORD_OVERHEAD` each. Past it, a group that would be held
+#: back, or a record that would join a group held back, is dropped as ``held_full``.
 MAX_HELD_BYTES = 16 * 1024 * 1024
 #: What a kept record costs beyond its text: its dict, its fields, the objects in them.
 RECORD_OVERHEAD = 1_024
@@ -63,7 +63,7 @@ class HeldBudget:
         self.groups = 0
         self.bytes = 0
 
-    def hold(self, size: int) -> bool:
+    def reserve(self, size: int) -> bool:
         """Take room for one more group of ``size`` bytes; False when it does not fit."""
         if self.groups >= self.max_groups or self.bytes + size > self.max_bytes:
             return False
@@ -72,13 +72,13 @@ class HeldBudget:
         return True
 
     def grow(self, size: int) -> bool:
-        """Take room for ``size`` more bytes in a group already held."""
+        """Take room for ``size`` more bytes in a group already held back."""
         if self.bytes + size > self.max_bytes:
             return False
         self.bytes += size
         return True
 
-    def let_go(self, size: int) -> None:
-        """A group of ``size`` bytes is no longer held."""
+    def release(self, size: int) -> None:
+        """A group of ``size`` bytes is no longer held back."""
         self.groups -= 1
         self.bytes -= size

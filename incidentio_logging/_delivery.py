@@ -72,6 +72,11 @@ class Attempts:
     waits; the worker's send schedule drives it without. The retry budget
     (``max_time``) starts at the first attempt: an event waiting its turn behind others
     has not begun to retry.
+
+    Every way it can end undelivered goes through :meth:`_ended`, the one place that
+    names the reason; what decides *when* it ends is :meth:`_out_of_time` (before an
+    attempt, and after a failure), :meth:`rate_limited_past_budget` (a 429 pauses every
+    attempt) and :meth:`cut_short` (the deadline moved before a planned retry).
     """
 
     def __init__(self, policy: RetryPolicy) -> None:
@@ -94,65 +99,108 @@ class Attempts:
         ``stop_at()`` is the shutdown deadline; no attempt starts with less than
         ``floor()`` left before it, and none is promised after it.
         """
+        self._begin(now())
+        starts, deadline = now(), stop_at()
+        ended = self._out_of_time(starts, deadline, floor(), starting=True)
+        if ended is not None:
+            return ended
+        timeout = min(self.policy.timeout, min(self.give_up_at, deadline) - starts)
+        reply = self._post(transport, body, timeout)
+        if reply is not None and 200 <= reply.status < 300:
+            return Outcome(True, self.retries)
+        if reply is not None and reply.status not in RETRYABLE:
+            return self._ended(reply.status)
+        delay = self._delay(reply, rng)
+        ended = self._out_of_time(now() + delay, stop_at(), floor(), starting=False)
+        return Retry(delay) if ended is None else ended
+
+    def _begin(self, now: float) -> None:
+        # The retry budget starts with the first attempt; each later one is a retry.
         if self._tried:
             self.retries += 1
         else:
-            self.give_up_at = now() + self.policy.max_time
+            self.give_up_at = now + self.policy.max_time
         self._tried = True
         self.limited_for = None
-        policy, retries = self.policy, self.retries
-        remaining = min(self.give_up_at, stop_at()) - now()
-        if remaining <= 0 or stop_at() - now() < floor():
-            reason = "shutdown_timeout" if stop_at() < self.give_up_at else "send_failed"
-            return self._ended(reason, None, "out of time before an attempt")
-        reply: Reply | None = None
+
+    def _post(self, transport: Transport, body: bytes, timeout: float) -> Reply | None:
+        # One request: its reply, or None when none came; keeps how it failed.
         try:
-            reply = transport.post(body, min(policy.timeout, remaining))
+            reply = transport.post(body, timeout)
         except TransportError as exc:
-            self._detail = str(exc)
-            self._unknown = exc.sent
-        else:
-            self._unknown = False
-            if 200 <= reply.status < 300:
-                return Outcome(True, retries)
+            self._status, self._detail, self._unknown = None, str(exc), exc.sent
+            return None
+        self._status, self._unknown = reply.status, False
+        if not 200 <= reply.status < 300:
             self._detail = error_message(reply)
-            if reply.status not in RETRYABLE:
-                return Outcome(False, retries, "rejected", reply.status, self._detail)
-        self._status = reply.status if reply is not None else None
-        delay = policy.backoff(retries, rng)
+        return reply
+
+    def _delay(self, reply: Reply | None, rng: random.Random) -> float:
+        # Until the next attempt: what a Retry-After asks, else the backoff.
+        delay = self.policy.backoff(self.retries, rng)  # drawn even when not used
         hint = retry_after(reply, now_wall=dt.datetime.now(dt.timezone.utc)) if reply else None
         if hint is not None:
             delay = hint
         if self._status == 429:
             self.limited_for = delay
-        if (retries >= policy.max_retries or now() + delay >= self.give_up_at
-                or now() + delay >= stop_at() - floor()):
-            # No attempt is left that could happen in time: give up now, not after a wait.
-            if stop_at() < self.give_up_at and retries < policy.max_retries:
-                reason = "shutdown_timeout"
-            else:
-                reason = "rate_limited" if self._status == 429 else "send_failed"
-            return self._ended(reason, self._status)
-        return Retry(delay)
+        return delay
 
-    def held_until(self, until: float, now: float) -> Outcome | None:
-        """A 429 holds every attempt until ``until``: how this delivery ends if its
+    def _out_of_time(self, at: float, stop_at: float, floor: float, *,
+                     starting: bool) -> Outcome | None:
+        """How delivery ends if no attempt may start at ``at``; None if one may.
+
+        Two rules, kept apart because they differ at their edges. An attempt about to
+        start (``starting``) goes while its retry budget and the deadline have not
+        passed and at least ``floor`` is left. A retry planned after a failure must also
+        be within ``max_retries``, and start before ``floor`` is all that is left: no
+        attempt is left that could happen in time, so give up now, not after a wait.
+        Either way the deadline is to blame only when it comes before the retry budget
+        ends and the retries are not used up.
+        """
+        if starting:
+            late = at >= self.give_up_at or at >= stop_at or stop_at - at < floor
+            spent, status, detail = False, None, "out of time before an attempt"
+        else:
+            spent = self.retries >= self.policy.max_retries
+            late = spent or at >= self.give_up_at or at >= stop_at - floor
+            status, detail = self._status, ""
+        if not late:
+            return None
+        return self._ended(status, detail, deadline=stop_at < self.give_up_at and not spent)
+
+    def rate_limited_past_budget(self, until: float, now: float) -> Outcome | None:
+        """A 429 pauses every attempt until ``until``: how this delivery ends if its
         retry budget runs out first, else None. Not tried yet, its budget would start
         now at the earliest."""
         if until < min(self.give_up_at, now + self.policy.max_time):
             return None
-        return self._ended("rate_limited", 429, "held by the endpoint's rate limit past "
-                           "max_retry_time")
+        return self._ended(429, "held by the endpoint's rate limit past max_retry_time")
 
     def cut_short(self) -> Outcome:
         """The deadline came before the next attempt could."""
-        return self._ended("shutdown_timeout", self._status)
+        return self._ended(self._status, deadline=True)
 
-    def _ended(self, reason: str, status: int | None, detail: str = "") -> Outcome:
-        # An attempt that was sent and got no reply may have been delivered: whatever
-        # ended the retries, that is what the outcome says.
-        return Outcome(False, self.retries, "unknown_outcome" if self._unknown else reason,
-                       status, detail or self._detail)
+    def abandon(self, reason: str, detail: str) -> Outcome:
+        """Ended by its owner, for ``reason``, whatever the attempts so far: discarded,
+        refused room, or a transport that raised its own exception."""
+        return Outcome(False, self.retries, reason, None, detail)
+
+    def _ended(self, status: int | None, detail: str = "", *,
+               deadline: bool = False) -> Outcome:
+        # The one place that names why delivery ended undelivered. An attempt that was
+        # sent and got no reply may have been delivered: whatever ended the retries,
+        # that is what the outcome says.
+        if self._unknown:
+            reason = "unknown_outcome"
+        elif deadline:
+            reason = "shutdown_timeout"
+        elif status == 429:
+            reason = "rate_limited"
+        elif status is not None and status not in RETRYABLE:
+            reason = "rejected"
+        else:
+            reason = "send_failed"
+        return Outcome(False, self.retries, reason, status, detail or self._detail)
 
 
 def deliver(
@@ -234,16 +282,23 @@ def error_message(reply: Reply) -> str:
     except ValueError:
         data = None
     if isinstance(data, dict):
-        parts = [str(data.get("type", ""))]
-        errors = data.get("errors")
-        if isinstance(errors, list):
-            for error in errors[:5]:
-                if isinstance(error, dict):
-                    field = error.get("source", {}).get("field") if isinstance(
-                        error.get("source"), dict) else None
-                    message = str(error.get("message", ""))
-                    parts.append(f"{field}: {message}" if field else message)
-        text = "; ".join(p for p in parts if p)
+        text = "; ".join(part for part in _error_parts(data) if part)
         if text:
             return text[:500]
     return reply.body[:200].decode("utf-8", "replace").strip() or f"HTTP {reply.status}"
+
+
+def _error_parts(data: dict[str, object]) -> list[str]:
+    # The error's type, then its first few errors, each with the field it names.
+    parts = [str(data.get("type", ""))]
+    errors = data.get("errors")
+    if isinstance(errors, list):
+        parts.extend(_field_error(error) for error in errors[:5] if isinstance(error, dict))
+    return parts
+
+
+def _field_error(error: dict[str, object]) -> str:
+    source = error.get("source")
+    field = source.get("field") if isinstance(source, dict) else None
+    message = str(error.get("message", ""))
+    return f"{field}: {message}" if field else message

@@ -112,12 +112,12 @@ class Dispatcher:
         """
         window = self.window
         for group in [*window.take(), *window.due(lambda: True)]:
-            held = group.held if group.held != REFRESH else ""
-            self._stats.drop(held or reason, group.total)
+            own = group.hold_reason if group.hold_reason != REFRESH else ""
+            self._stats.drop(own or reason, group.total)
         self._drop_window_counts()
         for send in self._schedule.take_all():
-            send.end(Outcome(False, send.attempts.retries, reason, None,
-                              "discarded while waiting for its next attempt"))
+            send.end(send.attempts.abandon(reason, "discarded while waiting for its next "
+                                           "attempt"))
 
     def _drop_window_counts(self) -> None:
         window = self.window
@@ -158,55 +158,65 @@ class Dispatcher:
         known: list[Group] = []
         for group in groups:
             (fresh if self._refreshes.is_new(group.key) else known).append(group)
-        held = self._judge(fresh, timing, flush, 0)
+        carried = self._judge(fresh, timing, flush, 0)
         for group in window.due(lambda: self._budget.take(timing.now())):
             self._deliver(group, timing)
         self._drop_window_counts()
-        self._judge(known, timing, flush, held)
+        self._judge(known, timing, flush, carried)
         if self._threshold is not None:
             self._threshold.forget_quiet(self._wall_clock())
         self.send_due(timing)
 
-    def _judge(self, groups: list[Group], timing: Timing, flush: bool, held: int) -> int:
-        """Deliver, carry or hold back each group; the groups held below the threshold."""
-        threshold, window = self._threshold, self.window
+    def _judge(self, groups: list[Group], timing: Timing, flush: bool, carried: int) -> int:
+        """Deliver, carry or hold back each group; ``carried`` and then the groups carried
+        below the threshold."""
+        threshold = self._threshold
         for group in groups:
-            below = False
-            if threshold is not None:
-                if threshold.crossed(group):
-                    group.passed, group.passed_total = len(group.records), group.total
-                else:
-                    self._stats.drop("below_threshold",
-                                     threshold.hold(group, self._wall_clock(), held))
-                    if not group.passed_total:
-                        held = self._hold_below(group, held)
-                        continue
-                    # A fired problem's records that crossed wait for its refresh; those
-                    # that joined them since, below the threshold, are held apart at it.
-                    below = True
-            # While an event of the problem still waits for its attempt (a 429, a
-            # backoff), its records fold too: one refresh at a time, not a pile.
-            if not flush and (self._refreshes.folds(group.key, timing.now())
-                              or self._schedule.waiting(group.key)):
-                if not window.carry(group, REFRESH):
-                    self._held_full(group.total)
+            below = threshold is not None and self._below(group, threshold, carried)
+            if below and not group.crossed_total:
+                carried = self._carry_below(group, carried)
+                continue
+            if self._waits_for_refresh(group, timing, flush):
                 continue
             if below and threshold is not None:
-                held = self._hold_below(threshold.split(group), held)
+                # A fired problem's records that crossed go with its refresh; those that
+                # joined them since, below the threshold, are held apart at it.
+                carried = self._carry_below(threshold.split(group), carried)
             if not self._budget.take(timing.now()):
                 self._hold_back(group)
                 continue
             self._deliver(group, timing)
-        return held
+        return carried
 
-    def _hold_below(self, group: Group, held: int) -> int:
-        # Carry a group below its threshold into the next window; the groups held so.
+    def _below(self, group: Group, threshold: Threshold, carried: int) -> bool:
+        # True when the group has not crossed its threshold this window: what of it may
+        # not wait is dropped. A group that has crossed is marked so, all of it.
+        if threshold.crossed(group):
+            group.crossed_kept, group.crossed_total = len(group.records), group.total
+            return False
+        self._stats.drop("below_threshold",
+                         threshold.drop_stale(group, self._wall_clock(), carried))
+        return True
+
+    def _waits_for_refresh(self, group: Group, timing: Timing, flush: bool) -> bool:
+        # A fired problem's group is carried until its next refresh (not on a flush).
+        # While an event of the problem still waits for its attempt (a 429, a backoff),
+        # its records fold too: one refresh at a time, not a pile.
+        if flush or not (self._refreshes.folds(group.key, timing.now())
+                         or self._schedule.waiting(group.key)):
+            return False
+        if not self.window.carry(group, REFRESH):
+            self._held_full(group.total)
+        return True
+
+    def _carry_below(self, group: Group, carried: int) -> int:
+        # Carry a group below its threshold into the next window; the groups carried so.
         if not group.total:
-            return held
+            return carried
         if not self.window.carry(group, "below_threshold"):
             self._held_full(group.total)
-            return held
-        return held + 1
+            return carried
+        return carried + 1
 
     def _deliver(self, group: Group, timing: Timing) -> None:
         try:
@@ -252,9 +262,10 @@ class Dispatcher:
 
     def _add(self, send: Send, now: float) -> None:
         if not self._schedule.add(send, now):
-            send.end(Outcome(False, 0, "held_full", None, "the send schedule already "
-                              f"holds {self._schedule.max_bytes // (1024 * 1024)} MiB of "
-                              "events waiting for an attempt"))
+            send.end(send.attempts.abandon(
+                "held_full", "the send schedule already holds "
+                f"{self._schedule.max_bytes // (1024 * 1024)} MiB of events waiting for an "
+                "attempt"))
 
     # The send schedule ----------------------------------------------------------------
 
@@ -275,7 +286,7 @@ class Dispatcher:
         return self._schedule.waiting_before(mark)
 
     def send_due(self, timing: Timing) -> None:
-        """Make every attempt that is due, most urgent first; a 429 holds the rest.
+        """Make every attempt that is due, most urgent first; a 429 pauses the rest.
 
         :attr:`between` runs before each attempt after the first: the worker drains its
         queue there, so records logged meanwhile do not wait for the whole run.
@@ -292,8 +303,8 @@ class Dispatcher:
                                                stop_at=timing.stop_at, rng=self._rng,
                                                floor=timing.floor)
             except Exception as exc:  # noqa: BLE001 - e.g. a user transport raising its own
-                result = Outcome(False, send.attempts.retries, "internal_error", None,
-                                 f"the transport raised {type(exc).__name__}: {exc}")
+                result = send.attempts.abandon(
+                    "internal_error", f"the transport raised {type(exc).__name__}: {exc}")
             finally:
                 self.in_flight = 0
             limited_for = send.attempts.limited_for
@@ -303,7 +314,7 @@ class Dispatcher:
                 schedule.retry(send, timing.now() + result.delay)
             if limited_for is not None:
                 # The limit is the API key's, whether or not this event gives up on it.
-                schedule.hold(timing.now() + limited_for, timing.now())
+                schedule.pause(timing.now() + limited_for, timing.now())
 
     def settle(self, timing: Timing) -> None:
         """Deliver or give up every event scheduled, waiting out backoffs (a flush, a
@@ -330,7 +341,7 @@ class Dispatcher:
                 "sent at once, as a new problem (stats: refreshes_forgotten)", once=True)
 
     def _hold_back(self, group: Group) -> None:
-        if not self.window.hold(group, first=self._refreshes.is_new(group.key)):
+        if not self.window.hold_back(group, first=self._refreshes.is_new(group.key)):
             self._held_full(group.total)
             return
         self._reporter.report(
@@ -341,10 +352,10 @@ class Dispatcher:
 
     def _held_full(self, records: int) -> None:
         self._stats.drop("held_full", records)
-        held = self.window.held
+        budget = self.window.held_budget
         self._reporter.report(
-            "held_full", f"more held back than {held.max_groups} groups or "
-            f"{held.max_bytes // (1024 * 1024)} MiB of records allow (storm control, "
+            "held_full", f"more held back than {budget.max_groups} groups or "
+            f"{budget.max_bytes // (1024 * 1024)} MiB of records allow (storm control, "
             "thresholds); the rest are dropped and counted as held_full")
 
     # Resolving ----------------------------------------------------------------------
@@ -359,7 +370,7 @@ class Dispatcher:
         """Resolve the alerts quiet for ``resolve_after`` seconds, as storm control allows."""
         if self._timers is None:
             return
-        for fired in self._timers.due(timing.now(), self.window.holds):
+        for fired in self._timers.due(timing.now(), self.window.has_records_of):
             if not self._budget.take(timing.now()):
                 break
             self._resolve(self._timers, fired, "quiet for resolve_after seconds", timing)

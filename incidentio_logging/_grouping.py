@@ -11,7 +11,8 @@ A record the window keeps lets go of its traceback's frames first (they become t
 :class:`~.serialize.Traceback`), after its key is computed: a ``group_by`` may read them.
 Groups that storm control holds back wait in order of when they may be sent, apart from
 the window's own groups, so closing a window touches only the groups that are due or new.
-What is held, by storm control or below a threshold, is bounded by :class:`~._budget.HeldBudget`.
+What is held back (by storm control, below a threshold, or for a refresh) is bounded by
+:class:`~._budget.HeldBudget`.
 """
 
 from __future__ import annotations
@@ -69,10 +70,10 @@ class Group:
     records: list[logging.LogRecord] = field(default_factory=list)
     total: int = 0
     last_created: float = 0.0
-    #: Why the group is carried into the next window instead of being sent:
+    #: Why the group is held back for a later window instead of being sent:
     #: ``storm_control``, ``below_threshold`` or ``refresh``; empty for a group of this
     #: window only.
-    held: str = ""
+    hold_reason: str = ""
     #: Windows whose event for this group storm control held back; the next event says so.
     suppressed: int = 0
     #: The last window whose records storm control held back with this group.
@@ -83,8 +84,8 @@ class Group:
     times: deque[float] | None = None
     #: Carried for its refresh: how many of ``records``, and of ``total``, crossed the
     #: threshold already (the first ones); those that joined since are judged again.
-    passed: int = 0
-    passed_total: int = 0
+    crossed_kept: int = 0
+    crossed_total: int = 0
 
     @property
     def omitted(self) -> int:
@@ -146,7 +147,7 @@ class Window:
                  recent: Callable[[Hashable], deque[float]] | None = None, *,
                  detach: Callable[[ExcInfo], Traceback] | None = None,
                  wall_clock: Callable[[], float] = time.time,
-                 held: HeldBudget | None = None) -> None:
+                 held_budget: HeldBudget | None = None) -> None:
         self._key = key
         self._max = max_batch_size
         #: With a threshold, where each problem keeps its records' times across windows.
@@ -158,8 +159,8 @@ class Window:
         self._waiting: OrderedDict[Hashable, Group] = OrderedDict()
         #: Of those, the new problems' (never sent, or resolved since): they go first.
         self._first: OrderedDict[Hashable, None] = OrderedDict()
-        #: What is held back, by storm control or below a threshold, and its bounds.
-        self.held = held or HeldBudget()
+        #: How much is held back (storm control, thresholds, refreshes), and its bounds.
+        self.held_budget = held_budget or HeldBudget()
         #: The flood counter callers' threads read, and its books.
         self.floods = Floods()
         #: Records refused for want of room to hold them, not yet dropped as held_full.
@@ -186,7 +187,7 @@ class Window:
                 data["exc_info"] = self._detach(exc_info)
             _release(data)
             size = record_size(data)
-            if group is not None and group.held and not self.held.grow(size):
+            if group is not None and group.hold_reason and not self.held_budget.grow(size):
                 self.refused += 1
                 return
         if group is None:
@@ -197,7 +198,7 @@ class Window:
         group.last_created = created
         if group.times is not None:
             group.times.append(created)
-        if group.held == STORM_CONTROL:
+        if group.hold_reason == STORM_CONTROL:
             self._held_again(group)
         if keep:
             group.records.append(restore(data))
@@ -211,24 +212,24 @@ class Window:
         Its records stay (new ones join them). A full group gets its flood counter
         again. False, with nothing kept, when there is no room to hold it.
         """
-        if not self.held.hold(group.size):
+        if not self.held_budget.reserve(group.size):
             return False
-        group.held = reason
+        group.hold_reason = reason
         self._groups[group.key] = group
         if len(group.records) >= self._max:
             self._count_flood(group)
         return True
 
-    def hold(self, group: Group, *, first: bool = False) -> bool:
+    def hold_back(self, group: Group, *, first: bool = False) -> bool:
         """Hold ``group`` back for storm control, after those already waiting (after the
         other new problems', when ``first``: a new problem's first event).
 
         New records join it while it waits; :meth:`due` hands it back when its turn
         comes. False, with nothing kept, when there is no room to hold it.
         """
-        if not self.held.hold(group.size):
+        if not self.held_budget.reserve(group.size):
             return False
-        group.held = STORM_CONTROL
+        group.hold_reason = STORM_CONTROL
         group.suppressed += 1
         group.held_in = self._number - 1  # the window whose event this was
         self._waiting[group.key] = group
@@ -247,7 +248,7 @@ class Window:
             first.pop(key, None)
             self._fold(self.floods.stop(key))  # its count goes with the event, not after it
             group = waiting.pop(key)
-            self.held.let_go(group.size)
+            self.held_budget.release(group.size)
             released.append(group)
         return released
 
@@ -274,7 +275,7 @@ class Window:
             times = group.times
             if times is not None:  # their own times were not kept: the last one stands in
                 times.extend([old.last_created] * min(old.counted, times.maxlen or old.counted))
-            if group.held == STORM_CONTROL:
+            if group.hold_reason == STORM_CONTROL:
                 self._held_again(group)
 
     def __bool__(self) -> bool:
@@ -282,9 +283,9 @@ class Window:
 
     def holds_back(self) -> bool:
         """True when storm control or a threshold holds a group back."""
-        return bool(self._waiting) or any(group.held for group in self._groups.values())
+        return bool(self._waiting) or any(group.hold_reason for group in self._groups.values())
 
-    def holds(self, key: Hashable) -> bool:
+    def has_records_of(self, key: Hashable) -> bool:
         """True when the window, or storm control, has records of the group ``key``."""
         return key in self._groups or key in self._waiting
 
@@ -295,7 +296,7 @@ class Window:
         groups = list(self._groups.values())
         self._groups = {}
         for group in groups:
-            if group.held:  # carried below a threshold: judged again now
-                self.held.let_go(group.size)
+            if group.hold_reason:  # carried: judged again now
+                self.held_budget.release(group.size)
         self._number += 1
         return groups

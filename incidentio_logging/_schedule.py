@@ -6,8 +6,8 @@ are due, the first event of a new problem goes before a refresh, and a refresh b
 resolve; among equals, the oldest. A 429 is the API key's rate limit, not one event's:
 every event waits as long as its ``Retry-After`` says (even when the event that got the
 429 gives up), and when it ends the order above decides who goes first. An event whose
-retry budget would end before the hold does ends at once, as ``rate_limited``, so a long
-hold does not fill the schedule. What waits is bounded by :data:`MAX_SCHEDULED_BYTES`.
+retry budget would end before the pause does ends at once, as ``rate_limited``, so a long
+pause does not fill the schedule. What waits is bounded by :data:`MAX_SCHEDULED_BYTES`.
 
 Pure: the caller passes the time and makes the attempts.
 """
@@ -63,7 +63,7 @@ class Schedule:
         self._sends: list[Send] = []
         self._order = itertools.count()
         #: No attempt before this: the endpoint answered 429.
-        self.held_until = 0.0
+        self.paused_until = 0.0
         self.max_bytes = max_bytes
         self._bytes = 0
         self._keys: Counter[Hashable] = Counter()
@@ -73,11 +73,11 @@ class Schedule:
 
     def add(self, send: Send, now: float) -> bool:
         """Queue ``send`` for an attempt as soon as the endpoint allows. False, with
-        nothing kept, when its body does not fit; ended at once when a 429 holds the
+        nothing kept, when its body does not fit; ended at once when a 429 pauses the
         schedule past its retry budget."""
         if self._bytes + len(send.body) > self.max_bytes:
             return False
-        outcome = send.attempts.held_until(self.held_until, now)
+        outcome = send.attempts.rate_limited_past_budget(self.paused_until, now)
         if outcome is not None:
             send.end(outcome)
             return True
@@ -126,11 +126,11 @@ class Schedule:
         """When the first attempt is due, if any is waiting."""
         if not self._sends:
             return None
-        return max(self.held_until, min(send.not_before for send in self._sends))
+        return max(self.paused_until, min(send.not_before for send in self._sends))
 
     def pop_due(self, now: float) -> Send | None:
         """The most urgent event due at ``now``, taken off the schedule."""
-        if now < self.held_until:
+        if now < self.paused_until:
             return None
         due = [send for send in self._sends if send.not_before <= now]
         if not due:
@@ -144,12 +144,12 @@ class Schedule:
         send.not_before = at
         self._put(send)
 
-    def hold(self, until: float, now: float) -> None:
+    def pause(self, until: float, now: float) -> None:
         """A 429: no attempt before ``until``. The events whose retry budget ends first
         are taken off the schedule, each told how it ended."""
-        self.held_until = max(self.held_until, until)
+        self.paused_until = max(self.paused_until, until)
         for send in list(self._sends):
-            outcome = send.attempts.held_until(self.held_until, now)
+            outcome = send.attempts.rate_limited_past_budget(self.paused_until, now)
             if outcome is not None:
                 self._take(send)
                 send.end(outcome)
@@ -158,7 +158,7 @@ class Schedule:
         """Closing: every event whose next attempt could not start before ``stop_at``
         ends now, as out of time."""
         for send in list(self._sends):
-            if max(send.not_before, self.held_until) >= stop_at:
+            if max(send.not_before, self.paused_until) >= stop_at:
                 self._take(send)
                 send.end(send.attempts.cut_short())
 

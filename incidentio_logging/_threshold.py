@@ -4,7 +4,8 @@ The window is measured between the records' own times (their ``created``), never
 when the worker ships a window: windows close every ``flush_interval``, and a count taken
 back from each closing would cut up to that much off the configured window.
 
-Pure: the caller passes the wall-clock time, used only to let held records age out.
+Pure: the caller passes the wall-clock time, used only to let the records waiting below
+the threshold age out.
 Each problem keeps the times of at most ``count`` recent records (that is all a sliding
 count needs), and at most :data:`MAX_GROUPS` problems are followed at once, so memory
 stays bounded however many distinct problems an application logs.
@@ -55,7 +56,7 @@ class Threshold:
     def __init__(self, count: int, window: float, max_groups: int = MAX_GROUPS) -> None:
         self.count = count
         self.window = window
-        #: Problems followed, and groups held, at once.
+        #: Problems followed, and groups carried below the threshold, at once.
         self.max_groups = max_groups
         self._times: OrderedDict[Hashable, RecentTimes] = OrderedDict()
 
@@ -80,41 +81,43 @@ class Threshold:
         the records that joined it since are judged like any others.
         """
         times = group.times
-        if not isinstance(times, RecentTimes) or group.held == STORM_CONTROL:
+        if not isinstance(times, RecentTimes) or group.hold_reason == STORM_CONTROL:
             return True
         crossing, times.crossing = times.crossing, False
         return crossing
 
-    def hold(self, group: Group, now: float, held: int) -> int:
-        """Ready ``group``, below the threshold, to wait for more; how many records it lost.
+    def drop_stale(self, group: Group, now: float, carried: int) -> int:
+        """Drop from ``group``, below the threshold, the records that may not wait for
+        more; how many records it dropped.
 
         Only its records that have not crossed the threshold are judged (the first
-        ``passed`` of a group waiting for its refresh did). Those older than the window
-        go. Records that were only counted (past ``max_batch_size``) have no times of
-        their own: they go with the last kept record, or when none is left. With ``held``
-        groups already waiting, at most ``max_groups``, it loses them all.
+        ``crossed_kept`` of a group waiting for its refresh did). Those older than the
+        window go. Records that were only counted (past ``max_batch_size``) have no times
+        of their own: they go with the last kept record, or when none is left. With
+        ``carried`` groups already waiting below the threshold, at most ``max_groups``,
+        they all go.
         """
-        waiting = group.records[group.passed:]
-        if held >= self.max_groups:
+        waiting = group.records[group.crossed_kept:]
+        if carried >= self.max_groups:
             kept = []
         else:
             cutoff = now - self.window
             kept = [record for record in waiting if record.created >= cutoff]
-        lost = group.total - group.passed_total if not kept else len(waiting) - len(kept)
-        group.total -= lost
-        group.records = group.records[:group.passed] + kept
+        dropped = group.total - group.crossed_total if not kept else len(waiting) - len(kept)
+        group.total -= dropped
+        group.records = group.records[:group.crossed_kept] + kept
         group.size = sum(record_size(record.__dict__) for record in group.records)
-        return lost
+        return dropped
 
     def split(self, group: Group) -> Group:
         """Take out of ``group`` its records that have not crossed the threshold, as a
         group of their own (maybe empty); ``group`` keeps those that did, to be sent."""
-        rest = Group(group.key, group.records[group.passed:],
-                     group.total - group.passed_total, group.last_created, times=group.times)
+        rest = Group(group.key, group.records[group.crossed_kept:],
+                     group.total - group.crossed_total, group.last_created, times=group.times)
         rest.size = sum(record_size(record.__dict__) for record in rest.records)
-        group.records, group.total = group.records[:group.passed], group.passed_total
+        group.records, group.total = group.records[:group.crossed_kept], group.crossed_total
         group.size -= rest.size
-        group.passed = group.passed_total = 0
+        group.crossed_kept = group.crossed_total = 0
         return rest
 
     def forget_quiet(self, now: float) -> None:

@@ -55,7 +55,7 @@ def test_the_most_urgent_due_send_goes_first_and_a_hold_stops_all() -> None:
     for item in (send(RESOLVE, "resolve"), send(KNOWN_PROBLEM, "refresh"),
                  send(NEW_PROBLEM, "new-1"), send(NEW_PROBLEM, "new-2")):
         schedule.add(item, 0.0)
-    schedule.hold(10.0, 0.0)
+    schedule.pause(10.0, 0.0)
     assert schedule.pop_due(9.9) is None and schedule.next_due() == 10.0
     order = []
     while (due := schedule.pop_due(10.0)) is not None:
@@ -63,7 +63,7 @@ def test_the_most_urgent_due_send_goes_first_and_a_hold_stops_all() -> None:
     assert order == ["new-1", "new-2", "refresh", "resolve"]
     late = send(NEW_PROBLEM, "late")  # not tried: its 30 s would end before the hold
     schedule.add(late, 10.0)
-    schedule.hold(40.0, 10.0)
+    schedule.pause(40.0, 10.0)
     assert ended == [("late", "rate_limited")] and len(schedule) == 0
 
 
@@ -259,7 +259,7 @@ def test_a_send_added_while_a_429_holds_past_its_budget_ends_at_once() -> None:
     """A 1-hour Retry-After: a new event could only wait out its retry budget, so it
     ends as rate_limited at once instead of filling the schedule for the hour."""
     schedule, ended = Schedule(), []
-    schedule.hold(3600.0, 0.0)
+    schedule.pause(3600.0, 0.0)
     schedule.add(Send(NEW_PROBLEM, b"x", Attempts(RetryPolicy(max_time=30)),
                       lambda outcome: ended.append(outcome.reason)), 1.0)
     assert ended == ["rate_limited"] and len(schedule) == 0

@@ -109,7 +109,7 @@ def test_what_is_held_back_is_bounded_by_groups_and_bytes() -> None:
     """20,000 distinct problems under storm control: never more than the limits are held,
     in groups or in bytes; the rest are refused, and counted."""
     held = HeldBudget(max_groups=500, max_bytes=400_000)
-    window = Window(fingerprint_key, 250, held=held)
+    window = Window(fingerprint_key, 250, held_budget=held)
     refused = 0
     for batch in range(20):
         for number in range(1000):
@@ -118,14 +118,14 @@ def test_what_is_held_back_is_bounded_by_groups_and_bytes() -> None:
                 "shop", logging.ERROR, "f.py", 1, problem, ("x" * (number % 700),), None)
             window.add(capture(record))
         for group in window.take():  # every event over the limit: all are held back
-            refused += 0 if window.hold(group) else group.total
+            refused += 0 if window.hold_back(group) else group.total
             assert held.groups <= 500 and held.bytes <= 400_000
     assert held.bytes > 400_000 - 2 * (RECORD_OVERHEAD + 700)  # the bytes bound bit first
     assert held.groups + refused == 20_000
     # A held group that keeps growing is bounded too: a record that does not fit is refused.
     first, *rest = window.due(lambda: True)
     assert rest and held.groups == held.bytes == 0
-    window.hold(first)
+    window.hold_back(first)
     for _ in range(400):
         window.add(capture(logging.getLogger("shop").makeRecord(
             "shop", logging.ERROR, "f.py", 1, first.records[0].msg, ("y" * 5000,), None)))
@@ -142,7 +142,7 @@ def test_records_refused_for_want_of_room_are_counted_as_held_full(
         rig.log(f"problem {number} %s")
     rig.ship()
     window = rig.dispatcher.window
-    assert window.held.groups == MAX_HELD_GROUPS
+    assert window.held_budget.groups == MAX_HELD_GROUPS
     stats = rig.stats.as_dict(pending=0, counted=0)
     assert stats["dropped"] == {"held_full": 499}
     assert stats["records_delivered"] == 1
@@ -171,7 +171,7 @@ def test_closing_a_window_does_not_touch_the_groups_held_back(receiver: LocalRec
         rig.advance(1)
         rig.ship()  # a window with nothing new: the held groups wait on
         asked.append(calls)
-        assert rig.dispatcher.window.held.groups == waiting
+        assert rig.dispatcher.window.held_budget.groups == waiting
     assert asked == [1, 1]
 
 
@@ -189,7 +189,7 @@ def test_held_back_groups_go_oldest_first_as_the_budget_frees(receiver: LocalRec
     rig.ship()
     titles = [event.title for event in receiver.wait_for(4)]
     assert titles[2:] == ["ERROR shop: c A-1", "ERROR shop: d A-1 (+1 more)"]
-    assert rig.dispatcher.window.held.groups == 1  # e
+    assert rig.dispatcher.window.held_budget.groups == 1  # e
 
 
 def test_the_worker_lets_go_of_traceback_frames_before_a_record_waits(
