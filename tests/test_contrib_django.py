@@ -208,3 +208,18 @@ def test_djangos_double_dictconfig_leaks_no_thread_and_does_not_hang(
     assert result.stdout.split() == ["1", "1"]
     messages = sorted(r["message"] for e in receiver.wait_for(2) for r in e.records)
     assert messages == ["Internal Server Error: /a/", "Internal Server Error: /b/"]
+
+
+def test_a_record_whose_request_attribute_raises_passes_without_a_summary() -> None:
+    """A LogRecord subclass (from a record factory) whose ``request`` raises when read:
+    the filter keeps the record and adds nothing; it never raises into the logging call."""
+    from incidentio_logging.contrib.django import RequestSummaryFilter
+
+    class Record(logging.LogRecord):
+        @property
+        def request(self) -> Any:
+            raise RuntimeError("request is gone")
+
+    record = Record("shop", logging.ERROR, __file__, 1, "boom", None, None)
+    assert RequestSummaryFilter().filter(record)
+    assert "request_summary" not in vars(record)
