@@ -17,6 +17,7 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import SplitResult, urlsplit
 
@@ -103,6 +104,14 @@ class Reading:
     #: The settings parsed so far (the options declared before this one), by field.
     parsed: Mapping[str, Any]
 
+    @cached_property
+    def source(self) -> tuple[str, str]:
+        """The alert source's id and the endpoint its webhook URL names (see
+        :func:`parse_source`), read once for both options, from the option or else from
+        $INCIDENT_IO_ALERT_SOURCE_CONFIG_ID. First asked for in the source's turn, so its
+        errors come in validation order."""
+        return parse_source(self.given["alert_source_config_id"])
+
 
 #: ``(option name, value, reading) -> setting``; raises ValueError/TypeError naming it.
 Parse = Callable[[str, Any, Reading], object]
@@ -120,6 +129,7 @@ class Option:
     name: str
     default: object
     parse: Parse
+    #: What it is, word for word the handler docstring's entry for it (up to "Default:").
     doc: str
     #: The :class:`Settings` field it fills, when that is not ``name``.
     field_name: str = ""
@@ -173,12 +183,12 @@ def _unless_off(parse: Parse) -> Parse:
     return lambda name, value, reading: None if _off(value) else parse(name, value, reading)
 
 
-def _source_id(_name: str, value: str | None, _reading: Reading) -> str:
-    return parse_source(value)[0]
+def _source_id(_name: str, _value: str | None, reading: Reading) -> str:
+    return reading.source[0]
 
 
 def _endpoint_option(_name: str, value: str | None, reading: Reading) -> str:
-    return parse_endpoint(value, reading.given["alert_source_config_id"])
+    return parse_endpoint(value, reading.source[1])
 
 
 def _predicate(name: str, value: object, _reading: Reading) -> Callable[..., object] | None:
@@ -245,16 +255,14 @@ def parse_connection(api_token: str | None, alert_source_config_id: str | None,
                      endpoint: str | None) -> tuple[str, str, str]:
     """Token, source id and endpoint, with the same fallbacks and checks as the handler."""
     token = parse_token(api_token)
-    source_id = parse_source(alert_source_config_id)[0]
-    return token, source_id, parse_endpoint(endpoint, alert_source_config_id)
+    source_id, source_endpoint = parse_source(alert_source_config_id)
+    return token, source_id, parse_endpoint(endpoint, source_endpoint)
 
 
-def parse_endpoint(value: str | None, alert_source_config_id: str | None) -> str:
-    """The endpoint given, or else the one a webhook URL given as the source names.
-
-    Reads the source as :func:`parse_source` does: call that first for its errors.
-    """
-    return _endpoint(value if value is not None else parse_source(alert_source_config_id)[1])
+def parse_endpoint(value: str | None, source_endpoint: str) -> str:
+    """The endpoint given, or else the source's: the one its webhook URL names, or the
+    default (the second of :func:`parse_source`'s results)."""
+    return _endpoint(value if value is not None else source_endpoint)
 
 
 def parse_token(value: str | None) -> str:
@@ -592,58 +600,80 @@ def _ca_bundle(value: str | None) -> str | None:
 #: itself, see :func:`parse_transport`), in the order they are validated: an option
 #: another one reads comes before it, and the first bad one is the one reported.
 OPTIONS: tuple[Option, ...] = (
-    Option("api_token", None, _plain(parse_token),
-           f"the alert source's token; ${TOKEN_ENV} when not given"),
+    Option("api_token", None, _plain(parse_token), "the alert source's token"),
     Option("alert_source_config_id", None, _source_id,
-           f"the alert source's id, given alone or in its webhook URL; ${SOURCE_ENV} "
-           "when not given",
-           field_name="source_id"),
-    Option("endpoint", None, _endpoint_option,
-           "base URL of incident.io's API; the webhook URL's, or " + DEFAULT_ENDPOINT),
-    Option("predicate", None, _predicate, "a callable (or its dotted path) selecting records"),
-    Option("rule", None, _rule, "a query selecting records, such as 'level:>=error'"),
+           "the source's id or its whole webhook URL", field_name="source_id"),
+    Option("endpoint", None, _endpoint_option, "base URL; https, or http only on loopback"),
+    Option("predicate", None, _predicate,
+           "``(LogRecord) -> bool`` or a dotted path to one; selects records"),
+    Option("rule", None, _rule,
+           "a query string such as ``\"logger:shop.* level:>=error -timeout\"``; see "
+           ":mod:`incidentio_logging.rule`. With a predicate, both must match"),
     Option("group_by", "fingerprint", _plain(_group_by),
-           "'fingerprint', 'none', or a callable (or its dotted path) returning a key"),
-    Option("metadata", None, _plain(parse_metadata), "added to every event's metadata"),
+           "``\"fingerprint\"``, ``\"none\"``, or a callable/dotted path returning a key"),
+    Option("metadata", None, _plain(parse_metadata),
+           "a dict, a JSON object string or ``\"key=value,key=value\"``, merged into every "
+           "event's ``metadata``; ``data`` is always the records"),
     Option("level", None, _level_option,
-           "the handler level; ERROR, or NOTSET with a predicate or rule alone"),
-    Option("title", None, _named(_template), "a template for the event's title"),
-    Option("description", None, _named(_template), "a template for the event's description"),
+           "the handler level; NOTSET with a ``predicate`` or a ``rule`` and no level "
+           "(they alone decide)"),
+    Option("title", None, _named(_template),
+           "a template over ``{level} {logger} {message} {count} {more} {exc_type} "
+           "{exc_message}``"),
+    Option("description", None, _named(_template), "a template over the same fields"),
     Option("source_url", None, _plain(_source_url), "a link back to where the alert came from"),
-    Option("in_app", (), _plain(_in_app), "module prefixes that count as the application's"),
+    Option("in_app", (), _plain(_in_app),
+           "module prefixes (a list or ``\"shop,billing\"``) whose frames count as your "
+           "application's code even when installed in site-packages; they decide where an "
+           "exception was raised, for its fingerprint"),
     Option("dedup", None, _dedup_option,
-           "'fingerprint' (one alert per problem) or 'batch' (one per event)"),
+           "``\"fingerprint\"`` (one alert per problem) or ``\"batch\"`` (the reference's key: "
+           "every event its own alert; the default, and the only choice, with "
+           "``group_by=\"none\"``)"),
     Option("flush_interval", 1.0, _between(0.001, 3600), "seconds a window stays open"),
-    Option("max_batch_size", 250, _whole(1, 10_000), "records per event"),
-    Option("queue_size", 10_000, _whole(1, 10_000_000), "records that may wait for the worker"),
+    Option("max_batch_size", 250, _whole(1, 10_000),
+           "records per event; more in a window are counted, not sent"),
+    Option("queue_size", 10_000, _whole(1, 10_000_000),
+           "records that may wait for the worker; more are dropped and counted"),
     # At least room for one record cut to its longest, with a traceback.
     Option("max_queue_bytes", MAX_QUEUE_BYTES, _whole(MIN_QUEUE_BYTES, 2**40),
-           "the estimated bytes that may wait for the worker"),
+           "the queue's estimated size limit (messages plus a fixed charge per record and "
+           "per traceback); more are dropped and counted"),
     Option("timeout", DEFAULT_TIMEOUT, _between(0.001, 600), "seconds for one HTTP attempt"),
     Option("shutdown_timeout", 5.0, _between(0, 600),
-           "seconds close() and a bare flush() may take"),
+           "seconds ``close()`` and a bare ``flush()`` may take"),
     Option("max_retries", DEFAULT_MAX_RETRIES, _whole(0, 100),
-           "retries of one event after its first attempt"),
+           "how often one event is retried"),
     Option("max_retry_time", DEFAULT_MAX_RETRY_TIME, _between(0, 86_400),
-           "seconds one event may spend in retries"),
-    Option("ca_bundle", None, _plain(_ca_bundle), "a CA bundle file for TLS verification"),
+           "how many seconds one event may spend in retries"),
+    Option("ca_bundle", None, _plain(_ca_bundle),
+           "a CA bundle file for TLS verification (verification is always on)"),
     Option("max_events_per_minute", 60, _whole(1, MAX_EVENTS_PER_MINUTE),
-           "storm control: events in any 60 s, resolves included"),
-    Option("scrub_keys", (), _named(_words), "more key words whose values are scrubbed"),
+           "storm control: alert events in any 60 s, resolves included. Held-back groups "
+           "are folded into their next event"),
+    Option("scrub_keys", (), _named(_words),
+           "more key words whose values are scrubbed, on top of the built-in ones "
+           "(password, secret, token, api_key, authorization, cookie, session...)"),
     Option("resolve_after", None, _unless_off(_between(0.001, 7 * 86_400)),
-           "seconds of quiet after which a fired alert is resolved; None: never"),
+           "seconds of quiet after which a fired alert is resolved; None or ``\"off\"``: off"),
     Option("refresh_interval", 60.0, _plain(_refresh_interval),
-           "seconds between two events of a problem still firing; None: every window"),
+           "with ``dedup=\"fingerprint\"``, a problem this process fired and has not "
+           "resolved sends at most one event per this many seconds, carrying the records "
+           "since the last; a flush sends them at once; None, 0 or ``\"off\"``: off"),
     Option("resolve_on_close", False, _named(_boolean),
-           "resolve every fired alert still open at close()"),
+           "resolve every fired alert still open at ``close()``, with or without "
+           "``resolve_after``"),
     Option("threshold", None, _unless_off(_whole(1, MAX_THRESHOLD)),
-           "records of a group needed within threshold_window to fire; None: off"),
+           "fire a group only once this many records arrived within ``threshold_window`` "
+           "seconds; None or ``\"off\"``: off"),
     Option("threshold_window", None, _threshold_window,
-           f"seconds a threshold counts over; {DEFAULT_THRESHOLD_WINDOW:g}"),
+           "seconds a threshold counts over; needs ``threshold``"),
     Option("capture_uncaught", False, _named(_boolean),
-           "send exceptions no code caught as alerts"),
+           "send exceptions no code caught, on any thread, as alerts (on the ``uncaught`` "
+           "logger, at CRITICAL); the previous hooks still run"),
     Option("flush_on_sigterm", False, _named(_boolean),
-           "on SIGTERM, flush every live handler before the previous handler runs"),
+           "on SIGTERM, flush every live handler within ``shutdown_timeout``, then hand "
+           "over to the previous SIGTERM handler or default"),
 )
 #: The declared options' names, in validation order.
 OPTION_NAMES = tuple(option.name for option in OPTIONS)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections import Counter
 from typing import Any
 
 import pytest
 
 from incidentio_logging import IncidentIOHandler
-from incidentio_logging._config import MAX_TOKEN_LENGTH, parse_metadata
+from incidentio_logging._config import (
+    MAX_TOKEN_LENGTH,
+    SOURCE_ENV,
+    parse_connection,
+    parse_metadata,
+    parse_settings,
+)
 
 TOKEN = "sekrit-token-value-1234567890"
 SOURCE = "01GW2G3V0S59R238FAHPDS1R66"
@@ -27,6 +35,41 @@ def test_token_and_source_fall_back_to_the_environment(monkeypatch: pytest.Monke
     assert handler.settings.api_token == TOKEN
     assert handler.settings.source_id == SOURCE
     assert handler.settings.endpoint == "https://api.incident.io"
+
+
+class CountingEnviron(dict[str, str]):
+    """A stand-in for ``os.environ`` that counts the reads of each variable."""
+
+    def __init__(self, variables: dict[str, str]) -> None:
+        super().__init__(variables)
+        self.reads: Counter[str] = Counter()
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.reads[key] += 1
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.reads[key] += 1
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize("reader", ["parse_settings", "parse_connection"])
+def test_the_source_s_environment_variable_is_read_once(
+    monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    """The handler's settings, and the connection test's (``python -m incidentio_logging
+    test``), take the source's id and its webhook URL's endpoint from one reading of the
+    variable."""
+    url = f"https://alerts.example.com/gateway/v2/alert_events/http/{SOURCE}"
+    environ = CountingEnviron({**os.environ, SOURCE_ENV: url})
+    monkeypatch.setattr(os, "environ", environ)
+    if reader == "parse_settings":
+        settings = parse_settings(api_token=TOKEN)
+        found = (settings.source_id, settings.endpoint)
+    else:
+        found = parse_connection(TOKEN, None, None)[1:]
+    assert found == (SOURCE, "https://alerts.example.com/gateway")
+    assert environ.reads[SOURCE_ENV] == 1
 
 
 @pytest.mark.parametrize("missing", ["api_token", "alert_source_config_id"])

@@ -1,6 +1,7 @@
 """Every handler option is declared once, in ``_config.OPTIONS``; the places that repeat
 it for their readers (the handler's signature and docstring, ``Settings``, the README's
-options table, ``HandlerOptions``, ``RetryPolicy``) fail here when they drift from it."""
+options table and the defaults its prose states, ``HandlerOptions``, ``RetryPolicy``)
+fail here when they drift from it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import dataclasses
 import inspect
 import logging
 import re
+import sys
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +34,22 @@ SOURCE = "01GW2G3V0S59R238FAHPDS1R66"
 DECLARED = {option.name: option for option in OPTIONS}
 #: The one keyword that is not a setting: an object the handler takes itself.
 HANDLER_ONLY = {"transport": None}
-#: What a documented default that names no value (none, off, system, see below, HTTP)
-#: means: the setting is left empty.
+#: What a documented default that names no value means: the setting is left empty.
 UNSET = object()
+#: The defaults that name no value.
+UNSET_WORDS = ("none", "off", "system", "see below", "HTTP")
+#: The units a number of bytes may be restated in: ``33554432 (32 MiB)``.
+UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+#: How the README's prose states a default outside the options table: "`name` ...
+#: (default 60", "`name` (seconds; off by default", "`name="x"` (the default)", and a
+#: config example's "name": value,  # the default. The name and the default are within
+#: one sentence, with no other code between them.
+PROSE_DEFAULTS = (
+    r"`(\w+)`[^`.]*?\bdefault (\d[\d.]*|off|none|true|false)\b",
+    r"`(\w+)`[^`.]*?\b(\w+) by default\b",
+    r'`(\w+)=("?\w+"?)` \(the default\)',
+    r'"(\w+)": ([^,\s]+),\s+# the default\b',
+)
 
 
 def signature() -> dict[str, inspect.Parameter]:
@@ -44,46 +60,88 @@ def signature() -> dict[str, inspect.Parameter]:
     return options
 
 
-def docstring_defaults() -> dict[str, str]:
-    """Each entry of the handler docstring's ``Args:`` list, by name: what follows its
-    last ``Default:``."""
+def docstring_entries() -> list[tuple[str, str, str]]:
+    """The handler docstring's ``Args:`` list, in its order: each entry's name, what it
+    says before its last ``Default:`` and what follows it."""
     doc = inspect.getdoc(IncidentIOHandler) or ""
-    entries: dict[str, str] = {}
-    name = ""
+    entries: list[list[str]] = []
     for line in doc.split("\nArgs:\n", 1)[1].splitlines():
         entry = re.match(r"    (\w+): (.*)", line)
         if entry:
-            name = entry[1]
-            entries[name] = entry[2]
+            entries.append([entry[1], entry[2]])
         elif line.startswith("        "):
-            entries[name] += " " + line.strip()
-    assert all("Default: " in text for text in entries.values()), entries
-    return {name: text.rsplit("Default: ", 1)[1] for name, text in entries.items()}
+            entries[-1][1] += " " + line.strip()
+    assert all(" Default: " in text for _, text in entries), entries
+    split = [(name, text.rsplit(" Default: ", 1)) for name, text in entries]
+    return [(name, said, default) for name, (said, default) in split]
 
 
-def readme_defaults() -> dict[str, str]:
-    """The README's options table: each row's default cell, by option."""
-    section = README.read_text(encoding="utf-8").split("\n### Options\n", 1)[1]
-    section = section.split("\n## ", 1)[0]
-    return {row[1]: row[2] for row in re.finditer(r"^\| `(\w+)` \| (.*?) \|", section, re.M)}
+def docstring_defaults() -> list[tuple[str, str]]:
+    """Each docstring entry's name and default, in the docstring's order."""
+    return [(name, default) for name, _, default in docstring_entries()]
+
+
+def readme_parts() -> tuple[str, str]:
+    """The README's options section, and the rest of it: its prose."""
+    text = README.read_text(encoding="utf-8")
+    before, section = text.split("\n### Options\n", 1)
+    section, after = section.split("\n## ", 1)
+    return section, before + "\n## " + after
+
+
+def readme_defaults() -> list[tuple[str, str]]:
+    """The README's options table: each row's option and default cell, in its order."""
+    rows = re.finditer(r"^\| `(\w+)` \| (.*?) \|", readme_parts()[0], re.MULTILINE)
+    return [(row[1], row[2]) for row in rows]
+
+
+def prose_defaults() -> list[tuple[str, str]]:
+    """Each default the README's prose states (see :data:`PROSE_DEFAULTS`): its option
+    and the default, in the order of the patterns."""
+    prose = " ".join(readme_parts()[1].split())
+    return [(found[1], found[2]) for pattern in PROSE_DEFAULTS
+            for found in re.finditer(pattern, prose)]
+
+
+def by_name(listed: list[tuple[str, str]]) -> dict[str, str]:
+    """``listed`` by option; each option listed once."""
+    names = [name for name, _ in listed]
+    assert len(names) == len(set(names)), f"listed twice: {names}"
+    return dict(listed)
 
 
 def meaning(documented: str) -> object:
-    """What a documented default says: an environment variable (``$NAME``), a value
-    (a literal, a level name, a URL), or :data:`UNSET`. Read from its first word."""
-    word = documented.replace("`", "").split()[0].rstrip(",.")
-    if word.startswith("$"):
-        return ("environment", word[1:])
-    if word in ("true", "false"):
-        return word == "true"
-    try:
-        return ast.literal_eval(word)
-    except (ValueError, SyntaxError):
-        pass
-    level = logging.getLevelName(word)
+    """What a documented default says, read from all of its text: an environment variable
+    (``$NAME``); a value (a literal, a level name, a URL), a number of bytes perhaps
+    restated in a unit (``33554432 (32 MiB)``, which must agree); or :data:`UNSET`. A value
+    that is not a number may be followed by a gloss with no number in it (``none, the
+    system's``). Any other text is an error."""
+    text = documented.replace("`", "").removesuffix(".")
+    value, glossed, gloss = text.partition(", ")
+    if glossed:
+        said = meaning(value)
+        assert said is UNSET or str(said).startswith("https://"), documented
+        assert not re.search(r"\d", gloss), f"a number in the gloss of {documented!r}"
+        return said
+    if value in UNSET_WORDS:
+        return UNSET
+    if re.fullmatch(r"\$\w+", value):
+        return ("environment", value[1:])
+    if value in ("true", "false", "True", "False"):
+        return value.lower() == "true"
+    if re.fullmatch(r"https://[\w.-]+", value):
+        return value
+    sized = re.fullmatch(r"(\d+) \((\d+) (\wiB)\)", value)
+    if sized:
+        assert int(sized[1]) == int(sized[2]) * UNITS[sized[3]], f"{documented!r} disagrees"
+        return int(sized[1])
+    level = logging.getLevelName(value)
     if isinstance(level, int):
         return level
-    return word if word.startswith("https://") else UNSET
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        raise AssertionError(f"cannot read the default {documented!r}") from None
 
 
 def test_the_handler_takes_every_declared_option_with_its_declared_default() -> None:
@@ -97,20 +155,25 @@ def test_the_handler_takes_every_declared_option_with_its_declared_default() -> 
 
 
 def test_settings_has_one_field_per_declared_option() -> None:
-    """Each declared option fills one Settings field, and each field comes from one;
-    the Settings docstring gives each its option's line."""
+    """Each declared option fills one Settings field, and each field comes from one."""
     fields = [field.name for field in dataclasses.fields(Settings)]
     assert sorted(option.setting for option in OPTIONS) == sorted(fields)
-    for option in OPTIONS:  # help(Settings) says what each one is
-        assert f"    {option.setting}: {option.doc}." in (Settings.__doc__ or "")
+
+
+def test_each_option_s_doc_is_its_docstring_entry() -> None:
+    """An option's declared doc (which help(Settings) shows) is word for word what the
+    handler docstring says of it before its default."""
+    said = {name: " ".join(text.split()) for name, text, _ in docstring_entries()}
+    for option in OPTIONS:
+        assert said[option.name] == f"{option.doc}.", option.name
 
 
 def test_the_docstring_and_the_readme_list_the_options_in_the_signature_s_order() -> None:
     """The handler docstring's Args and the README's options table have one entry per
     keyword of the signature, in its order."""
     names = list(signature())
-    assert list(docstring_defaults()) == names
-    assert list(readme_defaults()) == names
+    assert [name for name, _ in docstring_defaults()] == names
+    assert [name for name, _ in readme_defaults()] == names
 
 
 @pytest.mark.parametrize("name", [*DECLARED, *HANDLER_ONLY])
@@ -120,8 +183,8 @@ def test_the_documented_default_is_what_a_handler_gets(
     """The README and the docstring give an option the same default, and it is what
     parse_settings gives when the option is left out: an environment variable's value, a
     value, or nothing."""
-    documented = meaning(readme_defaults()[name])
-    assert meaning(docstring_defaults()[name]) == documented
+    documented = meaning(by_name(readme_defaults())[name])
+    assert meaning(by_name(docstring_defaults())[name]) == documented
     if name in HANDLER_ONLY:
         assert documented is UNSET
         return
@@ -138,6 +201,51 @@ def test_the_documented_default_is_what_a_handler_gets(
         assert value in (None, (), {})
     else:
         assert (value, type(value) is bool) == (documented, type(documented) is bool)
+
+
+def test_the_readme_s_prose_states_the_defaults_its_table_gives() -> None:
+    """A default the README repeats in its prose is the one its options table gives (which
+    the tests above hold to the declarations)."""
+    table = by_name(readme_defaults())
+    stated = prose_defaults()
+    # What the prose states today: a pattern that stopped finding them would check nothing.
+    assert {name for name, _ in stated} >= {"max_events_per_minute", "refresh_interval",
+                                            "threshold_window", "resolve_after", "dedup",
+                                            "resolve_on_close"}
+    for name, default in stated:
+        assert meaning(default) == meaning(table[name]), (name, default)
+
+
+#: A value each option refuses alone, in the order parse_settings and then the handler
+#: validate them; ``transport`` (the handler's own) last.
+REFUSED: dict[str, Any] = {
+    "api_token": "two words", "alert_source_config_id": "not an id!", "endpoint": "ftp://x",
+    "predicate": 42, "rule": "", "group_by": "sideways", "metadata": "team",
+    "level": "LOUD", "title": "{nope}", "description": "{nope}", "source_url": "ftp://x",
+    "in_app": "not a module!", "dedup": "sometimes", "flush_interval": 0,
+    "max_batch_size": 0, "queue_size": 0, "max_queue_bytes": 1, "timeout": 0,
+    "shutdown_timeout": -1, "max_retries": -1, "max_retry_time": -1,
+    "ca_bundle": "/no/such/bundle", "max_events_per_minute": 0, "scrub_keys": 42,
+    "resolve_after": 0, "refresh_interval": -1, "resolve_on_close": "maybe",
+    "threshold": 0, "threshold_window": 0, "capture_uncaught": "maybe",
+    "flush_on_sigterm": "maybe", "transport": 42,
+}
+
+
+@pytest.mark.parametrize(("first", "second"), list(pairwise(REFUSED)))
+def test_of_two_bad_options_the_error_names_the_one_validated_first(
+    first: str, second: str
+) -> None:
+    """The order the options are validated in is the order errors come in, which a user
+    fixing a config sees, so this round (no behaviour change) it is pinned: a reordered
+    ``OPTIONS`` fails here. An option another reads must stay after it (endpoint after
+    the source, level after predicate and rule, dedup after group_by, threshold_window
+    after threshold)."""
+    options = {"api_token": TOKEN, "alert_source_config_id": SOURCE,
+               first: REFUSED[first], second: REFUSED[second]}
+    with pytest.raises((ValueError, TypeError)) as refused:
+        IncidentIOHandler(**options)
+    assert str(refused.value).startswith(f"{first} "), str(refused.value)
 
 
 def test_handler_options_holds_only_options() -> None:
@@ -165,3 +273,95 @@ def test_parse_settings_gives_what_the_handler_holds() -> None:
     assert parse_settings(**options) == handler.settings
     with pytest.raises(TypeError, match="unknown option 'queue_sise'"):
         parse_settings(**options, queue_sise=10)
+
+
+# The checks above catch drift: each test below feeds them a README or a docstring that
+# disagrees with the declarations (first found by review), and asserts they fail.
+
+
+def readme_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str) -> None:
+    """Point the checks at a copy of the README with ``old`` (found once) made ``new``."""
+    text = README.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    path = tmp_path / "README.md"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "README", path)
+
+
+def docstring_with(monkeypatch: pytest.MonkeyPatch, old: str, new: str) -> None:
+    """Give the handler a docstring with ``old`` (found once) made ``new``."""
+    doc = IncidentIOHandler.__doc__ or ""
+    assert doc.count(old) == 1, old
+    monkeypatch.setattr(IncidentIOHandler, "__doc__", doc.replace(old, new))
+
+
+def drift_is_caught(monkeypatch: pytest.MonkeyPatch, name: str) -> bool:
+    """Whether the checks of the README and the docstring fail for option ``name``."""
+    try:
+        test_the_docstring_and_the_readme_list_the_options_in_the_signature_s_order()
+        test_the_documented_default_is_what_a_handler_gets(monkeypatch, name)
+        test_each_option_s_doc_is_its_docstring_entry()
+        test_the_readme_s_prose_states_the_defaults_its_table_gives()
+    except AssertionError:
+        return True
+    return False
+
+
+def test_the_checks_pass_on_the_readme_and_docstring_as_they_are(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tests below can fail only on the drift each one brings."""
+    assert not drift_is_caught(monkeypatch, "max_queue_bytes")
+    assert not drift_is_caught(monkeypatch, "timeout")
+
+
+@pytest.mark.timeout(10)
+def test_a_readme_default_whose_words_disagree_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's default cell reads "33554432 (64 MiB)": the bytes are right, the size
+    a reader sees is twice the real one."""
+    readme_with(tmp_path, monkeypatch, "| `max_queue_bytes` | `33554432` (32 MiB) |",
+                "| `max_queue_bytes` | `33554432` (64 MiB) |")
+    assert drift_is_caught(monkeypatch, "max_queue_bytes")
+
+
+@pytest.mark.timeout(10)
+def test_a_docstring_default_whose_words_disagree_is_caught(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """help(IncidentIOHandler) says "Default: 33554432 (16 MiB)"."""
+    docstring_with(monkeypatch, "Default: 33554432 (32 MiB).", "Default: 33554432 (16 MiB).")
+    assert drift_is_caught(monkeypatch, "max_queue_bytes")
+
+
+@pytest.mark.timeout(10)
+def test_an_option_given_twice_in_the_readme_table_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second `timeout` row, with a wrong default, above the right one: readers see
+    10.0 first."""
+    row = "| `timeout` | `5.0` |"
+    readme_with(tmp_path, monkeypatch, row,
+                "| `timeout` | `10.0` | seconds for one HTTP attempt |\n" + row)
+    assert drift_is_caught(monkeypatch, "timeout")
+
+
+@pytest.mark.timeout(10)
+def test_a_default_the_readme_s_prose_states_wrong_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The storm control section says the default is 30 events a minute."""
+    readme_with(tmp_path, monkeypatch, "events (default 60; resolves count too)",
+                "events (default 30; resolves count too)")
+    assert drift_is_caught(monkeypatch, "max_events_per_minute")
+
+
+@pytest.mark.timeout(10)
+def test_a_docstring_entry_that_says_other_than_the_option_s_doc_is_caught(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """help(IncidentIOHandler) says records per event are counted and sent."""
+    docstring_with(monkeypatch, "more in a window are counted, not sent.",
+                   "more in a window are counted and sent.")
+    assert drift_is_caught(monkeypatch, "max_batch_size")
