@@ -73,8 +73,9 @@ class Attempts:
     (``max_time``) starts at the first attempt: an event waiting its turn behind others
     has not begun to retry.
 
-    Every way it can end undelivered goes through :meth:`_ended`, the one place that
-    names the reason; what decides *when* it ends is :meth:`_out_of_time` (before an
+    Every way delivery itself can end undelivered goes through :meth:`_ended`, the one
+    place that names the reason (:meth:`abandon` is for the dispatcher's own endings, whose
+    reason it gives); what decides *when* it ends is :meth:`_out_of_time` (before an
     attempt, and after a failure), :meth:`rate_limited_past_budget` (a 429 pauses every
     attempt) and :meth:`cut_short` (the deadline moved before a planned retry).
     """

@@ -8,7 +8,7 @@ its flood is counted on the callers' threads by a flood counter (:mod:`._flood`)
 window's :class:`~._flood.Floods`, holding them, is the one object shared with them.
 
 A record the window keeps lets go of its traceback's frames first (they become text, see
-:class:`~.serialize.Traceback`), after its key is computed: a ``group_by`` may read them.
+:class:`~._serialize.Traceback`), after its key is computed: a ``group_by`` may read them.
 Groups that storm control holds back wait in order of when they may be sent, apart from
 the window's own groups, so closing a window touches only the groups that are due or new.
 What is held back (by storm control, below a threshold, or for a refresh) is bounded by

@@ -239,10 +239,13 @@ class Worker:
         takes queued records when it wakes: call :meth:`wake` first not to wait for the
         window's end. Polls: the worker does nothing for it.
         """
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + bounded(timeout)
         # The queue first: the worker marks records in hand before it takes them, and
-        # holds the consuming lock from its wake-up until it waits again.
-        while self._queue or self._in_hand or self._consuming.locked():
+        # holds the consuming lock from its wake-up until it waits again. A ring it has
+        # yet to answer counts as busy too, when there is a thread to answer it: it lets
+        # the consuming lock go before its wait returns on that ring.
+        while (self._queue or self._in_hand or self._consuming.locked()
+               or (self._wake.is_set() and self._thread is not None)):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(IDLE_POLL)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import queue
 import signal
 import sys
@@ -93,6 +94,45 @@ def test_wait_idle_waits_for_queued_records_to_be_taken_and_sends_nothing(
     assert worker.wait_idle(5)
     assert worker.pending() == 0 and handler.stats()["records_pending"] == 2
     assert receiver.attempts == []
+
+
+
+def test_wait_idle_is_not_true_while_a_wake_up_is_still_pending(
+        make_handler: MakeHandler, logger: logging.Logger) -> None:
+    """wake() then wait_idle() is a barrier: the worker has passed through its loop and
+    waits again, so a record logged next stays queued until the window's end. Before, the
+    pending ring was missed and the worker took that record at once (20 runs of 20)."""
+    handler = make_handler(flush_interval=30)
+    logger.addHandler(handler)
+    worker = handler.worker
+    logger.error("opens the window")
+    worker.wake()
+    assert worker.wait_idle(5)
+    logger.error("waits for the window's end")
+    assert not worker.wait_idle(0.05), "the worker took it: it had not gone back to waiting"
+    assert worker.pending() == 1
+
+
+def test_wait_idle_with_a_nan_timeout_returns(
+        make_handler: MakeHandler, logger: logging.Logger) -> None:
+    """wait_idle(nan) is bounded like the worker's other waits (nan counts as 0); before,
+    no deadline comparison was ever true and it polled for as long as a record waited."""
+    handler = make_handler(flush_interval=30)
+    logger.addHandler(handler)
+    worker = handler.worker
+    logger.error("opens the window")
+    assert worker.wait_idle(5)
+    logger.error("waits in the queue for the window's end")
+    returned: list[bool] = []
+    waiter = threading.Thread(target=lambda: returned.append(worker.wait_idle(math.nan)),
+                              daemon=True)
+    waiter.start()
+    waiter.join(2.0)
+    hung = waiter.is_alive()
+    worker.wake()  # lets a hung waiter go either way
+    waiter.join(5.0)
+    assert not hung, "wait_idle(nan) was still waiting after 2 s"
+    assert returned == [False]
 
 
 def test_inline_delivery_releases_a_flush_that_was_waiting(worker: Worker) -> None:
