@@ -585,6 +585,35 @@ def test_exit_after_a_dictconfig_rerun_stays_within_one_shutdown_timeout(
     assert exit_took < budget + 1.0, f"exit took {exit_took:.2f}s for shutdown_timeout={budget}"
 
 
+@pytest.mark.timeout(30)
+def test_exit_with_two_handlers_stays_within_one_shutdown_timeout(
+        receiver: LocalReceiver) -> None:
+    """README, Exit: "pending events are delivered within shutdown_timeout, and exit
+    never waits longer, receiver down or not". Two handlers with 2.5 s each and a
+    receiver that never answers: exit took 5 s, since logging.shutdown() flushes and
+    closes one handler after the other, each bare flush starting its own budget. The
+    exit hook that starts them all at once, within one budget, ran only after a
+    dictConfig re-run; it now runs at every exit."""
+    receiver.hold()
+    try:
+        result = run_script("""
+            import logging, time
+            from incidentio_logging import IncidentIOHandler
+            for _ in range(2):
+                logging.getLogger().addHandler(IncidentIOHandler(
+                    flush_interval=60, shutdown_timeout=2.5, timeout=30))
+            logging.getLogger("app").error("pending at exit")
+            print(time.monotonic(), flush=True)  # exit starts here
+        """, receiver_env(receiver))
+        ended = time.monotonic()
+    finally:
+        receiver.release()
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("close() left 1 record undelivered") == 2, result.stderr
+    exit_took = ended - float(result.stdout.split()[0])
+    assert exit_took < 3.75, f"exit took {exit_took:.1f} s for shutdown_timeout=2.5"
+
+
 class ClientTransport:
     """A user's transport around an HTTP client that, like httpx.Client, cannot send once
     closed. Real HTTP (urllib) to the URL it is pointed at."""
