@@ -518,8 +518,13 @@ def _shut_down_at_exit() -> None:
 
 
 def _close_all() -> None:
-    for handler in list(_HANDLERS):
-        handler.close()
+    # A child's exit that skips atexit (multiprocessing's os._exit(), a Celery pool
+    # child): one budget for all the handlers, as at exit, which their closes continue.
+    try:
+        _shut_down_at_exit()
+    finally:
+        for handler in list(_HANDLERS):
+            handler.close()
 
 
 def _user_agent() -> str:

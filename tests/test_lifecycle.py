@@ -614,6 +614,41 @@ def test_exit_with_two_handlers_stays_within_one_shutdown_timeout(
     assert exit_took < 3.75, f"exit took {exit_took:.1f} s for shutdown_timeout=2.5"
 
 
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_multiprocessing_childs_exit_with_two_handlers_stays_within_one_budget(
+        receiver: LocalReceiver) -> None:
+    """The exit of a child started by fork skips atexit (os._exit()); the handlers'
+    multiprocessing finalizer closed them one after another, each with its own
+    shutdown_timeout: 5 s for two 2.5 s handlers and a receiver that never answers.
+    It now takes the exit's one path: one budget for all of them."""
+    receiver.hold()
+    try:
+        result = run_script("""
+            import logging, multiprocessing, time
+            from incidentio_logging import IncidentIOHandler
+            for _ in range(2):
+                logging.getLogger().addHandler(IncidentIOHandler(
+                    flush_interval=60, shutdown_timeout=2.5, timeout=30))
+
+            def child():
+                logging.getLogger("app").error("pending at the child's exit")
+
+            process = multiprocessing.get_context("fork").Process(target=child)
+            started = time.monotonic()
+            process.start()
+            process.join(20)
+            print(f"{process.exitcode} {time.monotonic() - started:.2f}")
+        """, receiver_env(receiver))
+    finally:
+        receiver.release()
+    assert result.returncode == 0, result.stderr
+    exitcode, took = result.stdout.split()
+    assert exitcode == "0", result.stderr
+    assert result.stderr.count("close() left 1 record undelivered") == 2, result.stderr
+    assert float(took) < 3.75, f"the child's exit took {took} s for shutdown_timeout=2.5"
+
+
 class ClientTransport:
     """A user's transport around an HTTP client that, like httpx.Client, cannot send once
     closed. Real HTTP (urllib) to the URL it is pointed at."""
