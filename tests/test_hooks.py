@@ -979,6 +979,38 @@ def test_a_chained_exit_gives_a_handler_that_asked_no_second_shutdown_timeout(
 
 
 @pytest.mark.timeout(30)
+def test_a_chained_exit_after_a_dictconfig_rerun_takes_one_budget(
+        receiver: LocalReceiver) -> None:
+    """A dictConfig re-run left the old handler's worker closing; then a SIGTERM chained
+    to sys.exit(). The exit hook (which waits for such workers) began every live
+    handler's budget again, 1.5 s after the SIGTERM had begun it: 3 s in all for a
+    1.5 s budget. It now continues the SIGTERM's."""
+    receiver.hold()
+    try:
+        returncode, took, stderr = run_timed(receiver, _EXITING_HANDLER + textwrap.dedent("""
+            import logging.config
+            config = {"version": 1, "disable_existing_loggers": False, "handlers": {
+                "incident": {"()": IncidentIOHandler, "flush_interval": 0.05,
+                             "shutdown_timeout": 1.5, "timeout": 30,
+                             "flush_on_sigterm": True}},
+                "root": {"handlers": ["incident"], "level": "ERROR"}}
+            logging.config.dictConfig(config)
+            logging.getLogger("app").error("pending at reconfigure")
+            time.sleep(0.3)  # in flight: the receiver holds it
+            logging.config.dictConfig(config)
+            logging.getLogger("app").error("pending at SIGTERM")
+            time.sleep(0.3)
+            print("ready", flush=True)
+            time.sleep(30)
+        """), terminate=True)
+    finally:
+        receiver.release()
+    assert returncode == 0, stderr
+    assert stderr.count("close() left 1 record undelivered") == 2, stderr
+    assert took < 2.25, f"exit took {took:.1f} s after a SIGTERM whose budget is 1.5 s"
+
+
+@pytest.mark.timeout(30)
 def test_a_sigterm_handler_that_lets_the_process_go_on_leaves_a_later_exit_its_budget(
         receiver: LocalReceiver) -> None:
     """The previous handler only asks the application to stop (gunicorn's worker, a
