@@ -831,6 +831,20 @@ def test_a_sigterm_waits_for_a_handler_closed_by_dictconfig(receiver: LocalRecei
 
 # Review of issue 15 (rev1): one budget for the whole shutdown -----------------------------
 
+# Two handlers, the first asking for flush_on_sigterm, with a record pending: the tests
+# below close the first on the main thread, its reply delayed, and SIGTERM lands meanwhile.
+_FIRST_AND_OTHER = textwrap.dedent("""
+    import logging, os, signal, sys, threading, time
+    from incidentio_logging import IncidentIOHandler
+    first = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                              shutdown_timeout=2.5, timeout=30)
+    other = IncidentIOHandler(flush_interval=60, shutdown_timeout=2.5, timeout=30)
+    logging.getLogger("first").addHandler(first)
+    logging.getLogger("other").addHandler(other)
+    logging.getLogger("first").error("first's record")
+""")
+
+
 @pytest.mark.timeout(30)
 def test_a_sigterm_during_one_handlers_close_still_shuts_the_others_down(
         receiver: LocalReceiver) -> None:
@@ -843,21 +857,13 @@ def test_a_sigterm_during_one_handlers_close_still_shuts_the_others_down(
     vanished, neither delivered nor said. Now, once the close ends, the others are shut
     down with what is left of the SIGTERM's budget."""
     receiver.script(Scripted(delay=1.0))
-    returncode, stderr = run_until_ready(receiver, """
-        import logging, os, signal, threading, time
-        from incidentio_logging import IncidentIOHandler
-        first = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
-                                  shutdown_timeout=2.5, timeout=30)
-        other = IncidentIOHandler(flush_interval=60, shutdown_timeout=2.5, timeout=30)
-        logging.getLogger("first").addHandler(first)
-        logging.getLogger("other").addHandler(other)
-        logging.getLogger("first").error("first's record")
+    returncode, stderr = run_until_ready(receiver, _FIRST_AND_OTHER + textwrap.dedent("""
         logging.getLogger("other").error("other's record")
         print("ready", flush=True)
         threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
         first.close()
         time.sleep(10)
-    """, terminate=False)
+    """), terminate=False)
     assert returncode == -signal.SIGTERM, stderr
     assert delivered(receiver, "first's record"), stderr
     assert delivered(receiver, "other's record") or "close() left 1 record" in stderr, (
@@ -872,51 +878,32 @@ def test_a_sigterm_deferred_by_a_close_is_not_taken_by_another_threads_close(
     raises ValueError (the default disposition can be put back from the main thread
     only): the SIGTERM was gone, and the process went on."""
     receiver.script(Scripted(delay=1.0))
-    returncode, stderr = run_until_ready(receiver, """
-        import logging, os, signal, sys, threading, time
-        from incidentio_logging import IncidentIOHandler
-        first = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
-                                  shutdown_timeout=2.5, timeout=30)
-        other = IncidentIOHandler(flush_interval=60, shutdown_timeout=2.5, timeout=30)
-        logging.getLogger("first").addHandler(first)
-        logging.getLogger("first").error("first's record")
+    returncode, stderr = run_until_ready(receiver, _FIRST_AND_OTHER + textwrap.dedent("""
         print("ready", flush=True)
         threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
         threading.Timer(0.6, other.close).start()  # nothing pending: it ends at once
         first.close()
         time.sleep(3)
         print("the process went on after its SIGTERM", file=sys.stderr)
-    """, terminate=False)
+    """), terminate=False)
     assert returncode == -signal.SIGTERM, stderr
     assert "Traceback" not in stderr, stderr
     assert delivered(receiver, "first's record"), stderr
 
 
-# A previous SIGTERM handler that ends the process, as gunicorn's and Django's do.
-_EXITING_HANDLER = textwrap.dedent("""
-    import logging, signal, sys, time
-    signal.signal(signal.SIGTERM, lambda *args: sys.exit(0))
-    from incidentio_logging import IncidentIOHandler
-""")
-
-
-@pytest.mark.timeout(30)
-def test_a_chained_exit_leaves_exit_only_the_budget_of_the_handlers_that_asked(
-        receiver: LocalReceiver) -> None:
-    """README, Signals: "flushed within one shutdown_timeout (the longest among the
-    handlers that asked) ... a previous handler that calls sys.exit() leaves
-    logging.shutdown() only what is left of it". The handler that asked has 0.5 s,
-    another that did not ask 2.5 s, the receiver never answers: exit took 2.5 s after
-    the SIGTERM, since logging.shutdown() gave the other handler its own budget less
-    what was spent. Now every handler's budget is the SIGTERM's: 0.5 s."""
+def chained_exit(receiver: LocalReceiver, code: str) -> tuple[float, str]:
+    """Run ``code`` (it adds two handlers to the root logger) under a previous SIGTERM
+    handler that ends the process with sys.exit(), as gunicorn's and Django's do; log
+    one record, and SIGTERM it, the receiver never answering. It must exit 0, each
+    handler saying the record undelivered. Returns the seconds from the SIGTERM to its
+    end, and stderr."""
     receiver.hold()
     try:
-        returncode, took, stderr = run_timed(receiver, _EXITING_HANDLER + textwrap.dedent("""
-            asked = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
-                                      shutdown_timeout=0.5, timeout=30)
-            other = IncidentIOHandler(flush_interval=60, shutdown_timeout=2.5, timeout=30)
-            for handler in (asked, other):
-                logging.getLogger().addHandler(handler)
+        returncode, took, stderr = run_timed(receiver, textwrap.dedent("""
+            import logging, signal, sys, time
+            signal.signal(signal.SIGTERM, lambda *args: sys.exit(0))
+            from incidentio_logging import IncidentIOHandler
+        """) + textwrap.dedent(code) + textwrap.dedent("""
             logging.getLogger("app").error("pending at SIGTERM")
             print("ready", flush=True)
             time.sleep(30)
@@ -925,6 +912,26 @@ def test_a_chained_exit_leaves_exit_only_the_budget_of_the_handlers_that_asked(
         receiver.release()
     assert returncode == 0, stderr
     assert stderr.count("close() left 1 record undelivered") == 2, stderr
+    return took, stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_chained_exit_leaves_exit_only_the_budget_of_the_handlers_that_asked(
+        receiver: LocalReceiver) -> None:
+    """README, Signals: "flushed within one shutdown_timeout (the longest among the
+    handlers that asked) ... a previous handler that calls sys.exit() leaves
+    logging.shutdown() only what is left of it". The handler that asked has 0.5 s,
+    another that did not ask 2.5 s, the receiver never answers: exit took 3 s after
+    the SIGTERM, since logging.shutdown() gave the other handler its own budget less
+    what was spent, and the one that asked, its own budget over, a fresh one. Now
+    every handler's budget is the SIGTERM's: 0.5 s."""
+    took, _ = chained_exit(receiver, """
+        asked = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                                  shutdown_timeout=0.5, timeout=30)
+        other = IncidentIOHandler(flush_interval=60, shutdown_timeout=2.5, timeout=30)
+        for handler in (asked, other):
+            logging.getLogger().addHandler(handler)
+    """)
     assert took < 1.5, f"exit took {took:.1f} s after a SIGTERM whose budget is 0.5 s"
 
 
@@ -936,42 +943,34 @@ def test_a_chained_exit_gives_a_handler_that_asked_no_second_shutdown_timeout(
     then reaches logging.shutdown(), with nothing left for either handler. The 1 s
     handler's own budget had ended over a second before, so its bare flush started a
     second one: 1 s more at exit. Timed inside, around what logging.shutdown() calls."""
-    receiver.hold()
-    try:
-        returncode, stderr = run_until_ready(receiver, _EXITING_HANDLER + textwrap.dedent("""
-            class Timed(IncidentIOHandler):
-                spent = 0.0
+    _, stderr = chained_exit(receiver, """
+        class Timed(IncidentIOHandler):
+            spent = 0.0
 
-                def flush(self, timeout=None):
-                    started = time.monotonic()
-                    try:
-                        return super().flush(timeout)
-                    finally:
-                        self.spent += time.monotonic() - started
+            def flush(self, timeout=None):
+                started = time.monotonic()
+                try:
+                    return super().flush(timeout)
+                finally:
+                    self.spent += time.monotonic() - started
 
-                def close(self):
-                    started = time.monotonic()
-                    try:
-                        super().close()
-                    finally:
-                        self.spent += time.monotonic() - started
-                        print(f"at exit {self.name} took {self.spent:.2f}",
-                              file=sys.stderr, flush=True)
+            def close(self):
+                started = time.monotonic()
+                try:
+                    super().close()
+                finally:
+                    self.spent += time.monotonic() - started
+                    print(f"at exit {self.name} took {self.spent:.2f}",
+                          file=sys.stderr, flush=True)
 
-            short = Timed(flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1,
-                          timeout=30)
-            long = Timed(flush_interval=60, flush_on_sigterm=True, shutdown_timeout=2.5,
-                         timeout=30)
-            short.name, long.name = "short", "long"
-            for handler in (short, long):
-                logging.getLogger().addHandler(handler)
-            logging.getLogger("app").error("pending at SIGTERM")
-            print("ready", flush=True)
-            time.sleep(30)
-        """), terminate=True)
-    finally:
-        receiver.release()
-    assert returncode == 0, stderr
+        short = Timed(flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1,
+                      timeout=30)
+        long = Timed(flush_interval=60, flush_on_sigterm=True, shutdown_timeout=2.5,
+                     timeout=30)
+        short.name, long.name = "short", "long"
+        for handler in (short, long):
+            logging.getLogger().addHandler(handler)
+    """)
     took = {line.split()[2]: float(line.split()[4]) for line in stderr.splitlines()
             if line.startswith("at exit ")}
     assert set(took) == {"short", "long"}, stderr
@@ -985,28 +984,18 @@ def test_a_chained_exit_after_a_dictconfig_rerun_takes_one_budget(
     to sys.exit(). The exit hook (which waits for such workers) began every live
     handler's budget again, 1.5 s after the SIGTERM had begun it: 3 s in all for a
     1.5 s budget. It now continues the SIGTERM's."""
-    receiver.hold()
-    try:
-        returncode, took, stderr = run_timed(receiver, _EXITING_HANDLER + textwrap.dedent("""
-            import logging.config
-            config = {"version": 1, "disable_existing_loggers": False, "handlers": {
-                "incident": {"()": IncidentIOHandler, "flush_interval": 0.05,
-                             "shutdown_timeout": 1.5, "timeout": 30,
-                             "flush_on_sigterm": True}},
-                "root": {"handlers": ["incident"], "level": "ERROR"}}
-            logging.config.dictConfig(config)
-            logging.getLogger("app").error("pending at reconfigure")
-            time.sleep(0.3)  # in flight: the receiver holds it
-            logging.config.dictConfig(config)
-            logging.getLogger("app").error("pending at SIGTERM")
-            time.sleep(0.3)
-            print("ready", flush=True)
-            time.sleep(30)
-        """), terminate=True)
-    finally:
-        receiver.release()
-    assert returncode == 0, stderr
-    assert stderr.count("close() left 1 record undelivered") == 2, stderr
+    took, _ = chained_exit(receiver, """
+        import logging.config
+        config = {"version": 1, "disable_existing_loggers": False, "handlers": {
+            "incident": {"()": IncidentIOHandler, "flush_interval": 0.05,
+                         "shutdown_timeout": 1.5, "timeout": 30,
+                         "flush_on_sigterm": True}},
+            "root": {"handlers": ["incident"], "level": "ERROR"}}
+        logging.config.dictConfig(config)
+        logging.getLogger("app").error("pending at reconfigure")
+        time.sleep(0.3)  # in flight: the receiver holds it
+        logging.config.dictConfig(config)
+    """)
     assert took < 2.25, f"exit took {took:.1f} s after a SIGTERM whose budget is 1.5 s"
 
 
