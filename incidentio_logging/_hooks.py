@@ -16,7 +16,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
@@ -227,35 +228,45 @@ def release_sigterm(handler: IncidentIOHandler) -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    global _term_deferred  # noqa: PLW0603
     # A second SIGTERM while the first one shuts down (or waits for a close): whoever
     # sent it wants the process gone, so it goes straight to the previous disposition.
-    if _term_running or _term_deferred is not None:
-        _hand_over(signum, frame)
-        return
-    # The budget is the longest shutdown_timeout among the handlers that asked, and it
-    # starts now, as a bare flush starts it: what runs after the hand-over (sys.exit()
-    # in the previous handler, then logging.shutdown()) gets only what is left.
-    deadline = time.monotonic() + longest_budget(_flushing_on_term)
-    if _closing_here():
-        # That close cannot be waited for beneath it, on its own thread: the shutdown
-        # runs when it ends, by the same deadline.
-        _term_deferred = _Deferred(signum, frame, deadline, threading.get_ident())
-        return
-    _shut_down_and_hand_over(signum, frame, deadline)
+    if not _term_running and _term_deferred is None:
+        with _term_shutdown():
+            if _shut_down_unless_closing_here(signum, frame):
+                return
+    _hand_over(signum, frame)
 
 
-def _shut_down_and_hand_over(signum: int, frame: FrameType | None,
-                             deadline: float) -> None:
+@contextmanager
+def _term_shutdown() -> Iterator[None]:
+    """While a SIGTERM shuts the handlers down: a second one hands over at once, and
+    whatever fails, the hand-over after it still happens."""
     global _term_running  # noqa: PLW0603
     _term_running = True
     try:
-        shut_down(deadline, after=after_sigterm(_previous_term))
-    except Exception:  # noqa: BLE001, S110 - the hand-over below must happen
+        yield
+    except Exception:  # noqa: BLE001, S110 - the hand-over after it must happen
         pass
     finally:
         _term_running = False
-    _hand_over(signum, frame)
+
+
+def _shut_down_unless_closing_here(signum: int, frame: FrameType | None) -> bool:
+    """Shut the live handlers down within the longest ``shutdown_timeout`` among the
+    handlers that asked; True when a close() under way beneath this handler, on this
+    thread, defers that (see :func:`after_close`).
+
+    The budget starts now, as a bare flush starts it, so that what runs after the
+    hand-over (``sys.exit()`` in the previous handler, then ``logging.shutdown()``)
+    gets only what is left; a deferred shutdown gets what is left when it runs.
+    """
+    global _term_deferred  # noqa: PLW0603
+    deadline = time.monotonic() + longest_budget(_flushing_on_term)
+    if _closing_here():
+        _term_deferred = _Deferred(signum, frame, deadline, threading.get_ident())
+        return True
+    shut_down(deadline, after=after_sigterm(_previous_term))
+    return False
 
 
 def after_sigterm(previous: object) -> After:
@@ -272,14 +283,15 @@ def after_close() -> None:
     """A close() ended: a SIGTERM that landed on top of it on this thread, with none
     left under way here, now shuts the other live handlers down by its deadline (what
     is left of its budget), then hands over."""
-    global _term_deferred, _term_running  # noqa: PLW0603
+    global _term_deferred  # noqa: PLW0603
 
     deferred = _term_deferred
     if deferred is None or deferred.thread != threading.get_ident() or _closing_here():
         return
-    _term_running = True  # before the deferral ends: a second SIGTERM hands over at once
-    _term_deferred = None
-    _shut_down_and_hand_over(deferred.signum, deferred.frame, deferred.deadline)
+    with _term_shutdown():
+        _term_deferred = None
+        shut_down(deferred.deadline, after=after_sigterm(_previous_term))
+    _hand_over(deferred.signum, deferred.frame)
 
 
 def _closing_here() -> bool:

@@ -335,13 +335,13 @@ class IncidentIOHandler(logging.Handler):
 
     def _budget_left(self) -> float | None:
         """What the shutdown budget under way leaves; None when none is (none began, or
-        it ended over :data:`BUDGET_GRACE` ago: a bare flush long before, or a SIGTERM
+        it ended over :data:`_BUDGET_GRACE` ago: a bare flush long before, or a SIGTERM
         handed to a handler that let the process go on, leave a later close its own)."""
         deadline = self._shutdown_deadline
         if deadline is None:
             return None
         left = deadline - time.monotonic()
-        return max(0.0, left) if left >= -BUDGET_GRACE else None
+        return max(0.0, left) if left >= -_BUDGET_GRACE else None
 
     def _ending_by(self) -> float | None:
         """The deadline of a shutdown of the whole process under way, if one is."""
@@ -485,7 +485,7 @@ _FORK_LOCK = threading.RLock()
 #: How long after its deadline a shutdown budget still counts as under way: what ends
 #: it (exit after a SIGTERM's ``sys.exit()``, a close right after a bare flush) comes
 #: that soon; a later flush or close starts a budget of its own.
-BUDGET_GRACE = 1.0
+_BUDGET_GRACE = 1.0
 
 #: Whether :func:`_shut_down_at_exit` is registered: once per process, by the first
 #: handler built (a forked child inherits it with the rest of atexit).
