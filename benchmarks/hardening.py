@@ -827,6 +827,51 @@ CROSS_CUTTING_ROWS: list[Row] = [
 ]
 
 
+#: The one shutdown path of SIGTERM and exit, and what issue 15's refactor dropped
+#: (review rev1). Receiver never answering; timed from the SIGTERM or from exit.
+SHUTDOWN_ROWS: list[Row] = [
+    ("A SIGTERM during one handler's close() (an application's own shutdown, a "
+     "multiprocessing child's finalizer) handed over as soon as that close ended: the "
+     "other live handlers were never flushed nor closed",
+     "the other handler's record lost silently (not delivered, nothing said) → shut down "
+     "with what is left of the SIGTERM's budget: delivered, or counted and said",
+     "test_hooks.py::test_a_sigterm_during_one_handlers_close_still_shuts_the_others_down"),
+    ("A SIGTERM waiting for the main thread's close() was handed over by another "
+     "thread's close() ending first, where signal.signal() raises",
+     "ValueError in that thread, the SIGTERM gone, the process went on (exit 0) → ends "
+     "with -15 once the main thread's close ends",
+     "test_hooks.py::test_a_sigterm_deferred_by_a_close_is_not_taken_by_another_threads_close"),
+    ("A SIGTERM chained to sys.exit(): logging.shutdown() gave a handler that did not "
+     "ask its own shutdown_timeout, and one whose own budget had ended a fresh one",
+     "exit 3.0 s → 0.5 s after a SIGTERM whose budget is 0.5 s (the other handler 2.5 s)",
+     "test_hooks.py::"
+     "test_a_chained_exit_leaves_exit_only_the_budget_of_the_handlers_that_asked"),
+    ("A SIGTERM chained to sys.exit() that spent its budget (2.5 s): a handler that "
+     "asked with a shorter shutdown_timeout (1 s) got a second one at exit",
+     "logging.shutdown()'s flush and close of it 1.0 s → 0.0 s",
+     "test_hooks.py::"
+     "test_a_chained_exit_gives_a_handler_that_asked_no_second_shutdown_timeout"),
+    ("A SIGTERM chained to sys.exit() after a dictConfig re-run: the exit hook began "
+     "every handler's budget again",
+     "exit 3.0 s → 1.5 s after the SIGTERM, for shutdown_timeout=1.5",
+     "test_hooks.py::test_a_chained_exit_after_a_dictconfig_rerun_takes_one_budget"),
+    ("A plain exit with two handlers: logging.shutdown() flushed and closed one after "
+     "the other, each within its own shutdown_timeout",
+     "exit 5.0 s → 2.5 s for two handlers with shutdown_timeout=2.5",
+     "test_lifecycle.py::test_exit_with_two_handlers_stays_within_one_shutdown_timeout"),
+    ("A multiprocessing child started by fork (no atexit): its finalizer closed the "
+     "handlers one after the other, each within its own shutdown_timeout",
+     "child exit 5.0 s → 2.5 s for two handlers with shutdown_timeout=2.5",
+     "test_lifecycle.py::"
+     "test_a_multiprocessing_childs_exit_with_two_handlers_stays_within_one_budget"),
+    ("contrib.django and contrib.flask lost their public SUMMARY_ATTRIBUTE when the "
+     "filters moved to a shared base (contrib.asgi kept it, unlisted)",
+     "ImportError → importable from all three, in each __all__ and the README",
+     "test_contrib_django.py::test_the_module_keeps_summary_attribute"),
+]
+
+
 HARDENING: list[Row] = (WORKER_ROWS + SCRUB_ROWS + CONFIG_ROWS + STORM_ROWS
                         + STRUCTURED_ROWS + IDENTITY_ROWS + HOOKS_ROWS + RECEIVER_ROWS
-                        + PAGE_ROWS + ASGI_ROWS + FLEET_ROWS + CROSS_CUTTING_ROWS)
+                        + PAGE_ROWS + ASGI_ROWS + FLEET_ROWS + CROSS_CUTTING_ROWS
+                        + SHUTDOWN_ROWS)

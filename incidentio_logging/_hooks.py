@@ -16,9 +16,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 from ._report import Reporter
 from ._worker import WORKER_THREADS, finish_closing
@@ -150,9 +151,19 @@ _flushing_on_term: list[IncidentIOHandler] = []
 _previous_term: Callable[[int, FrameType | None], Any] | int | None = signal.SIG_DFL
 _term_in_chain = False
 _term_running = False
-# A SIGTERM that landed on top of a close() on the same thread: handed over when that
-# close ends (see after_close).
-_term_deferred: tuple[int, FrameType | None] | None = None
+
+
+class _Deferred(NamedTuple):
+    """A SIGTERM that landed on top of a close() on the same thread: it shuts the live
+    handlers down and hands over when that close ends (see :func:`after_close`)."""
+
+    signum: int
+    frame: FrameType | None
+    deadline: float  # its budget, counted from its arrival
+    thread: int  # the thread it landed on, where the close is under way
+
+
+_term_deferred: _Deferred | None = None
 #: How often a SIGTERM looks whether a close() on another thread has ended.
 CLOSE_POLL = 0.01
 
@@ -217,34 +228,43 @@ def release_sigterm(handler: IncidentIOHandler) -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    global _term_running, _term_deferred  # noqa: PLW0603
-    # A second SIGTERM while the first one flushes (or waits for a close): whoever sent
-    # it wants the process gone, so it goes straight to the previous disposition.
+    # A second SIGTERM while the first one shuts down (or waits for a close): whoever
+    # sent it wants the process gone, so it goes straight to the previous disposition.
     if not _term_running and _term_deferred is None:
-        _term_running = True
-        try:
-            if _deliver_before_hand_over():
-                _term_deferred = (signum, frame)
+        with _term_shutdown():
+            if _shut_down_unless_closing_here(signum, frame):
                 return
-        except Exception:  # noqa: BLE001, S110 - the hand-over below must happen
-            pass
-        finally:
-            _term_running = False
     _hand_over(signum, frame)
 
 
-def _deliver_before_hand_over() -> bool:
+@contextmanager
+def _term_shutdown() -> Iterator[None]:
+    """While a SIGTERM shuts the handlers down: a second one hands over at once, and
+    whatever fails, the hand-over after it still happens."""
+    global _term_running  # noqa: PLW0603
+    _term_running = True
+    try:
+        yield
+    except Exception:  # noqa: BLE001, S110 - the hand-over after it must happen
+        pass
+    finally:
+        _term_running = False
+
+
+def _shut_down_unless_closing_here(signum: int, frame: FrameType | None) -> bool:
     """Shut the live handlers down within the longest ``shutdown_timeout`` among the
-    handlers that asked; True when the hand-over must wait for a close() under way
-    beneath this handler, on this thread.
+    handlers that asked; True when a close() under way beneath this handler, on this
+    thread, defers that (see :func:`after_close`).
 
     The budget starts now, as a bare flush starts it, so that what runs after the
     hand-over (``sys.exit()`` in the previous handler, then ``logging.shutdown()``)
-    gets only what is left.
+    gets only what is left; a deferred shutdown gets what is left when it runs.
     """
-    if _closing_here():
-        return True  # it cannot be waited for here: it hands over when it ends
+    global _term_deferred  # noqa: PLW0603
     deadline = time.monotonic() + longest_budget(_flushing_on_term)
+    if _closing_here():
+        _term_deferred = _Deferred(signum, frame, deadline, threading.get_ident())
+        return True
     shut_down(deadline, after=after_sigterm(_previous_term))
     return False
 
@@ -260,15 +280,18 @@ def after_sigterm(previous: object) -> After:
 
 
 def after_close() -> None:
-    """A close() ended: hand over a SIGTERM that landed on top of it, if none is left
-    under way on this thread."""
+    """A close() ended: a SIGTERM that landed on top of it on this thread, with none
+    left under way here, now shuts the other live handlers down by its deadline (what
+    is left of its budget), then hands over."""
     global _term_deferred  # noqa: PLW0603
 
     deferred = _term_deferred
-    if deferred is None or _closing_here():
+    if deferred is None or deferred.thread != threading.get_ident() or _closing_here():
         return
-    _term_deferred = None
-    _hand_over(*deferred)
+    with _term_shutdown():
+        _term_deferred = None
+        shut_down(deferred.deadline, after=after_sigterm(_previous_term))
+    _hand_over(deferred.signum, deferred.frame)
 
 
 def _closing_here() -> bool:
@@ -280,12 +303,12 @@ def _closing_here() -> bool:
 
 
 def _hand_over(signum: int, frame: FrameType | None) -> None:
+    # Told apart by after_sigterm, as shut_down tells them apart: the two cannot drift.
     previous = _previous_term
-    if callable(previous):
-        previous(signum, frame)
-    elif previous == signal.SIG_IGN:
-        return
-    else:
+    after = after_sigterm(previous)
+    if after == "handler":
+        cast("Callable[[int, FrameType | None], Any]", previous)(signum, frame)
+    elif after == "killed":
         # The default: end the way a SIGTERM ends a process, so the exit status (-15,
         # 143 in a shell) tells supervisors what happened. No atexit runs, as before.
         signal.signal(signum, signal.SIG_DFL)
@@ -344,7 +367,8 @@ def shut_down(deadline: float, *, after: After) -> None:
     """Shut every live handler down by ``deadline`` (``time.monotonic()``), the one path
     of the SIGTERM hook and the exit hook; each caller sizes its own budget.
 
-    Each handler's shutdown budget starts now, and unless the process goes on, what
+    Unless the process goes on (``ignored``: each handler's own shutdown budget starts
+    now), every handler's shutdown budget is this one, ending at ``deadline``, and what
     runs after (``logging.shutdown()``'s bare flush and close) continues it instead of
     starting another. Every worker is set going at once and all are waited for together,
     as by :func:`flush_all`. Then, by ``after``:
@@ -366,7 +390,10 @@ def shut_down(deadline: float, *, after: After) -> None:
     handlers = list(_HANDLERS)
     live = [handler for handler in handlers if not handler._closed]
     for handler in live:
-        handler._begin_shutdown(ending=after != "ignored")
+        # One already in a shutdown of the process (a SIGTERM's, which exit continues)
+        # keeps that budget and what it has counted since.
+        if handler._ending_by() is None:
+            handler._begin_shutdown(None if after == "ignored" else deadline)
     _flush(live, deadline)
     if after == "exit":
         finish_closing()

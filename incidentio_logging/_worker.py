@@ -51,8 +51,8 @@ INLINE_THREADS: set[int] = set()
 #: else waits for them (logging.shutdown() no longer lists their handlers, and they are
 #: daemon threads), so :func:`finish_closing` does, at exit and on SIGTERM.
 CLOSING: set[Worker] = set()
-# The handler module waits for them at exit (an atexit hook registered by the first such
-# close). From 3.12 on threading._shutdown() runs before atexit but joins only
+# The handler module waits for them at exit (an atexit hook registered by the first
+# handler built). From 3.12 on threading._shutdown() runs before atexit but joins only
 # non-daemon threads: a daemon worker still runs during atexit, and can be joined there.
 
 #: Why records are not delivered when shipping them on the caller's own thread would

@@ -166,9 +166,10 @@ class IncidentIOHandler(logging.Handler):
         # signal handler closing on top of it returns at once instead of deadlocking.
         self._close_once = threading.Lock()
         self._closed = False
-        self._budget_started: float | None = None
-        # The shutdown budget was started by a SIGTERM handed over to a handler that
-        # may end the process: logging.shutdown()'s bare flush continues it too.
+        # When the shutdown budget under way ends (time.monotonic()), if one began.
+        self._shutdown_deadline: float | None = None
+        # That budget is a shutdown of the whole process (a SIGTERM, exit): shared by
+        # every handler, and logging.shutdown()'s bare flush continues it too.
         self._ending = False
         # The thread inside close(), while it runs: a SIGTERM waits for that close.
         self._closing_on: int | None = None
@@ -177,6 +178,7 @@ class IncidentIOHandler(logging.Handler):
         self._reporter.say_once("uwsgi", uwsgi_without_threads())
         after_uwsgi_fork(_after_c_fork)
         _HANDLERS.add(self)
+        _shut_down_at_exit_once()
         close_at_celery_child_exit(_close_all)
         _hooks.quiet_client_loggers()
         if settings.capture_uncaught:
@@ -319,21 +321,33 @@ class IncidentIOHandler(logging.Handler):
         timeout = max(0.0, timeout or 0.0)
         return self._start_flush(timeout)(timeout)
 
-    def _begin_shutdown(self, *, ending: bool = False) -> None:
-        """Start the one ``shutdown_timeout`` that a flush and the close after it share."""
-        self._budget_started = time.monotonic()
-        self._ending = ending
+    def _begin_shutdown(self, deadline: float | None = None) -> None:
+        """Start the one shutdown budget that a flush and the close after it share.
+
+        ``deadline`` (``time.monotonic()``): the process is ending by then (a SIGTERM,
+        exit), and this handler's budget is that shutdown's, shared with every other
+        handler. None: a bare flush, this handler's own ``shutdown_timeout`` from now.
+        """
+        self._ending = deadline is not None
+        self._shutdown_deadline = (time.monotonic() + self._settings.shutdown_timeout
+                                   if deadline is None else deadline)
         self._worker.begin_shutdown()
 
     def _budget_left(self) -> float | None:
-        """What the shutdown budget begun by a bare flush or a SIGTERM leaves, if it was
-        begun recently; None otherwise (a bare flush long before: a budget of its own)."""
-        started = self._budget_started
-        if started is None:
+        """What the shutdown budget under way leaves; None when none is (none began, or
+        it ended over :data:`_BUDGET_GRACE` ago: a bare flush long before, or a SIGTERM
+        handed to a handler that let the process go on, leave a later close its own)."""
+        deadline = self._shutdown_deadline
+        if deadline is None:
             return None
-        budget = self._settings.shutdown_timeout
-        spent = time.monotonic() - started
-        return max(0.0, budget - spent) if spent <= budget + 1.0 else None
+        left = deadline - time.monotonic()
+        return max(0.0, left) if left >= -_BUDGET_GRACE else None
+
+    def _ending_by(self) -> float | None:
+        """The deadline of a shutdown of the whole process under way, if one is."""
+        if self._ending and self._budget_left() is not None:
+            return self._shutdown_deadline
+        return None
 
     def _start_flush(self, timeout: float) -> Callable[[float], bool]:
         """:meth:`flush` in two halves, for ``flush_all``: the worker is asked now (or
@@ -385,9 +399,6 @@ class IncidentIOHandler(logging.Handler):
         try:
             _hooks.release_uncaught(self)
             self._worker.stop(budget, continued=left is not None, take_over=take_over)
-            if self._worker in CLOSING and not _AT_EXIT:
-                _AT_EXIT.append(True)
-                atexit.register(_finish_closing_at_exit)
         except Exception as exc:  # noqa: BLE001
             self._reporter.report("close", f"close failed: {type(exc).__name__}: {exc}")
         finally:
@@ -471,30 +482,49 @@ def _close_at_multiprocessing_exit(_handlers: object) -> None:
 #: Reentrant: a rebuild may log, and so check again, on the same thread.
 _FORK_LOCK = threading.RLock()
 
-#: Whether :func:`_finish_closing_at_exit` is registered: once, by the first close that
-#: left its worker to finish on its own (see ``CLOSING``).
+#: How long after its deadline a shutdown budget still counts as under way: what ends
+#: it (exit after a SIGTERM's ``sys.exit()``, a close right after a bare flush) comes
+#: that soon; a later flush or close starts a budget of its own.
+_BUDGET_GRACE = 1.0
+
+#: Whether :func:`_shut_down_at_exit` is registered: once per process, by the first
+#: handler built (a forked child inherits it with the rest of atexit).
 _AT_EXIT: list[bool] = []
 
 
-def _finish_closing_at_exit() -> None:
-    """At exit, wait for the workers that closes under logging's lock (a dictConfig
-    re-run) left to finish, within the same one shutdown budget as the live handlers.
+def _shut_down_at_exit_once() -> None:
+    # atexit runs the last registered first: logging registered logging.shutdown() as
+    # it was imported, before this module, so this runs before it.
+    if not _AT_EXIT:
+        _AT_EXIT.append(True)
+        atexit.register(_shut_down_at_exit)
 
-    atexit runs this before logging.shutdown() (last registered, first run). Waiting
-    for those workers first and then giving each live handler its own shutdown_timeout
-    would make exit take two budgets; so the live handlers' shutdown starts now, within
-    the longest of their shutdown_timeouts, their workers set going at once, and
-    logging.shutdown()'s flush and close continue it.
+
+def _shut_down_at_exit() -> None:
+    """At exit, shut every live handler down within one budget, together.
+
+    logging.shutdown() flushes and closes the handlers one after another, and each bare
+    flush would start its own shutdown_timeout: exit would take one per handler. So
+    their shutdown starts here, their workers set going at once, within the longest of
+    their shutdown_timeouts, or what is left of a SIGTERM's budget when its handler
+    ends the process with ``sys.exit()``; logging.shutdown()'s flush and close continue
+    it. The workers that closes under logging's lock (a dictConfig re-run) left to
+    finish on their own are waited for here too (see ``CLOSING``).
     """
-    if not CLOSING:
-        return
-    budget = _hooks.longest_budget(_hooks.live_handlers())
-    _hooks.shut_down(time.monotonic() + budget, after="exit")
+    live = _hooks.live_handlers()
+    ending = [deadline for handler in live if (deadline := handler._ending_by()) is not None]
+    deadline = min(ending) if ending else time.monotonic() + _hooks.longest_budget(live)
+    _hooks.shut_down(deadline, after="exit")
 
 
 def _close_all() -> None:
-    for handler in list(_HANDLERS):
-        handler.close()
+    # A child's exit that skips atexit (multiprocessing's os._exit(), a Celery pool
+    # child): one budget for all the handlers, as at exit, which their closes continue.
+    try:
+        _shut_down_at_exit()
+    finally:
+        for handler in list(_HANDLERS):
+            handler.close()
 
 
 def _user_agent() -> str:

@@ -206,7 +206,7 @@ def test_a_record_with_a_bad_created_time_does_not_sink_its_groups_alert(
     """Issue 12: a hand-made record is counted right; _serialize.py: "one bad record must
     not sink the event"; RELIABILITY: hostile log calls leave their neighbours delivered.
 
-    grouping._created() is applied only when ``type(created) is not float``, so a float
+    _grouping._created() is applied only when ``type(created) is not float``, so a float
     that is NaN, infinite, or out of datetime's range (a forwarder's milliseconds:
     ``makeLogRecord({"created": time.time() * 1000, ...})``) goes through. Building the
     event then raises (ValueError / OverflowError in fromtimestamp), and the whole group,

@@ -223,3 +223,13 @@ def test_a_record_whose_request_attribute_raises_passes_without_a_summary() -> N
     record = Record("shop", logging.ERROR, __file__, 1, "boom", None, None)
     assert RequestSummaryFilter().filter(record)
     assert "request_summary" not in vars(record)
+
+
+def test_the_module_keeps_summary_attribute() -> None:
+    """``SUMMARY_ATTRIBUTE`` was a public constant of contrib.django (the attribute the
+    filter sets); the shared SummaryFilter moved it to contrib/_summary.py, and the
+    module must still export it under its name."""
+    from incidentio_logging.contrib import django as contrib_django
+
+    assert contrib_django.SUMMARY_ATTRIBUTE == "request_summary"
+    assert "SUMMARY_ATTRIBUTE" in contrib_django.__all__

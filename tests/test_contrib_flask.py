@@ -317,3 +317,13 @@ def test_the_flask_example_under_gunicorn_preload_alerts_from_both_workers(
     assert server.returncode == 0, errors
     assert "Shutting down: Master" in errors
     assert "incidentio-logging:" not in errors  # nothing dropped, refused or stuck
+
+
+def test_the_module_keeps_summary_attribute() -> None:
+    """``SUMMARY_ATTRIBUTE`` was a public constant of contrib.flask (the attribute the
+    filter sets); the shared SummaryFilter moved it to contrib/_summary.py, and the
+    module must still export it under its name."""
+    from incidentio_logging.contrib import flask as contrib_flask
+
+    assert contrib_flask.SUMMARY_ATTRIBUTE == "request_summary"
+    assert "SUMMARY_ATTRIBUTE" in contrib_flask.__all__

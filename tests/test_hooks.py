@@ -446,16 +446,17 @@ def test_flush_all_is_true_when_everything_was_delivered(receiver: LocalReceiver
 
 # Review of issue 13: what a SIGTERM leaves, and where it lands ---------------------------
 
-def run_until_ready(receiver: LocalReceiver, code: str, *,
-                    terminate: bool) -> tuple[int, str]:
-    """Run ``code`` in a child; after its "ready" line, SIGTERM it when asked.
-    Returns its exit status and stderr."""
+def run_timed(receiver: LocalReceiver, code: str, *,
+              terminate: bool) -> tuple[int, float, str]:
+    """Run ``code`` in a child; after its "ready" line, SIGTERM it when asked. Returns
+    its exit status, the seconds from "ready" (and the SIGTERM) to its end, and stderr."""
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, cwd=HERE,
         env={**os.environ, **receiver_env(receiver)})
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
+    started = time.monotonic()
     if terminate:
         proc.send_signal(signal.SIGTERM)
     try:
@@ -463,7 +464,14 @@ def run_until_ready(receiver: LocalReceiver, code: str, *,
     finally:
         if proc.poll() is None:
             proc.kill()
-    return proc.returncode, stderr
+    return proc.returncode, time.monotonic() - started, stderr
+
+
+def run_until_ready(receiver: LocalReceiver, code: str, *,
+                    terminate: bool) -> tuple[int, str]:
+    """:func:`run_timed` without the time: the exit status and stderr."""
+    returncode, _, stderr = run_timed(receiver, code, terminate=terminate)
+    return returncode, stderr
 
 
 def delivered(receiver: LocalReceiver, message: str) -> bool:
@@ -819,3 +827,196 @@ def test_a_sigterm_waits_for_a_handler_closed_by_dictconfig(receiver: LocalRecei
     assert returncode == -signal.SIGTERM
     assert "close() left 1 record undelivered" in stderr, stderr
     assert time.monotonic() - started < 8, "bounded by the 1.5 s budget"
+
+
+# Review of issue 15 (rev1): one budget for the whole shutdown -----------------------------
+
+# Two handlers, the first asking for flush_on_sigterm, with a record pending: the tests
+# below close the first on the main thread, its reply delayed, and SIGTERM lands meanwhile.
+_FIRST_AND_OTHER = textwrap.dedent("""
+    import logging, os, signal, sys, threading, time
+    from incidentio_logging import IncidentIOHandler
+    first = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                              shutdown_timeout=2.5, timeout=30)
+    other = IncidentIOHandler(flush_interval=60, shutdown_timeout=2.5, timeout=30)
+    logging.getLogger("first").addHandler(first)
+    logging.getLogger("other").addHandler(other)
+    logging.getLogger("first").error("first's record")
+""")
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_during_one_handlers_close_still_shuts_the_others_down(
+        receiver: LocalReceiver) -> None:
+    """README, Signals: "every live handler in the process is flushed ... A SIGTERM
+    during close() lets that close finish first". The main thread closes one handler
+    (an application's own shutdown; a multiprocessing child's finalizer closing the
+    handlers one after another when Pool.terminate() sends SIGTERM) whose request gets
+    a slow reply; the SIGTERM that lands meanwhile waited for that close, then handed
+    over at once: the other live handler was never flushed nor closed, and its record
+    vanished, neither delivered nor said. Now, once the close ends, the others are shut
+    down with what is left of the SIGTERM's budget."""
+    receiver.script(Scripted(delay=1.0))
+    returncode, stderr = run_until_ready(receiver, _FIRST_AND_OTHER + textwrap.dedent("""
+        logging.getLogger("other").error("other's record")
+        print("ready", flush=True)
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        first.close()
+        time.sleep(10)
+    """), terminate=False)
+    assert returncode == -signal.SIGTERM, stderr
+    assert delivered(receiver, "first's record"), stderr
+    assert delivered(receiver, "other's record") or "close() left 1 record" in stderr, (
+        f"lost silently: stderr {stderr!r}")
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_deferred_by_a_close_is_not_taken_by_another_threads_close(
+        receiver: LocalReceiver) -> None:
+    """The SIGTERM that waits for the main thread's close() belongs to that thread:
+    another thread's close() ending first handed it over there, where signal.signal()
+    raises ValueError (the default disposition can be put back from the main thread
+    only): the SIGTERM was gone, and the process went on."""
+    receiver.script(Scripted(delay=1.0))
+    returncode, stderr = run_until_ready(receiver, _FIRST_AND_OTHER + textwrap.dedent("""
+        print("ready", flush=True)
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        threading.Timer(0.6, other.close).start()  # nothing pending: it ends at once
+        first.close()
+        time.sleep(3)
+        print("the process went on after its SIGTERM", file=sys.stderr)
+    """), terminate=False)
+    assert returncode == -signal.SIGTERM, stderr
+    assert "Traceback" not in stderr, stderr
+    assert delivered(receiver, "first's record"), stderr
+
+
+def chained_exit(receiver: LocalReceiver, code: str) -> tuple[float, str]:
+    """Run ``code`` (it adds two handlers to the root logger) under a previous SIGTERM
+    handler that ends the process with sys.exit(), as gunicorn's and Django's do; log
+    one record, and SIGTERM it, the receiver never answering. It must exit 0, each
+    handler saying the record undelivered. Returns the seconds from the SIGTERM to its
+    end, and stderr."""
+    receiver.hold()
+    try:
+        returncode, took, stderr = run_timed(receiver, textwrap.dedent("""
+            import logging, signal, sys, time
+            signal.signal(signal.SIGTERM, lambda *args: sys.exit(0))
+            from incidentio_logging import IncidentIOHandler
+        """) + textwrap.dedent(code) + textwrap.dedent("""
+            logging.getLogger("app").error("pending at SIGTERM")
+            print("ready", flush=True)
+            time.sleep(30)
+        """), terminate=True)
+    finally:
+        receiver.release()
+    assert returncode == 0, stderr
+    assert stderr.count("close() left 1 record undelivered") == 2, stderr
+    return took, stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_chained_exit_leaves_exit_only_the_budget_of_the_handlers_that_asked(
+        receiver: LocalReceiver) -> None:
+    """README, Signals: "flushed within one shutdown_timeout (the longest among the
+    handlers that asked) ... a previous handler that calls sys.exit() leaves
+    logging.shutdown() only what is left of it". The handler that asked has 0.5 s,
+    another that did not ask 2.5 s, the receiver never answers: exit took 3 s after
+    the SIGTERM, since logging.shutdown() gave the other handler its own budget less
+    what was spent, and the one that asked, its own budget over, a fresh one. Now
+    every handler's budget is the SIGTERM's: 0.5 s."""
+    took, _ = chained_exit(receiver, """
+        asked = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                                  shutdown_timeout=0.5, timeout=30)
+        other = IncidentIOHandler(flush_interval=60, shutdown_timeout=2.5, timeout=30)
+        for handler in (asked, other):
+            logging.getLogger().addHandler(handler)
+    """)
+    assert took < 1.5, f"exit took {took:.1f} s after a SIGTERM whose budget is 0.5 s"
+
+
+@pytest.mark.timeout(30)
+def test_a_chained_exit_gives_a_handler_that_asked_no_second_shutdown_timeout(
+        receiver: LocalReceiver) -> None:
+    """Both handlers asked (shutdown_timeout 1 and 2.5): the SIGTERM's budget is 2.5 s,
+    spent in full on a receiver that never answers; sys.exit() in the previous handler
+    then reaches logging.shutdown(), with nothing left for either handler. The 1 s
+    handler's own budget had ended over a second before, so its bare flush started a
+    second one: 1 s more at exit. Timed inside, around what logging.shutdown() calls."""
+    _, stderr = chained_exit(receiver, """
+        class Timed(IncidentIOHandler):
+            spent = 0.0
+
+            def flush(self, timeout=None):
+                started = time.monotonic()
+                try:
+                    return super().flush(timeout)
+                finally:
+                    self.spent += time.monotonic() - started
+
+            def close(self):
+                started = time.monotonic()
+                try:
+                    super().close()
+                finally:
+                    self.spent += time.monotonic() - started
+                    print(f"at exit {self.name} took {self.spent:.2f}",
+                          file=sys.stderr, flush=True)
+
+        short = Timed(flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1,
+                      timeout=30)
+        long = Timed(flush_interval=60, flush_on_sigterm=True, shutdown_timeout=2.5,
+                     timeout=30)
+        short.name, long.name = "short", "long"
+        for handler in (short, long):
+            logging.getLogger().addHandler(handler)
+    """)
+    took = {line.split()[2]: float(line.split()[4]) for line in stderr.splitlines()
+            if line.startswith("at exit ")}
+    assert set(took) == {"short", "long"}, stderr
+    assert took["short"] < 0.6, f"logging.shutdown() gave it {took['short']:.1f} s more"
+
+
+@pytest.mark.timeout(30)
+def test_a_chained_exit_after_a_dictconfig_rerun_takes_one_budget(
+        receiver: LocalReceiver) -> None:
+    """A dictConfig re-run left the old handler's worker closing; then a SIGTERM chained
+    to sys.exit(). The exit hook (which waits for such workers) began every live
+    handler's budget again, 1.5 s after the SIGTERM had begun it: 3 s in all for a
+    1.5 s budget. It now continues the SIGTERM's."""
+    took, _ = chained_exit(receiver, """
+        import logging.config
+        config = {"version": 1, "disable_existing_loggers": False, "handlers": {
+            "incident": {"()": IncidentIOHandler, "flush_interval": 0.05,
+                         "shutdown_timeout": 1.5, "timeout": 30,
+                         "flush_on_sigterm": True}},
+            "root": {"handlers": ["incident"], "level": "ERROR"}}
+        logging.config.dictConfig(config)
+        logging.getLogger("app").error("pending at reconfigure")
+        time.sleep(0.3)  # in flight: the receiver holds it
+        logging.config.dictConfig(config)
+    """)
+    assert took < 2.25, f"exit took {took:.1f} s after a SIGTERM whose budget is 1.5 s"
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_handler_that_lets_the_process_go_on_leaves_a_later_exit_its_budget(
+        receiver: LocalReceiver) -> None:
+    """The previous handler only asks the application to stop (gunicorn's worker, a
+    graceful shutdown), which goes on for longer than the SIGTERM's budget and logs
+    meanwhile. Its exit is not that SIGTERM's: the budget it began has ended over a
+    second before, so exit delivers within a budget of its own, not nothing."""
+    returncode, stderr = run_until_ready(receiver, """
+        import logging, signal, threading, time
+        stopping = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *args: stopping.set())
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=0.5, timeout=30))
+        print("ready", flush=True)
+        stopping.wait(10)
+        time.sleep(1.8)  # the graceful shutdown, past the budget and its second's grace
+        logging.getLogger("app").error("logged while stopping")
+    """, terminate=True)
+    assert returncode == 0, stderr
+    assert delivered(receiver, "logged while stopping"), stderr

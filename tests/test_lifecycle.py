@@ -585,6 +585,67 @@ def test_exit_after_a_dictconfig_rerun_stays_within_one_shutdown_timeout(
     assert exit_took < budget + 1.0, f"exit took {exit_took:.2f}s for shutdown_timeout={budget}"
 
 
+def two_handlers_then(receiver: LocalReceiver, code: str) -> tuple[str, float]:
+    """Run ``code`` after building two handlers with shutdown_timeout=2.5 on the root
+    logger, with a receiver that never answers; the process must end well and each
+    handler say its one record undelivered. Returns stdout and when it ended."""
+    receiver.hold()
+    try:
+        result = run_script("""
+            import logging, multiprocessing, time
+            from incidentio_logging import IncidentIOHandler
+            for _ in range(2):
+                logging.getLogger().addHandler(IncidentIOHandler(
+                    flush_interval=60, shutdown_timeout=2.5, timeout=30))
+        """ + code, receiver_env(receiver))
+        ended = time.monotonic()
+    finally:
+        receiver.release()
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("close() left 1 record undelivered") == 2, result.stderr
+    return result.stdout, ended
+
+
+@pytest.mark.timeout(30)
+def test_exit_with_two_handlers_stays_within_one_shutdown_timeout(
+        receiver: LocalReceiver) -> None:
+    """README, Exit: "pending events are delivered within shutdown_timeout, and exit
+    never waits longer, receiver down or not". Two handlers with 2.5 s each and a
+    receiver that never answers: exit took 5 s, since logging.shutdown() flushes and
+    closes one handler after the other, each bare flush starting its own budget. The
+    exit hook that starts them all at once, within one budget, ran only after a
+    dictConfig re-run; it now runs at every exit."""
+    stdout, ended = two_handlers_then(receiver, """
+            logging.getLogger("app").error("pending at exit")
+            print(time.monotonic(), flush=True)  # exit starts here
+    """)
+    exit_took = ended - float(stdout.split()[0])
+    assert exit_took < 3.75, f"exit took {exit_took:.1f} s for shutdown_timeout=2.5"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_multiprocessing_childs_exit_with_two_handlers_stays_within_one_budget(
+        receiver: LocalReceiver) -> None:
+    """The exit of a child started by fork skips atexit (os._exit()); the handlers'
+    multiprocessing finalizer closed them one after another, each with its own
+    shutdown_timeout: 5 s for two 2.5 s handlers and a receiver that never answers.
+    It now takes the exit's one path: one budget for all of them."""
+    stdout, _ = two_handlers_then(receiver, """
+            def child():
+                logging.getLogger("app").error("pending at the child's exit")
+
+            process = multiprocessing.get_context("fork").Process(target=child)
+            started = time.monotonic()
+            process.start()
+            process.join(20)
+            print(f"{process.exitcode} {time.monotonic() - started:.2f}")
+    """)
+    exitcode, took = stdout.split()
+    assert exitcode == "0", stdout
+    assert float(took) < 3.75, f"the child's exit took {took} s for shutdown_timeout=2.5"
+
+
 class ClientTransport:
     """A user's transport around an HTTP client that, like httpx.Client, cannot send once
     closed. Real HTTP (urllib) to the URL it is pointed at."""

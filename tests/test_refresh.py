@@ -217,7 +217,7 @@ def test_a_refresh_does_not_claim_more_records_within_the_window_than_there_were
     refreshes on (the default), a problem that stays over its threshold at a steady 5 per
     10 s carries a minute of records to its refresh, and the refresh claims all of them
     happened within 10 s: "[≥29 in 10s]", when no 10 s held more than 6. The on-call sees
-    a rate five times the real one. (events._within_window counts group.total, assuming
+    a rate five times the real one. (_events._within_window counts group.total, assuming
     "older held ones expired": true for held groups, not for records waiting for a
     refresh, which are kept whatever their age.)"""
     rig = Rig(receiver, threshold=3, threshold_window=10)

@@ -50,7 +50,7 @@ from .. import flush_all
 from .._serialize import _GROUP_TYPES
 from ._summary import SUMMARY_ATTRIBUTE
 
-__all__ = ["LOGGER_NAME", "ExceptionLoggingMiddleware"]
+__all__ = ["LOGGER_NAME", "SUMMARY_ATTRIBUTE", "ExceptionLoggingMiddleware"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-from ._summary import SummaryFilter
+from ._summary import SUMMARY_ATTRIBUTE, SummaryFilter
 
-__all__ = ["RequestSummaryFilter"]
+__all__ = ["SUMMARY_ATTRIBUTE", "RequestSummaryFilter"]
 
 
 class RequestSummaryFilter(SummaryFilter):
