@@ -754,10 +754,10 @@ FLEET_ROWS: list[Row] = [
     ("A 429 whose Retry-After (3600 s) outlasted the event's max_retry_time held nothing: "
      "the events waiting were sent into the limit",
      "3 requests answered 429 → 1; the 2 others ended at once as rate_limited, untried",
-     "test_schedule.py::test_a_429_longer_than_max_retry_time_still_holds_every_other_event"),
+     "test_schedule.py::test_a_429_longer_than_max_retry_time_still_pauses_every_other_event"),
     ("With max_retries=0 a 429 (Retry-After 5 s) held nothing",
      "2 events sent within the 5 s → 0; both delivered after it",
-     "test_schedule.py::test_with_max_retries_0_a_429_still_holds_the_other_events"),
+     "test_schedule.py::test_with_max_retries_0_a_429_still_pauses_the_other_events"),
     ("A flush(0.2) that timed out left the worker sleeping out a 20 s backoff (queue_size "
      "10, 30 records of another problem)",
      "other problem sent after 19.9 s, 20 records queue_full → after 0.2 s, none dropped",

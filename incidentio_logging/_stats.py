@@ -39,7 +39,7 @@ class Stats:
 
     Every accepted record ends delivered, or dropped for one reason:
     ``queue_full`` (the queue was full at the logging call), ``closed`` (logged after
-    close()), ``batch_full`` (its group already held max_batch_size records in that
+    close()), ``batch_full`` (its group already had max_batch_size records in that
     window, or it was counted while its group was not in the window), ``body_size``
     (left out to keep the event under the body budget),
     ``rejected`` (a 4xx other than 408/429), ``send_failed`` (retries or retry time ran
@@ -49,7 +49,7 @@ class Stats:
     (no room left to hold it back, see ``_budget.MAX_HELD_GROUPS`` and ``MAX_HELD_BYTES``;
     or its event found the send schedule full, see ``_schedule.MAX_SCHEDULED_BYTES``),
     ``below_threshold`` (aged out of threshold_window before the threshold was met),
-    ``queue_bytes`` (the queue held max_queue_bytes at the logging call), ``reentrant``
+    ``queue_bytes`` (the queue was at max_queue_bytes at the logging call), ``reentrant``
     (logged on a thread while it delivered inline: a signal handler, a finalizer),
     ``unknown_outcome`` (sent, but no reply came before the deadline: it may have
     arrived), ``unresolved`` (left to deliver on the caller's thread, which would first
@@ -57,7 +57,7 @@ class Stats:
     library or a user's transport; reported).
 
     When close() gives up on a worker that is still busy, it counts what the worker
-    holds (:meth:`abandon`) and the counters freeze: only later refusals change them.
+    has pending (:meth:`abandon`) and the counters freeze: only later refusals change them.
     """
 
     def __init__(self) -> None:
@@ -151,14 +151,14 @@ class Stats:
             refused = self._refused
         total_dropped = sum(dropped.values())
         received = self.taken + counted
-        # Received and not yet settled: in the open window, or in flight.
-        held = received - self.delivered - (total_dropped - refused)
+        # Received and still pending: in the open window, or in flight.
+        pending_received = received - self.delivered - (total_dropped - refused)
         return {
             "records_accepted": received + pending + refused,
             "records_delivered": self.delivered,
             "records_dropped": total_dropped,
             "dropped": dropped,
-            "records_pending": pending + held,
+            "records_pending": pending + pending_received,
             "events_sent": self.events_sent,
             "events_failed": self.events_failed,
             "retries": self.retries,

@@ -9,6 +9,7 @@ import ast
 import dataclasses
 import inspect
 import logging
+import math
 import re
 import sys
 from itertools import pairwise
@@ -17,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from incidentio_logging import IncidentIOHandler
+from incidentio_logging import IncidentIOHandler, _config
 from incidentio_logging._config import (
+    MIN_QUEUE_BYTES,
     OPTIONS,
     SOURCE_ENV,
     TOKEN_ENV,
@@ -50,6 +52,13 @@ PROSE_DEFAULTS = (
     r'`(\w+)=("?\w+"?)` \(the default\)',
     r'"(\w+)": ([^,\s]+),\s+# the default\b',
 )
+#: How the options table states a bound on an option's value: a sentence of its meaning
+#: cell that starts "At least", "At most" or "Between ... and ...", then a quantity.
+BOUND = re.compile(r"(?:^|\. )(At least|At most|Between) (.+?)(?=\. |\.?$)")
+#: The units a bound may be stated in (bytes as in :data:`UNITS`, or time in seconds),
+#: after a number or "a"/"an": ``1 MiB``, ``a day``.
+BOUND_UNITS = {**UNITS, "s": 1, "second": 1, "seconds": 1, "minute": 60, "minutes": 60,
+               "hour": 3600, "hours": 3600, "day": 86_400, "days": 86_400}
 
 
 def signature() -> dict[str, inspect.Parameter]:
@@ -89,10 +98,40 @@ def readme_parts() -> tuple[str, str]:
     return section, before + "\n## " + after
 
 
+def readme_rows() -> list[tuple[str, str, str]]:
+    """The README's options table: each row's option, default cell and meaning cell, in
+    its order."""
+    rows = re.finditer(r"^\| `(\w+)` \| (.*?) \| (.*) \|$", readme_parts()[0], re.MULTILINE)
+    return [(row[1], row[2], row[3]) for row in rows]
+
+
 def readme_defaults() -> list[tuple[str, str]]:
     """The README's options table: each row's option and default cell, in its order."""
-    rows = re.finditer(r"^\| `(\w+)` \| (.*?) \|", readme_parts()[0], re.MULTILINE)
-    return [(row[1], row[2]) for row in rows]
+    return [(name, default) for name, default, _ in readme_rows()]
+
+
+def readme_bounds() -> list[tuple[str, str, float]]:
+    """Each bound the options table states (see :data:`BOUND`): its option, ``"least"``
+    or ``"most"``, and the quantity, in the table's order."""
+    bounds = []
+    for name, _, said in readme_rows():
+        for found in BOUND.finditer(said):
+            if found[1] == "Between":
+                low, _, high = found[2].partition(" and ")
+                bounds += [(name, "least", quantity(low)), (name, "most", quantity(high))]
+            else:
+                bounds.append((name, found[1].removeprefix("At "), quantity(found[2])))
+    return bounds
+
+
+def quantity(stated: str) -> float:
+    """The number a bound states: a number or "a"/"an", then perhaps a unit of
+    :data:`BOUND_UNITS` (``1 MiB``, ``a day``, ``600``). Any other text is an error."""
+    said = re.fullmatch(r"(an?|\d+(?:\.\d+)?)(?: (\w+))?", stated)
+    assert said and (said[2] is None or said[2] in BOUND_UNITS), (
+        f"cannot read the bound {stated!r}")
+    number = 1.0 if said[1] in ("a", "an") else float(said[1])
+    return number * BOUND_UNITS.get(said[2] or "", 1)
 
 
 def prose_defaults() -> list[tuple[str, str]]:
@@ -203,6 +242,37 @@ def test_the_documented_default_is_what_a_handler_gets(
         assert (value, type(value) is bool) == (documented, type(documented) is bool)
 
 
+def parse_one(name: str, value: object) -> object:
+    """The setting parse_settings makes of option ``name`` given ``value`` (and the
+    required options), or the ValueError it refuses it with."""
+    try:
+        settings = parse_settings(api_token=TOKEN, alert_source_config_id=SOURCE,
+                                  **{name: value})
+    except ValueError as refused:
+        return refused
+    return getattr(settings, DECLARED[name].setting)
+
+
+def test_the_bounds_the_readme_table_states_are_the_parsers() -> None:
+    """Each bound the options table states is one the option's parser keeps: the bound
+    itself is accepted, and just past it (by one for a whole number, else by the least
+    step a float takes) is refused, by name. Users size their configs by these."""
+    bounds = readme_bounds()
+    # What the table states today: a pattern that stopped finding them would check nothing.
+    assert {name for name, _, _ in bounds} >= {"max_queue_bytes", "refresh_interval"}
+    for name, side, bound in bounds:
+        assert name in DECLARED, f"the table states a bound on {name}, which has no parser"
+        exact = int(bound) if bound.is_integer() else bound
+        accepted = parse_one(name, exact)
+        assert accepted == bound, f"{name} does not accept {exact}, its stated bound: {accepted}"
+        away = -1 if side == "least" else 1
+        past = (accepted + away if isinstance(accepted, int)
+                else math.nextafter(bound, away * math.inf))
+        refused = parse_one(name, past)
+        assert isinstance(refused, ValueError) and str(refused).startswith(f"{name} "), (
+            f"{name} accepts {past!r}, past its stated bound {exact}")
+
+
 def test_the_readme_s_prose_states_the_defaults_its_table_gives() -> None:
     """A default the README repeats in its prose is the one its options table gives (which
     the tests above hold to the declarations)."""
@@ -302,6 +372,7 @@ def drift_is_caught(monkeypatch: pytest.MonkeyPatch, name: str) -> bool:
         test_the_documented_default_is_what_a_handler_gets(monkeypatch, name)
         test_each_option_s_doc_is_its_docstring_entry()
         test_the_readme_s_prose_states_the_defaults_its_table_gives()
+        test_the_bounds_the_readme_table_states_are_the_parsers()
     except AssertionError:
         return True
     return False
@@ -315,53 +386,80 @@ def test_the_checks_pass_on_the_readme_and_docstring_as_they_are(
     assert not drift_is_caught(monkeypatch, "timeout")
 
 
+#: A README that drifts from the declarations, and the option it drifts on; by case.
+README_DRIFTS = {
+    # The default cell's words disagree: the bytes are right, the size a reader sees is
+    # twice the real one.
+    "default-in-other-words": ("max_queue_bytes", "| `max_queue_bytes` | `33554432` (32 MiB) |",
+                               "| `max_queue_bytes` | `33554432` (64 MiB) |"),
+    # A second `timeout` row, with a wrong default, above the right one: readers see
+    # 10.0 first.
+    "option-given-twice": ("timeout", "| `timeout` | `5.0` |",
+                           "| `timeout` | `10.0` | seconds for one HTTP attempt |\n"
+                           "| `timeout` | `5.0` |"),
+    # The storm control section says the default is 30 events a minute.
+    "prose-default": ("max_events_per_minute", "events (default 60; resolves count too)",
+                      "events (default 30; resolves count too)"),
+}
+#: A handler docstring that drifts from the declarations, and the option it drifts on.
+DOCSTRING_DRIFTS = {
+    # help(IncidentIOHandler) says "Default: 33554432 (16 MiB)".
+    "default-in-other-words": ("max_queue_bytes", "Default: 33554432 (32 MiB).",
+                               "Default: 33554432 (16 MiB)."),
+    # help(IncidentIOHandler) says records per event are counted and sent.
+    "entry-other-than-doc": ("max_batch_size", "more in a window are counted, not sent.",
+                             "more in a window are counted and sent."),
+}
+
+
 @pytest.mark.timeout(10)
-def test_a_readme_default_whose_words_disagree_is_caught(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("name", "old", "new"), README_DRIFTS.values(), ids=README_DRIFTS)
+def test_a_readme_that_drifts_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, old: str, new: str
 ) -> None:
-    """The README's default cell reads "33554432 (64 MiB)": the bytes are right, the size
-    a reader sees is twice the real one."""
-    readme_with(tmp_path, monkeypatch, "| `max_queue_bytes` | `33554432` (32 MiB) |",
-                "| `max_queue_bytes` | `33554432` (64 MiB) |")
-    assert drift_is_caught(monkeypatch, "max_queue_bytes")
+    """The README says of ``name`` what the declarations do not."""
+    readme_with(tmp_path, monkeypatch, old, new)
+    assert drift_is_caught(monkeypatch, name)
 
 
 @pytest.mark.timeout(10)
-def test_a_docstring_default_whose_words_disagree_is_caught(
+@pytest.mark.parametrize(("name", "old", "new"), DOCSTRING_DRIFTS.values(),
+                         ids=DOCSTRING_DRIFTS)
+def test_a_docstring_that_drifts_is_caught(
+    monkeypatch: pytest.MonkeyPatch, name: str, old: str, new: str
+) -> None:
+    """help(IncidentIOHandler) says of ``name`` what the declarations do not."""
+    docstring_with(monkeypatch, old, new)
+    assert drift_is_caught(monkeypatch, name)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(("name", "old", "new"), [
+    ("max_queue_bytes", "`queue_bytes`. At least 1 MiB |", "`queue_bytes`. At least 4 MiB |"),
+    ("refresh_interval", "every window sends. At most a day |",
+     "every window sends. At most an hour |"),
+], ids=["max_queue_bytes", "refresh_interval"])
+def test_a_bound_the_readme_table_states_wrong_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, old: str, new: str
+) -> None:
+    """The README's options table states a bound the parser does not keep, and users size
+    their config by it: is 4 MiB refused? A two-hour refresh?"""
+    readme_with(tmp_path, monkeypatch, old, new)
+    assert drift_is_caught(monkeypatch, name)
+
+
+@pytest.mark.timeout(10)
+def test_a_parser_bound_that_moves_from_the_readme_s_is_caught(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """help(IncidentIOHandler) says "Default: 33554432 (16 MiB)"."""
-    docstring_with(monkeypatch, "Default: 33554432 (32 MiB).", "Default: 33554432 (16 MiB).")
+    """The declaration's parser refuses what the README's table says is accepted ("At
+    least 1 MiB" for max_queue_bytes): a config of 1 MiB stops working."""
+    options = tuple(
+        dataclasses.replace(option, parse=_config._whole(4 * MIN_QUEUE_BYTES, 2**40))
+        if option.name == "max_queue_bytes" else option
+        for option in OPTIONS)
+    monkeypatch.setattr(_config, "OPTIONS", options)
+    with pytest.raises(ValueError, match="max_queue_bytes"):  # the drift is real
+        parse_settings(api_token=TOKEN, alert_source_config_id=SOURCE,
+                       max_queue_bytes=MIN_QUEUE_BYTES)
     assert drift_is_caught(monkeypatch, "max_queue_bytes")
-
-
-@pytest.mark.timeout(10)
-def test_an_option_given_twice_in_the_readme_table_is_caught(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A second `timeout` row, with a wrong default, above the right one: readers see
-    10.0 first."""
-    row = "| `timeout` | `5.0` |"
-    readme_with(tmp_path, monkeypatch, row,
-                "| `timeout` | `10.0` | seconds for one HTTP attempt |\n" + row)
-    assert drift_is_caught(monkeypatch, "timeout")
-
-
-@pytest.mark.timeout(10)
-def test_a_default_the_readme_s_prose_states_wrong_is_caught(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The storm control section says the default is 30 events a minute."""
-    readme_with(tmp_path, monkeypatch, "events (default 60; resolves count too)",
-                "events (default 30; resolves count too)")
-    assert drift_is_caught(monkeypatch, "max_events_per_minute")
-
-
-@pytest.mark.timeout(10)
-def test_a_docstring_entry_that_says_other_than_the_option_s_doc_is_caught(
-    monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """help(IncidentIOHandler) says records per event are counted and sent."""
-    docstring_with(monkeypatch, "more in a window are counted, not sent.",
-                   "more in a window are counted and sent.")
-    assert drift_is_caught(monkeypatch, "max_batch_size")

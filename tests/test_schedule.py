@@ -42,9 +42,9 @@ def alpha_attempted(make_handler: MakeHandler, receiver: LocalReceiver,
     return handler
 
 
-def test_the_most_urgent_due_send_goes_first_and_a_hold_stops_all() -> None:
+def test_the_most_urgent_due_send_goes_first_and_a_pause_stops_all() -> None:
     """New problem, then known problem, then resolve; oldest first among equals; a 429
-    hold keeps every send back until it ends, and ends those whose budget runs out."""
+    pause keeps every send back until it ends, and ends those whose budget runs out."""
     schedule, ended = Schedule(), []
     policy = RetryPolicy(max_time=30)
 
@@ -61,7 +61,7 @@ def test_the_most_urgent_due_send_goes_first_and_a_hold_stops_all() -> None:
     while (due := schedule.pop_due(10.0)) is not None:
         order.append(due.body.decode())
     assert order == ["new-1", "new-2", "refresh", "resolve"]
-    late = send(NEW_PROBLEM, "late")  # not tried: its 30 s would end before the hold
+    late = send(NEW_PROBLEM, "late")  # not tried: its 30 s would end before the pause
     schedule.add(late, 10.0)
     schedule.pause(40.0, 10.0)
     assert ended == [("late", "rate_limited")] and len(schedule) == 0
@@ -90,7 +90,7 @@ def test_after_a_429_the_new_problem_goes_first_and_nothing_goes_before_retry_af
     rig.log("alpha failed %s")
     rig.ship()
     rig.log("gamma failed %s")
-    rig.ship()  # while held: not sent
+    rig.ship()  # while paused: not sent
     rig.advance(4.9)
     rig.dispatcher.send_due(rig.timing)
     assert attempts(receiver) == [("alpha", 202), ("alpha", 429)]
@@ -140,7 +140,7 @@ def test_the_queue_keeps_draining_while_an_event_backs_off(
 
 
 @pytest.mark.timeout(20)
-def test_a_429_longer_than_max_retry_time_still_holds_every_other_event(
+def test_a_429_longer_than_max_retry_time_still_pauses_every_other_event(
         receiver: LocalReceiver) -> None:
     """incident.io answers 429 Retry-After 3600: the key is limited for an hour. The
     event that got it gives up (its max_retry_time is shorter), but the limit is the
@@ -157,10 +157,10 @@ def test_a_429_longer_than_max_retry_time_still_holds_every_other_event(
 
 
 @pytest.mark.timeout(20)
-def test_with_max_retries_0_a_429_still_holds_the_other_events(
+def test_with_max_retries_0_a_429_still_pauses_the_other_events(
         receiver: LocalReceiver) -> None:
     """max_retries=0: the event that gets 429 Retry-After 5 gives up at once, as asked.
-    The key's limit still holds for 5 s: the next events wait, and are not sent into it."""
+    The key is still limited for 5 s: the next events wait, and are not sent into it."""
     rig = Rig(receiver, refresh_interval=None, max_retries=0)
     receiver.script(Scripted(429, headers={"Retry-After": "5"}))
     for name in ("alpha", "beta", "gamma"):
@@ -255,7 +255,7 @@ def test_an_event_waiting_its_turn_is_not_given_up_before_its_first_attempt(
     assert handler.stats()["records_delivered"] == 5, handler.stats()
 
 
-def test_a_send_added_while_a_429_holds_past_its_budget_ends_at_once() -> None:
+def test_a_send_added_while_a_429_pauses_past_its_budget_ends_at_once() -> None:
     """A 1-hour Retry-After: a new event could only wait out its retry budget, so it
     ends as rate_limited at once instead of filling the schedule for the hour."""
     schedule, ended = Schedule(), []
@@ -267,7 +267,7 @@ def test_a_send_added_while_a_429_holds_past_its_budget_ends_at_once() -> None:
 
 def test_the_schedule_is_bounded_in_bytes_and_what_it_refuses_is_counted_once(
         receiver: LocalReceiver) -> None:
-    """While a 429 holds every send, the bodies waiting may not exceed the schedule's
+    """While a 429 pauses every send, the bodies waiting may not exceed the schedule's
     byte bound: the events past it are dropped as held_full, said once on stderr."""
     rig = Rig(receiver, refresh_interval=None)
     said = io.StringIO()
