@@ -21,7 +21,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import SplitResult, urlsplit
 
-from ._events import TEMPLATE_FIELDS
+from ._events import TEMPLATE_FIELDS, TemplateFields
 from .rule import Rule, compile_rule, level_number
 
 if TYPE_CHECKING:  # transport.py imports this module
@@ -596,6 +596,12 @@ def _ca_bundle(value: str | None) -> str | None:
     return value
 
 
+#: The template fields in :class:`TemplateFields`' order, as ``title``'s doc names them:
+#: derived, so a field added to the event builder fails tests/test_options.py until the
+#: handler docstring names it too.
+_TEMPLATE_FIELDS_LISTED = " ".join(f"{{{name}}}" for name in TemplateFields.__annotations__)
+
+
 #: Every option but ``transport`` (an object, not a setting: the handler takes it
 #: itself, see :func:`parse_transport`), in the order they are validated: an option
 #: another one reads comes before it, and the first bad one is the one reported.
@@ -618,8 +624,7 @@ OPTIONS: tuple[Option, ...] = (
            "the handler level; NOTSET with a ``predicate`` or a ``rule`` and no level "
            "(they alone decide)"),
     Option("title", None, _named(_template),
-           "a template over ``{level} {logger} {message} {count} {more} {exc_type} "
-           "{exc_message}``"),
+           f"a template over ``{_TEMPLATE_FIELDS_LISTED}``"),
     Option("description", None, _named(_template), "a template over the same fields"),
     Option("source_url", None, _plain(_source_url), "a link back to where the alert came from"),
     Option("in_app", (), _plain(_in_app),
