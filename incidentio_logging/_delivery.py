@@ -75,9 +75,10 @@ class Attempts:
 
     Every way delivery itself can end undelivered goes through :meth:`_ended`, the one
     place that names the reason (:meth:`abandon` is for the dispatcher's own endings, whose
-    reason it gives); what decides *when* it ends is :meth:`_out_of_time` (before an
-    attempt, and after a failure), :meth:`rate_limited_past_budget` (a 429 pauses every
-    attempt) and :meth:`cut_short` (the deadline moved before a planned retry).
+    reason it gives); what decides *when* it ends is :meth:`_cannot_start` (before an
+    attempt), :meth:`_cannot_retry` (after a failure), :meth:`rate_limited_past_budget`
+    (a 429 pauses every attempt) and :meth:`cut_short` (the deadline moved before a
+    planned retry).
     """
 
     def __init__(self, policy: RetryPolicy) -> None:
@@ -102,7 +103,7 @@ class Attempts:
         """
         self._begin(now())
         starts, deadline = now(), stop_at()
-        ended = self._out_of_time(starts, deadline, floor(), starting=True)
+        ended = self._cannot_start(starts, deadline, floor())
         if ended is not None:
             return ended
         timeout = min(self.policy.timeout, min(self.give_up_at, deadline) - starts)
@@ -112,7 +113,7 @@ class Attempts:
         if reply is not None and reply.status not in RETRYABLE:
             return self._ended(reply.status)
         delay = self._delay(reply, rng)
-        ended = self._out_of_time(now() + delay, stop_at(), floor(), starting=False)
+        ended = self._cannot_retry(now() + delay, stop_at(), floor())
         return Retry(delay) if ended is None else ended
 
     def _begin(self, now: float) -> None:
@@ -146,28 +147,27 @@ class Attempts:
             self.limited_for = delay
         return delay
 
-    def _out_of_time(self, at: float, stop_at: float, floor: float, *,
-                     starting: bool) -> Outcome | None:
-        """How delivery ends if no attempt may start at ``at``; None if one may.
-
-        Two rules, kept apart because they differ at their edges. An attempt about to
-        start (``starting``) goes while its retry budget and the deadline have not
-        passed and at least ``floor`` is left. A retry planned after a failure must also
-        be within ``max_retries``, and start before ``floor`` is all that is left: no
-        attempt is left that could happen in time, so give up now, not after a wait.
-        Either way the deadline is to blame only when it comes before the retry budget
-        ends and the retries are not used up.
-        """
-        if starting:
-            late = at >= self.give_up_at or at >= stop_at or stop_at - at < floor
-            spent, status, detail = False, None, "out of time before an attempt"
-        else:
-            spent = self.retries >= self.policy.max_retries
-            late = spent or at >= self.give_up_at or at >= stop_at - floor
-            status, detail = self._status, ""
-        if not late:
+    def _cannot_start(self, at: float, stop_at: float, floor: float) -> Outcome | None:
+        """How delivery ends if the attempt about to start at ``at`` may not; None if it
+        may: its retry budget and the deadline have not passed, and at least ``floor`` is
+        left before the deadline."""
+        if not (at >= self.give_up_at or at >= stop_at or stop_at - at < floor):
             return None
-        return self._ended(status, detail, deadline=stop_at < self.give_up_at and not spent)
+        return self._ended(None, "out of time before an attempt",
+                           deadline=stop_at < self.give_up_at)
+
+    def _cannot_retry(self, at: float, stop_at: float, floor: float) -> Outcome | None:
+        """How delivery ends if no retry may be planned for ``at``; None if one may.
+
+        Stricter at its edges than :meth:`_cannot_start`: the retry must be within
+        ``max_retries`` and start before only ``floor`` is left, or no attempt could
+        happen in time, so give up now rather than after the wait. The deadline is to
+        blame only when it comes before the retry budget ends and retries are left.
+        """
+        spent = self.retries >= self.policy.max_retries
+        if not (spent or at >= self.give_up_at or at >= stop_at - floor):
+            return None
+        return self._ended(self._status, deadline=stop_at < self.give_up_at and not spent)
 
     def rate_limited_past_budget(self, until: float, now: float) -> Outcome | None:
         """A 429 pauses every attempt until ``until``: how this delivery ends if its
