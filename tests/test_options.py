@@ -69,9 +69,14 @@ def signature() -> dict[str, inspect.Parameter]:
     return options
 
 
-def docstring_entries() -> list[tuple[str, str, str]]:
-    """The handler docstring's ``Args:`` list, in its order: each entry's name, what it
-    says before its last ``Default:`` and what follows it."""
+#: One option as the docstring's ``Args:`` or the README's table documents it: its name,
+#: its default as written, and what it says the option is.
+Entry = tuple[str, str, str]
+
+
+def docstring_entries() -> list[Entry]:
+    """The handler docstring's ``Args:`` list, in its order: each entry's name, what
+    follows its last ``Default:`` and what it says before that."""
     doc = inspect.getdoc(IncidentIOHandler) or ""
     entries: list[list[str]] = []
     for line in doc.split("\nArgs:\n", 1)[1].splitlines():
@@ -82,12 +87,7 @@ def docstring_entries() -> list[tuple[str, str, str]]:
             entries[-1][1] += " " + line.strip()
     assert all(" Default: " in text for _, text in entries), entries
     split = [(name, text.rsplit(" Default: ", 1)) for name, text in entries]
-    return [(name, said, default) for name, (said, default) in split]
-
-
-def docstring_defaults() -> list[tuple[str, str]]:
-    """Each docstring entry's name and default, in the docstring's order."""
-    return [(name, default) for name, _, default in docstring_entries()]
+    return [(name, default, said) for name, (said, default) in split]
 
 
 def readme_parts() -> tuple[str, str]:
@@ -98,16 +98,11 @@ def readme_parts() -> tuple[str, str]:
     return section, before + "\n## " + after
 
 
-def readme_rows() -> list[tuple[str, str, str]]:
+def readme_rows() -> list[Entry]:
     """The README's options table: each row's option, default cell and meaning cell, in
     its order."""
     rows = re.finditer(r"^\| `(\w+)` \| (.*?) \| (.*) \|$", readme_parts()[0], re.MULTILINE)
     return [(row[1], row[2], row[3]) for row in rows]
-
-
-def readme_defaults() -> list[tuple[str, str]]:
-    """The README's options table: each row's option and default cell, in its order."""
-    return [(name, default) for name, default, _ in readme_rows()]
 
 
 def readme_bounds() -> list[tuple[str, str, float]]:
@@ -142,11 +137,11 @@ def prose_defaults() -> list[tuple[str, str]]:
             for found in re.finditer(pattern, prose)]
 
 
-def by_name(listed: list[tuple[str, str]]) -> dict[str, str]:
-    """``listed`` by option; each option listed once."""
-    names = [name for name, _ in listed]
+def defaults(entries: list[Entry]) -> dict[str, str]:
+    """Each entry's default as written, by option; each option listed once."""
+    names = [name for name, _, _ in entries]
     assert len(names) == len(set(names)), f"listed twice: {names}"
-    return dict(listed)
+    return {name: default for name, default, _ in entries}
 
 
 def meaning(documented: str) -> object:
@@ -202,7 +197,7 @@ def test_settings_has_one_field_per_declared_option() -> None:
 def test_each_option_s_doc_is_its_docstring_entry() -> None:
     """An option's declared doc (which help(Settings) shows) is word for word what the
     handler docstring says of it before its default."""
-    said = {name: " ".join(text.split()) for name, text, _ in docstring_entries()}
+    said = {name: " ".join(text.split()) for name, _, text in docstring_entries()}
     for option in OPTIONS:
         assert said[option.name] == f"{option.doc}.", option.name
 
@@ -211,8 +206,8 @@ def test_the_docstring_and_the_readme_list_the_options_in_the_signature_s_order(
     """The handler docstring's Args and the README's options table have one entry per
     keyword of the signature, in its order."""
     names = list(signature())
-    assert [name for name, _ in docstring_defaults()] == names
-    assert [name for name, _ in readme_defaults()] == names
+    assert [name for name, _, _ in docstring_entries()] == names
+    assert [name for name, _, _ in readme_rows()] == names
 
 
 @pytest.mark.parametrize("name", [*DECLARED, *HANDLER_ONLY])
@@ -222,8 +217,8 @@ def test_the_documented_default_is_what_a_handler_gets(
     """The README and the docstring give an option the same default, and it is what
     parse_settings gives when the option is left out: an environment variable's value, a
     value, or nothing."""
-    documented = meaning(by_name(readme_defaults())[name])
-    assert meaning(by_name(docstring_defaults())[name]) == documented
+    documented = meaning(defaults(readme_rows())[name])
+    assert meaning(defaults(docstring_entries())[name]) == documented
     if name in HANDLER_ONLY:
         assert documented is UNSET
         return
@@ -276,7 +271,7 @@ def test_the_bounds_the_readme_table_states_are_the_parsers() -> None:
 def test_the_readme_s_prose_states_the_defaults_its_table_gives() -> None:
     """A default the README repeats in its prose is the one its options table gives (which
     the tests above hold to the declarations)."""
-    table = by_name(readme_defaults())
+    table = defaults(readme_rows())
     stated = prose_defaults()
     # What the prose states today: a pattern that stopped finding them would check nothing.
     assert {name for name, _ in stated} >= {"max_events_per_minute", "refresh_interval",
