@@ -168,15 +168,15 @@ class Dispatcher:
         self.send_due(timing)
 
     def _judge(self, groups: list[Group], timing: Timing, flush: bool, carried: int) -> int:
-        """Deliver, carry or hold back each group; ``carried`` and then the groups carried
-        below the threshold."""
+        """Deliver, carry or hold back each group. ``carried`` groups already wait below
+        the threshold; returns that count with the groups this call carried so added."""
         threshold = self._threshold
         for group in groups:
-            below = threshold is not None and self._below(group, threshold, carried)
+            below = threshold is not None and self._apply_threshold(group, threshold, carried)
             if below and not group.crossed_total:
                 carried = self._carry_below(group, carried)
                 continue
-            if self._waits_for_refresh(group, timing, flush):
+            if self._carry_to_refresh(group, timing, flush):
                 continue
             if below and threshold is not None:
                 # A fired problem's records that crossed go with its refresh; those that
@@ -188,9 +188,9 @@ class Dispatcher:
             self._deliver(group, timing)
         return carried
 
-    def _below(self, group: Group, threshold: Threshold, carried: int) -> bool:
-        # True when the group has not crossed its threshold this window: what of it may
-        # not wait is dropped. A group that has crossed is marked so, all of it.
+    def _apply_threshold(self, group: Group, threshold: Threshold, carried: int) -> bool:
+        # Not a mere test: a group that crossed its threshold this window is marked so,
+        # all of it; one that did not loses what of it may not wait. True for the latter.
         if threshold.crossed(group):
             group.crossed_kept, group.crossed_total = len(group.records), group.total
             return False
@@ -198,10 +198,11 @@ class Dispatcher:
                          threshold.drop_stale(group, self._wall_clock(), carried))
         return True
 
-    def _waits_for_refresh(self, group: Group, timing: Timing, flush: bool) -> bool:
-        # A fired problem's group is carried until its next refresh (not on a flush).
-        # While an event of the problem still waits for its attempt (a 429, a backoff),
-        # its records fold too: one refresh at a time, not a pile.
+    def _carry_to_refresh(self, group: Group, timing: Timing, flush: bool) -> bool:
+        # A fired problem's group is carried until its next refresh (not on a flush);
+        # True when it was, or was dropped for want of room. While an event of the
+        # problem still waits for its attempt (a 429, a backoff), its records fold too:
+        # one refresh at a time, not a pile.
         if flush or not (self._refreshes.folds(group.key, timing.now())
                          or self._schedule.waiting(group.key)):
             return False
