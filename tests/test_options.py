@@ -42,16 +42,16 @@ UNSET = object()
 UNSET_WORDS = ("none", "off", "system", "see below", "HTTP")
 #: The units a number of bytes may be restated in: ``33554432 (32 MiB)``.
 UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
-#: How the README's prose states a default outside the options table: "`name` ...
-#: (default 60", "`name` (seconds; off by default", "`name="x"` (the default)", and a
-#: config example's "name": value,  # the default. The name and the default are within
-#: one sentence, with no other code between them.
-PROSE_DEFAULTS = (
-    r"`(\w+)`[^`.]*?\bdefault (\d[\d.]*|off|none|true|false)\b",
-    r"`(\w+)`[^`.]*?\b(\w+) by default\b",
-    r'`(\w+)=("?\w+"?)` \(the default\)',
-    r'"(\w+)": ([^,\s]+),\s+# the default\b',
-)
+#: How the README's prose states a default outside the options table: each pattern (the
+#: option, then its default) with the kind of text it reads. The name and the default
+#: are within one sentence, with no other code between them.
+PROSE_DEFAULTS = {
+    r"`(\w+)`[^`.]*?\bdefault (\d[\d.]*|off|none|true|false)\b":
+        "`threshold_window` seconds (default 60",
+    r"`(\w+)`[^`.]*?\b(\w+) by default\b": "`resolve_after` (seconds; off by default",
+    r'`(\w+)=("?\w+"?)` \(the default\)': '`dedup="fingerprint"` (the default)',
+    r'"(\w+)": ([^,\s]+),\s+# the default\b': '"resolve_on_close": False,  # the default',
+}
 #: How the options table states a bound on an option's value: a sentence of its meaning
 #: cell that starts "At least", "At most" or "Between ... and ...", then a quantity.
 BOUND = re.compile(r"(?:^|\. )(At least|At most|Between) (.+?)(?=\. |\.?$)")
@@ -266,6 +266,11 @@ def test_the_bounds_the_readme_table_states_are_the_parsers() -> None:
         refused = parse_one(name, past)
         assert isinstance(refused, ValueError) and str(refused).startswith(f"{name} "), (
             f"{name} accepts {past!r}, past its stated bound {exact}")
+
+
+@pytest.mark.parametrize(("pattern", "example"), PROSE_DEFAULTS.items())
+def test_each_prose_pattern_reads_the_text_it_is_for(pattern: str, example: str) -> None:
+    assert re.fullmatch(pattern, example), example
 
 
 def test_the_readme_s_prose_states_the_defaults_its_table_gives() -> None:
