@@ -60,13 +60,16 @@ DEFAULT_MAX_RETRY_TIME = 30.0
 class Settings:
     """Validated handler options; built by :func:`parse_settings`."""
 
+    # Each field's meaning is its option's doc, which the end of this module adds to
+    # this docstring from OPTIONS: not repeated here, where it could drift.
+
     api_token: str = field(repr=False)
     source_id: str
     endpoint: str
     metadata: Mapping[str, Any]
     level: int
     predicate: Callable[..., object] | None
-    rule: Rule | None  # with a predicate too, both must match
+    rule: Rule | None
     title: str | None
     description: str | None
     source_url: str | None
@@ -85,8 +88,6 @@ class Settings:
     max_events_per_minute: int
     scrub_keys: tuple[str, ...]
     resolve_after: float | None
-    #: Seconds between two events of a problem this process fired and has not resolved;
-    #: None: every window's group is sent. Applies only with ``dedup="fingerprint"``.
     refresh_interval: float | None
     resolve_on_close: bool
     threshold: int | None
