@@ -1090,8 +1090,6 @@ def test_a_flush_after_a_graceful_sigterm_still_delivers(receiver: LocalReceiver
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.skipif(sys.version_info < (3, 13), reason="a SIGTERM landing in exit's flush "
-                    "wait hangs there on 3.11 (found here, not fixed here; 3.13 does not)")
 def test_a_sigterm_handler_that_lets_the_process_go_on_keeps_an_exit_under_way_to_its_budget(
         receiver: LocalReceiver) -> None:
     """A SIGTERM during exit's shutdown, handed to a handler that lets the process go
@@ -1120,3 +1118,37 @@ def test_a_sigterm_handler_that_lets_the_process_go_on_keeps_an_exit_under_way_t
     assert returncode == 0, stderr
     assert stderr.count("close() left 1 record undelivered") == 1, stderr
     assert took < 1.8, f"exit took {took:.2f} s; its budget ends at 1 s, the SIGTERM's at 1.3 s"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("previous", ["lambda *args: None", "signal.SIG_IGN"])
+def test_a_sigterm_landing_in_a_flush_that_outlasts_it_does_not_hang_the_flush(
+        receiver: LocalReceiver, previous: str) -> None:
+    """A SIGTERM lands in the main thread's flush() (1 s left of its wait) and its
+    shutdown waits out its own 1 s budget on a receiver that holds the request; the
+    previous disposition lets the process go on. Before Python 3.13 the flush's wait
+    then blocked for good: the process hung until killed."""
+    receiver.hold()
+    try:
+        _, took, stderr = run_timed(receiver, f"""
+            import logging, os, signal, sys, threading, time
+            signal.signal(signal.SIGTERM, {previous})
+            from incidentio_logging import IncidentIOHandler
+            handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                                        shutdown_timeout=1.0, timeout=30)
+            logging.getLogger().addHandler(handler)
+            logging.getLogger("app").error("pending")
+
+            def terminate_during_flush():
+                time.sleep(0.3)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+            threading.Thread(target=terminate_during_flush, daemon=True).start()
+            print("ready", flush=True)
+            print("flush ->", handler.flush(), file=sys.stderr, flush=True)
+            os._exit(0)
+        """, terminate=False)
+    finally:
+        receiver.release()
+    assert "flush -> False" in stderr, stderr
+    assert took < 2.0, f"flush took {took:.2f} s; the SIGTERM's budget ends at 1.3 s"
