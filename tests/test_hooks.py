@@ -1096,25 +1096,21 @@ def test_a_sigterm_handler_that_lets_the_process_go_on_keeps_an_exit_under_way_t
     on: the mark it calls off is only the one its own shutdown set, so logging.shutdown()
     still continues exit's budget (1 s, with the SIGTERM's flush reaching 0.3 s past it)
     instead of starting another."""
-    receiver.hold()
-    try:
-        returncode, took, stderr = run_timed(receiver, """
-            import logging, os, signal, threading, time
-            signal.signal(signal.SIGTERM, lambda *args: None)
-            from incidentio_logging import IncidentIOHandler
-            logging.getLogger().addHandler(IncidentIOHandler(
-                flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1.0, timeout=30))
-            logging.getLogger("app").error("pending at exit")
+    returncode, took, stderr = run_timed(receiver, """
+        import logging, os, signal, threading, time
+        signal.signal(signal.SIGTERM, lambda *args: None)
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1.0, timeout=30))
+        logging.getLogger("app").error("pending at exit")
 
-            def terminate_during_exit():
-                time.sleep(0.3)
-                os.kill(os.getpid(), signal.SIGTERM)
+        def terminate_during_exit():
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGTERM)
 
-            threading.Thread(target=terminate_during_exit, daemon=True).start()
-            print("ready", flush=True)
-        """, terminate=False)
-    finally:
-        receiver.release()
+        threading.Thread(target=terminate_during_exit, daemon=True).start()
+        print("ready", flush=True)
+    """, terminate=False, held=True)
     assert returncode == 0, stderr
     assert stderr.count("close() left 1 record undelivered") == 1, stderr
     assert took < 1.8, f"exit took {took:.2f} s; its budget ends at 1 s, the SIGTERM's at 1.3 s"
@@ -1128,27 +1124,23 @@ def test_a_sigterm_landing_in_a_flush_that_outlasts_it_does_not_hang_the_flush(
     shutdown waits out its own 1 s budget on a receiver that holds the request; the
     previous disposition lets the process go on. Before Python 3.13 the flush's wait
     then blocked for good: the process hung until killed."""
-    receiver.hold()
-    try:
-        _, took, stderr = run_timed(receiver, f"""
-            import logging, os, signal, sys, threading, time
-            signal.signal(signal.SIGTERM, {previous})
-            from incidentio_logging import IncidentIOHandler
-            handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
-                                        shutdown_timeout=1.0, timeout=30)
-            logging.getLogger().addHandler(handler)
-            logging.getLogger("app").error("pending")
+    _, took, stderr = run_timed(receiver, f"""
+        import logging, os, signal, sys, threading, time
+        signal.signal(signal.SIGTERM, {previous})
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                                    shutdown_timeout=1.0, timeout=30)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("app").error("pending")
 
-            def terminate_during_flush():
-                time.sleep(0.3)
-                os.kill(os.getpid(), signal.SIGTERM)
+        def terminate_during_flush():
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGTERM)
 
-            threading.Thread(target=terminate_during_flush, daemon=True).start()
-            print("ready", flush=True)
-            print("flush ->", handler.flush(), file=sys.stderr, flush=True)
-            os._exit(0)
-        """, terminate=False)
-    finally:
-        receiver.release()
+        threading.Thread(target=terminate_during_flush, daemon=True).start()
+        print("ready", flush=True)
+        print("flush ->", handler.flush(), file=sys.stderr, flush=True)
+        os._exit(0)
+    """, terminate=False, held=True)
     assert "flush -> False" in stderr, stderr
     assert took < 2.0, f"flush took {took:.2f} s; the SIGTERM's budget ends at 1.3 s"

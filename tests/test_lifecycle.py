@@ -46,24 +46,29 @@ def receiver_env(receiver: LocalReceiver) -> dict[str, str]:
             "INCIDENT_IO_ALERT_SOURCE_CONFIG_ID": receiver.webhook_url}
 
 
-def run_timed(receiver: LocalReceiver, code: str, *,
-              terminate: bool) -> tuple[int, float, str]:
+def run_timed(receiver: LocalReceiver, code: str, *, terminate: bool,
+              held: bool = False) -> tuple[int, float, str]:
     """Run ``code`` in a child; after its "ready" line, SIGTERM it when asked. Returns
-    its exit status, the seconds from "ready" (and the SIGTERM) to its end, and stderr."""
+    its exit status, the seconds from "ready" (and the SIGTERM) to its end, and stderr.
+    ``held``: the receiver holds every request for the run."""
+    if held:
+        receiver.hold()
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, cwd=HERE,
         env={**os.environ, **receiver_env(receiver)})
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    started = time.monotonic()
-    if terminate:
-        proc.send_signal(signal.SIGTERM)
     try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        if terminate:
+            proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
+        if held:
+            receiver.release()
     return proc.returncode, time.monotonic() - started, stderr
 
 
@@ -739,20 +744,16 @@ def test_a_dictconfig_rerun_does_not_close_the_transport_the_new_handler_uses(
 @pytest.mark.timeout(30)
 def test_exit_with_ten_handlers_takes_the_longest_timeout_not_the_sum(
         receiver: LocalReceiver) -> None:
-    receiver.hold()
-    try:
-        returncode, took, stderr = run_timed(receiver, """
-            import logging
-            from incidentio_logging import IncidentIOHandler
-            for i in range(10):
-                logger = logging.getLogger(f"app{i}")
-                logger.addHandler(IncidentIOHandler(
-                    flush_interval=60, shutdown_timeout=0.2 * (i + 1), timeout=30))
-                logger.error("pending at exit")
-            print("ready", flush=True)
-        """, terminate=False)
-    finally:
-        receiver.release()
+    returncode, took, stderr = run_timed(receiver, """
+        import logging
+        from incidentio_logging import IncidentIOHandler
+        for i in range(10):
+            logger = logging.getLogger(f"app{i}")
+            logger.addHandler(IncidentIOHandler(
+                flush_interval=60, shutdown_timeout=0.2 * (i + 1), timeout=30))
+            logger.error("pending at exit")
+        print("ready", flush=True)
+    """, terminate=False, held=True)
     assert returncode == 0, stderr
     assert stderr.count("close() left 1 record undelivered") == 10, stderr
     assert took < 3.5, f"exit took {took:.2f} s, the longest shutdown_timeout is 2 s"
@@ -796,22 +797,18 @@ def test_a_multiprocessing_child_forked_during_a_sigterm_shutdown_gets_its_own_e
 @pytest.mark.timeout(30)
 def test_exit_with_two_handlers_built_on_another_thread_takes_one_budget(
         receiver: LocalReceiver) -> None:
-    receiver.hold()
-    try:
-        returncode, took, stderr = run_timed(receiver, """
-            import logging, threading
-            from incidentio_logging import IncidentIOHandler
-            def build():
-                for name in ("a", "b"):
-                    logging.getLogger(name).addHandler(IncidentIOHandler(
-                        flush_interval=60, shutdown_timeout=1.5, timeout=30))
-                    logging.getLogger(name).error("pending at exit")
-            thread = threading.Thread(target=build)
-            thread.start(); thread.join()
-            print("ready", flush=True)
-        """, terminate=False)
-    finally:
-        receiver.release()
+    returncode, took, stderr = run_timed(receiver, """
+        import logging, threading
+        from incidentio_logging import IncidentIOHandler
+        def build():
+            for name in ("a", "b"):
+                logging.getLogger(name).addHandler(IncidentIOHandler(
+                    flush_interval=60, shutdown_timeout=1.5, timeout=30))
+                logging.getLogger(name).error("pending at exit")
+        thread = threading.Thread(target=build)
+        thread.start(); thread.join()
+        print("ready", flush=True)
+    """, terminate=False, held=True)
     assert returncode == 0, stderr
     assert stderr.count("close() left 1 record undelivered") == 2, stderr
     assert took < 2.5, f"exit took {took:.2f} s"
@@ -834,23 +831,19 @@ def test_a_first_handler_built_in_an_atexit_hook_delivers(receiver: LocalReceive
 @pytest.mark.timeout(30)
 def test_a_django_double_configure_then_exit_takes_one_budget(
         receiver: LocalReceiver) -> None:
-    receiver.hold()
-    try:
-        returncode, took, stderr = run_timed(receiver, """
-            import logging, logging.config
-            config = {"version": 1, "disable_existing_loggers": False,
-                      "handlers": {"incident": {
-                "class": "incidentio_logging.IncidentIOHandler", "flush_interval": 60,
-                "shutdown_timeout": 1.5, "timeout": 30}},
-                "root": {"handlers": ["incident"]}}
-            logging.config.dictConfig(config)
-            logging.getLogger("app").error("first config's record")
-            logging.config.dictConfig(config)
-            logging.getLogger("app").error("second config's record")
-            print("ready", flush=True)
-        """, terminate=False)
-    finally:
-        receiver.release()
+    returncode, took, stderr = run_timed(receiver, """
+        import logging, logging.config
+        config = {"version": 1, "disable_existing_loggers": False,
+                  "handlers": {"incident": {
+            "class": "incidentio_logging.IncidentIOHandler", "flush_interval": 60,
+            "shutdown_timeout": 1.5, "timeout": 30}},
+            "root": {"handlers": ["incident"]}}
+        logging.config.dictConfig(config)
+        logging.getLogger("app").error("first config's record")
+        logging.config.dictConfig(config)
+        logging.getLogger("app").error("second config's record")
+        print("ready", flush=True)
+    """, terminate=False, held=True)
     assert returncode == 0, stderr
     assert stderr.count("close() left 1 record undelivered") == 2, stderr
     assert took < 2.5, f"exit took {took:.2f} s"
