@@ -868,6 +868,32 @@ SHUTDOWN_ROWS: list[Row] = [
      "filters moved to a shared base (contrib.asgi kept it, unlisted)",
      "ImportError → importable from all three, in each __all__ and the README",
      "test_contrib_django.py::test_the_module_keeps_summary_attribute"),
+    ("A child forked during the parent's SIGTERM shutdown inherited its \"shutdown "
+     "running\" mark: its own SIGTERM went straight to the previous disposition",
+     "the child's record lost silently (not delivered, nothing said) → delivered",
+     "test_hooks.py::"
+     "test_a_child_forked_during_a_sigterm_shutdown_still_flushes_on_its_own_sigterm"),
+    ("A multiprocessing child forked during the parent's SIGTERM shutdown inherited its "
+     "deadline: its exit continued the parent's budget",
+     "the child's exit budget 0 s, its record given up → 1.5 s of its own: delivered",
+     "test_lifecycle.py::test_a_multiprocessing_child_forked_during_a_sigterm_shutdown_"
+     "gets_its_own_exit_budget"),
+    ("A SIGTERM handler that lets the process go on (gunicorn-style): an exit less than "
+     "a second past the SIGTERM's budget continued it",
+     "exit budget 0 s, the record given up with the receiver answering at once → "
+     "1.0 s of its own: delivered",
+     "test_hooks.py::"
+     "test_a_graceful_sigterm_then_exit_within_a_second_past_the_budget_delivers"),
+    ("A SIGTERM handler that lets the process go on: a bare flush() soon after counted "
+     "as part of the SIGTERM's spent budget",
+     "flush() waited 0 s and returned False without trying → True, delivered",
+     "test_hooks.py::test_a_flush_after_a_graceful_sigterm_still_delivers"),
+    ("Before Python 3.13, a SIGTERM landing in a main-thread flush() or exit's wait, "
+     "whose shutdown waited out its budget, left that wait blocked for good "
+     "(SimpleQueue.get outlasted by a signal handler) when the process went on",
+     "hung until killed (3.11: > 20 s) → the flush returns False at 1.3 s",
+     "test_hooks.py::"
+     "test_a_sigterm_landing_in_a_flush_that_outlasts_it_does_not_hang_the_flush"),
 ]
 
 

@@ -35,17 +35,21 @@ UNCAUGHT_LOGGER = "uncaught"
 _lock = threading.RLock()
 
 
-def _new_lock_in_child() -> None:
+def after_fork_in_child() -> None:
+    """Forget the parent's hold on this module's state (run by the handler module's
+    after-fork hook, so that uWSGI's forks run it too)."""
+    global _lock, _term_running, _term_deferred  # noqa: PLW0603
     # A fork while another thread held the lock (building or closing a handler) leaves
     # the child a lock owned by a thread that does not exist there: its close(), and so
     # its exit through logging.shutdown(), would wait for it for good. logging makes
     # its own lock again after fork for the same reason.
-    global _lock  # noqa: PLW0603
     _lock = threading.RLock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_lock_in_child)
+    # A fork during the parent's SIGTERM shutdown (another thread forking meanwhile):
+    # that shutdown is the parent's. Left marked, the child's own SIGTERM would take
+    # itself for a second one and hand over at once: its records neither delivered nor
+    # counted.
+    _term_running = False
+    _term_deferred = None
 
 
 # Uncaught exceptions ----------------------------------------------------------------
@@ -230,11 +234,13 @@ def release_sigterm(handler: IncidentIOHandler) -> None:
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     # A second SIGTERM while the first one shuts down (or waits for a close): whoever
     # sent it wants the process gone, so it goes straight to the previous disposition.
+    deadline = None
     if not _term_running and _term_deferred is None:
+        deadline = time.monotonic() + longest_budget(_flushing_on_term)
         with _term_shutdown():
-            if _shut_down_unless_closing_here(signum, frame):
+            if _shut_down_unless_closing_here(signum, frame, deadline):
                 return
-    _hand_over(signum, frame)
+    _hand_over(signum, frame, deadline)
 
 
 @contextmanager
@@ -251,17 +257,17 @@ def _term_shutdown() -> Iterator[None]:
         _term_running = False
 
 
-def _shut_down_unless_closing_here(signum: int, frame: FrameType | None) -> bool:
-    """Shut the live handlers down within the longest ``shutdown_timeout`` among the
-    handlers that asked; True when a close() under way beneath this handler, on this
-    thread, defers that (see :func:`after_close`).
+def _shut_down_unless_closing_here(signum: int, frame: FrameType | None,
+                                   deadline: float) -> bool:
+    """Shut the live handlers down by ``deadline``, the longest ``shutdown_timeout``
+    among the handlers that asked from the SIGTERM's arrival; True when a close() under
+    way beneath this handler, on this thread, defers that (see :func:`after_close`).
 
-    The budget starts now, as a bare flush starts it, so that what runs after the
-    hand-over (``sys.exit()`` in the previous handler, then ``logging.shutdown()``)
-    gets only what is left; a deferred shutdown gets what is left when it runs.
+    What runs after the hand-over (``sys.exit()`` in the previous handler, then
+    ``logging.shutdown()``) gets only what is left; a deferred shutdown gets what is
+    left when it runs.
     """
     global _term_deferred  # noqa: PLW0603
-    deadline = time.monotonic() + longest_budget(_flushing_on_term)
     if _closing_here():
         _term_deferred = _Deferred(signum, frame, deadline, threading.get_ident())
         return True
@@ -291,7 +297,7 @@ def after_close() -> None:
     with _term_shutdown():
         _term_deferred = None
         shut_down(deferred.deadline, after=after_sigterm(_previous_term))
-    _hand_over(deferred.signum, deferred.frame)
+    _hand_over(deferred.signum, deferred.frame, deferred.deadline)
 
 
 def _closing_here() -> bool:
@@ -302,17 +308,39 @@ def _closing_here() -> bool:
     return any(handler._closing_on == me for handler in list(_HANDLERS))
 
 
-def _hand_over(signum: int, frame: FrameType | None) -> None:
+def _hand_over(signum: int, frame: FrameType | None, deadline: float | None) -> None:
+    """Pass the SIGTERM on to the previous disposition, once its shutdown (ending by
+    ``deadline``; None for a second SIGTERM, which began none) is done."""
     # Told apart by after_sigterm, as shut_down tells them apart: the two cannot drift.
     previous = _previous_term
     after = after_sigterm(previous)
     if after == "handler":
-        cast("Callable[[int, FrameType | None], Any]", previous)(signum, frame)
+        ending = False
+        try:
+            cast("Callable[[int, FrameType | None], Any]", previous)(signum, frame)
+        except SystemExit:
+            ending = True
+            raise
+        finally:
+            if not ending:
+                _goes_on(deadline)
     elif after == "killed":
         # The default: end the way a SIGTERM ends a process, so the exit status (-15,
         # 143 in a shell) tells supervisors what happened. No atexit runs, as before.
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
+
+
+def _goes_on(deadline: float | None) -> None:
+    """The previous handler let the process go on (gunicorn's worker sets a flag and
+    returns): the handlers this SIGTERM's shutdown marked as ending, by ``deadline``,
+    are not, so a later exit, flush or close gets a budget of its own, not what is left
+    of this one. A shutdown it did not begin (exit's, under way) keeps its mark."""
+    if deadline is None:
+        return
+    for handler in live_handlers():
+        if handler._ending_by() == deadline:
+            handler._not_ending()
 
 
 # The HTTP client's loggers -----------------------------------------------------------

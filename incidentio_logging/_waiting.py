@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import sys
 import threading
+import time
 
 #: The shortest timed wait on a bell; shorter ones wait this long. Python 3.10's
 #: ``SimpleQueue.get(timeout=...)`` blocks for good when its deadline passes before its
@@ -21,6 +23,16 @@ import threading
 #: means no timeout (seen: a SIGTERM's second flush wait, given the few microseconds left
 #: of its budget, held the process until killed). A zero wait is a non-blocking get.
 MIN_BELL_WAIT = 0.001
+
+#: Before Python 3.13, ``SimpleQueue.get(timeout=...)`` also blocks for good when a
+#: signal handler runs during it for longer than the wait had left (it counts what is
+#: left again, finds it spent, and waits with no timeout): a SIGTERM whose shutdown
+#: waits out its budget, landing in a ``flush()`` or exit's wait on the main thread,
+#: held the process until killed once the previous handler let it go on. Signal
+#: handlers run on the main thread only, so there a timed wait looks at the bell this
+#: often instead, in sleeps, which count what is left correctly.
+MAIN_THREAD_POLL = 0.005
+_GET_OUTLASTED_BY_A_HANDLER_HANGS = sys.version_info < (3, 13)
 
 
 class Bell:
@@ -51,11 +63,22 @@ class Bell:
                 self._rings.get()
             elif timeout <= 0:
                 self._rings.get(block=False)
+            elif (_GET_OUTLASTED_BY_A_HANDLER_HANGS
+                  and threading.current_thread() is threading.main_thread()):
+                return self._poll(time.monotonic() + timeout)
             else:
                 self._rings.get(timeout=bounded(max(timeout, MIN_BELL_WAIT)))
         except queue.Empty:
             return False
         self._rings.put(None)
+        return True
+
+    def _poll(self, deadline: float) -> bool:
+        while not self.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, MAIN_THREAD_POLL))
         return True
 
     def clear(self) -> None:

@@ -214,6 +214,7 @@ class IncidentIOHandler(logging.Handler):
         # empty, so nothing is sent twice, and its own first record starts its own worker.
         self._close_once = threading.Lock()
         self._closing_on = None
+        self._not_ending()  # the parent's shutdown, if one was under way, is not the child's
         self._transport.reset()
         self._build_runtime()
 
@@ -335,19 +336,24 @@ class IncidentIOHandler(logging.Handler):
 
     def _budget_left(self) -> float | None:
         """What the shutdown budget under way leaves; None when none is (none began, or
-        it ended over :data:`_BUDGET_GRACE` ago: a bare flush long before, or a SIGTERM
-        handed to a handler that let the process go on, leave a later close its own)."""
+        a bare flush's ended over :data:`_BUDGET_GRACE` ago: a bare flush long before
+        leaves a later close its own). A shutdown of the process never expires: only
+        exit comes after it (see :meth:`_not_ending` for the other cases)."""
         deadline = self._shutdown_deadline
         if deadline is None:
             return None
         left = deadline - time.monotonic()
-        return max(0.0, left) if left >= -_BUDGET_GRACE else None
+        return max(0.0, left) if self._ending or left >= -_BUDGET_GRACE else None
 
     def _ending_by(self) -> float | None:
         """The deadline of a shutdown of the whole process under way, if one is."""
-        if self._ending and self._budget_left() is not None:
-            return self._shutdown_deadline
-        return None
+        return self._shutdown_deadline if self._ending else None
+
+    def _not_ending(self) -> None:
+        """The process is not ending after all (a SIGTERM handler let it go on; a forked
+        child): no shutdown budget is under way, and the next one starts afresh."""
+        self._ending = False
+        self._shutdown_deadline = None
 
     def _start_flush(self, timeout: float) -> Callable[[float], bool]:
         """:meth:`flush` in two halves, for ``flush_all``: the worker is asked now (or
@@ -450,6 +456,7 @@ class IncidentIOHandler(logging.Handler):
 def _after_fork_in_child() -> None:
     global _FORK_LOCK  # noqa: PLW0603 - a lock another thread held at the fork stays held
     _FORK_LOCK = threading.RLock()
+    _hooks.after_fork_in_child()
     WORKER_THREADS.clear()
     INLINE_THREADS.clear()
     CLOSING.clear()  # the parent's
@@ -482,9 +489,9 @@ def _close_at_multiprocessing_exit(_handlers: object) -> None:
 #: Reentrant: a rebuild may log, and so check again, on the same thread.
 _FORK_LOCK = threading.RLock()
 
-#: How long after its deadline a shutdown budget still counts as under way: what ends
-#: it (exit after a SIGTERM's ``sys.exit()``, a close right after a bare flush) comes
-#: that soon; a later flush or close starts a budget of its own.
+#: How long after its deadline a bare flush's budget still counts as under way: the
+#: close right after it (``logging.shutdown()`` called by the application) comes that
+#: soon; a later flush or close starts a budget of its own.
 _BUDGET_GRACE = 1.0
 
 #: Whether :func:`_shut_down_at_exit` is registered: once per process, by the first

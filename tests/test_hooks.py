@@ -22,7 +22,7 @@ from incidentio_logging._worker import WORKER_THREADS
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, exc_info_of
-from .test_lifecycle import HERE, receiver_env, run_script
+from .test_lifecycle import HERE, delivered, receiver_env, run_script, run_timed
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -446,36 +446,11 @@ def test_flush_all_is_true_when_everything_was_delivered(receiver: LocalReceiver
 
 # Review of issue 13: what a SIGTERM leaves, and where it lands ---------------------------
 
-def run_timed(receiver: LocalReceiver, code: str, *,
-              terminate: bool) -> tuple[int, float, str]:
-    """Run ``code`` in a child; after its "ready" line, SIGTERM it when asked. Returns
-    its exit status, the seconds from "ready" (and the SIGTERM) to its end, and stderr."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, cwd=HERE,
-        env={**os.environ, **receiver_env(receiver)})
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    started = time.monotonic()
-    if terminate:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        _, stderr = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return proc.returncode, time.monotonic() - started, stderr
-
-
 def run_until_ready(receiver: LocalReceiver, code: str, *,
                     terminate: bool) -> tuple[int, str]:
     """:func:`run_timed` without the time: the exit status and stderr."""
     returncode, _, stderr = run_timed(receiver, code, terminate=terminate)
     return returncode, stderr
-
-
-def delivered(receiver: LocalReceiver, message: str) -> bool:
-    return any(r["message"] == message for e in receiver.events for r in e.records)
 
 
 @pytest.mark.timeout(30)
@@ -1004,8 +979,9 @@ def test_a_sigterm_handler_that_lets_the_process_go_on_leaves_a_later_exit_its_b
         receiver: LocalReceiver) -> None:
     """The previous handler only asks the application to stop (gunicorn's worker, a
     graceful shutdown), which goes on for longer than the SIGTERM's budget and logs
-    meanwhile. Its exit is not that SIGTERM's: the budget it began has ended over a
-    second before, so exit delivers within a budget of its own, not nothing."""
+    meanwhile. Its exit is not that SIGTERM's: the previous handler returned, which
+    ended the budget the SIGTERM began, so exit delivers within a budget of its own, not
+    nothing. (See the rev5 tests below for an exit less than a second past it.)"""
     returncode, stderr = run_until_ready(receiver, """
         import logging, signal, threading, time
         stopping = threading.Event()
@@ -1015,8 +991,156 @@ def test_a_sigterm_handler_that_lets_the_process_go_on_leaves_a_later_exit_its_b
             flush_interval=60, flush_on_sigterm=True, shutdown_timeout=0.5, timeout=30))
         print("ready", flush=True)
         stopping.wait(10)
-        time.sleep(1.8)  # the graceful shutdown, past the budget and its second's grace
+        time.sleep(1.8)  # the graceful shutdown, past the budget and a bare flush's grace
         logging.getLogger("app").error("logged while stopping")
     """, terminate=True)
     assert returncode == 0, stderr
     assert delivered(receiver, "logged while stopping"), stderr
+
+
+# Review rev5: a fork during a SIGTERM shutdown; a SIGTERM that lets the process go on ---
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_during_a_sigterm_shutdown_still_flushes_on_its_own_sigterm(
+        receiver: LocalReceiver) -> None:
+    """The parent's SIGTERM shutdown waits on a slow reply; meanwhile another thread
+    forks (a multiprocessing Pool's worker handler repopulating, a server spawning).
+    The child logs later and gets its own SIGTERM (Pool.terminate(), docker stop of the
+    group): its record must be delivered, or counted and said on stderr. The child had
+    inherited the "SIGTERM shutdown running" mark, took its own for a second one and
+    handed over at once: the record was lost silently."""
+    receiver.script(Scripted(delay=3.0))
+    _, _, stderr = run_timed(receiver, """
+        import logging, os, signal, sys, threading, time
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1.5, timeout=30))
+        logging.getLogger("app").error("parent's record")
+
+        def fork_later():
+            time.sleep(0.5)   # inside the parent's SIGTERM shutdown
+            if os.fork() == 0:
+                time.sleep(2.5)   # the parent is gone; so is its budget, and its grace
+                logging.getLogger("app").error("child's record")
+                print("child logged", file=sys.stderr, flush=True)
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+                print("child went on after its SIGTERM", file=sys.stderr, flush=True)
+                os._exit(3)
+
+        threading.Thread(target=fork_later, daemon=True).start()
+        print("ready", flush=True)
+        time.sleep(30)
+    """, terminate=True)
+    assert "child logged" in stderr, stderr
+    assert delivered(receiver, "child's record") or "left 1 record" in stderr.split(
+        "child logged")[1], f"the child's record was lost silently: stderr {stderr!r}"
+
+
+@pytest.mark.timeout(30)
+def test_a_graceful_sigterm_then_exit_within_a_second_past_the_budget_delivers(
+        receiver: LocalReceiver) -> None:
+    """gunicorn-style: the previous SIGTERM handler lets the process go on (it sets a
+    flag); the app logs while it finishes its last request and exits 1.5 s later. The
+    receiver answers at once. Exit, less than a second past the SIGTERM's budget,
+    continued that budget (0 s left); the previous handler returned, so it now gets its
+    own."""
+    returncode, _, stderr = run_timed(receiver, """
+        import logging, signal, sys, time
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *args: stop.append(1))
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1.0))
+        print("ready", flush=True)
+        while not stop:
+            time.sleep(0.01)
+        time.sleep(1.5)   # the last request finishes
+        logging.getLogger("app").error("logged while finishing")
+    """, terminate=True)
+    assert returncode == 0, stderr
+    assert delivered(receiver, "logged while finishing"), stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_flush_after_a_graceful_sigterm_still_delivers(receiver: LocalReceiver) -> None:
+    """The previous SIGTERM handler lets the process go on; the application logs while
+    it finishes, then calls flush() (no timeout: "shutdown_timeout when it is None")
+    before it ends its own way. The receiver answers at once. It waited 0 s and returned
+    False without trying (the SIGTERM's budget, still counted as the process's)."""
+    _, _, stderr = run_timed(receiver, """
+        import logging, os, signal, sys, time
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *args: stop.append(1))
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                                    shutdown_timeout=1.0)
+        logging.getLogger().addHandler(handler)
+        print("ready", flush=True)
+        while not stop:
+            time.sleep(0.01)
+        time.sleep(1.5)  # past the SIGTERM's budget, within the bare flush's grace
+        logging.getLogger("app").error("logged while finishing")
+        print("flush ->", handler.flush(), file=sys.stderr, flush=True)
+        os._exit(0)   # frozen or killed right after, as on a serverless platform
+    """, terminate=True)
+    assert "flush -> True" in stderr, stderr
+    assert delivered(receiver, "logged while finishing"), stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_handler_that_lets_the_process_go_on_keeps_an_exit_under_way_to_its_budget(
+        receiver: LocalReceiver) -> None:
+    """A SIGTERM during exit's shutdown, handed to a handler that lets the process go
+    on: the mark it calls off is only the one its own shutdown set, so logging.shutdown()
+    still continues exit's budget (1 s, with the SIGTERM's flush reaching 0.3 s past it)
+    instead of starting another."""
+    returncode, took, stderr = run_timed(receiver, """
+        import logging, os, signal, threading, time
+        signal.signal(signal.SIGTERM, lambda *args: None)
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1.0, timeout=30))
+        logging.getLogger("app").error("pending at exit")
+
+        def terminate_during_exit():
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=terminate_during_exit, daemon=True).start()
+        print("ready", flush=True)
+    """, terminate=False, held=True)
+    assert returncode == 0, stderr
+    assert stderr.count("close() left 1 record undelivered") == 1, stderr
+    assert took < 1.8, f"exit took {took:.2f} s; its budget ends at 1 s, the SIGTERM's at 1.3 s"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("previous", ["lambda *args: None", "signal.SIG_IGN"])
+def test_a_sigterm_landing_in_a_flush_that_outlasts_it_does_not_hang_the_flush(
+        receiver: LocalReceiver, previous: str) -> None:
+    """A SIGTERM lands in the main thread's flush() (1 s left of its wait) and its
+    shutdown waits out its own 1 s budget on a receiver that holds the request; the
+    previous disposition lets the process go on. Before Python 3.13 the flush's wait
+    then blocked for good: the process hung until killed."""
+    _, took, stderr = run_timed(receiver, f"""
+        import logging, os, signal, sys, threading, time
+        signal.signal(signal.SIGTERM, {previous})
+        from incidentio_logging import IncidentIOHandler
+        handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
+                                    shutdown_timeout=1.0, timeout=30)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("app").error("pending")
+
+        def terminate_during_flush():
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=terminate_during_flush, daemon=True).start()
+        print("ready", flush=True)
+        print("flush ->", handler.flush(), file=sys.stderr, flush=True)
+        os._exit(0)
+    """, terminate=False, held=True)
+    assert "flush -> False" in stderr, stderr
+    assert took < 2.0, f"flush took {took:.2f} s; the SIGTERM's budget ends at 1.3 s"

@@ -7,6 +7,7 @@ import json
 import logging
 import logging.config
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import pytest
 
 from incidentio_logging import IncidentIOHandler
 from incidentio_logging import handler as handler_module
-from incidentio_logging.testing import LocalReceiver
+from incidentio_logging.testing import LocalReceiver, Scripted
 from incidentio_logging.transport import Reply
 
 from .conftest import MakeHandler, worker_threads
@@ -43,6 +44,36 @@ def run_script(code: str, env: dict[str, str],
 def receiver_env(receiver: LocalReceiver) -> dict[str, str]:
     return {"INCIDENT_IO_API_TOKEN": receiver.api_token,
             "INCIDENT_IO_ALERT_SOURCE_CONFIG_ID": receiver.webhook_url}
+
+
+def run_timed(receiver: LocalReceiver, code: str, *, terminate: bool,
+              held: bool = False) -> tuple[int, float, str]:
+    """Run ``code`` in a child; after its "ready" line, SIGTERM it when asked. Returns
+    its exit status, the seconds from "ready" (and the SIGTERM) to its end, and stderr.
+    ``held``: the receiver holds every request for the run."""
+    if held:
+        receiver.hold()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, cwd=HERE,
+        env={**os.environ, **receiver_env(receiver)})
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        if terminate:
+            proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if held:
+            receiver.release()
+    return proc.returncode, time.monotonic() - started, stderr
+
+
+def delivered(receiver: LocalReceiver, message: str) -> bool:
+    return any(r["message"] == message for e in receiver.events for r in e.records)
 
 
 def test_exit_delivers_pending_events(receiver: LocalReceiver) -> None:
@@ -706,3 +737,131 @@ def test_a_dictconfig_rerun_does_not_close_the_transport_the_new_handler_uses(
     logging.getLogger("app").error("payment failed after the reload")
     assert live.flush(5.0), live.stats()
     assert any("payment failed" in event.title for event in receiver.wait_for(2))
+
+
+# Review rev5: exit and fork with one shared shutdown deadline ---------------------------
+
+@pytest.mark.timeout(30)
+def test_exit_with_ten_handlers_takes_the_longest_timeout_not_the_sum(
+        receiver: LocalReceiver) -> None:
+    returncode, took, stderr = run_timed(receiver, """
+        import logging
+        from incidentio_logging import IncidentIOHandler
+        for i in range(10):
+            logger = logging.getLogger(f"app{i}")
+            logger.addHandler(IncidentIOHandler(
+                flush_interval=60, shutdown_timeout=0.2 * (i + 1), timeout=30))
+            logger.error("pending at exit")
+        print("ready", flush=True)
+    """, terminate=False, held=True)
+    assert returncode == 0, stderr
+    assert stderr.count("close() left 1 record undelivered") == 10, stderr
+    assert took < 3.5, f"exit took {took:.2f} s, the longest shutdown_timeout is 2 s"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_multiprocessing_child_forked_during_a_sigterm_shutdown_gets_its_own_exit_budget(
+        receiver: LocalReceiver) -> None:
+    """A multiprocessing child forked while the parent's SIGTERM shutdown runs (the
+    parent's first reply is slow) inherits that shutdown's deadline and its "ending"
+    mark. The child logs and ends just past that deadline: its exit (multiprocessing's
+    finalizer, _close_all) must get a shutdown_timeout of its own, not the 0 s left of
+    its parent's budget. The receiver answers the child at once. The child's record was
+    given up at once ("close() left 1 record undelivered")."""
+    receiver.script(Scripted(delay=3.0))
+    _, _, stderr = run_timed(receiver, """
+        import logging, multiprocessing, os, sys, threading, time
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(
+            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1.5, timeout=30))
+        logging.getLogger("app").error("parent's record")
+
+        def child():
+            time.sleep(1.3)   # past the parent's deadline, within its grace
+            logging.getLogger("app").error("child's record")
+            print("child logged", file=sys.stderr, flush=True)
+
+        def fork_later():
+            time.sleep(0.5)   # inside the parent's SIGTERM shutdown
+            multiprocessing.get_context("fork").Process(target=child).start()
+
+        threading.Thread(target=fork_later, daemon=True).start()
+        print("ready", flush=True)
+        time.sleep(30)
+    """, terminate=True)
+    assert "child logged" in stderr, stderr
+    assert delivered(receiver, "child's record"), stderr
+
+
+@pytest.mark.timeout(30)
+def test_exit_with_two_handlers_built_on_another_thread_takes_one_budget(
+        receiver: LocalReceiver) -> None:
+    returncode, took, stderr = run_timed(receiver, """
+        import logging, threading
+        from incidentio_logging import IncidentIOHandler
+        def build():
+            for name in ("a", "b"):
+                logging.getLogger(name).addHandler(IncidentIOHandler(
+                    flush_interval=60, shutdown_timeout=1.5, timeout=30))
+                logging.getLogger(name).error("pending at exit")
+        thread = threading.Thread(target=build)
+        thread.start(); thread.join()
+        print("ready", flush=True)
+    """, terminate=False, held=True)
+    assert returncode == 0, stderr
+    assert stderr.count("close() left 1 record undelivered") == 2, stderr
+    assert took < 2.5, f"exit took {took:.2f} s"
+
+
+@pytest.mark.timeout(30)
+def test_a_first_handler_built_in_an_atexit_hook_delivers(receiver: LocalReceiver) -> None:
+    result = run_script("""
+        import atexit, logging
+        from incidentio_logging import IncidentIOHandler
+        def last_words():
+            logging.getLogger().addHandler(IncidentIOHandler(flush_interval=60))
+            logging.getLogger("app").error("logged at exit")
+        atexit.register(last_words)
+    """, receiver_env(receiver))
+    assert result.returncode == 0, result.stderr
+    assert delivered(receiver, "logged at exit"), result.stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_django_double_configure_then_exit_takes_one_budget(
+        receiver: LocalReceiver) -> None:
+    returncode, took, stderr = run_timed(receiver, """
+        import logging, logging.config
+        config = {"version": 1, "disable_existing_loggers": False,
+                  "handlers": {"incident": {
+            "class": "incidentio_logging.IncidentIOHandler", "flush_interval": 60,
+            "shutdown_timeout": 1.5, "timeout": 30}},
+            "root": {"handlers": ["incident"]}}
+        logging.config.dictConfig(config)
+        logging.getLogger("app").error("first config's record")
+        logging.config.dictConfig(config)
+        logging.getLogger("app").error("second config's record")
+        print("ready", flush=True)
+    """, terminate=False, held=True)
+    assert returncode == 0, stderr
+    assert stderr.count("close() left 1 record undelivered") == 2, stderr
+    assert took < 2.5, f"exit took {took:.2f} s"
+
+
+@pytest.mark.timeout(30)
+def test_a_manual_logging_shutdown_then_a_new_handler_then_exit_delivers(
+        receiver: LocalReceiver) -> None:
+    result = run_script("""
+        import logging
+        from incidentio_logging import IncidentIOHandler
+        logging.getLogger().addHandler(IncidentIOHandler(flush_interval=60))
+        logging.getLogger("app").error("before the manual shutdown")
+        logging.shutdown()
+        logging.getLogger().handlers.clear()
+        logging.getLogger().addHandler(IncidentIOHandler(flush_interval=60))
+        logging.getLogger("app").error("after the manual shutdown")
+    """, receiver_env(receiver))
+    assert result.returncode == 0, result.stderr
+    assert delivered(receiver, "before the manual shutdown"), result.stderr
+    assert delivered(receiver, "after the manual shutdown"), result.stderr

@@ -645,10 +645,40 @@ def test_a_bell_never_waits_with_a_deadline_that_can_pass_before_its_first_look(
     no timeout). A SIGTERM's last flush wait, handed the microseconds left of its budget,
     held the process until it was killed (CI: "SIGTERM took 12.2 s for a 1 s budget");
     alone, get(timeout=1e-9) in a loop hangs within about 100,000 calls. A bell waits at
-    least MIN_BELL_WAIT, and looks without blocking for a spent timeout."""
+    least MIN_BELL_WAIT, and looks without blocking for a spent timeout. (Off the main
+    thread: there, before 3.13, a timed wait polls instead; see the test below.)"""
+    def waits() -> None:
+        bell = Bell()
+        rings = bell._rings = _RecordingRings()
+        assert [bell.wait(t) for t in (1e-9, 1e-4, 0.0, -1.0)] == [False] * 4
+        assert rings.timeouts == [MIN_BELL_WAIT, MIN_BELL_WAIT]
+        bell.set()
+        assert bell.wait(1e-9) and bell.wait(0.0)  # rung: found without waiting
+        done.append(True)
+
+    done: list[bool] = []
+    thread = threading.Thread(target=waits)
+    thread.start()
+    thread.join(10)
+    assert done == [True]
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
+def test_a_bell_wait_outlasted_by_a_signal_handler_ends_at_its_timeout() -> None:
+    """Before Python 3.13, SimpleQueue.get(timeout=...) blocks for good when a signal
+    handler runs during it for longer than it had left: a SIGTERM whose shutdown waited
+    out its budget, landing in a main-thread flush(), hung the process."""
     bell = Bell()
-    rings = bell._rings = _RecordingRings()
-    assert [bell.wait(t) for t in (1e-9, 1e-4, 0.0, -1.0)] == [False] * 4
-    assert rings.timeouts == [MIN_BELL_WAIT, MIN_BELL_WAIT]
-    bell.set()
-    assert bell.wait(1e-9) and bell.wait(0.0)  # rung: found without waiting
+    previous = signal.signal(signal.SIGUSR1, lambda *args: time.sleep(0.5))
+    try:
+        main = threading.main_thread().ident
+        timer = threading.Timer(0.1, signal.pthread_kill, (main, signal.SIGUSR1))
+        timer.start()
+        started = time.monotonic()
+        assert bell.wait(0.3) is False
+        assert time.monotonic() - started >= 0.3
+        bell.set()
+        assert bell.wait(1.0)  # rung: found
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
