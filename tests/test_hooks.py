@@ -22,7 +22,7 @@ from incidentio_logging._worker import WORKER_THREADS
 from incidentio_logging.testing import LocalReceiver, Scripted
 
 from .conftest import MakeHandler, exc_info_of
-from .test_lifecycle import HERE, delivered, receiver_env, run_script, run_timed
+from .test_lifecycle import HERE, delivered, receiver_env, run_script, run_timed, sigterm_child
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -1011,13 +1011,7 @@ def test_a_child_forked_during_a_sigterm_shutdown_still_flushes_on_its_own_sigte
     inherited the "SIGTERM shutdown running" mark, took its own for a second one and
     handed over at once: the record was lost silently."""
     receiver.script(Scripted(delay=3.0))
-    _, _, stderr = run_timed(receiver, """
-        import logging, os, signal, sys, threading, time
-        from incidentio_logging import IncidentIOHandler
-        logging.getLogger().addHandler(IncidentIOHandler(
-            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1.5, timeout=30))
-        logging.getLogger("app").error("parent's record")
-
+    _, _, stderr = run_timed(receiver, sigterm_child("""
         def fork_later():
             time.sleep(0.5)   # inside the parent's SIGTERM shutdown
             if os.fork() == 0:
@@ -1032,7 +1026,7 @@ def test_a_child_forked_during_a_sigterm_shutdown_still_flushes_on_its_own_sigte
         threading.Thread(target=fork_later, daemon=True).start()
         print("ready", flush=True)
         time.sleep(30)
-    """, terminate=True)
+    """, shutdown_timeout=1.5, record="parent's record"), terminate=True)
     assert "child logged" in stderr, stderr
     assert delivered(receiver, "child's record") or "left 1 record" in stderr.split(
         "child logged")[1], f"the child's record was lost silently: stderr {stderr!r}"
@@ -1096,21 +1090,10 @@ def test_a_sigterm_handler_that_lets_the_process_go_on_keeps_an_exit_under_way_t
     on: the mark it calls off is only the one its own shutdown set, so logging.shutdown()
     still continues exit's budget (1 s, with the SIGTERM's flush reaching 0.3 s past it)
     instead of starting another."""
-    returncode, took, stderr = run_timed(receiver, """
-        import logging, os, signal, threading, time
-        signal.signal(signal.SIGTERM, lambda *args: None)
-        from incidentio_logging import IncidentIOHandler
-        logging.getLogger().addHandler(IncidentIOHandler(
-            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1.0, timeout=30))
-        logging.getLogger("app").error("pending at exit")
-
-        def terminate_during_exit():
-            time.sleep(0.3)
-            os.kill(os.getpid(), signal.SIGTERM)
-
-        threading.Thread(target=terminate_during_exit, daemon=True).start()
+    returncode, took, stderr = run_timed(receiver, sigterm_child("""
         print("ready", flush=True)
-    """, terminate=False, held=True)
+    """, shutdown_timeout=1.0, record="pending at exit", previous="lambda *args: None",
+        sigterm_after=0.3), terminate=False, held=True)
     assert returncode == 0, stderr
     assert stderr.count("close() left 1 record undelivered") == 1, stderr
     assert took < 1.8, f"exit took {took:.2f} s; its budget ends at 1 s, the SIGTERM's at 1.3 s"
@@ -1124,23 +1107,11 @@ def test_a_sigterm_landing_in_a_flush_that_outlasts_it_does_not_hang_the_flush(
     shutdown waits out its own 1 s budget on a receiver that holds the request; the
     previous disposition lets the process go on. Before Python 3.13 the flush's wait
     then blocked for good: the process hung until killed."""
-    _, took, stderr = run_timed(receiver, f"""
-        import logging, os, signal, sys, threading, time
-        signal.signal(signal.SIGTERM, {previous})
-        from incidentio_logging import IncidentIOHandler
-        handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,
-                                    shutdown_timeout=1.0, timeout=30)
-        logging.getLogger().addHandler(handler)
-        logging.getLogger("app").error("pending")
-
-        def terminate_during_flush():
-            time.sleep(0.3)
-            os.kill(os.getpid(), signal.SIGTERM)
-
-        threading.Thread(target=terminate_during_flush, daemon=True).start()
+    _, took, stderr = run_timed(receiver, sigterm_child("""
         print("ready", flush=True)
         print("flush ->", handler.flush(), file=sys.stderr, flush=True)
         os._exit(0)
-    """, terminate=False, held=True)
+    """, shutdown_timeout=1.0, record="pending", previous=previous, sigterm_after=0.3),
+        terminate=False, held=True)
     assert "flush -> False" in stderr, stderr
     assert took < 2.0, f"flush took {took:.2f} s; the SIGTERM's budget ends at 1.3 s"

@@ -72,6 +72,31 @@ def run_timed(receiver: LocalReceiver, code: str, *, terminate: bool,
     return proc.returncode, time.monotonic() - started, stderr
 
 
+def sigterm_child(body: str, *, shutdown_timeout: float, record: str,
+                  previous: str | None = None, sigterm_after: float | None = None) -> str:
+    """A child script for :func:`run_timed`: the previous SIGTERM disposition if given, a
+    root ``handler`` with ``flush_on_sigterm`` and one record pending; then, if asked, a
+    thread that sends the process SIGTERM ``sigterm_after`` seconds on; then ``body``."""
+    lines = ["import logging, multiprocessing, os, signal, sys, threading, time"]
+    if previous is not None:
+        lines.append(f"signal.signal(signal.SIGTERM, {previous})")
+    lines += [
+        "from incidentio_logging import IncidentIOHandler",
+        "handler = IncidentIOHandler(flush_interval=60, flush_on_sigterm=True,",
+        f"                            shutdown_timeout={shutdown_timeout}, timeout=30)",
+        "logging.getLogger().addHandler(handler)",
+        f"logging.getLogger('app').error({record!r})",
+    ]
+    if sigterm_after is not None:
+        lines += [
+            "def _terminate():",
+            f"    time.sleep({sigterm_after})",
+            "    os.kill(os.getpid(), signal.SIGTERM)",
+            "threading.Thread(target=_terminate, daemon=True).start()",
+        ]
+    return "\n".join(lines) + "\n" + textwrap.dedent(body)
+
+
 def delivered(receiver: LocalReceiver, message: str) -> bool:
     return any(r["message"] == message for e in receiver.events for r in e.records)
 
@@ -770,13 +795,7 @@ def test_a_multiprocessing_child_forked_during_a_sigterm_shutdown_gets_its_own_e
     its parent's budget. The receiver answers the child at once. The child's record was
     given up at once ("close() left 1 record undelivered")."""
     receiver.script(Scripted(delay=3.0))
-    _, _, stderr = run_timed(receiver, """
-        import logging, multiprocessing, os, sys, threading, time
-        from incidentio_logging import IncidentIOHandler
-        logging.getLogger().addHandler(IncidentIOHandler(
-            flush_interval=60, flush_on_sigterm=True, shutdown_timeout=1.5, timeout=30))
-        logging.getLogger("app").error("parent's record")
-
+    _, _, stderr = run_timed(receiver, sigterm_child("""
         def child():
             time.sleep(1.3)   # past the parent's deadline, within its grace
             logging.getLogger("app").error("child's record")
@@ -789,7 +808,7 @@ def test_a_multiprocessing_child_forked_during_a_sigterm_shutdown_gets_its_own_e
         threading.Thread(target=fork_later, daemon=True).start()
         print("ready", flush=True)
         time.sleep(30)
-    """, terminate=True)
+    """, shutdown_timeout=1.5, record="parent's record"), terminate=True)
     assert "child logged" in stderr, stderr
     assert delivered(receiver, "child's record"), stderr
 
