@@ -22,6 +22,7 @@ and are the cooperative kind.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import sys
@@ -134,6 +135,10 @@ class Worker:
         # before the queue and taken after it, so pending() may briefly read one low.
         self._markers: deque[_Flush | _Stop] = deque()
         self._wake = Bell()  # made again by each waiter: _new_bells()
+        # wake()s counted, and the count the worker had seen when it last began to wait:
+        # wait_idle()'s proof that the worker went round its loop after a wake().
+        self._wake_count = itertools.count(1)
+        self._wakes = self._seen = self._answered = 0
         self._interrupt = Bell()
         # The start lock, made at first use (see _start_lock()).
         self._locks: dict[str, threading.RLock] = {}
@@ -229,6 +234,7 @@ class Worker:
     def wake(self) -> None:
         """Have the worker take what is queued now rather than at its next wake-up (the
         window's end, the high-water mark). Never blocks; nothing is shipped early."""
+        self._wakes = next(self._wake_count)
         self._wake.set()
 
     def wait_idle(self, timeout: float) -> bool:
@@ -242,11 +248,12 @@ class Worker:
         """
         deadline = time.monotonic() + bounded(timeout)
         # The queue first: the worker marks records in hand before it takes them, and
-        # holds the consuming lock from its wake-up until it waits again. A ring it has
-        # yet to answer counts as busy too, when there is a thread to answer it: it lets
-        # the consuming lock go before its wait returns on that ring.
+        # holds the consuming lock from its wake-up until it waits again. A wake() it has
+        # yet to answer counts as busy too, when there is a thread to answer it: the
+        # lock is let go before the wait returns, and the bell looks unrung for a moment
+        # while the wait takes the ring.
         while (self._queue or self._in_hand or self._consuming.locked()
-               or (self._wake.is_set() and self._thread is not None)):
+               or (self._answered < self._wakes and self._thread is not None)):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(IDLE_POLL)
@@ -645,12 +652,15 @@ class Worker:
     def _wait_for_work(self, consuming: threading.Lock, timeout: float | None) -> bool:
         """Wait for a record, a marker or ``timeout``, letting go of the queue meanwhile;
         False when a thread that took over closed it (see :meth:`_taken_over`)."""
+        self._answered = self._seen
         consuming.release()
         try:
             self._wake.wait(timeout)
         finally:
             consuming.acquire()
         self._wake.clear()
+        # Read after the clear: a wake() after it rings again, so it gets a pass too.
+        self._seen = self._wakes
         self._idle = False
         return not self._stopped
 
